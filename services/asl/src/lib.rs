@@ -1,0 +1,11 @@
+//! The Amazon States Language: parse → validate → compile → run.
+//!
+//! This crate owns the language and nothing else: no Kafka, HTTP, clocks or randomness.
+//! Tasks, time and randomness come in through traits, so tests run on a virtual clock.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod intrinsics;
+pub mod path;
+
+pub use error::{ErrorName, StatesError};
