@@ -9,3 +9,8 @@ pub mod intrinsics;
 pub mod path;
 
 pub use error::{ErrorName, StatesError};
+pub mod history;
+pub mod interpret;
+pub mod timestamp;
+
+pub use interpret::{ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler, TaskRequest};

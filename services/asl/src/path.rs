@@ -35,6 +35,13 @@ pub struct Missing {
     pub missing_property: bool,
 }
 
+impl Missing {
+    /// AWS's (Jayway's) text for this failure.
+    pub fn message(&self) -> String {
+        todo!()
+    }
+}
+
 /// A parsed JSONPath.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
@@ -46,6 +53,11 @@ impl Path {
     /// Parses `$…`, `$$…` or `$var…`.
     pub fn parse(text: &str) -> Result<Path, PathError> {
         todo!("{text}")
+    }
+
+    /// The normalized bracket form, `$['a'][0]`.
+    pub fn render_jayway(&self) -> String {
+        todo!()
     }
 
     /// The path as written.

@@ -1,0 +1,19 @@
+//! The interpreter: a compiled `Machine` and the run loop over it. Tasks, time, randomness
+//! and history come in through `Services`; the engine itself does no I/O, so one execution
+//! is one future that any executor (tokio, or `VirtualClock::block_on`) can drive.
+
+mod choice;
+mod clock;
+mod compile;
+mod run;
+mod template;
+
+pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
+pub use compile::{CompileError, Machine};
+pub use run::{ExecutionInfo, Outcome, Services, Status, TaskHandler, TaskRequest};
+
+/// The largest payload (input, output, result) Step Functions accepts, in bytes.
+pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;
+
+/// An Express execution runs at most this long; then it ends TIMED_OUT.
+pub const EXPRESS_MAX_SECONDS: u64 = 300;

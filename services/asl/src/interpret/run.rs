@@ -1,0 +1,1112 @@
+//! The run loop: moves one execution from state to state, applying the JSONPath data flow
+//! (InputPath → Parameters → work → ResultSelector → ResultPath → OutputPath), Retry and
+//! Catch, and counting history event ids whether or not anyone records the events.
+
+use super::choice::{Operand, Rule};
+use super::clock::{Clock, Rng};
+use super::compile::{
+    Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State, StateId,
+    Task, TaskEvents, Text, Transition, Wait,
+};
+use super::template::{self, Template};
+use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
+use crate::error::{ErrorName, StatesError};
+use crate::history::{HistoryEvent, HistoryEventType as Event, HistoryObserver, Level};
+use crate::intrinsics::IntrinsicEnv;
+use crate::path::{Path, Root};
+use crate::timestamp;
+use futures::future::{self, BoxFuture, Either, FutureExt};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One call of a Task state, as an integration sees it.
+#[derive(Debug)]
+pub struct TaskRequest<'a> {
+    /// The state's `Resource` ARN.
+    pub resource: &'a str,
+    /// The effective parameters (after InputPath and Parameters).
+    pub input: Value,
+    /// The Task state's name.
+    pub state_name: &'a str,
+    /// The callback token, for `.waitForTaskToken` resources.
+    pub task_token: Option<String>,
+    /// `HeartbeatSeconds`, resolved; the integration enforces it for callbacks.
+    pub heartbeat_seconds: Option<u64>,
+    /// `Credentials`, as written.
+    pub credentials: Option<&'a Value>,
+}
+
+/// Runs Task states: the seam between the engine and the outside world.
+pub trait TaskHandler: Send + Sync {
+    /// Performs one task; the engine applies TimeoutSeconds around the future.
+    fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>>;
+}
+
+/// What an execution is called and where it runs: the context object's `Execution` and
+/// `StateMachine` parts.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionInfo {
+    /// `$$.Execution.Id`.
+    pub execution_arn: String,
+    /// `$$.Execution.Name`.
+    pub name: String,
+    /// `$$.Execution.RoleArn`.
+    pub role_arn: String,
+    /// `$$.StateMachine.Id`.
+    pub state_machine_arn: String,
+    /// `$$.StateMachine.Name`.
+    pub state_machine_name: String,
+    /// `$$.Execution.RedriveCount`.
+    pub redrive_count: u64,
+}
+
+/// The outside world, for one execution.
+pub struct Services<'a> {
+    /// Runs Task states.
+    pub tasks: &'a dyn TaskHandler,
+    /// Time: waits, retries, timeouts, timestamps.
+    pub clock: &'a dyn Clock,
+    /// Randomness: task tokens, jitter, `States.UUID`.
+    pub rng: &'a dyn Rng,
+    /// Receives history events; `None` builds none.
+    pub history: Option<&'a dyn HistoryObserver>,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Reached a Succeed state or an End.
+    Succeeded,
+    /// An uncaught error or a Fail state.
+    Failed,
+    /// Ran past `TimeoutSeconds` or the Express limit.
+    TimedOut,
+}
+
+impl Status {
+    /// `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// The output, when it succeeded.
+    pub output: Option<Value>,
+    /// The error name, when it failed (absent for a Fail state without `Error`).
+    pub error: Option<String>,
+    /// The cause, when there is one.
+    pub cause: Option<String>,
+    /// States entered, for metrics and billing.
+    pub state_transitions: u64,
+    /// Clock time at start and stop, in epoch milliseconds.
+    pub start_ms: i64,
+    /// See `start_ms`.
+    pub stop_ms: i64,
+}
+
+impl Outcome {
+    /// `{"status", "output"}` or `{"status", "error", "cause"}`, as `quickstep run` prints it.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("status".into(), self.status.as_str().into());
+        if let Some(output) = &self.output {
+            map.insert("output".into(), output.clone());
+        }
+        if let Some(error) = &self.error {
+            map.insert("error".into(), error.clone().into());
+        }
+        if let Some(cause) = &self.cause {
+            map.insert("cause".into(), cause.clone().into());
+        }
+        Value::Object(map)
+    }
+}
+
+impl Machine {
+    /// Runs one execution to its end. Never panics on any input: failures are outcomes.
+    pub async fn run(&self, input: Value, info: &ExecutionInfo, services: &Services<'_>) -> Outcome {
+        let start_ms = services.clock.now_ms();
+        let run = Run {
+            services,
+            info,
+            execution_input: &input,
+            start_time: timestamp::format(start_ms),
+            event_ids: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            history: services.history.filter(|h| h.level() != Level::Off),
+        };
+        let started = run.event(0, Event::ExecutionStarted, || {
+            json!({"input": input, "roleArn": info.role_arn})
+        });
+        let limit = self.timeout_seconds.unwrap_or(EXPRESS_MAX_SECONDS).min(EXPRESS_MAX_SECONDS);
+        let body = async {
+            if json_size(&input) > PAYLOAD_LIMIT_BYTES {
+                return Err(StatesError::data_limit(
+                    "The execution input exceeds the maximum number of bytes service limit.",
+                ));
+            }
+            run.run_branch(&self.root, input.clone(), Vars::default(), started).await
+        };
+        let timeout = services.clock.sleep(Duration::from_secs(limit));
+        let ended = match future::select(Box::pin(body), timeout).await {
+            Either::Left((result, _)) => result.map(|(output, _)| output).map_err(Some),
+            Either::Right(_) => Err(None),
+        };
+        let last = run.event_ids.load(Ordering::Relaxed);
+        let (status, output, error, cause) = match ended {
+            Ok(output) => {
+                run.event(last, Event::ExecutionSucceeded, || json!({"output": output}));
+                (Status::Succeeded, Some(output), None, None)
+            }
+            Err(Some(failure)) => {
+                run.event(last, Event::ExecutionFailed, || failure_details(&failure));
+                let error = Some(failure.name.as_str().to_owned()).filter(|e| !e.is_empty());
+                (Status::Failed, None, error, failure.cause)
+            }
+            Err(None) => {
+                run.event(last, Event::ExecutionTimedOut, || json!({"error": "States.Timeout"}));
+                (Status::TimedOut, None, Some("States.Timeout".to_owned()), None)
+            }
+        };
+        Outcome {
+            status,
+            output,
+            error,
+            cause,
+            state_transitions: run.transitions.load(Ordering::Relaxed),
+            start_ms,
+            stop_ms: services.clock.now_ms(),
+        }
+    }
+}
+
+fn failure_details(failure: &StatesError) -> Value {
+    let mut map = Map::new();
+    if !failure.name.as_str().is_empty() {
+        map.insert("error".into(), failure.name.as_str().into());
+    }
+    if let Some(cause) = &failure.cause {
+        map.insert("cause".into(), cause.clone().into());
+    }
+    Value::Object(map)
+}
+
+/// The serialized size of a value, without building the text.
+pub(crate) fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("writing to a counter cannot fail");
+    counter.0
+}
+
+/// Workflow variables: this scope's own, over a read-only snapshot of the enclosing scope
+/// (Map and Parallel branches read outer variables but their assignments stay inside).
+#[derive(Debug, Clone, Default)]
+struct Vars {
+    outer: Option<Arc<Vars>>,
+    own: HashMap<String, Value>,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.own.get(name).or_else(|| self.outer.as_ref().and_then(|o| o.get(name)))
+    }
+
+    fn inner(outer: &Arc<Vars>) -> Vars {
+        Vars { outer: Some(outer.clone()), own: HashMap::new() }
+    }
+}
+
+/// Where a state stands, for the context object and error messages.
+struct StateContext<'a> {
+    name: &'a str,
+    entered_event_id: u64,
+    entered_time_ms: i64,
+    retry_count: u64,
+    task_token: Option<&'a str>,
+    map_item: Option<(usize, &'a Value)>,
+}
+
+struct Run<'a> {
+    services: &'a Services<'a>,
+    info: &'a ExecutionInfo,
+    execution_input: &'a Value,
+    start_time: String,
+    event_ids: AtomicU64,
+    transitions: AtomicU64,
+    history: Option<&'a dyn HistoryObserver>,
+}
+
+/// How a state hands on: to a state of the same branch, or out of the branch.
+enum Step {
+    Next(StateId, Value),
+    End(Value),
+}
+
+/// Everything a path may read while one state evaluates.
+struct Scope<'s> {
+    run: &'s Run<'s>,
+    input: &'s Value,
+    vars: &'s Vars,
+    state: &'s StateContext<'s>,
+}
+
+impl Scope<'_> {
+    fn context_object(&self) -> Value {
+        let state = self.state;
+        let info = self.run.info;
+        let mut context = json!({
+            "Execution": {
+                "Id": info.execution_arn,
+                "Input": self.run.execution_input,
+                "Name": info.name,
+                "RoleArn": info.role_arn,
+                "StartTime": self.run.start_time,
+                "RedriveCount": info.redrive_count,
+            },
+            "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
+            "State": {
+                "Name": state.name,
+                "EnteredTime": timestamp::format(state.entered_time_ms),
+                "RetryCount": state.retry_count,
+            },
+        });
+        if let Some(token) = state.task_token {
+            context["Task"] = json!({"Token": token});
+        }
+        if let Some((index, value)) = state.map_item {
+            context["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        context
+    }
+
+    /// Selects with a path from the input, the context object or a variable.
+    fn select(&self, path: &Path) -> Result<Cow<'_, Value>, Selected> {
+        match path.root() {
+            Root::Input => path.select(self.input).map_err(Selected::Missing),
+            Root::Context => {
+                let context = self.context_object();
+                path.select(&context).map(|v| Cow::Owned(v.into_owned())).map_err(Selected::Missing)
+            }
+            Root::Variable(name) => match self.vars.get(name) {
+                Some(value) => path.select(value).map_err(Selected::Missing),
+                None => Err(Selected::Undefined(name.clone())),
+            },
+        }
+    }
+
+    fn runtime(&self, detail: impl std::fmt::Display) -> StatesError {
+        self.run.runtime(self.state, detail)
+    }
+
+    /// A path that must select something, with AWS's message when it does not.
+    fn require(&self, path: &Path, field: &str) -> Result<Cow<'_, Value>, StatesError> {
+        self.select(path).map_err(|e| match e {
+            Selected::Missing(_) => self.runtime(format!(
+                "The JSONPath '{}' specified for the field '{}' could not be found in the input '{}'",
+                path.as_str(),
+                field,
+                self.input
+            )),
+            Selected::Undefined(name) => self.undefined(&name),
+        })
+    }
+
+    fn undefined(&self, name: &str) -> StatesError {
+        self.runtime(format!("The variable '{name}' is not defined."))
+    }
+
+    fn build(&self, template: &Template) -> Result<Value, StatesError> {
+        template::build(template, &mut |leaf| match leaf {
+            Template::Path { field, path } => self.require(path, field).map(Cow::into_owned),
+            Template::Call { call, .. } => {
+                let mut env = CallEnv { scope: self };
+                call.eval(&mut env)
+            }
+            _ => unreachable!("build only hands dynamic leaves to the resolver"),
+        })
+    }
+
+    fn text(&self, text: &Text, field: &str) -> Result<String, StatesError> {
+        let value = match text {
+            Text::Literal(s) => return Ok(s.clone()),
+            Text::Path(path) => self.select(path).map(Cow::into_owned).map_err(|e| match e {
+                Selected::Missing(_) => self.runtime(format!(
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+                    path.as_str(),
+                    self.input
+                )),
+                Selected::Undefined(name) => self.undefined(&name),
+            })?,
+            Text::Call(call) => call.eval(&mut CallEnv { scope: self })?,
+        };
+        match value {
+            Value::String(s) => Ok(s),
+            other => Err(self.runtime(format!(
+                "The value for the field '{field}' must be a STRING, but was {other}"
+            ))),
+        }
+    }
+}
+
+enum Selected {
+    Missing(crate::path::Missing),
+    Undefined(String),
+}
+
+struct CallEnv<'s> {
+    scope: &'s Scope<'s>,
+}
+
+impl IntrinsicEnv for CallEnv<'_> {
+    fn resolve(&self, path: &Path) -> Result<Value, StatesError> {
+        self.scope.select(path).map(Cow::into_owned).map_err(|e| match e {
+            Selected::Missing(_) => self.scope.runtime(format!(
+                "The JSONPath '{}' could not be found in the input '{}'",
+                path.as_str(),
+                self.scope.input
+            )),
+            Selected::Undefined(name) => self.scope.undefined(&name),
+        })
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        self.scope.run.services.rng.next_u64()
+    }
+}
+
+fn entered(kind: &Kind) -> (Event, Event) {
+    match kind {
+        Kind::Pass { .. } => (Event::PassStateEntered, Event::PassStateExited),
+        Kind::Task(_) => (Event::TaskStateEntered, Event::TaskStateExited),
+        Kind::Choice { .. } => (Event::ChoiceStateEntered, Event::ChoiceStateExited),
+        Kind::Wait(_) => (Event::WaitStateEntered, Event::WaitStateExited),
+        Kind::Succeed => (Event::SucceedStateEntered, Event::SucceedStateExited),
+        Kind::Fail { .. } => (Event::FailStateEntered, Event::FailStateEntered),
+        Kind::Parallel { .. } => (Event::ParallelStateEntered, Event::ParallelStateExited),
+        Kind::Map(_) => (Event::MapStateEntered, Event::MapStateExited),
+    }
+}
+
+impl<'a> Run<'a> {
+    /// Counts an event and, when someone listens at a level that admits it, builds it.
+    fn event(&self, previous: u64, event_type: Event, details: impl FnOnce() -> Value) -> u64 {
+        let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(history) = self.history {
+            if history.level().admits(event_type) {
+                let mut details = details();
+                if !history.include_execution_data() {
+                    if let Value::Object(map) = &mut details {
+                        map.remove("input");
+                        map.remove("output");
+                    }
+                }
+                history.record(HistoryEvent {
+                    id,
+                    previous_event_id: previous,
+                    event_timestamp_ms: self.services.clock.now_ms(),
+                    event_type,
+                    details,
+                });
+            }
+        }
+        id
+    }
+
+    fn runtime(&self, state: &StateContext<'_>, detail: impl std::fmt::Display) -> StatesError {
+        StatesError::runtime(format!(
+            "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+            state.name, state.entered_event_id, detail
+        ))
+    }
+
+    fn run_branch<'b>(
+        &'b self,
+        branch: &'b Branch,
+        input: Value,
+        mut vars: Vars,
+        mut previous: u64,
+    ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
+        async move {
+            let mut current = branch.start;
+            let mut input = input;
+            loop {
+                let state = &branch.states[current];
+                self.transitions.fetch_add(1, Ordering::Relaxed);
+                let (entered_type, exited_type) = entered(&state.kind);
+                let entered_id =
+                    self.event(previous, entered_type, || json!({"name": state.name, "input": input}));
+                let context = StateContext {
+                    name: &state.name,
+                    entered_event_id: entered_id,
+                    entered_time_ms: self.services.clock.now_ms(),
+                    retry_count: 0,
+                    task_token: None,
+                    map_item: None,
+                };
+                let step = self.run_state(state, input, &mut vars, context).await?;
+                if matches!(state.kind, Kind::Fail { .. }) {
+                    unreachable!("a Fail state always ends in an error");
+                }
+                let output = match &step {
+                    Step::Next(_, output) | Step::End(output) => output,
+                };
+                previous = self.event(self.event_ids.load(Ordering::Relaxed), exited_type, || {
+                    json!({"name": state.name, "output": output})
+                });
+                match step {
+                    Step::Next(next, output) => {
+                        current = next;
+                        input = output;
+                    }
+                    Step::End(output) => return Ok((output, previous)),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// One state, with its Retry and Catch.
+    async fn run_state(
+        &self,
+        state: &State,
+        raw: Value,
+        vars: &mut Vars,
+        mut context: StateContext<'_>,
+    ) -> Result<Step, StatesError> {
+        let mut attempts = vec![0u64; state.retry.len()];
+        loop {
+            let error = match self.attempt(state, &raw, vars, &context).await {
+                Ok(step) => return Ok(step),
+                Err(error) => error,
+            };
+            if error.name == ErrorName::Runtime {
+                return Err(error);
+            }
+            let retrier = state
+                .retry
+                .iter()
+                .position(|r| r.errors.iter().any(|e| e.matches(&error.name)));
+            if let Some(index) = retrier {
+                let retrier = &state.retry[index];
+                if attempts[index] < retrier.max_attempts {
+                    let mut delay = retrier.interval_seconds * retrier.backoff_rate.powi(attempts[index] as i32);
+                    if let Some(max) = retrier.max_delay_seconds {
+                        delay = delay.min(max);
+                    }
+                    if retrier.jitter == Jitter::Full {
+                        let unit = (self.services.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                        delay *= unit;
+                    }
+                    attempts[index] += 1;
+                    context.retry_count += 1;
+                    self.services.clock.sleep(Duration::from_secs_f64(delay.clamp(0.0, 1e9))).await;
+                    continue;
+                }
+            }
+            let Some(catcher) = state.catch.iter().find(|c| c.errors.iter().any(|e| e.matches(&error.name))) else {
+                return Err(error);
+            };
+            return self.catch(state, catcher, raw, vars, &context, error);
+        }
+    }
+
+    fn catch(
+        &self,
+        state: &State,
+        catcher: &Catcher,
+        raw: Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+        error: StatesError,
+    ) -> Result<Step, StatesError> {
+        let error_output = error.to_output();
+        if let Some(assign) = &catcher.assign {
+            let scope = Scope { run: self, input: &error_output, vars, state: context };
+            let values = scope.build(assign)?;
+            apply_assign(vars, values);
+        }
+        let output = self.apply_result_path(&catcher.result_path, raw, error_output, context, &state.name)?;
+        Ok(Step::Next(catcher.next, output))
+    }
+
+    fn apply_result_path(
+        &self,
+        result_path: &ResultPath,
+        raw: Value,
+        result: Value,
+        context: &StateContext<'_>,
+        _name: &str,
+    ) -> Result<Value, StatesError> {
+        match result_path {
+            ResultPath::Replace => Ok(result),
+            ResultPath::Discard => Ok(raw),
+            ResultPath::At(path) => {
+                let mut target = raw;
+                let text = path.as_str();
+                path.assign(&mut target, result).map_err(|missing| {
+                    self.runtime(context, format!("Invalid path '{text}' : {}", missing.message()))
+                })?;
+                Ok(target)
+            }
+        }
+    }
+
+    fn select_input<'v>(
+        &self,
+        selection: &Selection,
+        value: &'v Value,
+        context: &StateContext<'_>,
+        vars: &Vars,
+    ) -> Result<Cow<'v, Value>, StatesError> {
+        match selection {
+            Selection::Whole => Ok(Cow::Borrowed(value)),
+            Selection::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
+            Selection::Path(path) => {
+                let scope = Scope { run: self, input: value, vars, state: context };
+                let invalid = |detail: String| self.runtime(context, format!("Invalid path '{}' : {detail}", path.as_str()));
+                match path.root() {
+                    Root::Input => path.select(value).map_err(|m| invalid(m.message())),
+                    _ => scope
+                        .select(path)
+                        .map(|v| Cow::Owned(v.into_owned()))
+                        .map_err(|e| match e {
+                            Selected::Missing(m) => invalid(m.message()),
+                            Selected::Undefined(name) => scope.undefined(&name),
+                        }),
+                }
+            }
+        }
+    }
+
+    /// One try of a state: its data flow and its work.
+    async fn attempt(
+        &self,
+        state: &State,
+        raw: &Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Step, StatesError> {
+        let effective = self.select_input(&state.input_path, raw, context, vars)?;
+        let effective: Cow<'_, Value> = match &state.parameters {
+            Some(parameters) => {
+                Cow::Owned(Scope { run: self, input: &effective, vars, state: context }.build(parameters)?)
+            }
+            None => effective,
+        };
+        // What the state produced; `None` for states that pass their effective input on.
+        let (result, next) = match &state.kind {
+            Kind::Pass { result } => {
+                let result = match result {
+                    Some(result) => result.clone(),
+                    None => effective.clone().into_owned(),
+                };
+                (Some(result), state.transition)
+            }
+            Kind::Task(task) => (Some(self.task(task, state, &effective, vars, context).await?), state.transition),
+            Kind::Choice { rules, default } => {
+                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let mut chosen = None;
+                for (rule, next) in rules {
+                    if self.matches(rule, &scope)? {
+                        chosen = Some(*next);
+                        break;
+                    }
+                }
+                match chosen.or(*default) {
+                    Some(next) => (None, Transition::Next(next)),
+                    None => return Err(StatesError::bare(ErrorName::NoChoiceMatched)),
+                }
+            }
+            Kind::Wait(wait) => {
+                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let duration = self.wait_duration(wait, &scope)?;
+                self.services.clock.sleep(duration).await;
+                (None, state.transition)
+            }
+            Kind::Succeed => (None, Transition::End),
+            Kind::Fail { error, cause } => {
+                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let error = error.as_ref().map(|e| scope.text(e, "ErrorPath")).transpose()?;
+                let cause = cause.as_ref().map(|c| scope.text(c, "CausePath")).transpose()?;
+                return Err(StatesError { name: ErrorName::parse(error.as_deref().unwrap_or("")), cause });
+            }
+            Kind::Parallel { branches } => {
+                let outer = Arc::new(vars.clone());
+                let entered = context.entered_event_id;
+                let started = self.event(entered, Event::ParallelStateStarted, || json!({}));
+                let input: &Value = &effective;
+                let runs = branches.iter().map(|branch| {
+                    self.run_branch(branch, input.clone(), Vars::inner(&outer), started)
+                        .map(|r| r.map(|(output, _)| output))
+                });
+                let outputs = match future::try_join_all(runs).await {
+                    Ok(outputs) => outputs,
+                    Err(error) => {
+                        self.event(self.last_event(), Event::ParallelStateFailed, || failure_details(&error));
+                        return Err(error);
+                    }
+                };
+                self.event(self.last_event(), Event::ParallelStateSucceeded, || json!({}));
+                (Some(Value::Array(outputs)), state.transition)
+            }
+            Kind::Map(map) => (Some(self.map(map, state, &effective, vars, context).await?), state.transition),
+        };
+        let Some(result) = result else {
+            // Choice, Wait, Succeed: the effective input goes to OutputPath.
+            let output = self.select_input(&state.output_path, &effective, context, vars)?.into_owned();
+            self.assign(state, &effective, vars, context)?;
+            return Ok(match next {
+                Transition::Next(id) => Step::Next(id, output),
+                Transition::End => Step::End(output),
+            });
+        };
+        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) && json_size(&result) > PAYLOAD_LIMIT_BYTES {
+            // AWS names a Lambda-ARN task by its resource, every other state by its name.
+            let culprit = match &state.kind {
+                Kind::Task(task) if task.events == TaskEvents::Lambda => &task.resource,
+                _ => &state.name,
+            };
+            return Err(StatesError::data_limit(format!(
+                "The state/task '{culprit}' returned a result with a size exceeding the maximum number of bytes service limit."
+            )));
+        }
+        let result = match &state.result_selector {
+            Some(selector) => Scope { run: self, input: &result, vars, state: context }.build(selector)?,
+            None => result,
+        };
+        drop(effective);
+        self.assign(state, &result, vars, context)?;
+        let combined = self.apply_result_path(&state.result_path, raw.clone(), result, context, &state.name)?;
+        let output = match &state.output_path {
+            Selection::Whole => combined,
+            selection => self.select_input(selection, &combined, context, vars)?.into_owned(),
+        };
+        Ok(match next {
+            Transition::Next(id) => Step::Next(id, output),
+            Transition::End => Step::End(output),
+        })
+    }
+
+    fn last_event(&self) -> u64 {
+        self.event_ids.load(Ordering::Relaxed)
+    }
+
+    /// JSONPath `Assign`: every value is computed from the variables as they were before
+    /// this state, then all are set at once.
+    fn assign(&self, state: &State, input: &Value, vars: &mut Vars, context: &StateContext<'_>) -> Result<(), StatesError> {
+        if let Some(assign) = &state.assign {
+            let values = Scope { run: self, input, vars, state: context }.build(assign)?;
+            apply_assign(vars, values);
+        }
+        Ok(())
+    }
+
+    fn matches(&self, rule: &Rule, scope: &Scope<'_>) -> Result<bool, StatesError> {
+        Ok(match rule {
+            Rule::And(rules) => {
+                for rule in rules {
+                    if !self.matches(rule, scope)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Rule::Or(rules) => {
+                for rule in rules {
+                    if self.matches(rule, scope)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Rule::Not(rule) => !self.matches(rule, scope)?,
+            Rule::Compare { variable, operator, operand } => {
+                let value = match scope.select(variable) {
+                    Ok(value) => Some(value),
+                    Err(Selected::Missing(_)) => None,
+                    Err(Selected::Undefined(name)) => return Err(scope.undefined(&name)),
+                };
+                let operand = match operand {
+                    Operand::Value(v) => Cow::Borrowed(v),
+                    Operand::Path(path) => match scope.select(path) {
+                        Ok(v) => v,
+                        Err(Selected::Missing(_)) => {
+                            return Err(scope.runtime(format!(
+                                "Invalid path '{}': The choice state's condition path references an invalid value.",
+                                path.as_str()
+                            )))
+                        }
+                        Err(Selected::Undefined(name)) => return Err(scope.undefined(&name)),
+                    },
+                };
+                operator.apply(value.as_deref(), &operand)
+            }
+        })
+    }
+
+    fn wait_duration(&self, wait: &Wait, scope: &Scope<'_>) -> Result<Duration, StatesError> {
+        let until = |ms: i64| Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64);
+        match wait {
+            Wait::Seconds(seconds) => Ok(Duration::from_secs(seconds.as_u64().unwrap_or(0))),
+            Wait::SecondsPath(path) => {
+                let value = scope.select(path).map_err(|_| {
+                    scope.runtime(format!("The SecondsPath parameter does not reference an input value: {}", path.as_str()))
+                })?;
+                match value.as_u64() {
+                    Some(seconds) => Ok(Duration::from_secs(seconds)),
+                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
+                    None => Err(scope.runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                        path.as_str(),
+                        value
+                    ))),
+                }
+            }
+            Wait::Timestamp(text) => Ok(until(timestamp::parse(text).unwrap_or(0))),
+            Wait::TimestampPath(path) => {
+                let value = scope.select(path).map_err(|_| {
+                    scope.runtime(format!("The TimestampPath parameter does not reference an input value: {}", path.as_str()))
+                })?;
+                match value.as_str().and_then(timestamp::parse) {
+                    Some(ms) => Ok(until(ms)),
+                    None => Err(scope.runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                        path.as_str(),
+                        value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Resolves a `…Seconds` / `…SecondsPath` count to a positive integer.
+    fn count(&self, count: &Count, scope: &Scope<'_>, field: &str) -> Result<Value, StatesError> {
+        match count {
+            Count::Literal(v) => Ok(v.clone()),
+            Count::Path(path) => scope.select(path).map(Cow::into_owned).map_err(|_| {
+                scope.runtime(format!("The {field}Path field could not be found in the input: {}", path.as_str()))
+            }),
+        }
+    }
+
+    async fn task(
+        &self,
+        task: &Task,
+        state: &State,
+        input: &Value,
+        vars: &Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Value, StatesError> {
+        let scope = Scope { run: self, input, vars, state: context };
+        let timeout = task.timeout.as_ref().map(|c| self.count(c, &scope, "TimeoutSeconds")).transpose()?;
+        let heartbeat = task.heartbeat.as_ref().map(|c| self.count(c, &scope, "HeartbeatSeconds")).transpose()?;
+        let (scheduled, started, succeeded, failed, timed_out) = match task.events {
+            TaskEvents::Lambda => (
+                Event::LambdaFunctionScheduled,
+                Event::LambdaFunctionStarted,
+                Event::LambdaFunctionSucceeded,
+                Event::LambdaFunctionFailed,
+                Event::LambdaFunctionTimedOut,
+            ),
+            TaskEvents::Task => (
+                Event::TaskScheduled,
+                Event::TaskStarted,
+                Event::TaskSucceeded,
+                Event::TaskFailed,
+                Event::TaskTimedOut,
+            ),
+        };
+        let id = self.event(context.entered_event_id, scheduled, || {
+            json!({"resource": task.resource, "parameters": input})
+        });
+        let id = self.event(id, started, || json!({"resource": task.resource}));
+        let token = task.wait_for_token.then(|| self.task_token());
+        let request = TaskRequest {
+            resource: &task.resource,
+            input: input.clone(),
+            state_name: &state.name,
+            task_token: token,
+            heartbeat_seconds: heartbeat.as_ref().and_then(Value::as_u64),
+            credentials: task.credentials.as_ref(),
+        };
+        let call = self.services.tasks.invoke(request);
+        let result = match timeout.as_ref().and_then(Value::as_f64) {
+            Some(seconds) => {
+                let limit = self.services.clock.sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)));
+                match future::select(call, limit).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(_) => {
+                        let error = StatesError::bare(ErrorName::Timeout);
+                        self.event(id, timed_out, || failure_details(&error));
+                        return Err(error);
+                    }
+                }
+            }
+            None => call.await,
+        };
+        match result {
+            Ok(output) => {
+                self.event(id, succeeded, || json!({"output": output}));
+                Ok(output)
+            }
+            Err(error) => {
+                self.event(id, failed, || failure_details(&error));
+                Err(error)
+            }
+        }
+    }
+
+    fn task_token(&self) -> String {
+        let rng = self.services.rng;
+        format!("{:016x}{:016x}{:016x}{:016x}", rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64())
+    }
+
+    async fn map(
+        &self,
+        map: &MapState,
+        state: &State,
+        input: &Value,
+        vars: &Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Value, StatesError> {
+        let scope = Scope { run: self, input, vars, state: context };
+        let items = match &map.items_path {
+            None => Cow::Borrowed(input),
+            Some(path) => scope.select(path).map_err(|_| {
+                scope.runtime(format!("Invalid path '{}' : No results for path: {}", path.as_str(), path.render_jayway()))
+            })?,
+        };
+        let Value::Array(items) = items.as_ref() else {
+            return Err(scope.runtime(format!(
+                "Item reader result is not an array: {}",
+                items.as_ref()
+            )));
+        };
+        let max_concurrency = match &map.max_concurrency {
+            None => 0,
+            Some(count) => {
+                let value = self.count(count, &scope, "MaxConcurrency")?;
+                match value.as_u64() {
+                    Some(n) => n as usize,
+                    None => {
+                        let Count::Path(path) = count else {
+                            return Err(scope.runtime("MaxConcurrency must be a non-negative integer."));
+                        };
+                        return Err(scope.runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                            display_raw(&value),
+                            path.as_str()
+                        )));
+                    }
+                }
+            }
+        };
+        let (tolerated_count, tolerated_percentage) = self.tolerance(map, &scope)?;
+        // Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let item_input = match &map.item_selector {
+                None => item.clone(),
+                Some(selector) => {
+                    let item_context = StateContext {
+                        name: context.name,
+                        entered_event_id: context.entered_event_id,
+                        entered_time_ms: context.entered_time_ms,
+                        retry_count: context.retry_count,
+                        task_token: None,
+                        map_item: Some((index, item)),
+                    };
+                    Scope { run: self, input, vars, state: &item_context }.build(selector)?
+                }
+            };
+            inputs.push(item_input);
+        }
+        if let Some(batcher) = &map.batcher {
+            inputs = self.batch(batcher, inputs, &scope)?;
+        }
+        let started = self.event(context.entered_event_id, Event::MapStateStarted, || json!({"length": inputs.len()}));
+        let outer = Arc::new(vars.clone());
+        let limit = if max_concurrency == 0 { inputs.len().max(1) } else { max_concurrency };
+        let total = inputs.len();
+        let iterations = inputs.into_iter().enumerate().map(|(index, item_input)| {
+            let outer = &outer;
+            async move {
+                let id = self.event(started, Event::MapIterationStarted, || json!({"index": index, "name": state.name}));
+                let result = self.run_branch(&map.processor, item_input, Vars::inner(outer), id).await;
+                match &result {
+                    Ok(_) => self.event(self.last_event(), Event::MapIterationSucceeded, || json!({"index": index, "name": state.name})),
+                    Err(error) => self.event(self.last_event(), Event::MapIterationFailed, || {
+                        let mut details = failure_details(error);
+                        details["index"] = json!(index);
+                        details
+                    }),
+                };
+                result.map(|(output, _)| output)
+            }
+        });
+        let mut results = stream::iter(iterations).buffered(limit);
+        let mut outputs = Vec::with_capacity(total);
+        let mut failures = 0usize;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) if map.mode == MapMode::Inline => {
+                    self.event(self.last_event(), Event::MapStateFailed, || failure_details(&error));
+                    return Err(error);
+                }
+                Err(error) => {
+                    failures += 1;
+                    let over_count = failures as f64 > tolerated_count;
+                    let over_percentage = (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
+                    if over_count && over_percentage {
+                        drop(error);
+                        let error = StatesError::new(
+                            ErrorName::ExceedToleratedFailureThreshold,
+                            "The specified tolerated failure threshold was exceeded",
+                        );
+                        self.event(self.last_event(), Event::MapStateFailed, || failure_details(&error));
+                        return Err(error);
+                    }
+                    outputs.push(error.to_output());
+                }
+            }
+        }
+        self.event(self.last_event(), Event::MapStateSucceeded, || json!({}));
+        Ok(Value::Array(outputs))
+    }
+
+    /// `ToleratedFailureCount(Path)` and `ToleratedFailurePercentage(Path)`, checked as AWS does.
+    fn tolerance(&self, map: &MapState, scope: &Scope<'_>) -> Result<(f64, f64), StatesError> {
+        let count = match &map.tolerated_failure_count {
+            None => 0.0,
+            Some(count) => {
+                let value = self.count(count, scope, "ToleratedFailureCount")?;
+                match value.as_i64() {
+                    Some(n) if n < 0 => return Err(scope.runtime("ToleratedFailureCount cannot be negative.")),
+                    Some(n) => n as f64,
+                    None => {
+                        return Err(scope.runtime(match count {
+                            Count::Path(path) => format!(
+                                "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {}",
+                                display_raw(&value),
+                                path.as_str()
+                            ),
+                            Count::Literal(_) => "ToleratedFailureCount must be an integer.".to_owned(),
+                        }))
+                    }
+                }
+            }
+        };
+        let percentage = match &map.tolerated_failure_percentage {
+            None => 0.0,
+            Some(count) => {
+                let value = self.count(count, scope, "ToleratedFailurePercentage")?;
+                match value.as_f64() {
+                    Some(p) if !(0.0..=100.0).contains(&p) => {
+                        return Err(scope.runtime("ToleratedFailurePercentage must be between 0 and 100."))
+                    }
+                    Some(p) => p,
+                    None => {
+                        return Err(scope.runtime(match count {
+                            Count::Path(path) => format!(
+                                "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
+                                display_raw(&value),
+                                path.as_str()
+                            ),
+                            Count::Literal(_) => "ToleratedFailurePercentage must be a number.".to_owned(),
+                        }))
+                    }
+                }
+            }
+        };
+        // With neither set, a distributed Map tolerates no failure; with one set, only it counts.
+        Ok(match (&map.tolerated_failure_count, &map.tolerated_failure_percentage) {
+            (Some(_), None) => (count, f64::INFINITY),
+            (None, Some(_)) => (f64::INFINITY, percentage),
+            _ => (count, percentage),
+        })
+    }
+
+    fn batch(
+        &self,
+        batcher: &super::compile::ItemBatcher,
+        items: Vec<Value>,
+        scope: &Scope<'_>,
+    ) -> Result<Vec<Value>, StatesError> {
+        let max_items = match &batcher.max_items {
+            None => usize::MAX,
+            Some(count) => self.count(count, scope, "MaxItemsPerBatch")?.as_u64().unwrap_or(u64::MAX).max(1) as usize,
+        };
+        let max_bytes = match &batcher.max_input_bytes {
+            None => PAYLOAD_LIMIT_BYTES,
+            Some(count) => self.count(count, scope, "MaxInputBytesPerBatch")?.as_u64().unwrap_or(0).max(1) as usize,
+        };
+        let batch_input = batcher.batch_input.as_ref().map(|t| scope.build(t)).transpose()?;
+        let mut batches = Vec::new();
+        let mut current: Vec<Value> = Vec::new();
+        let mut bytes = 0;
+        for item in items {
+            let size = json_size(&item);
+            if !current.is_empty() && (current.len() >= max_items || bytes + size > max_bytes) {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        Ok(batches
+            .into_iter()
+            .map(|items| {
+                let mut map = Map::new();
+                if let Some(input) = &batch_input {
+                    map.insert("BatchInput".into(), input.clone());
+                }
+                map.insert("Items".into(), Value::Array(items));
+                Value::Object(map)
+            })
+            .collect())
+    }
+}
+
+/// A value as AWS quotes it in messages: strings without their JSON quotes.
+fn display_raw(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn apply_assign(vars: &mut Vars, values: Value) {
+    if let Value::Object(map) = values {
+        for (name, value) in map {
+            vars.own.insert(name, value);
+        }
+    }
+}

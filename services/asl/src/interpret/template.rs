@@ -1,0 +1,120 @@
+//! Payload templates: `Parameters`, `ResultSelector`, `ItemSelector` and JSONPath `Assign`,
+//! compiled once. Keys ending in `.$` hold a path or an intrinsic call; a subtree with none
+//! is kept as one literal, so building it is a single clone.
+
+use crate::intrinsics::{self, Call};
+use crate::path::Path;
+use serde_json::{Map, Value};
+
+/// A compiled payload template.
+#[derive(Debug, Clone)]
+pub(crate) enum Template {
+    /// A subtree with no `.$` key anywhere below.
+    Literal(Value),
+    /// An object with at least one dynamic entry: (output key, template).
+    Object(Vec<(String, Template)>),
+    /// An array with at least one dynamic element.
+    Array(Vec<Template>),
+    /// `"key.$": "$.path"`: the field (with `.$`) is kept for error messages.
+    Path { field: String, path: Path },
+    /// `"key.$": "States.Format(...)"`.
+    Call { field: String, call: Call },
+}
+
+/// Why a template does not compile: the field and the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TemplateError {
+    pub field: String,
+    pub message: String,
+}
+
+impl Template {
+    /// Compiles a payload template as written in the definition.
+    pub(crate) fn compile(value: &Value) -> Result<Template, TemplateError> {
+        match value {
+            Value::Object(map) => {
+                let mut entries = Vec::with_capacity(map.len());
+                let mut dynamic = false;
+                for (key, value) in map {
+                    let entry = match key.strip_suffix(".$") {
+                        Some(name) => {
+                            dynamic = true;
+                            (name.to_owned(), Template::dynamic(key, value)?)
+                        }
+                        None => {
+                            let template = Template::compile(value)?;
+                            dynamic |= !matches!(template, Template::Literal(_));
+                            (key.clone(), template)
+                        }
+                    };
+                    entries.push(entry);
+                }
+                Ok(if dynamic { Template::Object(entries) } else { Template::Literal(value.clone()) })
+            }
+            Value::Array(items) => {
+                let items = items.iter().map(Template::compile).collect::<Result<Vec<_>, _>>()?;
+                Ok(if items.iter().all(|t| matches!(t, Template::Literal(_))) {
+                    Template::Literal(value.clone())
+                } else {
+                    Template::Array(items)
+                })
+            }
+            other => Ok(Template::Literal(other.clone())),
+        }
+    }
+
+    fn dynamic(field: &str, value: &Value) -> Result<Template, TemplateError> {
+        let fail = |message: String| TemplateError { field: field.to_owned(), message };
+        let Value::String(text) = value else {
+            return Err(fail(format!(
+                "The value for the field '{field}' must be a STRING that contains a JSONPath or an intrinsic function"
+            )));
+        };
+        if intrinsics::looks_like_call(text) {
+            let call = Call::parse(text).map_err(|e| fail(e.message))?;
+            Ok(Template::Call { field: field.to_owned(), call })
+        } else {
+            let path = Path::parse(text).map_err(|e| fail(e.to_string()))?;
+            Ok(Template::Path { field: field.to_owned(), path })
+        }
+    }
+
+    /// Whether the template yields the same value every time.
+    pub(crate) fn is_literal(&self) -> bool {
+        matches!(self, Template::Literal(_))
+    }
+
+    /// Visits every path in the template (for validation and variable analysis).
+    #[allow(dead_code)]
+    pub(crate) fn paths(&self, visit: &mut dyn FnMut(&Path)) {
+        match self {
+            Template::Literal(_) | Template::Call { .. } => {}
+            Template::Object(entries) => entries.iter().for_each(|(_, t)| t.paths(visit)),
+            Template::Array(items) => items.iter().for_each(|t| t.paths(visit)),
+            Template::Path { path, .. } => visit(path),
+        }
+    }
+}
+
+/// Builds a template's value; `resolve` evaluates one dynamic leaf.
+pub(crate) fn build<E>(
+    template: &Template,
+    leaf: &mut dyn FnMut(&Template) -> Result<Value, E>,
+) -> Result<Value, E> {
+    match template {
+        Template::Literal(value) => Ok(value.clone()),
+        Template::Object(entries) => {
+            let mut map = Map::with_capacity(entries.len());
+            for (key, template) in entries {
+                map.insert(key.clone(), build(template, leaf)?);
+            }
+            Ok(Value::Object(map))
+        }
+        Template::Array(items) => items
+            .iter()
+            .map(|t| build(t, leaf))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        dynamic => leaf(dynamic),
+    }
+}

@@ -1,0 +1,201 @@
+//! Runs every AWS-recorded execution in ../shared/conformance/localstack on a virtual clock
+//! and checks the pass list against the ratchet file: a listed case that fails fails the
+//! build. `QUICKSTEP_RATCHET=write cargo test -p asl --test tests conformance` rewrites it.
+
+use crate::util::{run_with, Function};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn shared_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("QUICKSTEP_SHARED") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+fn ratchet_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratchet/conformance.txt")
+}
+
+fn failures_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratchet/conformance-failures.txt")
+}
+
+/// Numbers compare as numbers (1 == 1.0); everything else structurally.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Removes the node an `ignore_paths` entry names (`$.output.a[0]`, `$.cause`).
+fn remove_path(root: &mut Value, path: &str) {
+    let mut steps = Vec::new();
+    let mut rest = path.strip_prefix('$').unwrap_or(path);
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']").unwrap_or(r.len());
+            steps.push(r[..end].to_owned());
+            rest = r.get(end + 2..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            steps.push(r[..end].to_owned());
+            rest = r.get(end + 1..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            steps.push(r[..end].to_owned());
+            rest = &r[end..];
+        } else {
+            return;
+        }
+    }
+    let Some((last, parents)) = steps.split_last() else { return };
+    let mut node = root;
+    for step in parents {
+        node = match node {
+            Value::Object(map) => match map.get_mut(step) {
+                Some(next) => next,
+                None => return,
+            },
+            Value::Array(items) => match step.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(next) => next,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match node {
+        Value::Object(map) => {
+            map.shift_remove(last);
+        }
+        Value::Array(items) => {
+            if let Ok(i) = last.parse::<usize>() {
+                if i < items.len() {
+                    items[i] = Value::Null;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs one case: `Ok` when it matches AWS, else why not.
+fn check(case: &Value) -> Result<(), String> {
+    let functions = case
+        .get("task_behaviour")
+        .and_then(Value::as_object)
+        .map(|fs| {
+            fs.values()
+                .map(|b| Function { arn: b["function_arn"].as_str().unwrap_or_default().to_owned(), behaviour: b.clone() })
+                .collect()
+        })
+        .unwrap_or_default();
+    let outcome = run_with(&case["definition"], case["input"].clone(), functions)?;
+    let expected = &case["expected"];
+    let mut want = serde_json::json!({"status": expected["status"]});
+    let mut got = serde_json::json!({"status": outcome.status.as_str()});
+    for key in ["output", "error", "cause"] {
+        if let Some(v) = expected.get(key) {
+            want[key] = v.clone();
+        }
+    }
+    if let Some(output) = &outcome.output {
+        got["output"] = output.clone();
+    }
+    if let Some(error) = &outcome.error {
+        got["error"] = error.clone().into();
+    }
+    if let Some(cause) = &outcome.cause {
+        got["cause"] = if expected["cause_is_parsed_json"] == true {
+            serde_json::from_str(cause).unwrap_or_else(|_| cause.clone().into())
+        } else {
+            cause.clone().into()
+        };
+    }
+    if expected["status"] == "SUCCEEDED" || outcome.output.is_some() {
+        // Only a succeeded execution has an output to compare.
+    } else {
+        want.as_object_mut().expect("object").shift_remove("output");
+    }
+    for path in case["ignore_paths"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        remove_path(&mut want, path);
+        remove_path(&mut got, path);
+    }
+    if same(&want, &got) {
+        Ok(())
+    } else {
+        Err(format!("expected {want}\n      got      {got}"))
+    }
+}
+
+#[test]
+fn conformance_localstack() {
+    let dir = shared_dir().join("conformance/localstack");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the conformance corpus at {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut passing = BTreeSet::new();
+    let mut failures = Vec::new();
+    for file in &files {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("readable case"))
+            .expect("a case is JSON");
+        let id = case["id"].as_str().expect("a case has an id").to_owned();
+        let result = std::panic::catch_unwind(|| check(&case))
+            .unwrap_or_else(|panic| Err(format!("PANIC {:?}", panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()))));
+        match result {
+            Ok(()) => {
+                passing.insert(id);
+            }
+            Err(reason) => failures.push((id, reason)),
+        }
+    }
+    std::panic::set_hook(previous_hook);
+    let ratchet: BTreeSet<String> = std::fs::read_to_string(ratchet_file())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let regressed: Vec<_> = failures.iter().filter(|(id, _)| ratchet.contains(id)).collect();
+    for (id, reason) in &regressed {
+        eprintln!("REGRESSED {id}\n      {reason}");
+    }
+    let fresh: Vec<_> = passing.difference(&ratchet).collect();
+    eprintln!(
+        "conformance: {} of {} cases pass ({} in the ratchet, {} newly passing)",
+        passing.len(),
+        files.len(),
+        ratchet.len(),
+        fresh.len()
+    );
+    if std::env::var("QUICKSTEP_RATCHET").as_deref() == Ok("write") {
+        let mut text = String::from("# Conformance cases that pass; the build fails if one of them stops passing.\n");
+        passing.iter().for_each(|id| {
+            text.push_str(id);
+            text.push('\n');
+        });
+        std::fs::create_dir_all(ratchet_file().parent().expect("has a parent")).expect("ratchet dir");
+        std::fs::write(ratchet_file(), text).expect("write ratchet");
+        let mut text = String::from("# Conformance cases that fail, with expected vs got (generated).\n");
+        for (id, reason) in &failures {
+            text.push_str(&format!("{id}\n      {}\n", reason.replace('\n', "\n      ")));
+        }
+        std::fs::write(failures_file(), text).expect("write failures");
+    } else if std::env::var("QUICKSTEP_CONFORMANCE_VERBOSE").is_ok() {
+        for (id, reason) in &failures {
+            eprintln!("FAIL {id}\n      {reason}");
+        }
+    }
+    assert!(regressed.is_empty(), "{} ratcheted conformance cases regressed", regressed.len());
+}

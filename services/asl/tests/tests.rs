@@ -1,0 +1,5 @@
+//! Integration tests of the engine, one binary: the AWS-recorded conformance corpus and
+//! behaviour tests per state type, sharing `util`.
+
+mod conformance;
+mod util;
