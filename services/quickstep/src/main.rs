@@ -1,1 +1,17 @@
-fn main() {}
+//! The `quickstep` binary: turns flags into a call of a library and its result into an exit
+//! code. Logic lives in the crates (`asl` for the language); nothing here decides semantics.
+
+mod cli;
+mod system;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::main() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("quickstep: {error:#}");
+            ExitCode::from(cli::EXIT_USAGE)
+        }
+    }
+}

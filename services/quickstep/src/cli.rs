@@ -1,0 +1,223 @@
+//! Flags → a run. `run` executes one execution, `validate` checks a definition, `bench`
+//! measures executions per second on one thread.
+
+use crate::system::{system_rng, SystemClock};
+use anyhow::{bail, Context as _};
+use asl::history::Recorder;
+use asl::interpret::{SplitMix64, VirtualClock};
+use asl::{ErrorName, ExecutionInfo, Machine, Services, StatesError, Status, TaskHandler, TaskRequest};
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::future::BoxFuture;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Exit code for a usage or definition error.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "quickstep", version, about = "AWS Step Functions Express workflows on Kafka")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one execution and print its outcome as the last line:
+    /// {"status": …, "output": …} or {"status": …, "error": …, "cause": …}.
+    /// Exit 0 on SUCCEEDED, 1 on FAILED or TIMED_OUT, 2 on a usage or definition error.
+    Run {
+        /// The state machine definition (Amazon States Language JSON).
+        definition: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// `virtual` makes waits, retries and timeouts take no real time.
+        #[arg(long, value_enum, default_value_t = ClockKind::Real)]
+        clock: ClockKind,
+        /// Also print the history events, one JSON object per line, before the outcome.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Check a definition; print its diagnostics. Exit 0 when valid, 1 when not.
+    Validate {
+        /// The state machine definition.
+        definition: PathBuf,
+    },
+    /// Run N executions in-process on one thread and print executions and state
+    /// transitions per second as the last line.
+    Bench {
+        /// The state machine definition.
+        definition: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// How many executions.
+        #[arg(short = 'n', default_value_t = 100_000)]
+        executions: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct InputArgs {
+    /// The execution input as JSON text.
+    #[arg(long, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// A file holding the execution input.
+    #[arg(long)]
+    input_file: Option<PathBuf>,
+}
+
+impl InputArgs {
+    fn read(&self) -> anyhow::Result<Value> {
+        let text = match (&self.input, &self.input_file) {
+            (Some(text), _) => text.clone(),
+            (None, Some(file)) => {
+                std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+            }
+            (None, None) => "{}".to_owned(),
+        };
+        serde_json::from_str(&text).context("the input is not JSON")
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClockKind {
+    Real,
+    Virtual,
+}
+
+/// Task states fail with a clear error until an integration is configured for them.
+struct NoIntegrations;
+
+impl TaskHandler for NoIntegrations {
+    fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
+        let error = StatesError::new(
+            ErrorName::TaskFailed,
+            format!("No integration is configured for the resource '{}'", request.resource),
+        );
+        Box::pin(async move { Err(error) })
+    }
+}
+
+fn load(definition: &Path) -> anyhow::Result<Machine> {
+    let text = std::fs::read_to_string(definition)
+        .with_context(|| format!("reading {}", definition.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON", definition.display()))?;
+    Machine::compile(&value).with_context(|| format!("{} is not a valid definition", definition.display()))
+}
+
+fn info_for(definition: &Path) -> ExecutionInfo {
+    let name = definition
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.trim_end_matches(".json").trim_end_matches(".asl"))
+        .unwrap_or("machine")
+        .to_owned();
+    ExecutionInfo {
+        execution_arn: format!("arn:aws:states:local:000000000000:express:{name}:run"),
+        name: "run".into(),
+        role_arn: "arn:aws:iam::000000000000:role/quickstep".into(),
+        state_machine_arn: format!("arn:aws:states:local:000000000000:stateMachine:{name}"),
+        state_machine_name: name,
+        redrive_count: 0,
+    }
+}
+
+pub fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { definition, input, clock, history } => {
+            let machine = load(&definition)?;
+            let input = input.read()?;
+            let info = info_for(&definition);
+            let recorder = Recorder::default();
+            let history = history.then_some(&recorder as &dyn asl::history::HistoryObserver);
+            let outcome = match clock {
+                ClockKind::Virtual => {
+                    let clock = VirtualClock::new(SystemClock.now_ms_for_start());
+                    let rng = system_rng();
+                    let services = Services { tasks: &NoIntegrations, clock: &clock, rng: &rng, history };
+                    match clock.block_on(machine.run(input, &info, &services)) {
+                        Some(outcome) => outcome,
+                        None => bail!("the execution waited on something a virtual clock cannot finish"),
+                    }
+                }
+                ClockKind::Real => {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .build()
+                        .context("starting the runtime")?;
+                    let rng = system_rng();
+                    let services = Services { tasks: &NoIntegrations, clock: &SystemClock, rng: &rng, history };
+                    runtime.block_on(machine.run(input, &info, &services))
+                }
+            };
+            for event in recorder.events() {
+                println!("{}", serde_json::to_string(&event).context("rendering an event")?);
+            }
+            println!("{}", outcome.to_json());
+            Ok(ExitCode::from(if outcome.status == Status::Succeeded { 0 } else { 1 }))
+        }
+        Command::Validate { definition } => {
+            let text = std::fs::read_to_string(&definition)
+                .with_context(|| format!("reading {}", definition.display()))?;
+            let value: Value = match serde_json::from_str(&text) {
+                Ok(value) => value,
+                Err(error) => {
+                    println!("INVALID_JSON_DESCRIPTION: {error}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            match Machine::compile(&value) {
+                Ok(_) => {
+                    println!("OK");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    println!("SCHEMA_VALIDATION_FAILED: {} at {}", error.message, error.location);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Bench { definition, input, executions } => {
+            let machine = load(&definition)?;
+            let input = input.read()?;
+            let info = info_for(&definition);
+            let clock = VirtualClock::new(0);
+            let rng = SplitMix64::new(1);
+            let services = Services { tasks: &NoIntegrations, clock: &clock, rng: &rng, history: None };
+            let mut transitions = 0u64;
+            let started = Instant::now();
+            for _ in 0..executions {
+                let outcome = clock
+                    .block_on(machine.run(input.clone(), &info, &services))
+                    .context("the execution waited on something a virtual clock cannot finish")?;
+                transitions += outcome.state_transitions;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "executions": executions,
+                    "seconds": seconds,
+                    "executions_per_second": executions as f64 / seconds,
+                    "state_transitions_per_second": transitions as f64 / seconds,
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+trait StartTime {
+    fn now_ms_for_start(&self) -> i64;
+}
+
+impl StartTime for SystemClock {
+    /// A virtual run starts at the real current time, so timestamps look right.
+    fn now_ms_for_start(&self) -> i64 {
+        asl::interpret::Clock::now_ms(self)
+    }
+}
