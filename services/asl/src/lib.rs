@@ -7,5 +7,6 @@
 pub mod error;
 pub mod intrinsics;
 pub mod path;
+pub mod validate;
 
 pub use error::{ErrorName, StatesError};
