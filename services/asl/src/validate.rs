@@ -66,14 +66,23 @@ pub enum DiagnosticCode {
 
 /// Every code with its AWS spelling: the one table `as_str` reads.
 const CODES: &[(DiagnosticCode, &str)] = &[
-    (DiagnosticCode::InvalidJsonDescription, "INVALID_JSON_DESCRIPTION"),
+    (
+        DiagnosticCode::InvalidJsonDescription,
+        "INVALID_JSON_DESCRIPTION",
+    ),
     (DiagnosticCode::MissingDescription, "MISSING_DESCRIPTION"),
-    (DiagnosticCode::SchemaValidationFailed, "SCHEMA_VALIDATION_FAILED"),
+    (
+        DiagnosticCode::SchemaValidationFailed,
+        "SCHEMA_VALIDATION_FAILED",
+    ),
     (DiagnosticCode::InvalidResource, "INVALID_RESOURCE"),
     (DiagnosticCode::MissingEndState, "MISSING_END_STATE"),
     (DiagnosticCode::DuplicateStateName, "DUPLICATE_STATE_NAME"),
     (DiagnosticCode::InvalidStateName, "INVALID_STATE_NAME"),
-    (DiagnosticCode::MissingTransitionTarget, "MISSING_TRANSITION_TARGET"),
+    (
+        DiagnosticCode::MissingTransitionTarget,
+        "MISSING_TRANSITION_TARGET",
+    ),
     (DiagnosticCode::NoDollar, "NO_DOLLAR"),
     (DiagnosticCode::NoPath, "NO_PATH"),
     (DiagnosticCode::PassResultIsStatic, "PASS_RESULT_IS_STATIC"),
@@ -91,7 +100,10 @@ impl DiagnosticCode {
 
     /// Reads AWS's spelling back.
     pub fn parse(text: &str) -> Option<DiagnosticCode> {
-        CODES.iter().find(|(_, s)| *s == text).map(|(code, _)| *code)
+        CODES
+            .iter()
+            .find(|(_, s)| *s == text)
+            .map(|(code, _)| *code)
     }
 }
 
@@ -145,9 +157,18 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
 
 /// Checks a definition for the given machine type.
 pub fn validate_for(definition: &Value, machine_type: MachineType) -> Vec<Diagnostic> {
-    let mut v = Validator { diags: Vec::new(), machine_type, top_ql: QueryLanguage::JsonPath, names: HashSet::new() };
+    let mut v = Validator {
+        diags: Vec::new(),
+        machine_type,
+        top_ql: QueryLanguage::JsonPath,
+        names: HashSet::new(),
+    };
     if !definition.is_object() {
-        v.error(DiagnosticCode::SchemaValidationFailed, "", "Definition must be a valid JSON object".into());
+        v.error(
+            DiagnosticCode::SchemaValidationFailed,
+            "",
+            "Definition must be a valid JSON object".into(),
+        );
         return v.diags;
     }
     v.machine(definition, "", 0, Scope::Top);
@@ -232,14 +253,27 @@ enum Scope {
     Processor,
 }
 
-const TOP_FIELDS: &[&str] = &["Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"];
+const TOP_FIELDS: &[&str] = &[
+    "Comment",
+    "StartAt",
+    "States",
+    "Version",
+    "TimeoutSeconds",
+    "QueryLanguage",
+];
 const BRANCH_FIELDS: &[&str] = &["Comment", "StartAt", "States"];
 const PROCESSOR_FIELDS: &[&str] = &["Comment", "StartAt", "States", "ProcessorConfig"];
 
-const STATE_TYPES: &[&str] = &["Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"];
+const STATE_TYPES: &[&str] = &[
+    "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
+];
 
 /// Fields every state may have.
-const COMMON_FIELDS: &[(&str, Lang)] = &[("Type", Lang::Any), ("Comment", Lang::Any), ("QueryLanguage", Lang::Any)];
+const COMMON_FIELDS: &[(&str, Lang)] = &[
+    ("Type", Lang::Any),
+    ("Comment", Lang::Any),
+    ("QueryLanguage", Lang::Any),
+];
 
 /// Fields per state type, beyond [`COMMON_FIELDS`].
 fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
@@ -297,7 +331,12 @@ fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("OutputPath", P),
         ],
         "Succeed" => &[("Output", A), ("InputPath", P), ("OutputPath", P)],
-        "Fail" => &[("Error", Any), ("Cause", Any), ("ErrorPath", P), ("CausePath", P)],
+        "Fail" => &[
+            ("Error", Any),
+            ("Cause", Any),
+            ("ErrorPath", P),
+            ("CausePath", P),
+        ],
         "Parallel" => &[
             ("Branches", Any),
             ("Next", Any),
@@ -433,7 +472,12 @@ struct Validator {
 
 impl Validator {
     fn push(&mut self, severity: Severity, code: DiagnosticCode, ptr: &str, message: String) {
-        self.diags.push(Diagnostic { severity, code, message, location: shown(ptr) });
+        self.diags.push(Diagnostic {
+            severity,
+            code,
+            message,
+            location: shown(ptr),
+        });
     }
 
     fn error(&mut self, code: DiagnosticCode, ptr: &str, message: String) {
@@ -445,26 +489,38 @@ impl Validator {
     }
 
     fn unsupported(&mut self, ptr: &str, field: &str) {
-        self.schema(ptr, format!("The field '{field}' is not supported by Step Functions"));
+        self.schema(
+            ptr,
+            format!("The field '{field}' is not supported by Step Functions"),
+        );
     }
 
     fn required(&mut self, ptr: &str, missing: &[&str]) {
         if !missing.is_empty() {
-            self.schema(ptr, format!("These fields are required: [{}]", missing.join(", ")));
+            self.schema(
+                ptr,
+                format!("These fields are required: [{}]", missing.join(", ")),
+            );
         }
     }
 
     /// A (sub-)machine: StartAt, States, its fields, its states, reachability.
     fn machine(&mut self, def: &Value, ptr: &str, depth: usize, scope: Scope) {
         if depth > MAX_DEPTH {
-            self.schema(ptr, format!("State machine nesting exceeds the maximum depth of {MAX_DEPTH}"));
+            self.schema(
+                ptr,
+                format!("State machine nesting exceeds the maximum depth of {MAX_DEPTH}"),
+            );
             return;
         }
         let Some(obj) = def.as_object() else {
             self.schema(ptr, "Value must be an object".into());
             return;
         };
-        let missing: Vec<&str> = ["States", "StartAt"].into_iter().filter(|f| !obj.contains_key(*f)).collect();
+        let missing: Vec<&str> = ["States", "StartAt"]
+            .into_iter()
+            .filter(|f| !obj.contains_key(*f))
+            .collect();
         self.required(ptr, &missing);
 
         let allowed = match scope {
@@ -490,21 +546,28 @@ impl Validator {
             }
             if let Some(v) = obj.get("Version") {
                 if !v.is_string() {
-                    self.schema(&child(ptr, "Version"), "The value for the field 'Version' must be a STRING".into());
+                    self.schema(
+                        &child(ptr, "Version"),
+                        "The value for the field 'Version' must be a STRING".into(),
+                    );
                 }
             }
             if let Some(v) = obj.get("TimeoutSeconds") {
                 if !int_value(v).is_some_and(|n| (1..=99_999_999).contains(&n)) {
                     self.schema(
                         &child(ptr, "TimeoutSeconds"),
-                        "The value for the field 'TimeoutSeconds' must be a positive integer".into(),
+                        "The value for the field 'TimeoutSeconds' must be a positive integer"
+                            .into(),
                     );
                 }
             }
         }
         if let Some(c) = obj.get("Comment") {
             if !c.is_string() {
-                self.schema(&child(ptr, "Comment"), "The value for the field 'Comment' must be a STRING".into());
+                self.schema(
+                    &child(ptr, "Comment"),
+                    "The value for the field 'Comment' must be a STRING".into(),
+                );
             }
         }
         if scope == Scope::Processor {
@@ -522,7 +585,10 @@ impl Validator {
             }
             Some(Value::Object(states)) => Some(states),
             Some(_) => {
-                self.schema(&states_ptr, "The value for the field 'States' must be an OBJECT".into());
+                self.schema(
+                    &states_ptr,
+                    "The value for the field 'States' must be an OBJECT".into(),
+                );
                 None
             }
         };
@@ -530,7 +596,10 @@ impl Validator {
             None => None,
             Some(Value::String(s)) => Some(s.as_str()),
             Some(_) => {
-                self.schema(&child(ptr, "StartAt"), "The value for the field 'StartAt' must be a STRING".into());
+                self.schema(
+                    &child(ptr, "StartAt"),
+                    "The value for the field 'StartAt' must be a STRING".into(),
+                );
                 None
             }
         };
@@ -555,7 +624,11 @@ impl Validator {
             edges.insert(name.as_str(), info.targets);
         }
         if !terminal {
-            self.error(DiagnosticCode::MissingEndState, ptr, "Workflow has no terminal state".into());
+            self.error(
+                DiagnosticCode::MissingEndState,
+                ptr,
+                "Workflow has no terminal state".into(),
+            );
         }
         if let Some(start) = start.filter(|s| states.contains_key(*s)) {
             let mut reached: HashSet<&str> = HashSet::from([start]);
@@ -580,7 +653,10 @@ impl Validator {
     }
 
     fn state_name(&mut self, name: &str, ptr: &str) {
-        if name.is_empty() || name.chars().count() > MAX_STATE_NAME || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || name.chars().count() > MAX_STATE_NAME
+            || name.chars().any(char::is_control)
+        {
             self.error(
                 DiagnosticCode::InvalidStateName,
                 ptr,
@@ -588,13 +664,26 @@ impl Validator {
             );
         }
         if !self.names.insert(name.to_owned()) {
-            self.error(DiagnosticCode::DuplicateStateName, ptr, format!("Duplicate State name: {name}"));
+            self.error(
+                DiagnosticCode::DuplicateStateName,
+                ptr,
+                format!("Duplicate State name: {name}"),
+            );
         }
     }
 
     /// One state. Returns its transitions and whether it ends its scope.
-    fn state<'a>(&mut self, state: &'a Value, ptr: &str, scope: &Map<String, Value>, depth: usize) -> StateInfo<'a> {
-        let mut info = StateInfo { targets: Vec::new(), terminal: false };
+    fn state<'a>(
+        &mut self,
+        state: &'a Value,
+        ptr: &str,
+        scope: &Map<String, Value>,
+        depth: usize,
+    ) -> StateInfo<'a> {
+        let mut info = StateInfo {
+            targets: Vec::new(),
+            terminal: false,
+        };
         let Some(obj) = state.as_object() else {
             self.schema(ptr, "The value for a state must be an OBJECT".into());
             return info;
@@ -614,7 +703,8 @@ impl Validator {
             Some(_) => {
                 self.schema(
                     &child(ptr, "QueryLanguage"),
-                    "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]".into(),
+                    "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]"
+                        .into(),
                 );
                 self.top_ql
             }
@@ -628,7 +718,10 @@ impl Validator {
             Some(_) => {
                 self.schema(
                     &child(ptr, "Type"),
-                    format!("The value for the field 'Type' must be one of: [{}]", STATE_TYPES.join(", ")),
+                    format!(
+                        "The value for the field 'Type' must be one of: [{}]",
+                        STATE_TYPES.join(", ")
+                    ),
                 );
                 return info;
             }
@@ -650,7 +743,9 @@ impl Validator {
                 ),
                 (Some(Lang::JsonAta), QueryLanguage::JsonPath) => self.schema(
                     ptr,
-                    format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"),
+                    format!(
+                        "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
+                    ),
                 ),
                 _ => {}
             }
@@ -670,11 +765,18 @@ impl Validator {
                     None => {}
                     Some(Value::Bool(true)) => info.terminal = true,
                     Some(Value::Bool(false)) => {}
-                    Some(_) => self.schema(&child(ptr, "End"), "The value for the field 'End' must be a BOOLEAN".into()),
+                    Some(_) => self.schema(
+                        &child(ptr, "End"),
+                        "The value for the field 'End' must be a BOOLEAN".into(),
+                    ),
                 }
                 match (next, info.terminal) {
-                    (Some(_), true) => self.schema(ptr, "Only one of 'Next' or 'End' can be present".into()),
-                    (None, false) => self.schema(ptr, "Exactly one of 'Next' or 'End' is required".into()),
+                    (Some(_), true) => {
+                        self.schema(ptr, "Only one of 'Next' or 'End' can be present".into())
+                    }
+                    (None, false) => {
+                        self.schema(ptr, "Exactly one of 'Next' or 'End' is required".into())
+                    }
                     _ => {}
                 }
                 if let Some(next) = next {
@@ -708,8 +810,14 @@ impl Validator {
         if let Some(assign) = obj.get("Assign") {
             self.assign(assign, &child(ptr, "Assign"), ql);
         }
-        for field in fields.iter().map(|(f, _)| *f).filter(|f| f.ends_with("Path")) {
-            if matches!(field, "InputPath" | "OutputPath" | "ResultPath") || ql != QueryLanguage::JsonPath {
+        for field in fields
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| f.ends_with("Path"))
+        {
+            if matches!(field, "InputPath" | "OutputPath" | "ResultPath")
+                || ql != QueryLanguage::JsonPath
+            {
                 continue;
             }
             if let Some(v) = obj.get(field) {
@@ -733,14 +841,30 @@ impl Validator {
         }
         if matches!(state_type, "Task" | "Parallel" | "Map") {
             self.retry(obj.get("Retry"), &child(ptr, "Retry"));
-            self.catch(obj.get("Catch"), &child(ptr, "Catch"), ql, scope, &mut info.targets);
+            self.catch(
+                obj.get("Catch"),
+                &child(ptr, "Catch"),
+                ql,
+                scope,
+                &mut info.targets,
+            );
         }
         info
     }
 
-    fn target<'a>(&mut self, v: &'a Value, ptr: &str, field: &str, scope: &Map<String, Value>, out: &mut Vec<&'a str>) {
+    fn target<'a>(
+        &mut self,
+        v: &'a Value,
+        ptr: &str,
+        field: &str,
+        scope: &Map<String, Value>,
+        out: &mut Vec<&'a str>,
+    ) {
         match v.as_str() {
-            None => self.schema(ptr, format!("The value for the field '{field}' must be a STRING")),
+            None => self.schema(
+                ptr,
+                format!("The value for the field '{field}' must be a STRING"),
+            ),
             Some(name) => {
                 if !scope.contains_key(name) {
                     self.error(
@@ -758,26 +882,46 @@ impl Validator {
         if v.is_string() {
             true
         } else {
-            self.schema(ptr, format!("The value for the field '{field}' must be a STRING"));
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' must be a STRING"),
+            );
             false
         }
     }
 
     /// An integer field at least `min`; a JSONata state may give a `{% %}` expression instead.
-    fn int_field(&mut self, obj: &Map<String, Value>, field: &str, ptr: &str, min: i64, ql: QueryLanguage) {
+    fn int_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        ptr: &str,
+        min: i64,
+        ql: QueryLanguage,
+    ) {
         let Some(v) = obj.get(field) else { return };
         if ql == QueryLanguage::JsonAta && is_jsonata_expr(v) {
             return;
         }
-        if !int_value(v).is_some_and(|n| n >= min) {
-            let what = if min > 0 { "a positive integer" } else { "a non-negative integer" };
-            self.schema(&child(ptr, field), format!("The value for the field '{field}' must be {what}"));
+        if int_value(v).is_none_or(|n| n < min) {
+            let what = if min > 0 {
+                "a positive integer"
+            } else {
+                "a non-negative integer"
+            };
+            self.schema(
+                &child(ptr, field),
+                format!("The value for the field '{field}' must be {what}"),
+            );
         }
     }
 
     fn exclusive(&mut self, obj: &Map<String, Value>, ptr: &str, a: &str, b: &str) {
         if obj.contains_key(a) && obj.contains_key(b) {
-            self.schema(ptr, format!("The fields '{a}' and '{b}' cannot both be present"));
+            self.schema(
+                ptr,
+                format!("The fields '{a}' and '{b}' cannot both be present"),
+            );
         }
     }
 
@@ -785,7 +929,10 @@ impl Validator {
         match v.as_str().map(Path::parse) {
             Some(Ok(p)) => Some(p),
             _ => {
-                self.schema(ptr, format!("The value for the field '{field}' must be a valid JSONPath"));
+                self.schema(
+                    ptr,
+                    format!("The value for the field '{field}' must be a valid JSONPath"),
+                );
                 None
             }
         }
@@ -807,7 +954,10 @@ impl Validator {
             .and_then(Result::ok)
             .is_some_and(|p| p.is_definite() && *p.root() == crate::path::Root::Input);
         if !ok {
-            self.schema(ptr, "The value for the field 'ResultPath' must be a valid ReferencePath".into());
+            self.schema(
+                ptr,
+                "The value for the field 'ResultPath' must be a valid ReferencePath".into(),
+            );
         }
     }
 
@@ -828,7 +978,10 @@ impl Validator {
     /// A JSONPath payload template: every `.$` key holds a path or an intrinsic call.
     fn template(&mut self, v: &Value, ptr: &str, field: &str, depth: usize) {
         if depth > MAX_VALUE_DEPTH {
-            self.schema(ptr, format!("The value for the field '{field}' is nested too deeply"));
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' is nested too deeply"),
+            );
             return;
         }
         match v {
@@ -888,7 +1041,10 @@ impl Validator {
 
     fn assign(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) {
         let Some(obj) = v.as_object() else {
-            self.schema(ptr, "The value for the field 'Assign' must be an OBJECT".into());
+            self.schema(
+                ptr,
+                "The value for the field 'Assign' must be an OBJECT".into(),
+            );
             return;
         };
         for (key, value) in obj {
@@ -896,7 +1052,10 @@ impl Validator {
                 Some(name) if ql == QueryLanguage::JsonPath => (name, true),
                 _ => (key.as_str(), false),
             };
-            let valid = name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_alphanumeric() || c == '_')
                 && name.chars().count() <= MAX_STATE_NAME;
             if !valid {
@@ -921,7 +1080,8 @@ impl Validator {
                     Severity::Warning,
                     DiagnosticCode::PassResultIsStatic,
                     &child(ptr, "Result"),
-                    "The 'Result' of a Pass state is static: its '.$' fields are not evaluated".into(),
+                    "The 'Result' of a Pass state is static: its '.$' fields are not evaluated"
+                        .into(),
                 );
             }
         }
@@ -935,7 +1095,10 @@ impl Validator {
                 if let Some(resource) = v.as_str() {
                     self.resource(resource, &rptr);
                 } else {
-                    self.schema(&rptr, "The value for the field 'Resource' must be a STRING".into());
+                    self.schema(
+                        &rptr,
+                        "The value for the field 'Resource' must be a STRING".into(),
+                    );
                 }
             }
         }
@@ -957,18 +1120,27 @@ impl Validator {
         if let Some(creds) = obj.get("Credentials") {
             let cptr = child(ptr, "Credentials");
             match creds.as_object() {
-                None => self.schema(&cptr, "The value for the field 'Credentials' must be an OBJECT".into()),
+                None => self.schema(
+                    &cptr,
+                    "The value for the field 'Credentials' must be an OBJECT".into(),
+                ),
                 Some(c) => {
-                    let has_role = c.contains_key("RoleArn") || (ql == QueryLanguage::JsonPath && c.contains_key("RoleArn.$"));
+                    let has_role = c.contains_key("RoleArn")
+                        || (ql == QueryLanguage::JsonPath && c.contains_key("RoleArn.$"));
                     if !has_role {
-                        self.schema(&cptr, "The field 'RoleArn' is required but was missing".into());
+                        self.schema(
+                            &cptr,
+                            "The field 'RoleArn' is required but was missing".into(),
+                        );
                     }
                     for (key, value) in c {
                         match key.as_str() {
                             "RoleArn" => {
                                 self.expect_string(value, &child(&cptr, key), key);
                             }
-                            "RoleArn.$" if ql == QueryLanguage::JsonPath => self.path_or_call(value, &cptr, key),
+                            "RoleArn.$" if ql == QueryLanguage::JsonPath => {
+                                self.path_or_call(value, &cptr, key)
+                            }
                             _ => self.unsupported(&cptr, key),
                         }
                     }
@@ -980,14 +1152,24 @@ impl Validator {
     fn resource(&mut self, resource: &str, ptr: &str) {
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
         if parts.len() < 6 || parts[0] != "arn" || parts[2].is_empty() {
-            self.error(DiagnosticCode::InvalidResource, ptr, format!("Invalid resource: {resource}"));
+            self.error(
+                DiagnosticCode::InvalidResource,
+                ptr,
+                format!("Invalid resource: {resource}"),
+            );
             return;
         }
         if self.machine_type == MachineType::Express {
             if parts[2] == "states" && parts[5].starts_with("activity:") {
-                self.schema(ptr, "Express state machine does not support Activity ARN".into());
+                self.schema(
+                    ptr,
+                    "Express state machine does not support Activity ARN".into(),
+                );
             } else if resource.ends_with(".sync") || resource.contains(".sync:") {
-                self.schema(ptr, "Express state machine does not support '.sync' service integration".into());
+                self.schema(
+                    ptr,
+                    "Express state machine does not support '.sync' service integration".into(),
+                );
             } else if resource.ends_with(".waitForTaskToken") {
                 // AWS's message ends with a space.
                 self.schema(ptr, "Express state machine does not support '.waitForTaskToken' service integration ".into());
@@ -1006,7 +1188,9 @@ impl Validator {
         let cptr = child(ptr, "Choices");
         match obj.get("Choices") {
             None => self.required(ptr, &["Choices"]),
-            Some(Value::Array(rules)) if rules.is_empty() => self.schema(&cptr, "Value cannot be empty".into()),
+            Some(Value::Array(rules)) if rules.is_empty() => {
+                self.schema(&cptr, "Value cannot be empty".into())
+            }
             Some(Value::Array(rules)) => {
                 for (i, rule) in rules.iter().enumerate() {
                     let rptr = child(&cptr, &i.to_string());
@@ -1023,7 +1207,10 @@ impl Validator {
                     }
                 }
             }
-            Some(_) => self.schema(&cptr, "The value for the field 'Choices' must be an ARRAY".into()),
+            Some(_) => self.schema(
+                &cptr,
+                "The value for the field 'Choices' must be an ARRAY".into(),
+            ),
         }
         if let Some(default) = obj.get("Default") {
             self.target(default, &child(ptr, "Default"), "Default", scope, targets);
@@ -1035,7 +1222,10 @@ impl Validator {
             self.schema(ptr, "A Choice Rule must be an OBJECT".into());
             return;
         };
-        let missing: Vec<&str> = ["Condition", "Next"].into_iter().filter(|f| !obj.contains_key(*f)).collect();
+        let missing: Vec<&str> = ["Condition", "Next"]
+            .into_iter()
+            .filter(|f| !obj.contains_key(*f))
+            .collect();
         self.required(ptr, &missing);
         for (key, value) in obj {
             match key.as_str() {
@@ -1049,8 +1239,15 @@ impl Validator {
                 }
                 "Output" => self.jsonata_value(value, &child(ptr, key), 0),
                 "Next" | "Comment" | "Assign" => {}
-                _ if OPERATORS.iter().any(|(op, _)| op == key) || matches!(key.as_str(), "Variable" | "And" | "Or" | "Not") => {
-                    self.schema(ptr, format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"))
+                _ if OPERATORS.iter().any(|(op, _)| op == key)
+                    || matches!(key.as_str(), "Variable" | "And" | "Or" | "Not") =>
+                {
+                    self.schema(
+                        ptr,
+                        format!(
+                            "The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"
+                        ),
+                    )
                 }
                 _ => self.unsupported(ptr, key),
             }
@@ -1089,7 +1286,10 @@ impl Validator {
                                 self.rule(item, &child(&kptr, &i.to_string()), false, depth + 1);
                             }
                         }
-                        _ => self.schema(&kptr, format!("The value for the field '{key}' must be a non-empty ARRAY")),
+                        _ => self.schema(
+                            &kptr,
+                            format!("The value for the field '{key}' must be a non-empty ARRAY"),
+                        ),
                     }
                 }
                 "Not" => {
@@ -1098,7 +1298,9 @@ impl Validator {
                 }
                 "Output" | "Condition" => self.schema(
                     ptr,
-                    format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"),
+                    format!(
+                        "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
+                    ),
                 ),
                 _ => match OPERATORS.iter().find(|(op, _)| op == key) {
                     None => self.unsupported(ptr, key),
@@ -1110,18 +1312,27 @@ impl Validator {
             }
         }
         match operators.as_slice() {
-            [] => self.schema(ptr, "A Choice Rule must have exactly one comparison operator, or And, Or or Not".into()),
+            [] => self.schema(
+                ptr,
+                "A Choice Rule must have exactly one comparison operator, or And, Or or Not".into(),
+            ),
             [op] => {
                 let compound = matches!(*op, "And" | "Or" | "Not");
                 if compound && obj.contains_key("Variable") {
-                    self.schema(ptr, format!("The field 'Variable' is not supported with '{op}'"));
+                    self.schema(
+                        ptr,
+                        format!("The field 'Variable' is not supported with '{op}'"),
+                    );
                 } else if !compound && !obj.contains_key("Variable") {
                     self.required(ptr, &["Variable"]);
                 }
             }
             many => self.schema(
                 ptr,
-                format!("A Choice Rule must have exactly one comparison operator, found: [{}]", many.join(", ")),
+                format!(
+                    "A Choice Rule must have exactly one comparison operator, found: [{}]",
+                    many.join(", ")
+                ),
             ),
         }
     }
@@ -1132,16 +1343,25 @@ impl Validator {
             Operand::Num => (v.is_number(), "a NUMBER"),
             Operand::Bool | Operand::Test => (v.is_boolean(), "a BOOLEAN"),
             Operand::Timestamp => (v.as_str().is_some_and(is_rfc3339), "an RFC3339 timestamp"),
-            Operand::Path => (v.as_str().is_some_and(|s| Path::parse(s).is_ok()), "a valid JSONPath"),
+            Operand::Path => (
+                v.as_str().is_some_and(|s| Path::parse(s).is_ok()),
+                "a valid JSONPath",
+            ),
         };
         if !ok {
-            self.schema(ptr, format!("The value for the field '{op}' must be {what}"));
+            self.schema(
+                ptr,
+                format!("The value for the field '{op}' must be {what}"),
+            );
         }
     }
 
     fn wait(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) {
         let durations = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"];
-        let present: Vec<&str> = durations.into_iter().filter(|f| obj.contains_key(*f)).collect();
+        let present: Vec<&str> = durations
+            .into_iter()
+            .filter(|f| obj.contains_key(*f))
+            .collect();
         match present.len() {
             0 => self.schema(ptr, "Exactly one of the fields [Seconds, Timestamp, SecondsPath, TimestampPath] is required".into()),
             1 => {}
@@ -1158,9 +1378,13 @@ impl Validator {
             }
         }
         if let Some(ts) = obj.get("Timestamp") {
-            let ok = (ql == QueryLanguage::JsonAta && is_jsonata_expr(ts)) || ts.as_str().is_some_and(is_rfc3339);
+            let ok = (ql == QueryLanguage::JsonAta && is_jsonata_expr(ts))
+                || ts.as_str().is_some_and(is_rfc3339);
             if !ok {
-                self.schema(&child(ptr, "Timestamp"), "String does not match RFC3339 timestamp".into());
+                self.schema(
+                    &child(ptr, "Timestamp"),
+                    "String does not match RFC3339 timestamp".into(),
+                );
             }
         }
     }
@@ -1179,27 +1403,54 @@ impl Validator {
         let bptr = child(ptr, "Branches");
         match obj.get("Branches") {
             None => self.required(ptr, &["Branches"]),
-            Some(Value::Array(branches)) if branches.is_empty() => self.schema(&bptr, "Value cannot be empty".into()),
+            Some(Value::Array(branches)) if branches.is_empty() => {
+                self.schema(&bptr, "Value cannot be empty".into())
+            }
             Some(Value::Array(branches)) => {
                 for (i, branch) in branches.iter().enumerate() {
-                    self.machine(branch, &child(&bptr, &i.to_string()), depth + 1, Scope::Branch);
+                    self.machine(
+                        branch,
+                        &child(&bptr, &i.to_string()),
+                        depth + 1,
+                        Scope::Branch,
+                    );
                 }
             }
-            Some(_) => self.schema(&bptr, "The value for the field 'Branches' must be an ARRAY".into()),
+            Some(_) => self.schema(
+                &bptr,
+                "The value for the field 'Branches' must be an ARRAY".into(),
+            ),
         }
     }
 
     fn map(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage, depth: usize) {
         match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (None, None) => self.required(ptr, &["ItemProcessor"]),
-            (Some(_), Some(_)) => self.schema(ptr, "Only one of the fields [ItemProcessor, Iterator] can be present".into()),
-            (Some(p), None) => self.machine(p, &child(ptr, "ItemProcessor"), depth + 1, Scope::Processor),
-            (None, Some(p)) => self.machine(p, &child(ptr, "Iterator"), depth + 1, Scope::Processor),
+            (Some(_), Some(_)) => self.schema(
+                ptr,
+                "Only one of the fields [ItemProcessor, Iterator] can be present".into(),
+            ),
+            (Some(p), None) => {
+                self.machine(p, &child(ptr, "ItemProcessor"), depth + 1, Scope::Processor)
+            }
+            (None, Some(p)) => {
+                self.machine(p, &child(ptr, "Iterator"), depth + 1, Scope::Processor)
+            }
         }
         self.exclusive(obj, ptr, "Parameters", "ItemSelector");
         self.exclusive(obj, ptr, "MaxConcurrency", "MaxConcurrencyPath");
-        self.exclusive(obj, ptr, "ToleratedFailureCount", "ToleratedFailureCountPath");
-        self.exclusive(obj, ptr, "ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
+        self.exclusive(
+            obj,
+            ptr,
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+        );
+        self.exclusive(
+            obj,
+            ptr,
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+        );
         self.int_field(obj, "MaxConcurrency", ptr, 0, ql);
         self.int_field(obj, "ToleratedFailureCount", ptr, 0, ql);
         if let Some(v) = obj.get("ToleratedFailurePercentage") {
@@ -1216,7 +1467,8 @@ impl Validator {
             if !(items.is_array() || is_jsonata_expr(items)) {
                 self.schema(
                     &child(ptr, "Items"),
-                    "The value for the field 'Items' must be an ARRAY or a JSONata expression".into(),
+                    "The value for the field 'Items' must be an ARRAY or a JSONata expression"
+                        .into(),
                 );
             }
         }
@@ -1228,7 +1480,10 @@ impl Validator {
         for field in ["ItemReader", "ItemBatcher", "ResultWriter"] {
             if let Some(v) = obj.get(field) {
                 if !v.is_object() {
-                    self.schema(&child(ptr, field), format!("The value for the field '{field}' must be an OBJECT"));
+                    self.schema(
+                        &child(ptr, field),
+                        format!("The value for the field '{field}' must be an OBJECT"),
+                    );
                 }
             }
         }
@@ -1236,7 +1491,10 @@ impl Validator {
 
     fn processor_config(&mut self, v: &Value, ptr: &str) {
         let Some(obj) = v.as_object() else {
-            self.schema(ptr, "The value for the field 'ProcessorConfig' must be an OBJECT".into());
+            self.schema(
+                ptr,
+                "The value for the field 'ProcessorConfig' must be an OBJECT".into(),
+            );
             return;
         };
         for (key, value) in obj {
@@ -1244,7 +1502,11 @@ impl Validator {
             match key.as_str() {
                 "Mode" => {
                     if !matches!(value.as_str(), Some("INLINE" | "DISTRIBUTED")) {
-                        self.schema(&kptr, "The value for the field 'Mode' must be one of: [INLINE, DISTRIBUTED]".into());
+                        self.schema(
+                            &kptr,
+                            "The value for the field 'Mode' must be one of: [INLINE, DISTRIBUTED]"
+                                .into(),
+                        );
                     }
                 }
                 "ExecutionType" => {
@@ -1260,7 +1522,10 @@ impl Validator {
     fn retry(&mut self, v: Option<&Value>, ptr: &str) {
         let Some(v) = v else { return };
         let Some(retriers) = v.as_array() else {
-            self.schema(ptr, "The value for the field 'Retry' must be an ARRAY".into());
+            self.schema(
+                ptr,
+                "The value for the field 'Retry' must be an ARRAY".into(),
+            );
             return;
         };
         for (i, retrier) in retriers.iter().enumerate() {
@@ -1275,18 +1540,36 @@ impl Validator {
                 let (ok, what) = match key.as_str() {
                     "ErrorEquals" => (true, ""),
                     "Comment" => (value.is_string(), "a STRING"),
-                    "IntervalSeconds" => (int_value(value).is_some_and(|n| (1..=99_999_999).contains(&n)), "a positive integer"),
-                    "MaxAttempts" => (int_value(value).is_some_and(|n| (0..=99_999_999).contains(&n)), "a non-negative integer"),
-                    "MaxDelaySeconds" => (int_value(value).is_some_and(|n| (1..=31_622_400).contains(&n)), "a positive integer"),
-                    "BackoffRate" => (value.as_f64().is_some_and(|r| r >= 1.0), "a number greater than or equal to 1.0"),
-                    "JitterStrategy" => (matches!(value.as_str(), Some("FULL" | "NONE")), "one of: [FULL, NONE]"),
+                    "IntervalSeconds" => (
+                        int_value(value).is_some_and(|n| (1..=99_999_999).contains(&n)),
+                        "a positive integer",
+                    ),
+                    "MaxAttempts" => (
+                        int_value(value).is_some_and(|n| (0..=99_999_999).contains(&n)),
+                        "a non-negative integer",
+                    ),
+                    "MaxDelaySeconds" => (
+                        int_value(value).is_some_and(|n| (1..=31_622_400).contains(&n)),
+                        "a positive integer",
+                    ),
+                    "BackoffRate" => (
+                        value.as_f64().is_some_and(|r| r >= 1.0),
+                        "a number greater than or equal to 1.0",
+                    ),
+                    "JitterStrategy" => (
+                        matches!(value.as_str(), Some("FULL" | "NONE")),
+                        "one of: [FULL, NONE]",
+                    ),
                     _ => {
                         self.unsupported(&rptr, key);
                         (true, "")
                     }
                 };
                 if !ok {
-                    self.schema(&kptr, format!("The value for the field '{key}' must be {what}"));
+                    self.schema(
+                        &kptr,
+                        format!("The value for the field '{key}' must be {what}"),
+                    );
                 }
             }
         }
@@ -1302,7 +1585,10 @@ impl Validator {
     ) {
         let Some(v) = v else { return };
         let Some(catchers) = v.as_array() else {
-            self.schema(ptr, "The value for the field 'Catch' must be an ARRAY".into());
+            self.schema(
+                ptr,
+                "The value for the field 'Catch' must be an ARRAY".into(),
+            );
             return;
         };
         for (i, catcher) in catchers.iter().enumerate() {
@@ -1328,11 +1614,15 @@ impl Validator {
                     ("Output", QueryLanguage::JsonAta) => self.jsonata_value(value, &kptr, 0),
                     ("ResultPath", QueryLanguage::JsonAta) => self.schema(
                         &cptr,
-                        format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"),
+                        format!(
+                            "The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"
+                        ),
                     ),
                     ("Output", QueryLanguage::JsonPath) => self.schema(
                         &cptr,
-                        format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"),
+                        format!(
+                            "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
+                        ),
                     ),
                     _ => self.unsupported(&cptr, key),
                 }
@@ -1345,21 +1635,35 @@ impl Validator {
         let eptr = child(ptr, "ErrorEquals");
         match obj.get("ErrorEquals") {
             None => self.required(ptr, &["ErrorEquals"]),
-            Some(Value::Array(names)) if names.is_empty() => self.schema(&eptr, "Value cannot be empty".into()),
+            Some(Value::Array(names)) if names.is_empty() => {
+                self.schema(&eptr, "Value cannot be empty".into())
+            }
             Some(Value::Array(names)) => {
                 if names.iter().any(|n| !n.is_string()) {
-                    self.schema(&eptr, "The values of the field 'ErrorEquals' must be STRINGs".into());
+                    self.schema(
+                        &eptr,
+                        "The values of the field 'ErrorEquals' must be STRINGs".into(),
+                    );
                 }
                 if names.iter().any(|n| n == "States.ALL") {
                     if names.len() > 1 {
-                        self.schema(&eptr, "'States.ALL' must appear alone in 'ErrorEquals'".into());
+                        self.schema(
+                            &eptr,
+                            "'States.ALL' must appear alone in 'ErrorEquals'".into(),
+                        );
                     }
                     if !last {
-                        self.schema(ptr, format!("A {what} with 'States.ALL' must be the last one"));
+                        self.schema(
+                            ptr,
+                            format!("A {what} with 'States.ALL' must be the last one"),
+                        );
                     }
                 }
             }
-            Some(_) => self.schema(&eptr, "The value for the field 'ErrorEquals' must be an ARRAY".into()),
+            Some(_) => self.schema(
+                &eptr,
+                "The value for the field 'ErrorEquals' must be an ARRAY".into(),
+            ),
         }
     }
 }
@@ -1427,7 +1731,11 @@ pub fn is_rfc3339(text: &str) -> bool {
 /// Keys written twice in one object of the text (a parsed `Value` keeps only the last).
 /// A key repeated directly inside a `States` object is `DUPLICATE_STATE_NAME`.
 fn duplicate_keys(text: &str) -> Vec<Diagnostic> {
-    let mut scanner = Scanner { b: text.as_bytes(), i: 0, out: Vec::new() };
+    let mut scanner = Scanner {
+        b: text.as_bytes(),
+        i: 0,
+        out: Vec::new(),
+    };
     scanner.value("", false, 0);
     scanner.out
 }
@@ -1484,11 +1792,22 @@ impl Scanner<'_> {
                             let kptr = child(ptr, &key);
                             if !seen.insert(key.clone()) {
                                 let (code, message) = if is_states {
-                                    (DiagnosticCode::DuplicateStateName, format!("Duplicate State name: {key}"))
+                                    (
+                                        DiagnosticCode::DuplicateStateName,
+                                        format!("Duplicate State name: {key}"),
+                                    )
                                 } else {
-                                    (DiagnosticCode::SchemaValidationFailed, format!("Duplicate field: {key}"))
+                                    (
+                                        DiagnosticCode::SchemaValidationFailed,
+                                        format!("Duplicate field: {key}"),
+                                    )
                                 };
-                                self.out.push(Diagnostic { severity: Severity::Error, code, message, location: kptr.clone() });
+                                self.out.push(Diagnostic {
+                                    severity: Severity::Error,
+                                    code,
+                                    message,
+                                    location: kptr.clone(),
+                                });
                             }
                             self.ws();
                             self.i += 1; // ':'
@@ -1526,11 +1845,260 @@ impl Scanner<'_> {
                 self.string();
             }
             Some(_) => {
-                while self.b.get(self.i).is_some_and(|c| !matches!(c, b',' | b'}' | b']')) {
+                while self
+                    .b
+                    .get(self.i)
+                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']'))
+                {
                     self.i += 1;
                 }
             }
             None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[rustfmt::skip]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(def: &Value) -> Vec<Diagnostic> {
+        validate(def).into_iter().filter(|d| d.severity == Severity::Error).collect()
+    }
+
+    /// No error for this definition.
+    fn valid(def: Value) {
+        let errs = errors(&def);
+        assert!(errs.is_empty(), "expected valid, got {errs:#?}\nfor {def}");
+    }
+
+    /// Some error with this code at this location.
+    fn invalid(def: Value, code: &str, location: &str) {
+        let diags = validate(&def);
+        assert!(
+            diags.iter().any(|d| d.code.as_str() == code && d.location == location && d.severity == Severity::Error),
+            "expected {code} at {location}, got {diags:#?}\nfor {def}"
+        );
+    }
+
+    /// A one-state machine `{StartAt: A, States: {A: state}}`.
+    fn one(state: Value) -> Value {
+        json!({"StartAt": "A", "States": {"A": state}})
+    }
+
+    /// A JSONata one-state machine.
+    fn one_ata(state: Value) -> Value {
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": state}})
+    }
+
+    /// A Task with the given extra fields, ending the machine.
+    fn task(extra: Value) -> Value {
+        let mut t = json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true});
+        for (k, v) in extra.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        one(t)
+    }
+
+    fn choice(rule: Value) -> Value {
+        json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [rule], "Default": "B"},
+            "B": {"Type": "Succeed"}}})
+    }
+
+    const SVF: &str = "SCHEMA_VALIDATION_FAILED";
+    const MTT: &str = "MISSING_TRANSITION_TARGET";
+
+    // Top level.
+    #[test] fn minimal_is_valid() { valid(one(json!({"Type": "Pass", "End": true}))) }
+    #[test] fn not_an_object() { assert_eq!(validate(&json!([1]))[0].message, "Definition must be a valid JSON object") }
+    #[test] fn missing_start_and_states() { assert_eq!(validate(&json!({}))[0].to_string(), "SCHEMA_VALIDATION_FAILED: These fields are required: [States, StartAt] at /") }
+    #[test] fn missing_states() { invalid(json!({"StartAt": "A"}), SVF, "/") }
+    #[test] fn start_at_unknown() { invalid(json!({"StartAt": "X", "States": {"A": {"Type": "Succeed"}}}), MTT, "/StartAt") }
+    #[test] fn start_at_not_string() { invalid(json!({"StartAt": 1, "States": {"A": {"Type": "Succeed"}}}), SVF, "/StartAt") }
+    #[test] fn states_empty() { invalid(json!({"StartAt": "A", "States": {}}), SVF, "/States") }
+    #[test] fn states_not_object() { invalid(json!({"StartAt": "A", "States": []}), SVF, "/States") }
+    #[test] fn unknown_top_field() { invalid(json!({"StartAt": "A", "Foo": 1, "States": {"A": {"Type": "Succeed"}}}), SVF, "/") }
+    #[test] fn top_fields_allowed() { valid(json!({"Comment": "c", "Version": "1.0", "TimeoutSeconds": 5, "QueryLanguage": "JSONPath", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}})) }
+    #[test] fn top_timeout_positive() { invalid(json!({"TimeoutSeconds": 0, "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}), SVF, "/TimeoutSeconds") }
+    #[test] fn top_query_language_unknown() { invalid(json!({"QueryLanguage": "XPath", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}), SVF, "/QueryLanguage") }
+
+    // States.
+    #[test] fn type_required() { invalid(one(json!({"End": true})), SVF, "/States/A") }
+    #[test] fn type_unknown() { invalid(one(json!({"Type": "Sleep", "End": true})), SVF, "/States/A/Type") }
+    #[test] fn state_not_object() { invalid(one(json!(3)), SVF, "/States/A") }
+    #[test] fn unknown_state_field() { invalid(one(json!({"Type": "Pass", "End": true, "Foo": 1})), SVF, "/States/A") }
+    #[test] fn next_on_succeed() { invalid(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed", "Next": "A"}}}), SVF, "/States/A") }
+    #[test] fn next_on_fail() { invalid(one(json!({"Type": "Fail", "Next": "A"})), SVF, "/States/A") }
+    #[test] fn end_on_choice() { invalid(choice(json!({"Variable": "$.x", "IsNull": true, "Next": "B", "End": true})), SVF, "/States/C/Choices/0") }
+    #[test] fn end_field_on_choice_state() { invalid(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "End": true, "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "B"}]}, "B": {"Type": "Succeed"}}}), SVF, "/States/C") }
+    #[test] fn next_and_end() { invalid(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B", "End": true}, "B": {"Type": "Succeed"}}}), SVF, "/States/A") }
+    #[test] fn neither_next_nor_end() { invalid(one(json!({"Type": "Pass"})), SVF, "/States/A") }
+    #[test] fn end_false_alone() { invalid(one(json!({"Type": "Pass", "End": false})), SVF, "/States/A") }
+    #[test] fn end_not_bool() { invalid(one(json!({"Type": "Pass", "End": "yes"})), SVF, "/States/A/End") }
+    #[test] fn next_missing_target() { invalid(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}, "B": {"Type": "Succeed"}}}), MTT, "/States/A/Next") }
+    #[test] fn next_not_string() { invalid(one(json!({"Type": "Pass", "Next": 1})), SVF, "/States/A/Next") }
+    #[test] fn unreachable_state() { invalid(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "B": {"Type": "Succeed"}}}), MTT, "/States/B") }
+    #[test] fn no_terminal_state() { invalid(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "A"}}}), "MISSING_END_STATE", "/") }
+    #[test] fn state_name_too_long() { let n = "x".repeat(81); invalid(json!({"StartAt": n, "States": {n.clone(): {"Type": "Succeed"}}}), "INVALID_STATE_NAME", &format!("/States/{n}")) }
+    #[test] fn duplicate_name_across_branches() { invalid(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "P", "States": {"P": {"Type": "Succeed"}}}]}}}), "DUPLICATE_STATE_NAME", "/States/P/Branches/0/States/P") }
+    #[test] fn duplicate_name_in_text() { let d = validate_text(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"},"A":{"Type":"Succeed"}}}"#); assert!(d.iter().any(|d| d.code == DiagnosticCode::DuplicateStateName && d.location == "/States/A"), "{d:#?}") }
+    #[test] fn next_into_other_scope() { invalid(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "P"}}}]}}}), MTT, "/States/P/Branches/0/States/B/Next") }
+    #[test] fn pointer_escapes() { invalid(json!({"StartAt": "a/b", "States": {"a/b": {"Type": "Pass", "Next": "z"}}}), MTT, "/States/a~1b/Next") }
+
+    // Text.
+    #[test] fn text_not_json() { assert_eq!(validate_text("{")[0].code, DiagnosticCode::InvalidJsonDescription) }
+    #[test] fn text_blank() { let d = validate_text(" "); assert_eq!((d[0].code, d[0].location.as_str()), (DiagnosticCode::SchemaValidationFailed, "")) }
+    #[test] fn text_valid() { assert!(validate_text(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#).is_empty()) }
+    #[test] fn aws_message_joins() {
+        let d = validate(&json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}, "B": {"Type": "Succeed"}}}));
+        assert_eq!(aws_message(&d), "Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: Z at /States/A/Next, MISSING_TRANSITION_TARGET: State \"B\" is not reachable. at /States/B'");
+    }
+    #[test] fn codes_round_trip() { for (code, s) in CODES { assert_eq!(DiagnosticCode::parse(s), Some(*code)); assert_eq!(code.to_string(), *s) } }
+
+    // Pass / Wait / Fail / Succeed.
+    #[test] fn pass_result_ok() { valid(one(json!({"Type": "Pass", "Result": {"a": 1}, "ResultPath": "$.r", "End": true}))) }
+    #[test] fn pass_result_static_warns() { let d = validate(&one(json!({"Type": "Pass", "Result": {"a.$": "$.x"}, "End": true}))); assert!(d.iter().any(|d| d.code == DiagnosticCode::PassResultIsStatic && d.severity == Severity::Warning)) }
+    #[test] fn wait_seconds_ok() { valid(one(json!({"Type": "Wait", "Seconds": 3, "End": true}))) }
+    #[test] fn wait_no_duration() { invalid(one(json!({"Type": "Wait", "End": true})), SVF, "/States/A") }
+    #[test] fn wait_two_durations() { invalid(one(json!({"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": true})), SVF, "/States/A") }
+    #[test] fn wait_negative_seconds() { invalid(one(json!({"Type": "Wait", "Seconds": -1, "End": true})), SVF, "/States/A/Seconds") }
+    #[test] fn wait_bad_timestamp() { invalid(one(json!({"Type": "Wait", "Timestamp": "2016-02-30T00:00:00Z", "End": true})), SVF, "/States/A/Timestamp") }
+    #[test] fn wait_good_timestamp() { valid(one(json!({"Type": "Wait", "Timestamp": "2016-03-14T01:59:00.123+01:00", "End": true}))) }
+    #[test] fn wait_bad_seconds_path() { invalid(one(json!({"Type": "Wait", "SecondsPath": "s", "End": true})), SVF, "/States/A/SecondsPath") }
+    #[test] fn wait_jsonata_expr() { valid(one_ata(json!({"Type": "Wait", "Seconds": "{% $states.input.s %}", "End": true}))) }
+    #[test] fn fail_ok() { valid(one(json!({"Type": "Fail", "Error": "E", "CausePath": "States.Format('{}', $.c)"}))) }
+    #[test] fn fail_error_and_path() { invalid(one(json!({"Type": "Fail", "Error": "E", "ErrorPath": "$.e"})), SVF, "/States/A") }
+    #[test] fn fail_error_not_string() { invalid(one(json!({"Type": "Fail", "Error": 1})), SVF, "/States/A/Error") }
+    #[test] fn succeed_output_in_jsonpath() { invalid(one(json!({"Type": "Succeed", "Output": {}})), SVF, "/States/A") }
+
+    // Task.
+    #[test] fn task_ok() { valid(task(json!({"TimeoutSeconds": 10, "HeartbeatSeconds": 5}))) }
+    #[test] fn task_needs_resource() { invalid(one(json!({"Type": "Task", "End": true})), SVF, "/States/A") }
+    #[test] fn task_bad_resource() { invalid(task(json!({"Resource": "lambda"})), "INVALID_RESOURCE", "/States/A/Resource") }
+    #[test] fn task_timeout_zero() { invalid(task(json!({"TimeoutSeconds": 0})), SVF, "/States/A/TimeoutSeconds") }
+    #[test] fn task_heartbeat_not_int() { invalid(task(json!({"HeartbeatSeconds": 1.5})), SVF, "/States/A/HeartbeatSeconds") }
+    #[test] fn task_heartbeat_over_timeout() { invalid(task(json!({"TimeoutSeconds": 5, "HeartbeatSeconds": 5})), SVF, "/States/A/HeartbeatSeconds") }
+    #[test] fn task_timeout_and_path() { invalid(task(json!({"TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t"})), SVF, "/States/A") }
+    #[test] fn task_credentials_need_role() { invalid(task(json!({"Credentials": {}})), SVF, "/States/A/Credentials") }
+    #[test] fn task_credentials_ok() { valid(task(json!({"Credentials": {"RoleArn.$": "$.role"}}))) }
+    #[test] fn express_rejects_sync() {
+        let d = validate_for(&task(json!({"Resource": "arn:aws:states:::states:startExecution.sync:2"})), MachineType::Express);
+        assert_eq!(d[0].message, "Express state machine does not support '.sync' service integration");
+    }
+    #[test] fn standard_allows_sync() { valid(task(json!({"Resource": "arn:aws:states:::states:startExecution.sync"}))) }
+
+    // Paths and templates.
+    #[test] fn input_path_bad() { invalid(one(json!({"Type": "Pass", "InputPath": "a", "End": true})), SVF, "/States/A/InputPath") }
+    #[test] fn output_path_null() { valid(one(json!({"Type": "Pass", "OutputPath": null, "InputPath": null, "ResultPath": null, "End": true}))) }
+    #[test] fn result_path_indefinite() { invalid(one(json!({"Type": "Pass", "ResultPath": "$.a[*]", "End": true})), SVF, "/States/A/ResultPath") }
+    #[test] fn result_path_context() { invalid(one(json!({"Type": "Pass", "ResultPath": "$$.a", "End": true})), SVF, "/States/A/ResultPath") }
+    #[test] fn parameters_bad_path() { invalid(one(json!({"Type": "Pass", "Parameters": {"a": {"b.$": "nope"}}, "End": true})), SVF, "/States/A/Parameters/a") }
+    #[test] fn parameters_not_string() { invalid(one(json!({"Type": "Pass", "Parameters": {"b.$": 3}, "End": true})), SVF, "/States/A/Parameters") }
+    #[test] fn parameters_intrinsic_ok() { valid(one(json!({"Type": "Pass", "Parameters": {"b.$": "States.Format('{}', $.x)", "c": [{"d.$": "$$.Execution.Id"}]}, "End": true}))) }
+    #[test] fn parameters_no_dollar_warns() { let d = validate(&one(json!({"Type": "Pass", "Parameters": {"b": "$.x"}, "End": true}))); assert!(d.iter().any(|d| d.code == DiagnosticCode::NoDollar && d.location == "/States/A/Parameters/b")) }
+    #[test] fn result_selector_bad() { invalid(task(json!({"ResultSelector": {"x.$": "x"}})), SVF, "/States/A/ResultSelector") }
+    #[test] fn deep_template_no_panic() {
+        let mut v = json!({"x.$": "$"});
+        for _ in 0..300 { v = json!({"n": v}); }
+        invalid(one(json!({"Type": "Pass", "Parameters": v, "End": true})), SVF, &format!("/States/A/Parameters{}", "/n".repeat(257)));
+    }
+
+    // Query language.
+    #[test] fn jsonata_downgrade_rejected() { invalid(one_ata(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_state_in_jsonpath_machine() { valid(one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}))) }
+    #[test] fn jsonata_rejects_input_path() { invalid(one_ata(json!({"Type": "Pass", "InputPath": "$", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_parameters() { invalid(one_ata(json!({"Type": "Pass", "Parameters": {}, "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_seconds_path() { invalid(one_ata(json!({"Type": "Wait", "SecondsPath": "$.s", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_items_path() { invalid(one_ata(json!({"Type": "Map", "ItemsPath": "$", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
+    #[test] fn jsonpath_rejects_arguments() { invalid(task(json!({"Arguments": {}})), SVF, "/States/A") }
+    #[test] fn jsonpath_rejects_items() { invalid(one(json!({"Type": "Map", "Items": [], "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_task_ok() { valid(one_ata(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"x": "{% $states.input %}"}, "TimeoutSeconds": "{% 3 %}", "Output": "{% $states.result %}", "End": true}))) }
+    #[test] fn jsonata_unclosed_expr() { invalid(one_ata(json!({"Type": "Pass", "Output": "{% 1 ", "End": true})), SVF, "/States/A/Output") }
+    #[test] fn state_query_language_unknown() { invalid(one(json!({"Type": "Pass", "QueryLanguage": "X", "End": true})), SVF, "/States/A/QueryLanguage") }
+
+    // Assign.
+    #[test] fn assign_ok() { valid(one(json!({"Type": "Pass", "Assign": {"x": 1, "_y.$": "$.a"}, "End": true}))) }
+    #[test] fn assign_not_object() { invalid(one(json!({"Type": "Pass", "Assign": [], "End": true})), SVF, "/States/A/Assign") }
+    #[test] fn assign_bad_name() { invalid(one(json!({"Type": "Pass", "Assign": {"1x": 1}, "End": true})), SVF, "/States/A/Assign") }
+    #[test] fn assign_reserved() { invalid(one(json!({"Type": "Pass", "Assign": {"states": 1}, "End": true})), SVF, "/States/A/Assign") }
+    #[test] fn assign_bad_path() { invalid(one(json!({"Type": "Pass", "Assign": {"x.$": "nope"}, "End": true})), SVF, "/States/A/Assign") }
+
+    // Choice.
+    #[test] fn choice_ok() { valid(choice(json!({"Variable": "$.x", "NumericGreaterThan": 3, "Next": "B"}))) }
+    #[test] fn choice_compound_ok() { valid(choice(json!({"And": [{"Variable": "$.x", "IsPresent": true}, {"Not": {"Variable": "$.y", "StringMatches": "a*"}}], "Next": "B"}))) }
+    #[test] fn choice_empty() { invalid(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": []}}}), SVF, "/States/C/Choices") }
+    #[test] fn choice_missing_choices() { invalid(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Default": "C"}}}), SVF, "/States/C") }
+    #[test] fn choice_no_operator() { invalid(choice(json!({"Variable": "$.x", "Next": "B"})), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_two_operators() { invalid(choice(json!({"Variable": "$.x", "IsNull": true, "IsString": true, "Next": "B"})), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_needs_next() { invalid(choice(json!({"Variable": "$.x", "IsNull": true})), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_nested_next() { invalid(choice(json!({"Not": {"Variable": "$.x", "IsNull": true, "Next": "B"}, "Next": "B"})), SVF, "/States/C/Choices/0/Not") }
+    #[test] fn choice_needs_variable() { invalid(choice(json!({"IsNull": true, "Next": "B"})), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_bad_operand() { invalid(choice(json!({"Variable": "$.x", "NumericEquals": "3", "Next": "B"})), SVF, "/States/C/Choices/0/NumericEquals") }
+    #[test] fn choice_bad_timestamp() { invalid(choice(json!({"Variable": "$.x", "TimestampEquals": "yesterday", "Next": "B"})), SVF, "/States/C/Choices/0/TimestampEquals") }
+    #[test] fn choice_bad_variable() { invalid(choice(json!({"Variable": "x", "IsNull": true, "Next": "B"})), SVF, "/States/C/Choices/0/Variable") }
+    #[test] fn choice_empty_and() { invalid(choice(json!({"And": [], "Next": "B"})), SVF, "/States/C/Choices/0/And") }
+    #[test] fn choice_unknown_operator() { invalid(choice(json!({"Variable": "$.x", "Equals": 1, "Next": "B"})), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_missing_target() { invalid(choice(json!({"Variable": "$.x", "IsNull": true, "Next": "Z"})), MTT, "/States/C/Choices/0/Next") }
+    #[test] fn choice_missing_default() { invalid(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "B"}], "Default": "Z"}, "B": {"Type": "Succeed"}}}), MTT, "/States/C/Default") }
+    #[test] fn choice_jsonata_condition() { valid(json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "B"}]}, "B": {"Type": "Succeed"}}})) }
+    #[test] fn choice_jsonata_rejects_variable() { invalid(json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "B"}]}, "B": {"Type": "Succeed"}}}), SVF, "/States/C/Choices/0") }
+    #[test] fn choice_jsonpath_rejects_condition() { invalid(choice(json!({"Condition": "{% true %}", "Next": "B"})), SVF, "/States/C/Choices/0") }
+
+    // Retry / Catch.
+    #[test] fn retry_ok() { valid(task(json!({"Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 1, "MaxAttempts": 0, "BackoffRate": 1.5, "MaxDelaySeconds": 3, "JitterStrategy": "FULL"}, {"ErrorEquals": ["States.ALL"]}]}))) }
+    #[test] fn retry_empty_error_equals() { invalid(task(json!({"Retry": [{"ErrorEquals": []}]})), SVF, "/States/A/Retry/0/ErrorEquals") }
+    #[test] fn retry_missing_error_equals() { invalid(task(json!({"Retry": [{}]})), SVF, "/States/A/Retry/0") }
+    #[test] fn retry_all_not_alone() { invalid(task(json!({"Retry": [{"ErrorEquals": ["States.ALL", "X"]}]})), SVF, "/States/A/Retry/0/ErrorEquals") }
+    #[test] fn retry_all_not_last() { invalid(task(json!({"Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]})), SVF, "/States/A/Retry/0") }
+    #[test] fn retry_negative_attempts() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "MaxAttempts": -1}]})), SVF, "/States/A/Retry/0/MaxAttempts") }
+    #[test] fn retry_backoff_below_one() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5}]})), SVF, "/States/A/Retry/0/BackoffRate") }
+    #[test] fn retry_interval_zero() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]})), SVF, "/States/A/Retry/0/IntervalSeconds") }
+    #[test] fn retry_max_delay_zero() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "MaxDelaySeconds": 0}]})), SVF, "/States/A/Retry/0/MaxDelaySeconds") }
+    #[test] fn retry_bad_jitter() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}]})), SVF, "/States/A/Retry/0/JitterStrategy") }
+    #[test] fn retry_unknown_field() { invalid(task(json!({"Retry": [{"ErrorEquals": ["X"], "Foo": 1}]})), SVF, "/States/A/Retry/0") }
+    #[test] fn retry_on_pass() { invalid(one(json!({"Type": "Pass", "Retry": [], "End": true})), SVF, "/States/A") }
+    #[test] fn catch_needs_next() { invalid(task(json!({"Catch": [{"ErrorEquals": ["X"]}]})), SVF, "/States/A/Catch/0") }
+    #[test] fn catch_missing_target() { invalid(task(json!({"Catch": [{"ErrorEquals": ["X"], "Next": "Z"}]})), MTT, "/States/A/Catch/0/Next") }
+    #[test] fn catch_all_not_last() { invalid(task(json!({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["X"], "Next": "A"}]})), SVF, "/States/A/Catch/0") }
+    #[test] fn catch_bad_result_path() { invalid(task(json!({"Catch": [{"ErrorEquals": ["X"], "Next": "A", "ResultPath": "x"}]})), SVF, "/States/A/Catch/0/ResultPath") }
+    #[test] fn catch_makes_reachable() { valid(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}]}, "H": {"Type": "Succeed"}}})) }
+
+    // Parallel / Map.
+    #[test] fn parallel_ok() { valid(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]}}})) }
+    #[test] fn parallel_empty_branches() { invalid(one(json!({"Type": "Parallel", "Branches": [], "End": true})), SVF, "/States/A/Branches") }
+    #[test] fn parallel_missing_branches() { invalid(one(json!({"Type": "Parallel", "End": true})), SVF, "/States/A") }
+    #[test] fn parallel_branch_missing_start() { invalid(one(json!({"Type": "Parallel", "Branches": [{"States": {"B": {"Type": "Succeed"}}}], "End": true})), SVF, "/States/A/Branches/0") }
+    #[test] fn parallel_branch_unknown_field() { invalid(one(json!({"Type": "Parallel", "Branches": [{"StartAt": "B", "QueryLanguage": "JSONata", "States": {"B": {"Type": "Succeed"}}}], "End": true})), SVF, "/States/A/Branches/0") }
+    #[test] fn map_ok() { valid(one(json!({"Type": "Map", "ItemsPath": "$.xs", "MaxConcurrency": 2, "ItemSelector": {"v.$": "$$.Map.Item.Value"}, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true}))) }
+    #[test] fn map_legacy_iterator_ok() { valid(one(json!({"Type": "Map", "Iterator": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true}))) }
+    #[test] fn map_needs_processor() { invalid(one(json!({"Type": "Map", "End": true})), SVF, "/States/A") }
+    #[test] fn map_bad_mode() { invalid(one(json!({"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "FAST"}, "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A/ItemProcessor/ProcessorConfig/Mode") }
+    #[test] fn map_processor_unreachable() { invalid(one(json!({"Type": "Map", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}, "J": {"Type": "Succeed"}}}, "End": true})), MTT, "/States/A/ItemProcessor/States/J") }
+    #[test] fn map_negative_concurrency() { invalid(one(json!({"Type": "Map", "MaxConcurrency": -1, "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A/MaxConcurrency") }
+    #[test] fn map_bad_percentage() { invalid(one(json!({"Type": "Map", "ToleratedFailurePercentage": 101, "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A/ToleratedFailurePercentage") }
+    #[test] fn map_bad_items_path() { invalid(one(json!({"Type": "Map", "ItemsPath": "xs", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A/ItemsPath") }
+    #[test] fn nesting_bounded() {
+        let mut m = json!({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}});
+        for i in 0..100 {
+            m = json!({"StartAt": format!("P{i}"), "States": {format!("P{i}"): {"Type": "Parallel", "End": true, "Branches": [m]}}});
+        }
+        let d = validate(&m);
+        assert!(d.iter().any(|d| d.message.contains("maximum depth")), "{:?}", d.first());
+    }
+
+    // Never panics.
+    #[test] fn odd_inputs_do_not_panic() {
+        for v in [json!(null), json!("x"), json!({"StartAt": null, "States": null}), json!({"StartAt": "A", "States": {"A": null}}),
+                  json!({"StartAt": "A", "States": {"A": {"Type": "Map", "ItemProcessor": 1, "Retry": {}, "Catch": 2, "End": true}}}),
+                  json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [1, {"Not": 2}, {"And": 3}]}}}),
+                  json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "Branches": [null, {"StartAt": 1, "States": {}}], "End": true}}})] {
+            let _ = validate(&v);
+        }
+        for t in ["", "[", "\"x\"", "{\"a\":{\"a\":1,\"a\":2}}", "{\"States\":{\"\\u0041\":1,\"A\":2}}"] {
+            let _ = validate_text(t);
         }
     }
 }

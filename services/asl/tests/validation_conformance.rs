@@ -2,7 +2,9 @@
 //! and compares with AWS's answers: the CreateStateMachine `InvalidDefinition` message, or the
 //! ValidateStateMachineDefinition result and diagnostics (errors only: AWS's default severity).
 
-use asl::validate::{aws_message, has_errors, validate_for, validate_text_for, Diagnostic, MachineType, Severity};
+use asl::validate::{
+    aws_message, has_errors, validate_for, validate_text_for, Diagnostic, MachineType, Severity,
+};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -16,7 +18,11 @@ fn corpus_dir() -> PathBuf {
 /// Removes `$.a.b[0]`-style paths from a value.
 fn remove_path(value: &mut Value, path: &str) {
     let mut steps: Vec<String> = Vec::new();
-    for part in path.trim_start_matches('$').split('.').filter(|p| !p.is_empty()) {
+    for part in path
+        .trim_start_matches('$')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
         let mut rest = part;
         if let Some(open) = rest.find('[') {
             if open > 0 {
@@ -30,7 +36,9 @@ fn remove_path(value: &mut Value, path: &str) {
             steps.push(rest.to_owned());
         }
     }
-    let Some((last, parents)) = steps.split_last() else { return };
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
     let mut at = value;
     for step in parents {
         let next = match at {
@@ -57,7 +65,8 @@ fn remove_path(value: &mut Value, path: &str) {
 }
 
 fn diagnostic_json(d: &Diagnostic) -> Value {
-    let mut v = json!({"severity": d.severity.as_str(), "code": d.code.as_str(), "message": d.message});
+    let mut v =
+        json!({"severity": d.severity.as_str(), "code": d.code.as_str(), "message": d.message});
     if !d.location.is_empty() {
         v["location"] = json!(d.location);
     }
@@ -71,11 +80,17 @@ fn answer(case: &Value) -> Value {
         _ => MachineType::Standard,
     };
     let diags = if case["definition_is_raw_text"].as_bool() == Some(true) {
-        validate_text_for(case["definition"].as_str().unwrap_or_default(), machine_type)
+        validate_text_for(
+            case["definition"].as_str().unwrap_or_default(),
+            machine_type,
+        )
     } else {
         validate_for(&case["definition"], machine_type)
     };
-    let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+    let errors: Vec<&Diagnostic> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
     if case["operation"] == "CreateStateMachine" {
         if has_errors(&diags) {
             json!({"error_code": "InvalidDefinition", "message": aws_message(&diags)})
@@ -91,7 +106,7 @@ fn answer(case: &Value) -> Value {
 }
 
 #[test]
-fn aws_judged_definitions() {
+fn validate_matches_aws_judged_definitions() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
         .expect("conformance corpus at <workspace>/../shared/conformance/validation")
         .map(|e| e.unwrap().path())
@@ -108,16 +123,28 @@ fn aws_judged_definitions() {
                 o.remove(key);
             }
         }
-        for path in case["ignore_paths"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for path in case["ignore_paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             remove_path(&mut expected, path);
             remove_path(&mut got, path);
         }
         if expected == got {
             passing += 1;
         } else {
-            println!("FAIL {}\n  expected: {expected}\n  got:      {got}", case["id"].as_str().unwrap_or("?"));
+            println!(
+                "FAIL {}\n  expected: {expected}\n  got:      {got}",
+                case["id"].as_str().unwrap_or("?")
+            );
         }
     }
     println!("validation corpus: {passing} of {} pass", files.len());
-    assert!(passing >= PASSING_AT_LEAST, "{passing} of {} pass; expected at least {PASSING_AT_LEAST}", files.len());
+    assert!(
+        passing >= PASSING_AT_LEAST,
+        "{passing} of {} pass; expected at least {PASSING_AT_LEAST}",
+        files.len()
+    );
 }
