@@ -148,3 +148,31 @@ fn validate_matches_aws_judged_definitions() {
         files.len()
     );
 }
+
+/// Definitions AWS accepted and ran (`<workspace>/../shared/conformance/localstack`): an error
+/// reported for one of them is a false positive.
+
+#[test]
+fn validate_accepts_what_aws_ran() {
+    let dir = corpus_dir().join("../localstack");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut flagged = 0;
+    for file in &files {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let diags = validate_for(&case["definition"], MachineType::Standard);
+        if has_errors(&diags) {
+            flagged += 1;
+            println!(
+                "FLAGGED {}: {}",
+                case["id"].as_str().unwrap_or("?"),
+                aws_message(&diags)
+            );
+        }
+    }
+    println!("accepted corpus: {flagged} of {} flagged", files.len());
+    assert_eq!(flagged, 0, "AWS-accepted definitions flagged");
+}
