@@ -7,6 +7,7 @@
 pub mod error;
 pub mod intrinsics;
 pub mod path;
+pub mod validate;
 
 pub use error::{ErrorName, StatesError};
 pub mod history;
