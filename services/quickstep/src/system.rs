@@ -1,6 +1,6 @@
 //! The real world's clock and randomness for the engine's `Clock` and `Rng` seams.
 
-use asl::interpret::{Clock, Rng, SplitMix64};
+use asl::interpret::{Clock, SplitMix64};
 use futures::future::BoxFuture;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -7,6 +7,7 @@ use super::template::Template;
 use crate::error::ErrorName;
 use crate::intrinsics::{self, Call};
 use crate::path::Path;
+use crate::validate::{self, Diagnostic, DiagnosticCode, MachineType, Severity};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -181,8 +182,34 @@ pub struct CompileError {
 
 type Result<T> = std::result::Result<T, CompileError>;
 
+/// Why a definition is refused: every diagnostic, as AWS reports them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", validate::aws_message(&self.diagnostics))]
+pub struct DefinitionError {
+    /// The problems found (errors, and warnings alongside them).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 impl Machine {
-    /// Compiles a definition (a JSON object with `StartAt` and `States`).
+    /// Validates and compiles a definition: the one way in for definitions from users.
+    pub fn from_definition(definition: &Value, machine_type: MachineType) -> std::result::Result<Machine, DefinitionError> {
+        let diagnostics = validate::validate_for(definition, machine_type);
+        if validate::has_errors(&diagnostics) {
+            return Err(DefinitionError { diagnostics });
+        }
+        // Validation accepted it, so a compile error is a check validation lacks: report it
+        // the same way rather than panic.
+        compile(definition).map_err(|e| DefinitionError {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                code: DiagnosticCode::SchemaValidationFailed,
+                message: e.message,
+                location: e.location,
+            }],
+        })
+    }
+
+    /// Compiles a definition without validating it first (tests, fuzzing).
     pub fn compile(definition: &Value) -> Result<Machine> {
         compile(definition)
     }

@@ -9,7 +9,7 @@ mod run;
 mod template;
 
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
-pub use compile::{CompileError, Machine};
+pub use compile::{CompileError, DefinitionError, Machine};
 pub use run::{ExecutionInfo, Outcome, Services, Status, TaskHandler, TaskRequest};
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.

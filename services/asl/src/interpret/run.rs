@@ -342,7 +342,7 @@ impl Scope<'_> {
     fn build(&self, template: &Template) -> Result<Value, StatesError> {
         template::build(template, &mut |leaf| match leaf {
             Template::Path { field, path } => self.require(path, field).map(Cow::into_owned),
-            Template::Call { call, .. } => {
+            Template::Call(call) => {
                 let mut env = CallEnv { scope: self };
                 call.eval(&mut env)
             }

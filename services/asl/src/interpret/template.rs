@@ -18,7 +18,7 @@ pub(crate) enum Template {
     /// `"key.$": "$.path"`: the field (with `.$`) is kept for error messages.
     Path { field: String, path: Path },
     /// `"key.$": "States.Format(...)"`.
-    Call { field: String, call: Call },
+    Call(Call),
 }
 
 /// Why a template does not compile: the field and the reason.
@@ -72,26 +72,10 @@ impl Template {
         };
         if intrinsics::looks_like_call(text) {
             let call = Call::parse(text).map_err(|e| fail(e.message))?;
-            Ok(Template::Call { field: field.to_owned(), call })
+            Ok(Template::Call(call))
         } else {
             let path = Path::parse(text).map_err(|e| fail(e.to_string()))?;
             Ok(Template::Path { field: field.to_owned(), path })
-        }
-    }
-
-    /// Whether the template yields the same value every time.
-    pub(crate) fn is_literal(&self) -> bool {
-        matches!(self, Template::Literal(_))
-    }
-
-    /// Visits every path in the template (for validation and variable analysis).
-    #[allow(dead_code)]
-    pub(crate) fn paths(&self, visit: &mut dyn FnMut(&Path)) {
-        match self {
-            Template::Literal(_) | Template::Call { .. } => {}
-            Template::Object(entries) => entries.iter().for_each(|(_, t)| t.paths(visit)),
-            Template::Array(items) => items.iter().for_each(|t| t.paths(visit)),
-            Template::Path { path, .. } => visit(path),
         }
     }
 }
