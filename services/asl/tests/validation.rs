@@ -12,56 +12,7 @@ use std::path::PathBuf;
 const PASSING_AT_LEAST: usize = 20;
 
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/validation")
-}
-
-/// Removes `$.a.b[0]`-style paths from a value.
-fn remove_path(value: &mut Value, path: &str) {
-    let mut steps: Vec<String> = Vec::new();
-    for part in path
-        .trim_start_matches('$')
-        .split('.')
-        .filter(|p| !p.is_empty())
-    {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            if open > 0 {
-                steps.push(rest[..open].to_owned());
-            }
-            rest = &rest[open..];
-            for index in rest.split('[').filter(|s| !s.is_empty()) {
-                steps.push(index.trim_end_matches(']').to_owned());
-            }
-        } else {
-            steps.push(rest.to_owned());
-        }
-    }
-    let Some((last, parents)) = steps.split_last() else {
-        return;
-    };
-    let mut at = value;
-    for step in parents {
-        let next = match at {
-            Value::Object(o) => o.get_mut(step.as_str()),
-            Value::Array(a) => step.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-            _ => None,
-        };
-        match next {
-            Some(n) => at = n,
-            None => return,
-        }
-    }
-    match at {
-        Value::Object(o) => {
-            o.remove(last.as_str());
-        }
-        Value::Array(a) => {
-            if let Some(i) = last.parse::<usize>().ok().filter(|i| *i < a.len()) {
-                a[i] = Value::Null;
-            }
-        }
-        _ => {}
-    }
+    crate::util::shared_dir().join("conformance/validation")
 }
 
 fn diagnostic_json(d: &Diagnostic) -> Value {
@@ -129,8 +80,8 @@ fn validate_matches_aws_judged_definitions() {
             .flatten()
             .filter_map(Value::as_str)
         {
-            remove_path(&mut expected, path);
-            remove_path(&mut got, path);
+            crate::util::remove_path(&mut expected, path);
+            crate::util::remove_path(&mut got, path);
         }
         if expected == got {
             passing += 1;
