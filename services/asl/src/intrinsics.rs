@@ -42,7 +42,9 @@ pub struct ParseError {
 
 impl From<PathError> for ParseError {
     fn from(error: PathError) -> Self {
-        ParseError { message: error.to_string() }
+        ParseError {
+            message: error.to_string(),
+        }
     }
 }
 
