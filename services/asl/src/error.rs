@@ -50,17 +50,29 @@ const PREDEFINED: &[(ErrorName, &str)] = &[
     (ErrorName::Timeout, "States.Timeout"),
     (ErrorName::TaskFailed, "States.TaskFailed"),
     (ErrorName::Permissions, "States.Permissions"),
-    (ErrorName::ResultPathMatchFailure, "States.ResultPathMatchFailure"),
-    (ErrorName::ParameterPathFailure, "States.ParameterPathFailure"),
+    (
+        ErrorName::ResultPathMatchFailure,
+        "States.ResultPathMatchFailure",
+    ),
+    (
+        ErrorName::ParameterPathFailure,
+        "States.ParameterPathFailure",
+    ),
     (ErrorName::BranchFailed, "States.BranchFailed"),
     (ErrorName::NoChoiceMatched, "States.NoChoiceMatched"),
     (ErrorName::IntrinsicFailure, "States.IntrinsicFailure"),
-    (ErrorName::ExceedToleratedFailureThreshold, "States.ExceedToleratedFailureThreshold"),
+    (
+        ErrorName::ExceedToleratedFailureThreshold,
+        "States.ExceedToleratedFailureThreshold",
+    ),
     (ErrorName::ItemReaderFailed, "States.ItemReaderFailed"),
     (ErrorName::ResultWriterFailed, "States.ResultWriterFailed"),
     (ErrorName::Runtime, "States.Runtime"),
     (ErrorName::DataLimitExceeded, "States.DataLimitExceeded"),
-    (ErrorName::QueryEvaluationError, "States.QueryEvaluationError"),
+    (
+        ErrorName::QueryEvaluationError,
+        "States.QueryEvaluationError",
+    ),
 ];
 
 impl ErrorName {
@@ -105,10 +117,10 @@ impl ErrorName {
         }
         match self {
             ErrorName::All => true,
-            ErrorName::TaskFailed => !matches!(
-                error,
-                ErrorName::Timeout | ErrorName::HeartbeatTimeout
-            ) && !error.is_engine_error(),
+            ErrorName::TaskFailed => {
+                !matches!(error, ErrorName::Timeout | ErrorName::HeartbeatTimeout)
+                    && !error.is_engine_error()
+            }
             listed => listed == error,
         }
     }
@@ -154,7 +166,10 @@ pub struct StatesError {
 impl StatesError {
     /// An error with a cause.
     pub fn new(name: ErrorName, cause: impl Into<String>) -> Self {
-        StatesError { name, cause: Some(cause.into()) }
+        StatesError {
+            name,
+            cause: Some(cause.into()),
+        }
     }
 
     /// An error without a cause.
@@ -209,8 +224,14 @@ mod tests {
             assert_eq!(ErrorName::parse(spelling), *name);
             assert_eq!(name.as_str(), *spelling);
         }
-        assert_eq!(ErrorName::parse("MyError"), ErrorName::Custom("MyError".into()));
-        assert_eq!(ErrorName::parse("States.Http.StatusCode.404").as_str(), "States.Http.StatusCode.404");
+        assert_eq!(
+            ErrorName::parse("MyError"),
+            ErrorName::Custom("MyError".into())
+        );
+        assert_eq!(
+            ErrorName::parse("States.Http.StatusCode.404").as_str(),
+            "States.Http.StatusCode.404"
+        );
     }
 
     #[test]

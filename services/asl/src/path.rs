@@ -2,8 +2,10 @@
 //! evaluated on a borrowed `&Value`. Also reference paths (`ResultPath`), which may only be
 //! definite and which `assign` writes through, creating objects on the way.
 
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
 
 /// What a path starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +38,19 @@ pub struct Missing {
 }
 
 impl Missing {
-    /// AWS's (Jayway's) text for this failure.
+    /// The text Jayway (and so AWS) puts in its error message.
     pub fn message(&self) -> String {
-        todo!()
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.missing_property {
+            write!(f, "Missing property in path {}", self.at)
+        } else {
+            write!(f, "No results for path: {}", self.at)
+        }
     }
 }
 
@@ -47,17 +59,117 @@ impl Missing {
 pub struct Path {
     text: String,
     root: Root,
+    body: Body,
+    definite: bool,
+}
+
+/// Bounds recursion in the parser (nested parens, `!`, filters inside filters) so hostile
+/// input ends in an error rather than a stack overflow. Real filters nest two or three deep.
+const MAX_DEPTH: usize = 32;
+
+/// The steps after the root, plus an optional trailing Jayway function.
+#[derive(Debug, Clone, PartialEq)]
+struct Body {
+    steps: Vec<Step>,
+    func: Option<Func>,
+    /// Every step names at most one value, so evaluation can walk borrowed references.
+    prefix_definite: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// `.name` or `['name']`.
+    Field(String),
+    /// `['a','b']`: Jayway merges these into one object when last, else iterates them.
+    Fields(Vec<String>),
+    /// `[n]`, negative counting from the end.
+    Index(i64),
+    /// `[n,m,…]`.
+    Indexes(Vec<i64>),
+    /// `.*` or `[*]`.
+    Wildcard,
+    /// `[a:b]`, `[a:]`, `[:b]` (no step, as in Jayway).
+    Slice(Option<i64>, Option<i64>),
+    /// `[?(…)]`.
+    Filter(Box<Expr>),
+    /// `..` followed by one step (`..name`, `..*`, `..[0]`, `..['a']`, `..[?(…)]`).
+    Scan(Box<Step>),
+}
+
+/// Jayway's argument-less path functions, allowed only at the end of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Func {
+    Length,
+    Min,
+    Max,
+    Avg,
+    Sum,
+    Stddev,
+    Keys,
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
+    Not(Box<Expr>),
+    Exists(SubPath),
+    Compare(Operand, Op, Operand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Literal(Value),
+    Path(SubPath),
+}
+
+/// A path inside a filter: from `@` (the candidate) or `$` (the whole document).
+#[derive(Debug, Clone, PartialEq)]
+struct SubPath {
+    from_document: bool,
+    body: Body,
 }
 
 impl Path {
     /// Parses `$…`, `$$…` or `$var…`.
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        todo!("{text}")
+        // Jayway trims the expression before compiling it.
+        let trimmed = text.trim();
+        let mut parser = Parser {
+            text: trimmed,
+            original: text,
+            pos: 0,
+        };
+        let path = parser.parse_path(Mode::Top)?;
+        if parser.pos < trimmed.len() {
+            return Err(parser.unexpected("after the path"));
+        }
+        Ok(path)
     }
 
-    /// The normalized bracket form, `$['a'][0]`.
-    pub fn render_jayway(&self) -> String {
-        todo!()
+    /// Parses the longest path at the start of `text` (stopping at whitespace, `,` or `)`),
+    /// for callers such as intrinsic-function arguments. Returns the path and the bytes used.
+    pub fn parse_prefix(text: &str) -> Result<(Path, usize), PathError> {
+        let mut parser = Parser {
+            text,
+            original: text,
+            pos: 0,
+        };
+        let mut path = parser.parse_path(Mode::Embedded)?;
+        path.text = text[..parser.pos].to_string();
+        Ok((path, parser.pos))
     }
 
     /// The path as written.
@@ -71,18 +183,1143 @@ impl Path {
     }
 
     /// A definite path names at most one value (no wildcard, slice, filter, union, deep scan).
+    /// As in Jayway, a property union `['a','b']` as the last step is definite: it yields
+    /// one object holding those properties.
     pub fn is_definite(&self) -> bool {
-        todo!()
+        self.definite
+    }
+
+    /// True when the path may be written through (`ResultPath`): only names and indexes.
+    pub fn is_reference(&self) -> bool {
+        self.body.func.is_none()
+            && self
+                .body
+                .steps
+                .iter()
+                .all(|s| matches!(s, Step::Field(_) | Step::Index(_)))
+    }
+
+    /// Jayway's normalized form, e.g. `$['a']['b'][0]`, as AWS error messages show it.
+    pub fn render_jayway(&self) -> String {
+        self.render(self.body.steps.len(), true)
     }
 
     /// Selects from `root` (already the value `self.root()` names). A definite path that
     /// matches nothing is `Err(Missing)`; an indefinite one yields an array (maybe empty).
+    /// A trailing function (`.length()`) applies to what the rest selects and yields one value.
     pub fn select<'a>(&self, root: &'a Value) -> Result<Cow<'a, Value>, Missing> {
-        todo!("{root}")
+        match self.body.eval(root, root) {
+            Some(value) => Ok(value),
+            None => Err(self.diagnose(root)),
+        }
     }
 
     /// Writes `value` at this reference path inside `target`, creating objects as needed.
     pub fn assign(&self, target: &mut Value, value: Value) -> Result<(), Missing> {
-        todo!("{target}{value}")
+        if !self.is_reference() {
+            return Err(Missing {
+                at: self.render_jayway(),
+                missing_property: false,
+            });
+        }
+        let steps = &self.body.steps;
+        let Some((last, init)) = steps.split_last() else {
+            *target = value;
+            return Ok(());
+        };
+        let fail = |i: usize| Missing {
+            at: self.render(i + 1, false),
+            missing_property: true,
+        };
+        let mut current = target;
+        for (i, step) in init.iter().enumerate() {
+            current = match (step, current) {
+                (Step::Field(name), Value::Object(map)) => {
+                    if !map.contains_key(name.as_str()) {
+                        map.insert(name.clone(), Value::Object(Map::new()));
+                    }
+                    map.get_mut(name.as_str()).ok_or_else(|| fail(i))?
+                }
+                (Step::Index(index), Value::Array(items)) => {
+                    let at = resolve_index(items.len(), *index).ok_or_else(|| fail(i))?;
+                    &mut items[at]
+                }
+                _ => return Err(fail(i)),
+            };
+        }
+        let end = Missing {
+            at: self.render_jayway(),
+            missing_property: false,
+        };
+        match (last, current) {
+            (Step::Field(name), Value::Object(map)) => {
+                if let Some(slot) = map.get_mut(name.as_str()) {
+                    *slot = value;
+                } else {
+                    map.insert(name.clone(), value);
+                }
+            }
+            (Step::Index(index), Value::Array(items)) => {
+                let at = resolve_index(items.len(), *index).ok_or(end)?;
+                items[at] = value;
+            }
+            _ => return Err(end),
+        }
+        Ok(())
+    }
+
+    /// Renders the root and the first `count` steps; `with_func` adds the trailing function.
+    fn render(&self, count: usize, with_func: bool) -> String {
+        let mut out = match &self.root {
+            Root::Input => String::from("$"),
+            Root::Context => String::from("$$"),
+            Root::Variable(name) => format!("${name}"),
+        };
+        for step in &self.body.steps[..count] {
+            render_step(step, &mut out);
+        }
+        if with_func {
+            if let Some(func) = self.body.func {
+                out.push('.');
+                out.push_str(func.name());
+                out.push_str("()");
+            }
+        }
+        out
+    }
+
+    /// Works out, Jayway-style, why a definite path found nothing. Only runs on failure,
+    /// so the hit path never allocates.
+    fn diagnose(&self, root: &Value) -> Missing {
+        let steps = &self.body.steps;
+        let whole = || Missing {
+            at: self.render_jayway(),
+            missing_property: false,
+        };
+        let mut current = root;
+        for (i, step) in steps.iter().enumerate() {
+            // Jayway's "leaf": no further token, a trailing function included.
+            let leaf = i + 1 == steps.len() && self.body.func.is_none();
+            current = match step {
+                Step::Field(name) => match current.as_object().and_then(|m| m.get(name)) {
+                    Some(next) => next,
+                    None if leaf => return whole(),
+                    None => {
+                        return Missing {
+                            at: self.render(i + 1, false),
+                            missing_property: true,
+                        }
+                    }
+                },
+                Step::Index(index) => match current
+                    .as_array()
+                    .and_then(|a| a.get(resolve_index(a.len(), *index)?))
+                {
+                    Some(next) => next,
+                    None => return whole(),
+                },
+                _ => return whole(),
+            };
+        }
+        whole()
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn render_step(step: &Step, out: &mut String) {
+    use std::fmt::Write;
+    match step {
+        Step::Field(name) => {
+            let _ = write!(out, "['{name}']");
+        }
+        Step::Fields(names) => {
+            out.push('[');
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "'{name}'");
+            }
+            out.push(']');
+        }
+        Step::Index(index) => {
+            let _ = write!(out, "[{index}]");
+        }
+        Step::Indexes(indexes) => {
+            out.push('[');
+            for (i, index) in indexes.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{index}");
+            }
+            out.push(']');
+        }
+        Step::Wildcard => out.push_str("[*]"),
+        Step::Slice(from, to) => {
+            out.push('[');
+            if let Some(from) = from {
+                let _ = write!(out, "{from}");
+            }
+            out.push(':');
+            if let Some(to) = to {
+                let _ = write!(out, "{to}");
+            }
+            out.push(']');
+        }
+        Step::Filter(_) => out.push_str("[?]"),
+        Step::Scan(inner) => {
+            out.push_str("..");
+            render_step(inner, out);
+        }
+    }
+}
+
+/// A Jayway index (negative counts from the end) into an array of `len`, if in range.
+fn resolve_index(len: usize, index: i64) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let at = if index < 0 { len + index } else { index };
+    if (0..len).contains(&at) {
+        usize::try_from(at).ok()
+    } else {
+        None
+    }
+}
+
+/// Jayway's slice semantics, quirks included: `[a:b]` does not resolve a negative `b`, and
+/// walks a negative `a` through the end of the array (`[-1:1]` on `[x,y,z]` is `[z,x]`).
+fn slice_indices(len: usize, from: Option<i64>, to: Option<i64>) -> Vec<usize> {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    if n == 0 {
+        return Vec::new();
+    }
+    let (start, end) = match (from, to) {
+        (Some(from), None) => {
+            let from = if from < 0 {
+                n.saturating_add(from)
+            } else {
+                from
+            };
+            (from.max(0), n)
+        }
+        (None, Some(to)) => {
+            let to = if to < 0 { n.saturating_add(to) } else { to };
+            (0, to.min(n))
+        }
+        // Indexes below -len resolve to nothing, so start there to bound the walk.
+        (Some(from), Some(to)) => (from.max(-n), to.min(n)),
+        (None, None) => (0, n),
+    };
+    (start..end).filter_map(|i| resolve_index(len, i)).collect()
+}
+
+impl Body {
+    /// `None` when a definite path (or a function) finds nothing.
+    fn eval<'a>(&self, start: &'a Value, document: &'a Value) -> Option<Cow<'a, Value>> {
+        let selected = if self.prefix_definite {
+            match self.steps.split_last() {
+                Some((Step::Fields(names), init)) => {
+                    Cow::Owned(merge(names, lookup(init, start)?)?)
+                }
+                _ => Cow::Borrowed(lookup(&self.steps, start)?),
+            }
+        } else {
+            let found = collect(&self.steps, start, document);
+            Cow::Owned(Value::Array(
+                found.into_iter().map(Cow::into_owned).collect(),
+            ))
+        };
+        match self.func {
+            None => Some(selected),
+            Some(func) => func.apply(&selected).map(Cow::Owned),
+        }
+    }
+}
+
+/// The hot path: a chain of names and indexes, no allocation.
+fn lookup<'a>(steps: &[Step], mut current: &'a Value) -> Option<&'a Value> {
+    for step in steps {
+        current = match (step, current) {
+            (Step::Field(name), Value::Object(map)) => map.get(name.as_str())?,
+            (Step::Index(index), Value::Array(items)) => {
+                items.get(resolve_index(items.len(), *index)?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Jayway's leaf property union: one object with those of the properties that exist.
+fn merge(names: &[String], value: &Value) -> Option<Value> {
+    let map = value.as_object()?;
+    let mut merged = Map::new();
+    for name in names {
+        if let Some(v) = map.get(name.as_str()) {
+            merged.insert(name.clone(), v.clone());
+        }
+    }
+    Some(Value::Object(merged))
+}
+
+/// Evaluates an indefinite chain breadth-first over a working set of borrowed values.
+fn collect<'a>(steps: &[Step], start: &'a Value, document: &'a Value) -> Vec<Cow<'a, Value>> {
+    let mut current = vec![start];
+    let mut next = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        if let (Step::Fields(names), true) = (step, i + 1 == steps.len()) {
+            return current
+                .into_iter()
+                .filter_map(|v| merge(names, v))
+                .map(Cow::Owned)
+                .collect();
+        }
+        for value in current.drain(..) {
+            apply_step(step, value, document, &mut next);
+        }
+        std::mem::swap(&mut current, &mut next);
+    }
+    current.into_iter().map(Cow::Borrowed).collect()
+}
+
+fn apply_step<'a>(step: &Step, value: &'a Value, document: &'a Value, out: &mut Vec<&'a Value>) {
+    match (step, value) {
+        (Step::Field(name), Value::Object(map)) => out.extend(map.get(name.as_str())),
+        (Step::Fields(names), Value::Object(map)) => {
+            out.extend(names.iter().filter_map(|n| map.get(n.as_str())));
+        }
+        (Step::Index(index), Value::Array(items)) => {
+            out.extend(resolve_index(items.len(), *index).map(|i| &items[i]));
+        }
+        (Step::Indexes(indexes), Value::Array(items)) => out.extend(
+            indexes
+                .iter()
+                .filter_map(|&i| resolve_index(items.len(), i))
+                .map(|i| &items[i]),
+        ),
+        (Step::Wildcard, Value::Object(map)) => out.extend(map.values()),
+        (Step::Wildcard, Value::Array(items)) => out.extend(items.iter()),
+        (Step::Slice(from, to), Value::Array(items)) => out.extend(
+            slice_indices(items.len(), *from, *to)
+                .into_iter()
+                .map(|i| &items[i]),
+        ),
+        (Step::Filter(expr), Value::Array(items)) => {
+            out.extend(items.iter().filter(|item| expr.matches(item, document)));
+        }
+        (Step::Filter(expr), Value::Object(_)) => {
+            if expr.matches(value, document) {
+                out.push(value);
+            }
+        }
+        (Step::Scan(inner), _) => scan(inner, value, document, out),
+        _ => {}
+    }
+}
+
+/// `..step`: applies `step` at every container in document order (a node, then each of
+/// its children in turn), as Jayway's scan does. Iterative, so deep documents cannot
+/// overflow the stack.
+fn scan<'a>(step: &Step, value: &'a Value, document: &'a Value, out: &mut Vec<&'a Value>) {
+    let mut stack = vec![value];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Object(map) => {
+                match step {
+                    // Jayway tests a scanned filter against each object itself.
+                    Step::Filter(expr) => {
+                        if expr.matches(node, document) {
+                            out.push(node);
+                        }
+                    }
+                    _ => apply_step(step, node, document, out),
+                }
+                stack.extend(map.values().rev());
+            }
+            Value::Array(items) => {
+                if !matches!(step, Step::Filter(_)) {
+                    apply_step(step, node, document, out);
+                }
+                stack.extend(items.iter().rev());
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Func {
+    fn from_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "length" => Func::Length,
+            "min" => Func::Min,
+            "max" => Func::Max,
+            "avg" => Func::Avg,
+            "sum" => Func::Sum,
+            "stddev" => Func::Stddev,
+            "keys" => Func::Keys,
+            "first" => Func::First,
+            "last" => Func::Last,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Func::Length => "length",
+            Func::Min => "min",
+            Func::Max => "max",
+            Func::Avg => "avg",
+            Func::Sum => "sum",
+            Func::Stddev => "stddev",
+            Func::Keys => "keys",
+            Func::First => "first",
+            Func::Last => "last",
+        }
+    }
+
+    /// Jayway returns null where a function does not apply, and fails aggregations over
+    /// no numbers (`None` here).
+    fn apply(self, value: &Value) -> Option<Value> {
+        match self {
+            Func::Length => Some(match value {
+                Value::Array(items) => Value::from(items.len()),
+                Value::Object(map) => Value::from(map.len()),
+                _ => Value::Null,
+            }),
+            Func::Keys => Some(match value {
+                Value::Object(map) => map.keys().map(|k| Value::String(k.clone())).collect(),
+                _ => Value::Null,
+            }),
+            Func::First => Some(value.as_array().and_then(|a| a.first()).cloned()?),
+            Func::Last => Some(value.as_array().and_then(|a| a.last()).cloned()?),
+            Func::Min | Func::Max | Func::Avg | Func::Sum | Func::Stddev => {
+                let numbers: Vec<f64> =
+                    value.as_array()?.iter().filter_map(Value::as_f64).collect();
+                if numbers.is_empty() {
+                    return None;
+                }
+                let count = numbers.len() as f64;
+                let sum: f64 = numbers.iter().sum();
+                // Jayway computes these as doubles, so 6 comes back as 6.0.
+                let result = match self {
+                    Func::Min => numbers.iter().copied().fold(f64::INFINITY, f64::min),
+                    Func::Max => numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    Func::Sum => sum,
+                    Func::Avg => sum / count,
+                    _ => {
+                        let squares: f64 = numbers.iter().map(|x| x * x).sum();
+                        (squares / count - (sum / count).powi(2)).max(0.0).sqrt()
+                    }
+                };
+                Number::from_f64(result).map(Value::Number)
+            }
+        }
+    }
+}
+
+impl Expr {
+    fn matches(&self, at: &Value, document: &Value) -> bool {
+        match self {
+            Expr::Or(terms) => terms.iter().any(|t| t.matches(at, document)),
+            Expr::And(terms) => terms.iter().all(|t| t.matches(at, document)),
+            Expr::Not(inner) => !inner.matches(at, document),
+            Expr::Exists(path) => match path.eval(at, document) {
+                // An indefinite path "exists" when it finds something.
+                Some(Cow::Owned(Value::Array(items)))
+                    if !path.body.prefix_definite && path.body.func.is_none() =>
+                {
+                    !items.is_empty()
+                }
+                Some(_) => true,
+                None => false,
+            },
+            Expr::Compare(left, op, right) => {
+                let left = left.eval(at, document);
+                let right = right.eval(at, document);
+                compare(left.as_deref(), *op, right.as_deref())
+            }
+        }
+    }
+}
+
+impl SubPath {
+    fn eval<'a>(&self, at: &'a Value, document: &'a Value) -> Option<Cow<'a, Value>> {
+        let start = if self.from_document { document } else { at };
+        self.body.eval(start, document)
+    }
+}
+
+impl Operand {
+    fn eval<'a>(&'a self, at: &'a Value, document: &'a Value) -> Option<Cow<'a, Value>> {
+        match self {
+            Operand::Literal(value) => Some(Cow::Borrowed(value)),
+            Operand::Path(path) => path.eval(at, document),
+        }
+    }
+}
+
+/// Jayway's relational semantics: a missing operand equals nothing (so `!=` holds);
+/// ordering applies only to two numbers or two strings.
+fn compare(left: Option<&Value>, op: Op, right: Option<&Value>) -> bool {
+    match op {
+        Op::Eq => equal(left, right),
+        Op::Ne => !equal(left, right),
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            let ordering = match (left, right) {
+                (Some(Value::Number(a)), Some(Value::Number(b))) => number_cmp(a, b),
+                (Some(Value::String(a)), Some(Value::String(b))) => Some(a.cmp(b)),
+                _ => None,
+            };
+            match (ordering, op) {
+                (Some(o), Op::Lt) => o == Ordering::Less,
+                (Some(o), Op::Le) => o != Ordering::Greater,
+                (Some(o), Op::Gt) => o == Ordering::Greater,
+                (Some(o), Op::Ge) => o != Ordering::Less,
+                _ => false,
+            }
+        }
+    }
+}
+
+fn equal(left: Option<&Value>, right: Option<&Value>) -> bool {
+    match (left, right) {
+        (None, None) => true,
+        (Some(Value::Number(a)), Some(Value::Number(b))) => {
+            number_cmp(a, b) == Some(Ordering::Equal)
+        }
+        // Jayway coerces between number and string nodes when testing equality.
+        (Some(Value::Number(n)), Some(Value::String(s)))
+        | (Some(Value::String(s)), Some(Value::Number(n))) => {
+            match (s.trim().parse::<f64>(), n.as_f64()) {
+                (Ok(a), Some(b)) => a == b,
+                _ => false,
+            }
+        }
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Exact for integers, via f64 otherwise (Jayway uses BigDecimal).
+fn number_cmp(a: &Number, b: &Number) -> Option<Ordering> {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return Some(x.cmp(&y));
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return Some(x.cmp(&y));
+    }
+    a.as_f64()?.partial_cmp(&b.as_f64()?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A whole path: dot names run to the next `.`, `[` or `(`.
+    Top,
+    /// A path embedded in other syntax: names also stop at operators, `,`, `)`, whitespace.
+    Embedded,
+}
+
+struct Parser<'s> {
+    /// The (trimmed) text being parsed; positions index into it.
+    text: &'s str,
+    /// As the caller wrote it, for error messages.
+    original: &'s str,
+    pos: usize,
+}
+
+impl<'s> Parser<'s> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.text.as_bytes().get(self.pos + offset).copied()
+    }
+
+    fn current_char(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.pos += 1;
+        }
+    }
+
+    fn error(&self, reason: impl Into<String>) -> PathError {
+        PathError {
+            text: self.original.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn unexpected(&self, context: &str) -> PathError {
+        match self.current_char() {
+            None => self.error(format!("unexpected end of path {context}")),
+            Some(']') => self.error(format!(
+                "unbalanced bracket: unexpected ']' at position {} {context}",
+                self.pos
+            )),
+            Some(c) => self.error(format!(
+                "unexpected character '{c}' at position {} {context}",
+                self.pos
+            )),
+        }
+    }
+
+    fn unclosed(&self, open: usize) -> PathError {
+        self.error(format!(
+            "unbalanced bracket: '[' at position {open} is never closed"
+        ))
+    }
+
+    fn parse_path(&mut self, mode: Mode) -> Result<Path, PathError> {
+        if self.peek() != Some(b'$') {
+            return Err(self.error("a path must start with '$'"));
+        }
+        self.pos += 1;
+        let root = match self.peek() {
+            Some(b'$') => {
+                self.pos += 1;
+                Root::Context
+            }
+            Some(b) if b == b'_' || b.is_ascii_alphabetic() || b >= 0x80 => {
+                let start = self.pos;
+                while let Some(c) = self.current_char() {
+                    if c == '_' || c.is_alphanumeric() {
+                        self.pos += c.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                let name = &self.text[start..self.pos];
+                if !name.starts_with(|c: char| c == '_' || c.is_alphabetic()) {
+                    return Err(self.error(format!("invalid variable name after '$' at {start}")));
+                }
+                Root::Variable(name.to_string())
+            }
+            _ => Root::Input,
+        };
+        let body = self.parse_body(mode, 0)?;
+        let definite = body.prefix_definite;
+        Ok(Path {
+            text: self.original.to_string(),
+            root,
+            body,
+            definite,
+        })
+    }
+
+    /// Steps up to the end, or (embedded) up to the first character that cannot continue
+    /// a path.
+    fn parse_body(&mut self, mode: Mode, depth: usize) -> Result<Body, PathError> {
+        let mut steps = Vec::new();
+        let mut func = None;
+        loop {
+            let start = self.pos;
+            match self.peek() {
+                None => break,
+                Some(b'.') if self.peek_at(1) == Some(b'.') => {
+                    self.pos += 2;
+                    let inner = match self.peek() {
+                        None => return Err(self.error("a path must not end with '..'")),
+                        Some(b'.') => return Err(self.unexpected("after '..'")),
+                        Some(b'[') => self.parse_bracket(depth)?,
+                        _ => {
+                            let name = self.read_name(mode)?;
+                            if name.is_empty() {
+                                return Err(self.error(format!("empty name after '..' at {start}")));
+                            }
+                            if self.peek() == Some(b'(') {
+                                return Err(self.error("a function cannot follow '..'"));
+                            }
+                            if name == "*" {
+                                Step::Wildcard
+                            } else {
+                                Step::Field(name.to_string())
+                            }
+                        }
+                    };
+                    steps.push(Step::Scan(Box::new(inner)));
+                }
+                Some(b'.') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        None => return Err(self.error("a path must not end with '.'")),
+                        // Jayway accepts `$.['a']` as `$['a']`.
+                        Some(b'[') => steps.push(self.parse_bracket(depth)?),
+                        _ => {
+                            let name = self.read_name(mode)?;
+                            if name.is_empty() {
+                                return Err(self.error(format!("empty name after '.' at {start}")));
+                            }
+                            if self.peek() == Some(b'(') {
+                                func = Some(self.parse_function(name)?);
+                                if matches!(self.peek(), Some(b'.' | b'[')) {
+                                    return Err(
+                                        self.error("a function must be the last step of a path")
+                                    );
+                                }
+                                break;
+                            }
+                            steps.push(if name == "*" {
+                                Step::Wildcard
+                            } else {
+                                Step::Field(name.to_string())
+                            });
+                        }
+                    }
+                }
+                Some(b'[') => steps.push(self.parse_bracket(depth)?),
+                Some(_) => match mode {
+                    Mode::Embedded => break,
+                    Mode::Top => return Err(self.unexpected("(expected '.' or '[')")),
+                },
+            }
+        }
+        let last = steps.len().saturating_sub(1);
+        let prefix_definite = steps.iter().enumerate().all(|(i, s)| match s {
+            Step::Field(_) | Step::Index(_) => true,
+            // A leaf union is merged into one object, which Jayway counts as definite.
+            Step::Fields(_) => i == last && func.is_none(),
+            _ => false,
+        });
+        Ok(Body {
+            steps,
+            func,
+            prefix_definite,
+        })
+    }
+
+    /// A dot-notation name: permissive, as Jayway is, up to the next delimiter.
+    fn read_name(&mut self, mode: Mode) -> Result<&'s str, PathError> {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            let stop = match mode {
+                Mode::Top => matches!(b, b'.' | b'[' | b'('),
+                Mode::Embedded => {
+                    matches!(
+                        b,
+                        b'.' | b'['
+                            | b'('
+                            | b')'
+                            | b']'
+                            | b','
+                            | b'='
+                            | b'!'
+                            | b'<'
+                            | b'>'
+                            | b'&'
+                            | b'|'
+                    ) || b.is_ascii_whitespace()
+                }
+            };
+            if stop {
+                break;
+            }
+            if b.is_ascii_whitespace() {
+                return Err(self.error(format!(
+                    "whitespace in a name at position {}; use bracket notation ['...']",
+                    self.pos
+                )));
+            }
+            self.pos += 1;
+        }
+        // Delimiters are ASCII, so both ends are char boundaries.
+        Ok(&self.text[start..self.pos])
+    }
+
+    /// `name()` after a dot; only Jayway's argument-less functions are supported.
+    fn parse_function(&mut self, name: &str) -> Result<Func, PathError> {
+        let func = Func::from_name(name)
+            .ok_or_else(|| self.error(format!("unknown function '{name}()'")))?;
+        self.pos += 1; // '('
+        self.skip_ws();
+        match self.peek() {
+            Some(b')') => {
+                self.pos += 1;
+                Ok(func)
+            }
+            None => Err(self.error(format!("unbalanced parenthesis in '{name}('"))),
+            Some(_) => Err(self.error(format!(
+                "function arguments are not supported ('{name}()' takes none)"
+            ))),
+        }
+    }
+
+    fn parse_bracket(&mut self, depth: usize) -> Result<Step, PathError> {
+        let open = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        match self.peek() {
+            None => Err(self.unclosed(open)),
+            Some(b'?') => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() != Some(b'(') {
+                    return Err(self.error(format!("expected '(' after '[?' at {open}")));
+                }
+                self.pos += 1;
+                let expr = self.parse_or(depth + 1)?;
+                self.skip_ws();
+                match self.peek() {
+                    Some(b')') => self.pos += 1,
+                    None => return Err(self.error("unbalanced parenthesis in filter")),
+                    Some(_) => return Err(self.unexpected("in filter")),
+                }
+                self.close(open)?;
+                Ok(Step::Filter(Box::new(expr)))
+            }
+            Some(b'*') => {
+                self.pos += 1;
+                self.close(open)?;
+                Ok(Step::Wildcard)
+            }
+            Some(b'\'' | b'"') => {
+                let mut names = Vec::new();
+                loop {
+                    names.push(self.parse_string()?);
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => {
+                            self.pos += 1;
+                            self.skip_ws();
+                            if !matches!(self.peek(), Some(b'\'' | b'"')) {
+                                return Err(self.unexpected("(expected a quoted name after ',')"));
+                            }
+                        }
+                        Some(b']') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        None => return Err(self.unclosed(open)),
+                        Some(_) => return Err(self.unexpected("inside brackets")),
+                    }
+                }
+                Ok(if names.len() == 1 {
+                    Step::Field(names.remove(0))
+                } else {
+                    Step::Fields(names)
+                })
+            }
+            Some(b'-' | b'0'..=b'9' | b':') => self.parse_indexes(open),
+            Some(_) => Err(self.unexpected("after '['")),
+        }
+    }
+
+    fn close(&mut self, open: usize) -> Result<(), PathError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b']') => {
+                self.pos += 1;
+                Ok(())
+            }
+            None => Err(self.unclosed(open)),
+            Some(_) => Err(self.unexpected("inside brackets")),
+        }
+    }
+
+    /// `[n]`, `[n,m]`, `[a:b]`, `[a:]`, `[:b]`.
+    fn parse_indexes(&mut self, open: usize) -> Result<Step, PathError> {
+        let first = if self.peek() == Some(b':') {
+            None
+        } else {
+            Some(self.parse_int()?)
+        };
+        self.skip_ws();
+        match (self.peek(), first) {
+            (Some(b':'), _) => {
+                self.pos += 1;
+                self.skip_ws();
+                let end = if matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+                    Some(self.parse_int()?)
+                } else {
+                    None
+                };
+                self.skip_ws();
+                if self.peek() == Some(b':') {
+                    return Err(self.error("slice steps ('[a:b:c]') are not supported"));
+                }
+                self.close(open)?;
+                if first.is_none() && end.is_none() {
+                    return Err(self.error("a slice needs a start or an end ('[:]')"));
+                }
+                Ok(Step::Slice(first, end))
+            }
+            (_, Some(first)) => {
+                let mut indexes = vec![first];
+                while self.peek() == Some(b',') {
+                    self.pos += 1;
+                    self.skip_ws();
+                    indexes.push(self.parse_int()?);
+                    self.skip_ws();
+                }
+                self.close(open)?;
+                Ok(if indexes.len() == 1 {
+                    Step::Index(first)
+                } else {
+                    Step::Indexes(indexes)
+                })
+            }
+            (_, None) => Err(self.unexpected("inside brackets")),
+        }
+    }
+
+    fn parse_int(&mut self) -> Result<i64, PathError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let digits = self.pos;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        if self.pos == digits {
+            return Err(self.unexpected("(expected a number)"));
+        }
+        self.text[start..self.pos]
+            .parse()
+            .map_err(|_| self.error(format!("index out of range at position {start}")))
+    }
+
+    /// A single- or double-quoted string with backslash escapes.
+    fn parse_string(&mut self) -> Result<String, PathError> {
+        let start = self.pos;
+        let quote = self.text.as_bytes()[start] as char;
+        let mut out = String::new();
+        let mut chars = self.text[start + 1..].char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    let Some((_, escaped)) = chars.next() else {
+                        break;
+                    };
+                    out.push(match escaped {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'u' => {
+                            let hex: String = chars.by_ref().take(4).map(|(_, c)| c).collect();
+                            u32::from_str_radix(&hex, 16)
+                                .ok()
+                                .filter(|_| hex.len() == 4)
+                                .and_then(char::from_u32)
+                                .ok_or_else(|| {
+                                    self.error(format!("invalid \\u escape in string at {start}"))
+                                })?
+                        }
+                        other => other,
+                    });
+                }
+                c if c == quote => {
+                    self.pos = start + 1 + i + 1;
+                    return Ok(out);
+                }
+                c => out.push(c),
+            }
+        }
+        Err(self.error(format!("unterminated string starting at position {start}")))
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), PathError> {
+        if depth > MAX_DEPTH {
+            Err(self.error(format!("filter nested too deeply (limit {MAX_DEPTH})")))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn parse_or(&mut self, depth: usize) -> Result<Expr, PathError> {
+        self.check_depth(depth)?;
+        let mut terms = vec![self.parse_and(depth)?];
+        loop {
+            self.skip_ws();
+            if self.text[self.pos..].starts_with("||") {
+                self.pos += 2;
+                terms.push(self.parse_and(depth)?);
+            } else {
+                break;
+            }
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
+    }
+
+    fn parse_and(&mut self, depth: usize) -> Result<Expr, PathError> {
+        let mut terms = vec![self.parse_unary(depth)?];
+        loop {
+            self.skip_ws();
+            if self.text[self.pos..].starts_with("&&") {
+                self.pos += 2;
+                terms.push(self.parse_unary(depth)?);
+            } else {
+                break;
+            }
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
+    }
+
+    fn parse_unary(&mut self, depth: usize) -> Result<Expr, PathError> {
+        self.check_depth(depth)?;
+        self.skip_ws();
+        match self.peek() {
+            Some(b'!') if self.peek_at(1) != Some(b'=') => {
+                self.pos += 1;
+                Ok(Expr::Not(Box::new(self.parse_unary(depth + 1)?)))
+            }
+            Some(b'(') => {
+                self.pos += 1;
+                let expr = self.parse_or(depth + 1)?;
+                self.skip_ws();
+                match self.peek() {
+                    Some(b')') => {
+                        self.pos += 1;
+                        Ok(expr)
+                    }
+                    None => Err(self.error("unbalanced parenthesis in filter")),
+                    Some(_) => Err(self.unexpected("in filter")),
+                }
+            }
+            _ => self.parse_comparison(depth),
+        }
+    }
+
+    fn parse_comparison(&mut self, depth: usize) -> Result<Expr, PathError> {
+        let left = self.parse_operand(depth)?;
+        self.skip_ws();
+        let rest = &self.text[self.pos..];
+        let (op, len) = if rest.starts_with("==") {
+            (Op::Eq, 2)
+        } else if rest.starts_with("!=") {
+            (Op::Ne, 2)
+        } else if rest.starts_with("<=") {
+            (Op::Le, 2)
+        } else if rest.starts_with(">=") {
+            (Op::Ge, 2)
+        } else if rest.starts_with('<') {
+            (Op::Lt, 1)
+        } else if rest.starts_with('>') {
+            (Op::Gt, 1)
+        } else if rest.starts_with("=~") {
+            return Err(self.error("regular expressions ('=~') are not supported in filters"));
+        } else if rest.starts_with('=') {
+            return Err(self.error(format!("use '==' for equality (position {})", self.pos)));
+        } else if rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            return Err(self.error(format!("unsupported filter operator '{word}'")));
+        } else {
+            return match left {
+                Operand::Path(path) => Ok(Expr::Exists(path)),
+                Operand::Literal(_) => Err(self.unexpected("(expected a comparison operator)")),
+            };
+        };
+        self.pos += len;
+        let right = self.parse_operand(depth)?;
+        Ok(Expr::Compare(left, op, right))
+    }
+
+    fn parse_operand(&mut self, depth: usize) -> Result<Operand, PathError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'@') => {
+                self.pos += 1;
+                let body = self.parse_body(Mode::Embedded, depth + 1)?;
+                Ok(Operand::Path(SubPath {
+                    from_document: false,
+                    body,
+                }))
+            }
+            Some(b'$') => {
+                self.pos += 1;
+                if self
+                    .peek()
+                    .is_some_and(|b| b == b'$' || b == b'_' || b.is_ascii_alphanumeric())
+                {
+                    return Err(self.error("only '@' and '$' paths may appear in a filter"));
+                }
+                let body = self.parse_body(Mode::Embedded, depth + 1)?;
+                Ok(Operand::Path(SubPath {
+                    from_document: true,
+                    body,
+                }))
+            }
+            Some(b'\'' | b'"') => Ok(Operand::Literal(Value::String(self.parse_string()?))),
+            Some(b'-' | b'0'..=b'9') => self.parse_number().map(Operand::Literal),
+            Some(b) if b.is_ascii_alphabetic() => {
+                let start = self.pos;
+                while self.peek().is_some_and(|b| b.is_ascii_alphanumeric()) {
+                    self.pos += 1;
+                }
+                match &self.text[start..self.pos] {
+                    "true" => Ok(Operand::Literal(Value::Bool(true))),
+                    "false" => Ok(Operand::Literal(Value::Bool(false))),
+                    "null" => Ok(Operand::Literal(Value::Null)),
+                    word => Err(self.error(format!("unexpected '{word}' in filter at {start}"))),
+                }
+            }
+            None => Err(self.error("unbalanced parenthesis: filter is never closed")),
+            Some(_) => Err(self.unexpected("in filter (expected a value or '@')")),
+        }
+    }
+
+    fn parse_number(&mut self) -> Result<Value, PathError> {
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let mut end = start;
+        if bytes.get(end) == Some(&b'-') {
+            end += 1;
+        }
+        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        let mut float = false;
+        if bytes.get(end) == Some(&b'.') {
+            float = true;
+            end += 1;
+            while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+        }
+        if matches!(bytes.get(end), Some(b'e' | b'E')) {
+            float = true;
+            end += 1;
+            if matches!(bytes.get(end), Some(b'+' | b'-')) {
+                end += 1;
+            }
+            while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+        }
+        let literal = &self.text[start..end];
+        self.pos = end;
+        let bad = || self.error(format!("invalid number '{literal}' at position {start}"));
+        if !float {
+            if let Ok(n) = literal.parse::<i64>() {
+                return Ok(Value::from(n));
+            }
+        }
+        literal
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(bad)
     }
 }
