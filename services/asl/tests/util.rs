@@ -106,7 +106,7 @@ pub fn run_with(definition: &Value, input: Value, functions: Vec<Function>) -> R
         role_arn: "arn:aws:iam::111111111111:role/test".into(),
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:test".into(),
         state_machine_name: "test".into(),
-        redrive_count: 0,
+        redrive_count: Some(0),
     };
     clock
         .block_on(machine.run(input, &info, &services))

@@ -134,7 +134,7 @@ fn info_for(definition: &Path) -> ExecutionInfo {
         role_arn: "arn:aws:iam::000000000000:role/quickstep".into(),
         state_machine_arn: format!("arn:aws:states:local:000000000000:stateMachine:{name}"),
         state_machine_name: name,
-        redrive_count: 0,
+        redrive_count: None,
     }
 }
 

@@ -61,8 +61,8 @@ pub struct ExecutionInfo {
     pub state_machine_arn: String,
     /// `$$.StateMachine.Name`.
     pub state_machine_name: String,
-    /// `$$.Execution.RedriveCount`.
-    pub redrive_count: u64,
+    /// `$$.Execution.RedriveCount`; Express executions have none (`None`).
+    pub redrive_count: Option<u64>,
 }
 
 /// The outside world, for one execution.
@@ -175,11 +175,13 @@ impl Machine {
             Err(Some(failure)) => {
                 run.event(last, Event::ExecutionFailed, || failure_details(&failure));
                 let error = Some(failure.name.as_str().to_owned()).filter(|e| !e.is_empty());
-                (Status::Failed, None, error, failure.cause)
+                // DescribeExecution leaves out an empty cause.
+                (Status::Failed, None, error, failure.cause.filter(|c| !c.is_empty()))
             }
             Err(None) => {
                 run.event(last, Event::ExecutionTimedOut, || json!({"error": "States.Timeout"}));
-                (Status::TimedOut, None, Some("States.Timeout".to_owned()), None)
+                // AWS reports a timed-out execution with no error (test_global_timeout).
+                (Status::TimedOut, None, None, None)
             }
         };
         Outcome {
@@ -241,11 +243,13 @@ impl Vars {
 }
 
 /// Where a state stands, for the context object and error messages.
+#[derive(Clone, Copy)]
 struct StateContext<'a> {
     name: &'a str,
     entered_event_id: u64,
     entered_time_ms: i64,
     retry_count: u64,
+    retriable: bool,
     task_token: Option<&'a str>,
     map_item: Option<(usize, &'a Value)>,
 }
@@ -285,15 +289,20 @@ impl Scope<'_> {
                 "Name": info.name,
                 "RoleArn": info.role_arn,
                 "StartTime": self.run.start_time,
-                "RedriveCount": info.redrive_count,
             },
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": {
                 "Name": state.name,
                 "EnteredTime": timestamp::format(state.entered_time_ms),
-                "RetryCount": state.retry_count,
             },
         });
+        if let Some(redrives) = info.redrive_count {
+            context["Execution"]["RedriveCount"] = redrives.into();
+        }
+        // Only states that can retry carry a RetryCount (conformance: test_output_path[$$]).
+        if state.retriable {
+            context["State"]["RetryCount"] = state.retry_count.into();
+        }
         if let Some(token) = state.task_token {
             context["Task"] = json!({"Token": token});
         }
@@ -464,6 +473,7 @@ impl<'a> Run<'a> {
                     entered_event_id: entered_id,
                     entered_time_ms: self.services.clock.now_ms(),
                     retry_count: 0,
+                    retriable: matches!(state.kind, Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)),
                     task_token: None,
                     map_item: None,
                 };
@@ -610,25 +620,30 @@ impl<'a> Run<'a> {
         vars: &mut Vars,
         context: &StateContext<'_>,
     ) -> Result<Step, StatesError> {
-        let effective = self.select_input(&state.input_path, raw, context, vars)?;
-        let effective: Cow<'_, Value> = match &state.parameters {
-            Some(parameters) => {
-                Cow::Owned(Scope { run: self, input: &effective, vars, state: context }.build(parameters)?)
-            }
-            None => effective,
+        // A callback task's token must exist before Parameters can read `$$.Task.Token`.
+        let token = match &state.kind {
+            Kind::Task(task) if task.wait_for_token => Some(self.task_token()),
+            _ => None,
         };
+        let context = &StateContext { task_token: token.as_deref(), ..*context };
+        let selected = self.select_input(&state.input_path, raw, context, vars)?;
+        let parameters = match &state.parameters {
+            Some(parameters) => Some(Scope { run: self, input: &selected, vars, state: context }.build(parameters)?),
+            None => None,
+        };
+        let effective: &Value = parameters.as_ref().unwrap_or(&selected);
         // What the state produced; `None` for states that pass their effective input on.
         let (result, next) = match &state.kind {
             Kind::Pass { result } => {
                 let result = match result {
                     Some(result) => result.clone(),
-                    None => effective.clone().into_owned(),
+                    None => effective.clone(),
                 };
                 (Some(result), state.transition)
             }
-            Kind::Task(task) => (Some(self.task(task, state, &effective, vars, context).await?), state.transition),
+            Kind::Task(task) => (Some(self.task(task, state, &selected, effective, vars, context).await?), state.transition),
             Kind::Choice { rules, default } => {
-                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let scope = Scope { run: self, input: effective, vars, state: context };
                 let mut chosen = None;
                 for (rule, next) in rules {
                     if self.matches(rule, &scope)? {
@@ -642,14 +657,14 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::Wait(wait) => {
-                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let scope = Scope { run: self, input: effective, vars, state: context };
                 let duration = self.wait_duration(wait, &scope)?;
                 self.services.clock.sleep(duration).await;
                 (None, state.transition)
             }
             Kind::Succeed => (None, Transition::End),
             Kind::Fail { error, cause } => {
-                let scope = Scope { run: self, input: &effective, vars, state: context };
+                let scope = Scope { run: self, input: effective, vars, state: context };
                 let error = error.as_ref().map(|e| scope.text(e, "ErrorPath")).transpose()?;
                 let cause = cause.as_ref().map(|c| scope.text(c, "CausePath")).transpose()?;
                 return Err(StatesError { name: ErrorName::parse(error.as_deref().unwrap_or("")), cause });
@@ -658,7 +673,7 @@ impl<'a> Run<'a> {
                 let outer = Arc::new(vars.clone());
                 let entered = context.entered_event_id;
                 let started = self.event(entered, Event::ParallelStateStarted, || json!({}));
-                let input: &Value = &effective;
+                let input: &Value = effective;
                 let runs = branches.iter().map(|branch| {
                     self.run_branch(branch, input.clone(), Vars::inner(&outer), started)
                         .map(|r| r.map(|(output, _)| output))
@@ -673,21 +688,25 @@ impl<'a> Run<'a> {
                 self.event(self.last_event(), Event::ParallelStateSucceeded, || json!({}));
                 (Some(Value::Array(outputs)), state.transition)
             }
-            Kind::Map(map) => (Some(self.map(map, state, &effective, vars, context).await?), state.transition),
+            Kind::Map(map) => (Some(self.map(map, state, effective, vars, context).await?), state.transition),
         };
         let Some(result) = result else {
             // Choice, Wait, Succeed: the effective input goes to OutputPath.
-            let output = self.select_input(&state.output_path, &effective, context, vars)?.into_owned();
-            self.assign(state, &effective, vars, context)?;
+            let output = self.select_input(&state.output_path, effective, context, vars)?.into_owned();
+            self.assign(state, effective, vars, context)?;
             return Ok(match next {
                 Transition::Next(id) => Step::Next(id, output),
                 Transition::End => Step::End(output),
             });
         };
         if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) && json_size(&result) > PAYLOAD_LIMIT_BYTES {
-            // AWS names a Lambda-ARN task by its resource, every other state by its name.
+            // AWS names a Pass state by its name, a Task by its resource,
+            // and an optimised integration (`arn:aws:states:::lambda:invoke`) by its service.
             let culprit = match &state.kind {
-                Kind::Task(task) if task.events == TaskEvents::Lambda => &task.resource,
+                Kind::Task(task) => match task.resource.strip_prefix("arn:aws:states:::") {
+                    Some(rest) => rest.split(':').next().unwrap_or(rest),
+                    None => &task.resource,
+                },
                 _ => &state.name,
             };
             return Err(StatesError::data_limit(format!(
@@ -698,7 +717,8 @@ impl<'a> Run<'a> {
             Some(selector) => Scope { run: self, input: &result, vars, state: context }.build(selector)?,
             None => result,
         };
-        drop(effective);
+        drop(parameters);
+        drop(selected);
         self.assign(state, &result, vars, context)?;
         let combined = self.apply_result_path(&state.result_path, raw.clone(), result, context, &state.name)?;
         let output = match &state.output_path {
@@ -813,15 +833,18 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// `selected` is the input after InputPath, which the `…Path` fields read; `input` is
+    /// after Parameters, what the integration receives.
     async fn task(
         &self,
         task: &Task,
         state: &State,
+        selected: &Value,
         input: &Value,
         vars: &Vars,
         context: &StateContext<'_>,
     ) -> Result<Value, StatesError> {
-        let scope = Scope { run: self, input, vars, state: context };
+        let scope = Scope { run: self, input: selected, vars, state: context };
         let timeout = task.timeout.as_ref().map(|c| self.count(c, &scope, "TimeoutSeconds")).transpose()?;
         let heartbeat = task.heartbeat.as_ref().map(|c| self.count(c, &scope, "HeartbeatSeconds")).transpose()?;
         let (scheduled, started, succeeded, failed, timed_out) = match task.events {
@@ -844,12 +867,11 @@ impl<'a> Run<'a> {
             json!({"resource": task.resource, "parameters": input})
         });
         let id = self.event(id, started, || json!({"resource": task.resource}));
-        let token = task.wait_for_token.then(|| self.task_token());
         let request = TaskRequest {
             resource: &task.resource,
             input: input.clone(),
             state_name: &state.name,
-            task_token: token,
+            task_token: context.task_token.map(str::to_owned),
             heartbeat_seconds: heartbeat.as_ref().and_then(Value::as_u64),
             credentials: task.credentials.as_ref(),
         };
@@ -860,7 +882,8 @@ impl<'a> Run<'a> {
                 match future::select(call, limit).await {
                     Either::Left((result, _)) => result,
                     Either::Right(_) => {
-                        let error = StatesError::bare(ErrorName::Timeout);
+                        // AWS reports an empty cause here (conformance: test_invoke_timeout).
+                        let error = StatesError::new(ErrorName::Timeout, "");
                         self.event(id, timed_out, || failure_details(&error));
                         return Err(error);
                     }
@@ -910,9 +933,9 @@ impl<'a> Run<'a> {
             None => 0,
             Some(count) => {
                 let value = self.count(count, &scope, "MaxConcurrency")?;
-                match value.as_u64() {
-                    Some(n) => n as usize,
-                    None => {
+                match integer(&value) {
+                    Some(n) if n >= 0 => n as usize,
+                    _ => {
                         let Count::Path(path) = count else {
                             return Err(scope.runtime("MaxConcurrency must be a non-negative integer."));
                         };
@@ -937,6 +960,7 @@ impl<'a> Run<'a> {
                         entered_event_id: context.entered_event_id,
                         entered_time_ms: context.entered_time_ms,
                         retry_count: context.retry_count,
+                        retriable: context.retriable,
                         task_token: None,
                         map_item: Some((index, item)),
                     };
@@ -1005,7 +1029,7 @@ impl<'a> Run<'a> {
             None => 0.0,
             Some(count) => {
                 let value = self.count(count, scope, "ToleratedFailureCount")?;
-                match value.as_i64() {
+                match integer(&value) {
                     Some(n) if n < 0 => return Err(scope.runtime("ToleratedFailureCount cannot be negative.")),
                     Some(n) => n as f64,
                     None => {
@@ -1025,7 +1049,7 @@ impl<'a> Run<'a> {
             None => 0.0,
             Some(count) => {
                 let value = self.count(count, scope, "ToleratedFailurePercentage")?;
-                match value.as_f64() {
+                match float(&value) {
                     Some(p) if !(0.0..=100.0).contains(&p) => {
                         return Err(scope.runtime("ToleratedFailurePercentage must be between 0 and 100."))
                     }
@@ -1092,6 +1116,24 @@ impl<'a> Run<'a> {
                 Value::Object(map)
             })
             .collect())
+    }
+}
+
+/// An integer as the `…Path` fields accept it: a JSON integer or a string holding one.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A number as the `…Path` fields accept it: a JSON number or a string holding one.
+fn float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
