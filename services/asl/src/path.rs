@@ -207,6 +207,7 @@ impl Path {
     /// Selects from `root` (already the value `self.root()` names). A definite path that
     /// matches nothing is `Err(Missing)`; an indefinite one yields an array (maybe empty).
     /// A trailing function (`.length()`) applies to what the rest selects and yields one value.
+    /// Inside filters, `$` also means `root`.
     pub fn select<'a>(&self, root: &'a Value) -> Result<Cow<'a, Value>, Missing> {
         match self.body.eval(root, root) {
             Some(value) => Ok(value),
@@ -615,8 +616,8 @@ impl Func {
         }
     }
 
-    /// Jayway returns null where a function does not apply, and fails aggregations over
-    /// no numbers (`None` here).
+    /// `length()`/`keys()` give null where they do not apply, as Jayway does; `first()`/
+    /// `last()` of nothing and aggregations over no numbers find nothing (`None`).
     fn apply(self, value: &Value) -> Option<Value> {
         match self {
             Func::Length => Some(match value {
