@@ -68,18 +68,53 @@ impl HistoryEventType {
             };
         }
         names!(
-            ExecutionStarted, ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut,
-            ExecutionAborted, PassStateEntered, PassStateExited, TaskStateEntered,
-            TaskStateExited, TaskScheduled, TaskStarted, TaskSucceeded, TaskFailed,
-            TaskTimedOut, TaskSubmitted, LambdaFunctionScheduled, LambdaFunctionStarted,
-            LambdaFunctionSucceeded, LambdaFunctionFailed, LambdaFunctionTimedOut,
-            ChoiceStateEntered, ChoiceStateExited, WaitStateEntered, WaitStateExited,
-            WaitStateAborted, SucceedStateEntered, SucceedStateExited, FailStateEntered,
-            ParallelStateEntered, ParallelStateStarted, ParallelStateSucceeded,
-            ParallelStateFailed, ParallelStateAborted, ParallelStateExited, MapStateEntered,
-            MapStateStarted, MapStateSucceeded, MapStateFailed, MapStateAborted,
-            MapStateExited, MapIterationStarted, MapIterationSucceeded, MapIterationFailed,
-            MapIterationAborted, MapRunStarted, MapRunSucceeded, MapRunFailed,
+            ExecutionStarted,
+            ExecutionSucceeded,
+            ExecutionFailed,
+            ExecutionTimedOut,
+            ExecutionAborted,
+            PassStateEntered,
+            PassStateExited,
+            TaskStateEntered,
+            TaskStateExited,
+            TaskScheduled,
+            TaskStarted,
+            TaskSucceeded,
+            TaskFailed,
+            TaskTimedOut,
+            TaskSubmitted,
+            LambdaFunctionScheduled,
+            LambdaFunctionStarted,
+            LambdaFunctionSucceeded,
+            LambdaFunctionFailed,
+            LambdaFunctionTimedOut,
+            ChoiceStateEntered,
+            ChoiceStateExited,
+            WaitStateEntered,
+            WaitStateExited,
+            WaitStateAborted,
+            SucceedStateEntered,
+            SucceedStateExited,
+            FailStateEntered,
+            ParallelStateEntered,
+            ParallelStateStarted,
+            ParallelStateSucceeded,
+            ParallelStateFailed,
+            ParallelStateAborted,
+            ParallelStateExited,
+            MapStateEntered,
+            MapStateStarted,
+            MapStateSucceeded,
+            MapStateFailed,
+            MapStateAborted,
+            MapStateExited,
+            MapIterationStarted,
+            MapIterationSucceeded,
+            MapIterationFailed,
+            MapIterationAborted,
+            MapRunStarted,
+            MapRunSucceeded,
+            MapRunFailed,
             EvaluationFailed,
         )
     }
@@ -185,7 +220,10 @@ pub struct Recorder {
 impl Recorder {
     /// The events so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
-        self.events.lock().expect("recorder lock is never poisoned").clone()
+        self.events
+            .lock()
+            .expect("recorder lock is never poisoned")
+            .clone()
     }
 }
 
@@ -197,7 +235,10 @@ impl HistoryObserver for Recorder {
         true
     }
     fn record(&self, event: HistoryEvent) {
-        self.events.lock().expect("recorder lock is never poisoned").push(event);
+        self.events
+            .lock()
+            .expect("recorder lock is never poisoned")
+            .push(event);
     }
 }
 
@@ -207,7 +248,10 @@ mod tests {
 
     #[test]
     fn names_are_aws_spelling() {
-        assert_eq!(HistoryEventType::PassStateEntered.as_str(), "PassStateEntered");
+        assert_eq!(
+            HistoryEventType::PassStateEntered.as_str(),
+            "PassStateEntered"
+        );
         assert_eq!(
             serde_json::to_value(HistoryEventType::MapIterationStarted).unwrap(),
             "MapIterationStarted"

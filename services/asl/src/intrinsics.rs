@@ -1706,7 +1706,7 @@ mod tests {
             ("$.name", json!("Arnav")),
             ("$.template", json!("Hello, my name is {}.")),
             ("$['a,b']", json!([1, 2])),
-            ("$.items[?(@.x, 1)]", json!(["f"])),
+            ("$.items[?(@.x == 1)]", json!(["f"])),
             ("$$.Execution.Id", json!("exec")),
             ("$count", json!(41)),
             ("$.obj", json!({"Arg1": 1, "Arg2": []})),
@@ -1727,7 +1727,7 @@ mod tests {
             json!("{Arg1=1, Arg2=[]}"),
         );
         ok_in(
-            "States.Array($['a,b'], $.items[?(@.x, 1)] , $$.Execution.Id)",
+            "States.Array($['a,b'], $.items[?(@.x == 1)] , $$.Execution.Id)",
             input.clone(),
             json!([[1, 2], ["f"], "exec"]),
         );

@@ -9,7 +9,9 @@ pub fn parse(text: &str) -> Option<i64> {
     if text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis())
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// Renders epoch milliseconds as `2024-01-02T03:04:05.678Z`.

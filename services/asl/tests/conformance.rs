@@ -3,6 +3,7 @@
 //! build. `QUICKSTEP_RATCHET=write cargo test -p asl --test tests conformance` rewrites it.
 
 use crate::util::{remove_path, run_with, same, shared_dir, Function};
+use asl::validate::MachineType;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,11 +23,23 @@ fn check(case: &Value) -> Result<(), String> {
         .and_then(Value::as_object)
         .map(|fs| {
             fs.values()
-                .map(|b| Function { arn: b["function_arn"].as_str().unwrap_or_default().to_owned(), behaviour: b.clone() })
+                .map(|b| Function {
+                    arn: b["function_arn"].as_str().unwrap_or_default().to_owned(),
+                    behaviour: b.clone(),
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let outcome = run_with(&case["definition"], case["input"].clone(), functions)?;
+    let machine_type = match case["provenance"]["state_machine_type"].as_str() {
+        Some("EXPRESS") => MachineType::Express,
+        _ => MachineType::Standard,
+    };
+    let outcome = run_with(
+        &case["definition"],
+        case["input"].clone(),
+        functions,
+        machine_type,
+    )?;
     let expected = &case["expected"];
     let mut want = serde_json::json!({"status": expected["status"]});
     let mut got = serde_json::json!({"status": outcome.status.as_str()});
@@ -53,7 +66,12 @@ fn check(case: &Value) -> Result<(), String> {
     } else {
         want.as_object_mut().expect("object").shift_remove("output");
     }
-    for path in case["ignore_paths"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for path in case["ignore_paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         remove_path(&mut want, path);
         remove_path(&mut got, path);
     }
@@ -78,11 +96,19 @@ fn conformance_localstack() {
     let mut passing = BTreeSet::new();
     let mut failures = Vec::new();
     for file in &files {
-        let case: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("readable case"))
-            .expect("a case is JSON");
+        let case: Value =
+            serde_json::from_str(&std::fs::read_to_string(file).expect("readable case"))
+                .expect("a case is JSON");
         let id = case["id"].as_str().expect("a case has an id").to_owned();
-        let result = std::panic::catch_unwind(|| check(&case))
-            .unwrap_or_else(|panic| Err(format!("PANIC {:?}", panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()))));
+        let result = std::panic::catch_unwind(|| check(&case)).unwrap_or_else(|panic| {
+            Err(format!(
+                "PANIC {:?}",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or(panic.downcast_ref::<&str>().copied())
+            ))
+        });
         match result {
             Ok(()) => {
                 passing.insert(id);
@@ -97,7 +123,10 @@ fn conformance_localstack() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_owned)
         .collect();
-    let regressed: Vec<_> = failures.iter().filter(|(id, _)| ratchet.contains(id)).collect();
+    let regressed: Vec<_> = failures
+        .iter()
+        .filter(|(id, _)| ratchet.contains(id))
+        .collect();
     for (id, reason) in &regressed {
         eprintln!("REGRESSED {id}\n      {reason}");
     }
@@ -110,16 +139,23 @@ fn conformance_localstack() {
         fresh.len()
     );
     if std::env::var("QUICKSTEP_RATCHET").as_deref() == Ok("write") {
-        let mut text = String::from("# Conformance cases that pass; the build fails if one of them stops passing.\n");
+        let mut text = String::from(
+            "# Conformance cases that pass; the build fails if one of them stops passing.\n",
+        );
         passing.iter().for_each(|id| {
             text.push_str(id);
             text.push('\n');
         });
-        std::fs::create_dir_all(ratchet_file().parent().expect("has a parent")).expect("ratchet dir");
+        std::fs::create_dir_all(ratchet_file().parent().expect("has a parent"))
+            .expect("ratchet dir");
         std::fs::write(ratchet_file(), text).expect("write ratchet");
-        let mut text = String::from("# Conformance cases that fail, with expected vs got (generated).\n");
+        let mut text =
+            String::from("# Conformance cases that fail, with expected vs got (generated).\n");
         for (id, reason) in &failures {
-            text.push_str(&format!("{id}\n      {}\n", reason.replace('\n', "\n      ")));
+            text.push_str(&format!(
+                "{id}\n      {}\n",
+                reason.replace('\n', "\n      ")
+            ));
         }
         std::fs::write(failures_file(), text).expect("write failures");
     } else if std::env::var("QUICKSTEP_CONFORMANCE_VERBOSE").is_ok() {
@@ -127,5 +163,9 @@ fn conformance_localstack() {
             eprintln!("FAIL {id}\n      {reason}");
         }
     }
-    assert!(regressed.is_empty(), "{} ratcheted conformance cases regressed", regressed.len());
+    assert!(
+        regressed.is_empty(),
+        "{} ratcheted conformance cases regressed",
+        regressed.len()
+    );
 }

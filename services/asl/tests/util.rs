@@ -2,13 +2,17 @@
 //! behave like the Lambda functions the conformance corpus describes.
 
 use asl::interpret::{SplitMix64, VirtualClock};
-use asl::{ErrorName, ExecutionInfo, Machine, Outcome, Services, StatesError, TaskHandler, TaskRequest};
+use asl::validate::MachineType;
+use asl::{
+    ErrorName, ExecutionInfo, Machine, Outcome, Services, StatesError, TaskHandler, TaskRequest,
+};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// 2024-01-01T00:00:00Z: every test execution starts here.
-pub const START_MS: i64 = 1_704_067_200_000;
+/// 2026-01-01T00:00:00Z: every test execution starts here, after every timestamp the
+/// corpus waits for.
+pub const START_MS: i64 = 1_767_225_600_000;
 
 /// How a stand-in Lambda function behaves (the corpus's `task_behaviour`).
 #[derive(Debug, Clone)]
@@ -25,9 +29,9 @@ pub struct Lambdas {
 
 impl Lambdas {
     fn find(&self, name_or_arn: &str) -> Option<&Function> {
-        self.functions.iter().find(|f| {
-            f.arn == name_or_arn || f.arn.rsplit(':').next() == Some(name_or_arn)
-        })
+        self.functions
+            .iter()
+            .find(|f| f.arn == name_or_arn || f.arn.rsplit(':').next() == Some(name_or_arn))
     }
 
     async fn call(&self, function: &str, payload: Value) -> Result<Value, StatesError> {
@@ -52,7 +56,10 @@ impl Lambdas {
                     "requestId": "00000000-0000-0000-0000-000000000000",
                     "stackTrace": [],
                 });
-                Err(StatesError::new(ErrorName::parse(error_type), document.to_string()))
+                Err(StatesError::new(
+                    ErrorName::parse(error_type),
+                    document.to_string(),
+                ))
             }
             Some("oversized_payload") => {
                 let bytes = b["payload_bytes"].as_u64().unwrap_or(300_000) as usize;
@@ -73,9 +80,23 @@ impl TaskHandler for Lambdas {
             if request.resource.starts_with("arn:aws:lambda:") {
                 return self.call(request.resource, request.input).await;
             }
-            if request.resource.starts_with("arn:aws:states:::lambda:invoke") {
-                let function = request.input["FunctionName"].as_str().unwrap_or_default().to_owned();
-                let payload = request.input.get("Payload").cloned().unwrap_or(json!({}));
+            if request
+                .resource
+                .starts_with("arn:aws:states:::lambda:invoke")
+            {
+                let function = request.input["FunctionName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                // Lambda's Invoke API carries bytes: a string Payload is sent as its text, and
+                // the response is JSON when it parses (conformance: test_invoke_json_values).
+                let payload = match request.input.get("Payload") {
+                    None | Some(Value::Null) => json!({}),
+                    Some(Value::String(text)) => {
+                        serde_json::from_str(text).unwrap_or(Value::String(text.clone()))
+                    }
+                    Some(other) => other.clone(),
+                };
                 let result = self.call(&function, payload).await?;
                 return Ok(json!({
                     "ExecutedVersion": "$LATEST",
@@ -94,19 +115,33 @@ impl TaskHandler for Lambdas {
 }
 
 /// Compiles and runs `definition` on a virtual clock; `None` if the definition is rejected.
-pub fn run_with(definition: &Value, input: Value, functions: Vec<Function>) -> Result<Outcome, String> {
-    let machine = Machine::compile(definition).map_err(|e| e.to_string())?;
+pub fn run_with(
+    definition: &Value,
+    input: Value,
+    functions: Vec<Function>,
+    machine_type: MachineType,
+) -> Result<Outcome, String> {
+    let machine = Machine::from_definition(definition, machine_type).map_err(|e| e.to_string())?;
     let clock = VirtualClock::new(START_MS);
-    let lambdas = Lambdas { functions, clock: clock.clone() };
+    let lambdas = Lambdas {
+        functions,
+        clock: clock.clone(),
+    };
     let rng = SplitMix64::new(42);
-    let services = Services { tasks: &lambdas, clock: &clock, rng: &rng, history: None };
+    let services = Services {
+        tasks: &lambdas,
+        clock: &clock,
+        rng: &rng,
+        history: None,
+    };
     let info = ExecutionInfo {
         execution_arn: "arn:aws:states:us-east-1:111111111111:execution:test:run".into(),
         name: "run".into(),
         role_arn: "arn:aws:iam::111111111111:role/test".into(),
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:test".into(),
         state_machine_name: "test".into(),
-        redrive_count: Some(0),
+        // Only STANDARD executions can be redriven; Express ones have no RedriveCount.
+        redrive_count: (machine_type == MachineType::Standard).then_some(0),
     };
     clock
         .block_on(machine.run(input, &info, &services))
@@ -116,14 +151,17 @@ pub fn run_with(definition: &Value, input: Value, functions: Vec<Function>) -> R
 /// Runs and expects success with `output`.
 #[allow(dead_code)]
 pub fn run_ok(definition: Value, input: Value, output: Value) {
-    let outcome = run_with(&definition, input, Vec::new()).expect("runs");
-    assert_eq!(outcome.to_json(), json!({"status": "SUCCEEDED", "output": output}));
+    let outcome = run_with(&definition, input, Vec::new(), MachineType::Express).expect("runs");
+    assert_eq!(
+        outcome.to_json(),
+        json!({"status": "SUCCEEDED", "output": output})
+    );
 }
 
 /// Runs and expects failure with the error name `error`.
 #[allow(dead_code)]
 pub fn run_err(definition: Value, input: Value, error: &str) {
-    let outcome = run_with(&definition, input, Vec::new()).expect("runs");
+    let outcome = run_with(&definition, input, Vec::new(), MachineType::Express).expect("runs");
     assert_eq!(outcome.error.as_deref(), Some(error), "{:?}", outcome);
 }
 
@@ -139,7 +177,9 @@ pub fn shared_dir() -> std::path::PathBuf {
 pub fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -168,7 +208,9 @@ pub fn remove_path(root: &mut Value, path: &str) {
             return;
         }
     }
-    let Some((last, parents)) = steps.split_last() else { return };
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
     let mut node = root;
     for step in parents {
         node = match node {
@@ -176,10 +218,12 @@ pub fn remove_path(root: &mut Value, path: &str) {
                 Some(next) => next,
                 None => return,
             },
-            Value::Array(items) => match step.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                Some(next) => next,
-                None => return,
-            },
+            Value::Array(items) => {
+                match step.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
             _ => return,
         };
     }
@@ -197,4 +241,3 @@ pub fn remove_path(root: &mut Value, path: &str) {
         _ => {}
     }
 }
-

@@ -6,7 +6,9 @@ use anyhow::{bail, Context as _};
 use asl::history::Recorder;
 use asl::interpret::{SplitMix64, VirtualClock};
 use asl::validate::{self, MachineType};
-use asl::{ErrorName, ExecutionInfo, Machine, Services, StatesError, Status, TaskHandler, TaskRequest};
+use asl::{
+    ErrorName, ExecutionInfo, Machine, Services, StatesError, Status, TaskHandler, TaskRequest,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -18,7 +20,11 @@ use std::time::Instant;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "quickstep", version, about = "AWS Step Functions Express workflows on Kafka")]
+#[command(
+    name = "quickstep",
+    version,
+    about = "AWS Step Functions Express workflows on Kafka"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,9 +82,8 @@ impl InputArgs {
     fn read(&self) -> anyhow::Result<Value> {
         let text = match (&self.input, &self.input_file) {
             (Some(text), _) => text.clone(),
-            (None, Some(file)) => {
-                std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
-            }
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
             (None, None) => "{}".to_owned(),
         };
         serde_json::from_str(&text).context("the input is not JSON")
@@ -104,7 +109,10 @@ impl TaskHandler for NoIntegrations {
     fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
         let error = StatesError::new(
             ErrorName::TaskFailed,
-            format!("No integration is configured for the resource '{}'", request.resource),
+            format!(
+                "No integration is configured for the resource '{}'",
+                request.resource
+            ),
         );
         Box::pin(async move { Err(error) })
     }
@@ -141,7 +149,12 @@ fn info_for(definition: &Path) -> ExecutionInfo {
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { definition, input, clock, history } => {
+        Command::Run {
+            definition,
+            input,
+            clock,
+            history,
+        } => {
             let machine = load(&definition)?;
             let input = input.read()?;
             let info = info_for(&definition);
@@ -151,10 +164,17 @@ pub fn main() -> anyhow::Result<ExitCode> {
                 ClockKind::Virtual => {
                     let clock = VirtualClock::new(SystemClock.now_ms_for_start());
                     let rng = system_rng();
-                    let services = Services { tasks: &NoIntegrations, clock: &clock, rng: &rng, history };
+                    let services = Services {
+                        tasks: &NoIntegrations,
+                        clock: &clock,
+                        rng: &rng,
+                        history,
+                    };
                     match clock.block_on(machine.run(input, &info, &services)) {
                         Some(outcome) => outcome,
-                        None => bail!("the execution waited on something a virtual clock cannot finish"),
+                        None => {
+                            bail!("the execution waited on something a virtual clock cannot finish")
+                        }
                     }
                 }
                 ClockKind::Real => {
@@ -163,17 +183,32 @@ pub fn main() -> anyhow::Result<ExitCode> {
                         .build()
                         .context("starting the runtime")?;
                     let rng = system_rng();
-                    let services = Services { tasks: &NoIntegrations, clock: &SystemClock, rng: &rng, history };
+                    let services = Services {
+                        tasks: &NoIntegrations,
+                        clock: &SystemClock,
+                        rng: &rng,
+                        history,
+                    };
                     runtime.block_on(machine.run(input, &info, &services))
                 }
             };
             for event in recorder.events() {
-                println!("{}", serde_json::to_string(&event).context("rendering an event")?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&event).context("rendering an event")?
+                );
             }
             println!("{}", outcome.to_json());
-            Ok(ExitCode::from(if outcome.status == Status::Succeeded { 0 } else { 1 }))
+            Ok(ExitCode::from(if outcome.status == Status::Succeeded {
+                0
+            } else {
+                1
+            }))
         }
-        Command::Validate { definition, machine_type } => {
+        Command::Validate {
+            definition,
+            machine_type,
+        } => {
             let text = std::fs::read_to_string(&definition)
                 .with_context(|| format!("reading {}", definition.display()))?;
             let machine_type = match machine_type {
@@ -190,13 +225,22 @@ pub fn main() -> anyhow::Result<ExitCode> {
             println!("OK");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { definition, input, executions } => {
+        Command::Bench {
+            definition,
+            input,
+            executions,
+        } => {
             let machine = load(&definition)?;
             let input = input.read()?;
             let info = info_for(&definition);
             let clock = VirtualClock::new(0);
             let rng = SplitMix64::new(1);
-            let services = Services { tasks: &NoIntegrations, clock: &clock, rng: &rng, history: None };
+            let services = Services {
+                tasks: &NoIntegrations,
+                clock: &clock,
+                rng: &rng,
+                history: None,
+            };
             let mut transitions = 0u64;
             let started = Instant::now();
             for _ in 0..executions {

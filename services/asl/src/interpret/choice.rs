@@ -12,7 +12,11 @@ pub(crate) enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Compare { variable: Path, operator: Operator, operand: Operand },
+    Compare {
+        variable: Path,
+        operator: Operator,
+        operand: Operand,
+    },
 }
 
 /// What a comparison compares against.
@@ -37,11 +41,29 @@ macro_rules! operators {
 }
 
 operators!(
-    StringEquals, StringLessThan, StringGreaterThan, StringLessThanEquals,
-    StringGreaterThanEquals, StringMatches, NumericEquals, NumericLessThan, NumericGreaterThan,
-    NumericLessThanEquals, NumericGreaterThanEquals, BooleanEquals, TimestampEquals,
-    TimestampLessThan, TimestampGreaterThan, TimestampLessThanEquals,
-    TimestampGreaterThanEquals, IsNull, IsPresent, IsNumeric, IsString, IsBoolean, IsTimestamp,
+    StringEquals,
+    StringLessThan,
+    StringGreaterThan,
+    StringLessThanEquals,
+    StringGreaterThanEquals,
+    StringMatches,
+    NumericEquals,
+    NumericLessThan,
+    NumericGreaterThan,
+    NumericLessThanEquals,
+    NumericGreaterThanEquals,
+    BooleanEquals,
+    TimestampEquals,
+    TimestampLessThan,
+    TimestampGreaterThan,
+    TimestampLessThanEquals,
+    TimestampGreaterThanEquals,
+    IsNull,
+    IsPresent,
+    IsNumeric,
+    IsString,
+    IsBoolean,
+    IsTimestamp,
 );
 
 /// The family an operator belongs to decides which operand type it takes.
@@ -57,13 +79,23 @@ impl Operator {
     fn family(self) -> Family {
         use Operator::*;
         match self {
-            StringEquals | StringLessThan | StringGreaterThan | StringLessThanEquals
-            | StringGreaterThanEquals | StringMatches => Family::String,
-            NumericEquals | NumericLessThan | NumericGreaterThan | NumericLessThanEquals
+            StringEquals
+            | StringLessThan
+            | StringGreaterThan
+            | StringLessThanEquals
+            | StringGreaterThanEquals
+            | StringMatches => Family::String,
+            NumericEquals
+            | NumericLessThan
+            | NumericGreaterThan
+            | NumericLessThanEquals
             | NumericGreaterThanEquals => Family::Numeric,
             BooleanEquals => Family::Boolean,
-            TimestampEquals | TimestampLessThan | TimestampGreaterThan
-            | TimestampLessThanEquals | TimestampGreaterThanEquals => Family::Timestamp,
+            TimestampEquals
+            | TimestampLessThan
+            | TimestampGreaterThan
+            | TimestampLessThanEquals
+            | TimestampGreaterThanEquals => Family::Timestamp,
             IsNull | IsPresent | IsNumeric | IsString | IsBoolean | IsTimestamp => Family::Test,
         }
     }
@@ -74,12 +106,16 @@ impl Operator {
             Family::String => operand.is_string(),
             Family::Numeric => operand.is_number(),
             Family::Boolean | Family::Test => operand.is_boolean(),
-            Family::Timestamp => operand.as_str().is_some_and(|s| timestamp::parse(s).is_some()),
+            Family::Timestamp => operand
+                .as_str()
+                .is_some_and(|s| timestamp::parse(s).is_some()),
         };
         if fits {
             Ok(Operand::Value(operand.clone()))
         } else {
-            Err(format!("the operand of {self:?} has the wrong type: {operand}"))
+            Err(format!(
+                "the operand of {self:?} has the wrong type: {operand}"
+            ))
         }
     }
 
@@ -100,9 +136,15 @@ impl Operator {
                 _ => unreachable!("only tests reach here"),
             };
             // AWS: a test that does not apply to a missing variable is simply false.
-            return if variable.is_none() && self != IsPresent { false } else { actual == expected };
+            return if variable.is_none() && self != IsPresent {
+                false
+            } else {
+                actual == expected
+            };
         }
-        let Some(variable) = variable else { return false };
+        let Some(variable) = variable else {
+            return false;
+        };
         let ordering = match self.family() {
             Family::String => match (variable.as_str(), operand.as_str()) {
                 (Some(v), Some(o)) if self == StringMatches => return wildcard_match(o, v),
@@ -131,7 +173,9 @@ impl Operator {
         match self {
             StringEquals | NumericEquals | TimestampEquals => ordering == Ordering::Equal,
             StringLessThan | NumericLessThan | TimestampLessThan => ordering == Ordering::Less,
-            StringGreaterThan | NumericGreaterThan | TimestampGreaterThan => ordering == Ordering::Greater,
+            StringGreaterThan | NumericGreaterThan | TimestampGreaterThan => {
+                ordering == Ordering::Greater
+            }
             StringLessThanEquals | NumericLessThanEquals | TimestampLessThanEquals => {
                 ordering != Ordering::Greater
             }
@@ -191,10 +235,16 @@ mod tests {
     use serde_json::json;
 
     fn yes(op: Operator, variable: Value, operand: Value) {
-        assert!(op.apply(Some(&variable), &operand), "{op:?} {variable} {operand}");
+        assert!(
+            op.apply(Some(&variable), &operand),
+            "{op:?} {variable} {operand}"
+        );
     }
     fn no(op: Operator, variable: Value, operand: Value) {
-        assert!(!op.apply(Some(&variable), &operand), "{op:?} {variable} {operand}");
+        assert!(
+            !op.apply(Some(&variable), &operand),
+            "{op:?} {variable} {operand}"
+        );
     }
 
     #[test]
@@ -216,8 +266,16 @@ mod tests {
         assert!(!Operator::IsPresent.apply(None, &json!(true)));
         assert!(!Operator::IsNull.apply(None, &json!(false)));
         yes(Operator::IsString, json!(""), json!(true));
-        yes(Operator::IsTimestamp, json!("2016-03-14T01:59:00Z"), json!(true));
-        no(Operator::IsTimestamp, json!("2016-03-14 01:59:00Z"), json!(true));
+        yes(
+            Operator::IsTimestamp,
+            json!("2016-03-14T01:59:00Z"),
+            json!(true),
+        );
+        no(
+            Operator::IsTimestamp,
+            json!("2016-03-14 01:59:00Z"),
+            json!(true),
+        );
     }
 
     #[test]
@@ -237,25 +295,51 @@ mod tests {
         no(Operator::StringEquals, json!(1), json!("1"));
         yes(Operator::StringLessThan, json!("a"), json!("b"));
         yes(Operator::StringGreaterThanEquals, json!("b"), json!("b"));
-        yes(Operator::StringMatches, json!("log-2024.txt"), json!("log-*.txt"));
-        no(Operator::StringMatches, json!("log-2024.csv"), json!("log-*.txt"));
+        yes(
+            Operator::StringMatches,
+            json!("log-2024.txt"),
+            json!("log-*.txt"),
+        );
+        no(
+            Operator::StringMatches,
+            json!("log-2024.csv"),
+            json!("log-*.txt"),
+        );
         yes(Operator::StringMatches, json!("a*b"), json!("a\\*b"));
         no(Operator::StringMatches, json!("axb"), json!("a\\*b"));
         yes(Operator::StringMatches, json!(""), json!("*"));
-        no(Operator::StringMatches, json!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab"), json!("*a*a*a*a*a*a*c"));
+        no(
+            Operator::StringMatches,
+            json!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab"),
+            json!("*a*a*a*a*a*a*c"),
+        );
     }
 
     #[test]
     fn timestamp_comparisons() {
-        yes(Operator::TimestampEquals, json!("2016-03-14T01:59:00Z"), json!("2016-03-14T02:59:00+01:00"));
-        yes(Operator::TimestampLessThan, json!("2016-03-14T01:59:00Z"), json!("2016-03-14T01:59:00.001Z"));
-        no(Operator::TimestampGreaterThan, json!("not a time"), json!("2016-03-14T01:59:00Z"));
+        yes(
+            Operator::TimestampEquals,
+            json!("2016-03-14T01:59:00Z"),
+            json!("2016-03-14T02:59:00+01:00"),
+        );
+        yes(
+            Operator::TimestampLessThan,
+            json!("2016-03-14T01:59:00Z"),
+            json!("2016-03-14T01:59:00.001Z"),
+        );
+        no(
+            Operator::TimestampGreaterThan,
+            json!("not a time"),
+            json!("2016-03-14T01:59:00Z"),
+        );
     }
 
     #[test]
     fn literal_operands_are_type_checked() {
         assert!(Operator::NumericEquals.literal(&json!("1")).is_err());
-        assert!(Operator::TimestampEquals.literal(&json!("yesterday")).is_err());
+        assert!(Operator::TimestampEquals
+            .literal(&json!("yesterday"))
+            .is_err());
         assert!(Operator::IsNull.literal(&json!(true)).is_ok());
     }
 }

@@ -36,7 +36,9 @@ pub struct SplitMix64 {
 impl SplitMix64 {
     /// A generator starting from `seed`.
     pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: AtomicU64::new(seed) }
+        SplitMix64 {
+            state: AtomicU64::new(seed),
+        }
     }
 }
 
@@ -79,7 +81,9 @@ impl VirtualClock {
     }
 
     fn timeline(&self) -> std::sync::MutexGuard<'_, Timeline> {
-        self.inner.lock().expect("virtual clock lock is never poisoned")
+        self.inner
+            .lock()
+            .expect("virtual clock lock is never poisoned")
     }
 
     /// Runs `future` to completion on this thread, advancing time to the next deadline
@@ -101,12 +105,12 @@ impl VirtualClock {
             // Everything is waiting: jump to the earliest deadline and wake its sleepers.
             let woken: Vec<Waker> = {
                 let mut timeline = self.timeline();
-                let Some((&(deadline, _), _)) = timeline.sleepers.iter().next() else {
-                    return None;
-                };
+                let (&(deadline, _), _) = timeline.sleepers.iter().next()?;
                 timeline.now_ms = timeline.now_ms.max(deadline);
                 let later = timeline.sleepers.split_off(&(deadline, u64::MAX));
-                std::mem::replace(&mut timeline.sleepers, later).into_values().collect()
+                std::mem::replace(&mut timeline.sleepers, later)
+                    .into_values()
+                    .collect()
             };
             woken.into_iter().for_each(Waker::wake);
         }

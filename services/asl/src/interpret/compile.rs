@@ -110,13 +110,23 @@ pub(crate) enum Text {
 
 #[derive(Debug)]
 pub(crate) enum Kind {
-    Pass { result: Option<Value> },
+    Pass {
+        result: Option<Value>,
+    },
     Task(Task),
-    Choice { rules: Vec<(Rule, StateId)>, default: Option<StateId> },
+    Choice {
+        rules: Vec<(Rule, StateId)>,
+        default: Option<StateId>,
+    },
     Wait(Wait),
     Succeed,
-    Fail { error: Option<Text>, cause: Option<Text> },
-    Parallel { branches: Vec<Branch> },
+    Fail {
+        error: Option<Text>,
+        cause: Option<Text>,
+    },
+    Parallel {
+        branches: Vec<Branch>,
+    },
     Map(Box<MapState>),
 }
 
@@ -192,7 +202,10 @@ pub struct DefinitionError {
 
 impl Machine {
     /// Validates and compiles a definition: the one way in for definitions from users.
-    pub fn from_definition(definition: &Value, machine_type: MachineType) -> std::result::Result<Machine, DefinitionError> {
+    pub fn from_definition(
+        definition: &Value,
+        machine_type: MachineType,
+    ) -> std::result::Result<Machine, DefinitionError> {
         let diagnostics = validate::validate_for(definition, machine_type);
         if validate::has_errors(&diagnostics) {
             return Err(DefinitionError { diagnostics });
@@ -220,35 +233,57 @@ fn compile(definition: &Value) -> Result<Machine> {
     let root = compile_branch(definition, "")?;
     let timeout_seconds = match definition.get("TimeoutSeconds") {
         None => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| error("/TimeoutSeconds", "TimeoutSeconds must be a positive integer"))?),
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            error(
+                "/TimeoutSeconds",
+                "TimeoutSeconds must be a positive integer",
+            )
+        })?),
     };
     if let Some(language) = definition.get("QueryLanguage") {
         if language != "JSONPath" {
-            return Err(error("/QueryLanguage", "only QueryLanguage JSONPath is supported"));
+            return Err(error(
+                "/QueryLanguage",
+                "only QueryLanguage JSONPath is supported",
+            ));
         }
     }
-    Ok(Machine { root, timeout_seconds })
+    Ok(Machine {
+        root,
+        timeout_seconds,
+    })
 }
 
 fn error(location: &str, message: impl Into<String>) -> CompileError {
-    CompileError { location: location.to_owned(), message: message.into() }
+    CompileError {
+        location: location.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn compile_branch(value: &Value, at: &str) -> Result<Branch> {
-    let object = value.as_object().ok_or_else(|| error(at, "a state machine must be an object"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| error(at, "a state machine must be an object"))?;
     let states = object
         .get("States")
         .and_then(Value::as_object)
         .ok_or_else(|| error(at, "the field 'States' is required and must be an object"))?;
-    let ids: HashMap<&str, StateId> =
-        states.keys().enumerate().map(|(id, name)| (name.as_str(), id)).collect();
+    let ids: HashMap<&str, StateId> = states
+        .keys()
+        .enumerate()
+        .map(|(id, name)| (name.as_str(), id))
+        .collect();
     let start_name = object
         .get("StartAt")
         .and_then(Value::as_str)
         .ok_or_else(|| error(at, "the field 'StartAt' is required"))?;
-    let start = *ids
-        .get(start_name)
-        .ok_or_else(|| error(&format!("{at}/StartAt"), format!("StartAt '{start_name}' is not a state")))?;
+    let start = *ids.get(start_name).ok_or_else(|| {
+        error(
+            &format!("{at}/StartAt"),
+            format!("StartAt '{start_name}' is not a state"),
+        )
+    })?;
     let compiled = states
         .iter()
         .map(|(name, state)| {
@@ -256,7 +291,10 @@ fn compile_branch(value: &Value, at: &str) -> Result<Branch> {
             compile_state(name, state, &at, &ids)
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Branch { states: compiled, start })
+    Ok(Branch {
+        states: compiled,
+        start,
+    })
 }
 
 fn pointer_escape(name: &str) -> String {
@@ -281,7 +319,10 @@ impl<'a> Fields<'a> {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(error(&self.here(key), format!("the field '{key}' must be a string"))),
+            Some(_) => Err(error(
+                &self.here(key),
+                format!("the field '{key}' must be a string"),
+            )),
         }
     }
 
@@ -295,7 +336,8 @@ impl<'a> Fields<'a> {
         self.map
             .get(key)
             .map(|v| {
-                Template::compile(v).map_err(|e| error(&format!("{}/{}", self.here(key), e.field), e.message))
+                Template::compile(v)
+                    .map_err(|e| error(&format!("{}/{}", self.here(key), e.field), e.message))
             })
             .transpose()
     }
@@ -303,7 +345,10 @@ impl<'a> Fields<'a> {
     fn count(&self, key: &str) -> Result<Option<Count>> {
         let path_key = format!("{key}Path");
         match (self.map.get(key), self.path(&path_key)?) {
-            (Some(_), Some(_)) => Err(error(self.at, format!("'{key}' and '{path_key}' are mutually exclusive"))),
+            (Some(_), Some(_)) => Err(error(
+                self.at,
+                format!("'{key}' and '{path_key}' are mutually exclusive"),
+            )),
             (Some(v), None) => Ok(Some(Count::Literal(v.clone()))),
             (None, Some(p)) => Ok(Some(Count::Path(p))),
             (None, None) => Ok(None),
@@ -315,7 +360,9 @@ impl<'a> Fields<'a> {
             None => Ok(Selection::Whole),
             Some(Value::Null) => Ok(Selection::Discard),
             Some(Value::String(s)) if s == "$" => Ok(Selection::Whole),
-            Some(_) => Ok(Selection::Path(self.path(key)?.expect("a string, checked above"))),
+            Some(_) => Ok(Selection::Path(
+                self.path(key)?.expect("a string, checked above"),
+            )),
         }
     }
 
@@ -327,7 +374,10 @@ impl<'a> Fields<'a> {
             Some(_) => {
                 let path = self.path(key)?.expect("a string, checked above");
                 if !path.is_definite() {
-                    return Err(error(&self.here(key), format!("ResultPath '{}' must be a reference path", path.as_str())));
+                    return Err(error(
+                        &self.here(key),
+                        format!("ResultPath '{}' must be a reference path", path.as_str()),
+                    ));
                 }
                 Ok(ResultPath::At(path))
             }
@@ -352,35 +402,57 @@ impl<'a> Fields<'a> {
 }
 
 fn target(ids: &HashMap<&str, StateId>, name: &Value, at: &str) -> Result<StateId> {
-    let name = name.as_str().ok_or_else(|| error(at, "'Next' must be a string"))?;
+    let name = name
+        .as_str()
+        .ok_or_else(|| error(at, "'Next' must be a string"))?;
     ids.get(name)
         .copied()
         .ok_or_else(|| error(at, format!("Missing 'Next' target: {name}")))
 }
 
-fn compile_state(name: &str, value: &Value, at: &str, ids: &HashMap<&str, StateId>) -> Result<State> {
-    let map = value.as_object().ok_or_else(|| error(at, "a state must be an object"))?;
+fn compile_state(
+    name: &str,
+    value: &Value,
+    at: &str,
+    ids: &HashMap<&str, StateId>,
+) -> Result<State> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| error(at, "a state must be an object"))?;
     let fields = Fields { map, at };
     if let Some(language) = fields.get("QueryLanguage") {
         if language != "JSONPath" {
-            return Err(error(&fields.here("QueryLanguage"), "only QueryLanguage JSONPath is supported"));
+            return Err(error(
+                &fields.here("QueryLanguage"),
+                "only QueryLanguage JSONPath is supported",
+            ));
         }
     }
-    let state_type = fields.string("Type")?.ok_or_else(|| error(at, "the field 'Type' is required"))?;
+    let state_type = fields
+        .string("Type")?
+        .ok_or_else(|| error(at, "the field 'Type' is required"))?;
     let transition = match (fields.get("Next"), fields.get("End")) {
         (Some(next), _) => Transition::Next(target(ids, next, &fields.here("Next"))?),
         _ => Transition::End,
     };
     let kind = match state_type {
-        "Pass" => Kind::Pass { result: fields.get("Result").cloned() },
+        "Pass" => Kind::Pass {
+            result: fields.get("Result").cloned(),
+        },
         "Task" => {
-            let resource = fields.string("Resource")?.ok_or_else(|| error(at, "the field 'Resource' is required"))?;
+            let resource = fields
+                .string("Resource")?
+                .ok_or_else(|| error(at, "the field 'Resource' is required"))?;
             Kind::Task(Task {
                 resource: resource.to_owned(),
                 timeout: fields.count("TimeoutSeconds")?,
                 heartbeat: fields.count("HeartbeatSeconds")?,
                 credentials: fields.get("Credentials").cloned(),
-                events: if resource.starts_with("arn:aws:lambda:") { TaskEvents::Lambda } else { TaskEvents::Task },
+                events: if resource.starts_with("arn:aws:lambda:") {
+                    TaskEvents::Lambda
+                } else {
+                    TaskEvents::Task
+                },
                 wait_for_token: resource.ends_with(".waitForTaskToken"),
             })
         }
@@ -394,11 +466,19 @@ fn compile_state(name: &str, value: &Value, at: &str, ids: &HashMap<&str, StateI
                 .enumerate()
                 .map(|(i, rule)| {
                     let at = format!("{at}/Choices/{i}");
-                    let next = rule.get("Next").ok_or_else(|| error(&at, "a choice rule needs 'Next'"))?;
-                    Ok((compile_rule(rule, &at, 0)?, target(ids, next, &format!("{at}/Next"))?))
+                    let next = rule
+                        .get("Next")
+                        .ok_or_else(|| error(&at, "a choice rule needs 'Next'"))?;
+                    Ok((
+                        compile_rule(rule, &at, 0)?,
+                        target(ids, next, &format!("{at}/Next"))?,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let default = fields.get("Default").map(|d| target(ids, d, &fields.here("Default"))).transpose()?;
+            let default = fields
+                .get("Default")
+                .map(|d| target(ids, d, &fields.here("Default")))
+                .transpose()?;
             Kind::Choice { rules, default }
         }
         "Wait" => Kind::Wait(if let Some(seconds) = fields.get("Seconds") {
@@ -410,10 +490,16 @@ fn compile_state(name: &str, value: &Value, at: &str, ids: &HashMap<&str, StateI
         } else if let Some(path) = fields.path("TimestampPath")? {
             Wait::TimestampPath(path)
         } else {
-            return Err(error(at, "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath"));
+            return Err(error(
+                at,
+                "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath",
+            ));
         }),
         "Succeed" => Kind::Succeed,
-        "Fail" => Kind::Fail { error: fields.text("Error")?, cause: fields.text("Cause")? },
+        "Fail" => Kind::Fail {
+            error: fields.text("Error")?,
+            cause: fields.text("Cause")?,
+        },
         "Parallel" => {
             let branches = fields
                 .get("Branches")
@@ -428,7 +514,12 @@ fn compile_state(name: &str, value: &Value, at: &str, ids: &HashMap<&str, StateI
             }
         }
         "Map" => Kind::Map(Box::new(compile_map(&fields)?)),
-        other => return Err(error(&fields.here("Type"), format!("unknown state type '{other}'"))),
+        other => {
+            return Err(error(
+                &fields.here("Type"),
+                format!("unknown state type '{other}'"),
+            ))
+        }
     };
     let retry = match fields.get("Retry") {
         None => Vec::new(),
@@ -456,7 +547,11 @@ fn compile_state(name: &str, value: &Value, at: &str, ids: &HashMap<&str, StateI
         output_path: fields.selection("OutputPath")?,
         result_path: fields.result_path("ResultPath")?,
         // A Map's `Parameters` is the legacy spelling of `ItemSelector`, compiled there.
-        parameters: if matches!(kind, Kind::Map(_)) { None } else { fields.template("Parameters")? },
+        parameters: if matches!(kind, Kind::Map(_)) {
+            None
+        } else {
+            fields.template("Parameters")?
+        },
         result_selector: fields.template("ResultSelector")?,
         assign: fields.template("Assign")?,
         transition,
@@ -471,14 +566,23 @@ fn error_names(value: Option<&Value>, at: &str) -> Result<Vec<ErrorName>> {
         .and_then(Value::as_array)
         .ok_or_else(|| error(at, "'ErrorEquals' is required and must be an array"))?
         .iter()
-        .map(|v| v.as_str().map(ErrorName::parse).ok_or_else(|| error(at, "error names must be strings")))
+        .map(|v| {
+            v.as_str()
+                .map(ErrorName::parse)
+                .ok_or_else(|| error(at, "error names must be strings"))
+        })
         .collect()
 }
 
 fn number(value: Option<&Value>, default: f64, at: &str, field: &str) -> Result<f64> {
     match value {
         None => Ok(default),
-        Some(v) => v.as_f64().ok_or_else(|| error(&format!("{at}/{field}"), format!("'{field}' must be a number"))),
+        Some(v) => v.as_f64().ok_or_else(|| {
+            error(
+                &format!("{at}/{field}"),
+                format!("'{field}' must be a number"),
+            )
+        }),
     }
 }
 
@@ -498,9 +602,13 @@ fn compile_retrier(value: &Value, at: &str) -> Result<Retrier> {
 }
 
 fn compile_catcher(value: &Value, at: &str, ids: &HashMap<&str, StateId>) -> Result<Catcher> {
-    let map = value.as_object().ok_or_else(|| error(at, "a catcher must be an object"))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| error(at, "a catcher must be an object"))?;
     let fields = Fields { map, at };
-    let next = fields.get("Next").ok_or_else(|| error(at, "a catcher needs 'Next'"))?;
+    let next = fields
+        .get("Next")
+        .ok_or_else(|| error(at, "a catcher needs 'Next'"))?;
     Ok(Catcher {
         errors: error_names(fields.get("ErrorEquals"), &fields.here("ErrorEquals"))?,
         result_path: fields.result_path("ResultPath")?,
@@ -511,12 +619,16 @@ fn compile_catcher(value: &Value, at: &str, ids: &HashMap<&str, StateId>) -> Res
 
 fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
     let at = fields.at;
-    let (processor_value, processor_at) = match (fields.get("ItemProcessor"), fields.get("Iterator")) {
-        (Some(p), _) => (p, fields.here("ItemProcessor")),
-        (None, Some(i)) => (i, fields.here("Iterator")),
-        (None, None) => return Err(error(at, "a Map state needs 'ItemProcessor'")),
-    };
-    let mode = match processor_value.pointer("/ProcessorConfig/Mode").and_then(Value::as_str) {
+    let (processor_value, processor_at) =
+        match (fields.get("ItemProcessor"), fields.get("Iterator")) {
+            (Some(p), _) => (p, fields.here("ItemProcessor")),
+            (None, Some(i)) => (i, fields.here("Iterator")),
+            (None, None) => return Err(error(at, "a Map state needs 'ItemProcessor'")),
+        };
+    let mode = match processor_value
+        .pointer("/ProcessorConfig/Mode")
+        .and_then(Value::as_str)
+    {
         Some("DISTRIBUTED") => MapMode::Distributed,
         _ => MapMode::Inline,
     };
@@ -531,10 +643,18 @@ fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
                 batch_input: inner.template("BatchInput")?,
             })
         }
-        Some(_) => return Err(error(&fields.here("ItemBatcher"), "'ItemBatcher' must be an object")),
+        Some(_) => {
+            return Err(error(
+                &fields.here("ItemBatcher"),
+                "'ItemBatcher' must be an object",
+            ))
+        }
     };
     if fields.get("ItemSelector").is_some() && fields.get("Parameters").is_some() {
-        return Err(error(at, "'ItemSelector' and 'Parameters' are mutually exclusive"));
+        return Err(error(
+            at,
+            "'ItemSelector' and 'Parameters' are mutually exclusive",
+        ));
     }
     let item_selector = match fields.template("ItemSelector")? {
         Some(t) => Some(t),
@@ -562,7 +682,9 @@ fn compile_rule(value: &Value, at: &str, depth: usize) -> Result<Rule> {
     if depth > MAX_RULE_DEPTH {
         return Err(error(at, "choice rules are nested too deeply"));
     }
-    let map = value.as_object().ok_or_else(|| error(at, "a choice rule must be an object"))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| error(at, "a choice rule must be an object"))?;
     let nested = |key: &str| -> Result<Vec<Rule>> {
         map[key]
             .as_array()
@@ -579,13 +701,18 @@ fn compile_rule(value: &Value, at: &str, depth: usize) -> Result<Rule> {
         return Ok(Rule::Or(nested("Or")?));
     }
     if let Some(inner) = map.get("Not") {
-        return Ok(Rule::Not(Box::new(compile_rule(inner, &format!("{at}/Not"), depth + 1)?)));
+        return Ok(Rule::Not(Box::new(compile_rule(
+            inner,
+            &format!("{at}/Not"),
+            depth + 1,
+        )?)));
     }
     let variable = map
         .get("Variable")
         .and_then(Value::as_str)
         .ok_or_else(|| error(at, "a choice rule needs 'Variable'"))?;
-    let variable = Path::parse(variable).map_err(|e| error(&format!("{at}/Variable"), e.to_string()))?;
+    let variable =
+        Path::parse(variable).map_err(|e| error(&format!("{at}/Variable"), e.to_string()))?;
     for (key, operand) in map {
         if matches!(key.as_str(), "Variable" | "Next" | "Comment" | "Assign") {
             continue;
@@ -596,19 +723,28 @@ fn compile_rule(value: &Value, at: &str, depth: usize) -> Result<Rule> {
             _ => (key.as_str(), false),
         };
         let Some(operator) = Operator::parse(name) else {
-            return Err(error(&format!("{at}/{key}"), format!("unknown comparison operator '{key}'")));
+            return Err(error(
+                &format!("{at}/{key}"),
+                format!("unknown comparison operator '{key}'"),
+            ));
         };
         let operand = if is_path {
             let text = operand
                 .as_str()
                 .ok_or_else(|| error(&format!("{at}/{key}"), format!("'{key}' must be a path")))?;
-            Operand::Path(Path::parse(text).map_err(|e| error(&format!("{at}/{key}"), e.to_string()))?)
+            Operand::Path(
+                Path::parse(text).map_err(|e| error(&format!("{at}/{key}"), e.to_string()))?,
+            )
         } else {
             operator
                 .literal(operand)
                 .map_err(|message| error(&format!("{at}/{key}"), message))?
         };
-        return Ok(Rule::Compare { variable, operator, operand });
+        return Ok(Rule::Compare {
+            variable,
+            operator,
+            operand,
+        });
     }
     Err(error(at, "a choice rule needs a comparison operator"))
 }

@@ -5,8 +5,8 @@
 use super::choice::{Operand, Rule};
 use super::clock::{Clock, Rng};
 use super::compile::{
-    Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State, StateId,
-    Task, TaskEvents, Text, Transition, Wait,
+    Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State,
+    StateId, Task, TaskEvents, Text, Transition, Wait,
 };
 use super::template::{self, Template};
 use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
@@ -138,7 +138,12 @@ impl Outcome {
 
 impl Machine {
     /// Runs one execution to its end. Never panics on any input: failures are outcomes.
-    pub async fn run(&self, input: Value, info: &ExecutionInfo, services: &Services<'_>) -> Outcome {
+    pub async fn run(
+        &self,
+        input: Value,
+        info: &ExecutionInfo,
+        services: &Services<'_>,
+    ) -> Outcome {
         let start_ms = services.clock.now_ms();
         let run = Run {
             services,
@@ -149,17 +154,23 @@ impl Machine {
             transitions: AtomicU64::new(0),
             history: services.history.filter(|h| h.level() != Level::Off),
         };
-        let started = run.event(0, Event::ExecutionStarted, || {
-            json!({"input": input, "roleArn": info.role_arn})
-        });
-        let limit = self.timeout_seconds.unwrap_or(EXPRESS_MAX_SECONDS).min(EXPRESS_MAX_SECONDS);
+        let started = run.event(
+            0,
+            Event::ExecutionStarted,
+            || json!({"input": input, "roleArn": info.role_arn}),
+        );
+        let limit = self
+            .timeout_seconds
+            .unwrap_or(EXPRESS_MAX_SECONDS)
+            .min(EXPRESS_MAX_SECONDS);
         let body = async {
             if json_size(&input) > PAYLOAD_LIMIT_BYTES {
                 return Err(StatesError::data_limit(
                     "The execution input exceeds the maximum number of bytes service limit.",
                 ));
             }
-            run.run_branch(&self.root, input.clone(), Vars::default(), started).await
+            run.run_branch(&self.root, input.clone(), Vars::default(), started)
+                .await
         };
         let timeout = services.clock.sleep(Duration::from_secs(limit));
         let ended = match future::select(Box::pin(body), timeout).await {
@@ -169,17 +180,30 @@ impl Machine {
         let last = run.event_ids.load(Ordering::Relaxed);
         let (status, output, error, cause) = match ended {
             Ok(output) => {
-                run.event(last, Event::ExecutionSucceeded, || json!({"output": output}));
+                run.event(
+                    last,
+                    Event::ExecutionSucceeded,
+                    || json!({"output": output}),
+                );
                 (Status::Succeeded, Some(output), None, None)
             }
             Err(Some(failure)) => {
                 run.event(last, Event::ExecutionFailed, || failure_details(&failure));
                 let error = Some(failure.name.as_str().to_owned()).filter(|e| !e.is_empty());
                 // DescribeExecution leaves out an empty cause.
-                (Status::Failed, None, error, failure.cause.filter(|c| !c.is_empty()))
+                (
+                    Status::Failed,
+                    None,
+                    error,
+                    failure.cause.filter(|c| !c.is_empty()),
+                )
             }
             Err(None) => {
-                run.event(last, Event::ExecutionTimedOut, || json!({"error": "States.Timeout"}));
+                run.event(
+                    last,
+                    Event::ExecutionTimedOut,
+                    || json!({"error": "States.Timeout"}),
+                );
                 // AWS reports a timed-out execution with no error (test_global_timeout).
                 (Status::TimedOut, None, None, None)
             }
@@ -234,11 +258,16 @@ struct Vars {
 
 impl Vars {
     fn get(&self, name: &str) -> Option<&Value> {
-        self.own.get(name).or_else(|| self.outer.as_ref().and_then(|o| o.get(name)))
+        self.own
+            .get(name)
+            .or_else(|| self.outer.as_ref().and_then(|o| o.get(name)))
     }
 
     fn inner(outer: &Arc<Vars>) -> Vars {
-        Vars { outer: Some(outer.clone()), own: HashMap::new() }
+        Vars {
+            outer: Some(outer.clone()),
+            own: HashMap::new(),
+        }
     }
 }
 
@@ -318,7 +347,9 @@ impl Scope<'_> {
             Root::Input => path.select(self.input).map_err(Selected::Missing),
             Root::Context => {
                 let context = self.context_object();
-                path.select(&context).map(|v| Cow::Owned(v.into_owned())).map_err(Selected::Missing)
+                path.select(&context)
+                    .map(|v| Cow::Owned(v.into_owned()))
+                    .map_err(Selected::Missing)
             }
             Root::Variable(name) => match self.vars.get(name) {
                 Some(value) => path.select(value).map_err(Selected::Missing),
@@ -392,14 +423,17 @@ struct CallEnv<'s> {
 
 impl IntrinsicEnv for CallEnv<'_> {
     fn resolve(&self, path: &Path) -> Result<Value, StatesError> {
-        self.scope.select(path).map(Cow::into_owned).map_err(|e| match e {
-            Selected::Missing(_) => self.scope.runtime(format!(
-                "The JSONPath '{}' could not be found in the input '{}'",
-                path.as_str(),
-                self.scope.input
-            )),
-            Selected::Undefined(name) => self.scope.undefined(&name),
-        })
+        self.scope
+            .select(path)
+            .map(Cow::into_owned)
+            .map_err(|e| match e {
+                Selected::Missing(_) => self.scope.runtime(format!(
+                    "The JSONPath '{}' could not be found in the input '{}'",
+                    path.as_str(),
+                    self.scope.input
+                )),
+                Selected::Undefined(name) => self.scope.undefined(&name),
+            })
     }
 
     fn random_u64(&mut self) -> u64 {
@@ -466,14 +500,20 @@ impl<'a> Run<'a> {
                 let state = &branch.states[current];
                 self.transitions.fetch_add(1, Ordering::Relaxed);
                 let (entered_type, exited_type) = entered(&state.kind);
-                let entered_id =
-                    self.event(previous, entered_type, || json!({"name": state.name, "input": input}));
+                let entered_id = self.event(
+                    previous,
+                    entered_type,
+                    || json!({"name": state.name, "input": input}),
+                );
                 let context = StateContext {
                     name: &state.name,
                     entered_event_id: entered_id,
                     entered_time_ms: self.services.clock.now_ms(),
                     retry_count: 0,
-                    retriable: matches!(state.kind, Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)),
+                    retriable: matches!(
+                        state.kind,
+                        Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+                    ),
                     task_token: None,
                     map_item: None,
                 };
@@ -484,9 +524,11 @@ impl<'a> Run<'a> {
                 let output = match &step {
                     Step::Next(_, output) | Step::End(output) => output,
                 };
-                previous = self.event(self.event_ids.load(Ordering::Relaxed), exited_type, || {
-                    json!({"name": state.name, "output": output})
-                });
+                previous = self.event(
+                    self.event_ids.load(Ordering::Relaxed),
+                    exited_type,
+                    || json!({"name": state.name, "output": output}),
+                );
                 match step {
                     Step::Next(next, output) => {
                         current = next;
@@ -523,21 +565,30 @@ impl<'a> Run<'a> {
             if let Some(index) = retrier {
                 let retrier = &state.retry[index];
                 if attempts[index] < retrier.max_attempts {
-                    let mut delay = retrier.interval_seconds * retrier.backoff_rate.powi(attempts[index] as i32);
+                    let mut delay = retrier.interval_seconds
+                        * retrier.backoff_rate.powi(attempts[index] as i32);
                     if let Some(max) = retrier.max_delay_seconds {
                         delay = delay.min(max);
                     }
                     if retrier.jitter == Jitter::Full {
-                        let unit = (self.services.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                        let unit =
+                            (self.services.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                         delay *= unit;
                     }
                     attempts[index] += 1;
                     context.retry_count += 1;
-                    self.services.clock.sleep(Duration::from_secs_f64(delay.clamp(0.0, 1e9))).await;
+                    self.services
+                        .clock
+                        .sleep(Duration::from_secs_f64(delay.clamp(0.0, 1e9)))
+                        .await;
                     continue;
                 }
             }
-            let Some(catcher) = state.catch.iter().find(|c| c.errors.iter().any(|e| e.matches(&error.name))) else {
+            let Some(catcher) = state
+                .catch
+                .iter()
+                .find(|c| c.errors.iter().any(|e| e.matches(&error.name)))
+            else {
                 return Err(error);
             };
             return self.catch(state, catcher, raw, vars, &context, error);
@@ -555,11 +606,22 @@ impl<'a> Run<'a> {
     ) -> Result<Step, StatesError> {
         let error_output = error.to_output();
         if let Some(assign) = &catcher.assign {
-            let scope = Scope { run: self, input: &error_output, vars, state: context };
+            let scope = Scope {
+                run: self,
+                input: &error_output,
+                vars,
+                state: context,
+            };
             let values = scope.build(assign)?;
             apply_assign(vars, values);
         }
-        let output = self.apply_result_path(&catcher.result_path, raw, error_output, context, &state.name)?;
+        let output = self.apply_result_path(
+            &catcher.result_path,
+            raw,
+            error_output,
+            context,
+            &state.name,
+        )?;
         Ok(Step::Next(catcher.next, output))
     }
 
@@ -578,7 +640,10 @@ impl<'a> Run<'a> {
                 let mut target = raw;
                 let text = path.as_str();
                 path.assign(&mut target, result).map_err(|missing| {
-                    self.runtime(context, format!("Invalid path '{text}' : {}", missing.message()))
+                    self.runtime(
+                        context,
+                        format!("Invalid path '{text}' : {}", missing.message()),
+                    )
                 })?;
                 Ok(target)
             }
@@ -596,8 +661,18 @@ impl<'a> Run<'a> {
             Selection::Whole => Ok(Cow::Borrowed(value)),
             Selection::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
             Selection::Path(path) => {
-                let scope = Scope { run: self, input: value, vars, state: context };
-                let invalid = |detail: String| self.runtime(context, format!("Invalid path '{}' : {detail}", path.as_str()));
+                let scope = Scope {
+                    run: self,
+                    input: value,
+                    vars,
+                    state: context,
+                };
+                let invalid = |detail: String| {
+                    self.runtime(
+                        context,
+                        format!("Invalid path '{}' : {detail}", path.as_str()),
+                    )
+                };
                 match path.root() {
                     Root::Input => path.select(value).map_err(|m| invalid(m.message())),
                     _ => scope
@@ -625,10 +700,21 @@ impl<'a> Run<'a> {
             Kind::Task(task) if task.wait_for_token => Some(self.task_token()),
             _ => None,
         };
-        let context = &StateContext { task_token: token.as_deref(), ..*context };
+        let context = &StateContext {
+            task_token: token.as_deref(),
+            ..*context
+        };
         let selected = self.select_input(&state.input_path, raw, context, vars)?;
         let parameters = match &state.parameters {
-            Some(parameters) => Some(Scope { run: self, input: &selected, vars, state: context }.build(parameters)?),
+            Some(parameters) => Some(
+                Scope {
+                    run: self,
+                    input: &selected,
+                    vars,
+                    state: context,
+                }
+                .build(parameters)?,
+            ),
             None => None,
         };
         let effective: &Value = parameters.as_ref().unwrap_or(&selected);
@@ -641,9 +727,20 @@ impl<'a> Run<'a> {
                 };
                 (Some(result), state.transition)
             }
-            Kind::Task(task) => (Some(self.task(task, state, &selected, effective, vars, context).await?), state.transition),
+            Kind::Task(task) => (
+                Some(
+                    self.task(task, state, &selected, effective, vars, context)
+                        .await?,
+                ),
+                state.transition,
+            ),
             Kind::Choice { rules, default } => {
-                let scope = Scope { run: self, input: effective, vars, state: context };
+                let scope = Scope {
+                    run: self,
+                    input: effective,
+                    vars,
+                    state: context,
+                };
                 let mut chosen = None;
                 for (rule, next) in rules {
                     if self.matches(rule, &scope)? {
@@ -657,17 +754,36 @@ impl<'a> Run<'a> {
                 }
             }
             Kind::Wait(wait) => {
-                let scope = Scope { run: self, input: effective, vars, state: context };
+                let scope = Scope {
+                    run: self,
+                    input: effective,
+                    vars,
+                    state: context,
+                };
                 let duration = self.wait_duration(wait, &scope)?;
                 self.services.clock.sleep(duration).await;
                 (None, state.transition)
             }
             Kind::Succeed => (None, Transition::End),
             Kind::Fail { error, cause } => {
-                let scope = Scope { run: self, input: effective, vars, state: context };
-                let error = error.as_ref().map(|e| scope.text(e, "ErrorPath")).transpose()?;
-                let cause = cause.as_ref().map(|c| scope.text(c, "CausePath")).transpose()?;
-                return Err(StatesError { name: ErrorName::parse(error.as_deref().unwrap_or("")), cause });
+                let scope = Scope {
+                    run: self,
+                    input: effective,
+                    vars,
+                    state: context,
+                };
+                let error = error
+                    .as_ref()
+                    .map(|e| scope.text(e, "ErrorPath"))
+                    .transpose()?;
+                let cause = cause
+                    .as_ref()
+                    .map(|c| scope.text(c, "CausePath"))
+                    .transpose()?;
+                return Err(StatesError {
+                    name: ErrorName::parse(error.as_deref().unwrap_or("")),
+                    cause,
+                });
             }
             Kind::Parallel { branches } => {
                 let outer = Arc::new(vars.clone());
@@ -681,25 +797,36 @@ impl<'a> Run<'a> {
                 let outputs = match future::try_join_all(runs).await {
                     Ok(outputs) => outputs,
                     Err(error) => {
-                        self.event(self.last_event(), Event::ParallelStateFailed, || failure_details(&error));
+                        self.event(self.last_event(), Event::ParallelStateFailed, || {
+                            failure_details(&error)
+                        });
                         return Err(error);
                     }
                 };
-                self.event(self.last_event(), Event::ParallelStateSucceeded, || json!({}));
+                self.event(self.last_event(), Event::ParallelStateSucceeded, || {
+                    json!({})
+                });
                 (Some(Value::Array(outputs)), state.transition)
             }
-            Kind::Map(map) => (Some(self.map(map, state, effective, vars, context).await?), state.transition),
+            Kind::Map(map) => (
+                Some(self.map(map, state, effective, vars, context).await?),
+                state.transition,
+            ),
         };
         let Some(result) = result else {
             // Choice, Wait, Succeed: the effective input goes to OutputPath.
-            let output = self.select_input(&state.output_path, effective, context, vars)?.into_owned();
+            let output = self
+                .select_input(&state.output_path, effective, context, vars)?
+                .into_owned();
             self.assign(state, effective, vars, context)?;
             return Ok(match next {
                 Transition::Next(id) => Step::Next(id, output),
                 Transition::End => Step::End(output),
             });
         };
-        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) && json_size(&result) > PAYLOAD_LIMIT_BYTES {
+        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_))
+            && json_size(&result) > PAYLOAD_LIMIT_BYTES
+        {
             // AWS names a Pass state by its name, a Task by its resource,
             // and an optimised integration (`arn:aws:states:::lambda:invoke`) by its service.
             let culprit = match &state.kind {
@@ -714,16 +841,30 @@ impl<'a> Run<'a> {
             )));
         }
         let result = match &state.result_selector {
-            Some(selector) => Scope { run: self, input: &result, vars, state: context }.build(selector)?,
+            Some(selector) => Scope {
+                run: self,
+                input: &result,
+                vars,
+                state: context,
+            }
+            .build(selector)?,
             None => result,
         };
         drop(parameters);
         drop(selected);
         self.assign(state, &result, vars, context)?;
-        let combined = self.apply_result_path(&state.result_path, raw.clone(), result, context, &state.name)?;
+        let combined = self.apply_result_path(
+            &state.result_path,
+            raw.clone(),
+            result,
+            context,
+            &state.name,
+        )?;
         let output = match &state.output_path {
             Selection::Whole => combined,
-            selection => self.select_input(selection, &combined, context, vars)?.into_owned(),
+            selection => self
+                .select_input(selection, &combined, context, vars)?
+                .into_owned(),
         };
         Ok(match next {
             Transition::Next(id) => Step::Next(id, output),
@@ -737,9 +878,21 @@ impl<'a> Run<'a> {
 
     /// JSONPath `Assign`: every value is computed from the variables as they were before
     /// this state, then all are set at once.
-    fn assign(&self, state: &State, input: &Value, vars: &mut Vars, context: &StateContext<'_>) -> Result<(), StatesError> {
+    fn assign(
+        &self,
+        state: &State,
+        input: &Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<(), StatesError> {
         if let Some(assign) = &state.assign {
-            let values = Scope { run: self, input, vars, state: context }.build(assign)?;
+            let values = Scope {
+                run: self,
+                input,
+                vars,
+                state: context,
+            }
+            .build(assign)?;
             apply_assign(vars, values);
         }
         Ok(())
@@ -764,7 +917,11 @@ impl<'a> Run<'a> {
                 false
             }
             Rule::Not(rule) => !self.matches(rule, scope)?,
-            Rule::Compare { variable, operator, operand } => {
+            Rule::Compare {
+                variable,
+                operator,
+                operand,
+            } => {
                 let value = match scope.select(variable) {
                     Ok(value) => Some(value),
                     Err(Selected::Missing(_)) => None,
@@ -789,12 +946,17 @@ impl<'a> Run<'a> {
     }
 
     fn wait_duration(&self, wait: &Wait, scope: &Scope<'_>) -> Result<Duration, StatesError> {
-        let until = |ms: i64| Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64);
+        let until = |ms: i64| {
+            Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64)
+        };
         match wait {
             Wait::Seconds(seconds) => Ok(Duration::from_secs(seconds.as_u64().unwrap_or(0))),
             Wait::SecondsPath(path) => {
                 let value = scope.select(path).map_err(|_| {
-                    scope.runtime(format!("The SecondsPath parameter does not reference an input value: {}", path.as_str()))
+                    scope.runtime(format!(
+                        "The SecondsPath parameter does not reference an input value: {}",
+                        path.as_str()
+                    ))
                 })?;
                 match value.as_u64() {
                     Some(seconds) => Ok(Duration::from_secs(seconds)),
@@ -809,7 +971,10 @@ impl<'a> Run<'a> {
             Wait::Timestamp(text) => Ok(until(timestamp::parse(text).unwrap_or(0))),
             Wait::TimestampPath(path) => {
                 let value = scope.select(path).map_err(|_| {
-                    scope.runtime(format!("The TimestampPath parameter does not reference an input value: {}", path.as_str()))
+                    scope.runtime(format!(
+                        "The TimestampPath parameter does not reference an input value: {}",
+                        path.as_str()
+                    ))
                 })?;
                 match value.as_str().and_then(timestamp::parse) {
                     Some(ms) => Ok(until(ms)),
@@ -828,7 +993,10 @@ impl<'a> Run<'a> {
         match count {
             Count::Literal(v) => Ok(v.clone()),
             Count::Path(path) => scope.select(path).map(Cow::into_owned).map_err(|_| {
-                scope.runtime(format!("The {field}Path field could not be found in the input: {}", path.as_str()))
+                scope.runtime(format!(
+                    "The {field}Path field could not be found in the input: {}",
+                    path.as_str()
+                ))
             }),
         }
     }
@@ -844,9 +1012,22 @@ impl<'a> Run<'a> {
         vars: &Vars,
         context: &StateContext<'_>,
     ) -> Result<Value, StatesError> {
-        let scope = Scope { run: self, input: selected, vars, state: context };
-        let timeout = task.timeout.as_ref().map(|c| self.count(c, &scope, "TimeoutSeconds")).transpose()?;
-        let heartbeat = task.heartbeat.as_ref().map(|c| self.count(c, &scope, "HeartbeatSeconds")).transpose()?;
+        let scope = Scope {
+            run: self,
+            input: selected,
+            vars,
+            state: context,
+        };
+        let timeout = task
+            .timeout
+            .as_ref()
+            .map(|c| self.count(c, &scope, "TimeoutSeconds"))
+            .transpose()?;
+        let heartbeat = task
+            .heartbeat
+            .as_ref()
+            .map(|c| self.count(c, &scope, "HeartbeatSeconds"))
+            .transpose()?;
         let (scheduled, started, succeeded, failed, timed_out) = match task.events {
             TaskEvents::Lambda => (
                 Event::LambdaFunctionScheduled,
@@ -863,9 +1044,11 @@ impl<'a> Run<'a> {
                 Event::TaskTimedOut,
             ),
         };
-        let id = self.event(context.entered_event_id, scheduled, || {
-            json!({"resource": task.resource, "parameters": input})
-        });
+        let id = self.event(
+            context.entered_event_id,
+            scheduled,
+            || json!({"resource": task.resource, "parameters": input}),
+        );
         let id = self.event(id, started, || json!({"resource": task.resource}));
         let request = TaskRequest {
             resource: &task.resource,
@@ -878,7 +1061,10 @@ impl<'a> Run<'a> {
         let call = self.services.tasks.invoke(request);
         let result = match timeout.as_ref().and_then(Value::as_f64) {
             Some(seconds) => {
-                let limit = self.services.clock.sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)));
+                let limit = self
+                    .services
+                    .clock
+                    .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)));
                 match future::select(call, limit).await {
                     Either::Left((result, _)) => result,
                     Either::Right(_) => {
@@ -905,7 +1091,13 @@ impl<'a> Run<'a> {
 
     fn task_token(&self) -> String {
         let rng = self.services.rng;
-        format!("{:016x}{:016x}{:016x}{:016x}", rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64())
+        format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64()
+        )
     }
 
     async fn map(
@@ -916,11 +1108,20 @@ impl<'a> Run<'a> {
         vars: &Vars,
         context: &StateContext<'_>,
     ) -> Result<Value, StatesError> {
-        let scope = Scope { run: self, input, vars, state: context };
+        let scope = Scope {
+            run: self,
+            input,
+            vars,
+            state: context,
+        };
         let items = match &map.items_path {
             None => Cow::Borrowed(input),
             Some(path) => scope.select(path).map_err(|_| {
-                scope.runtime(format!("Invalid path '{}' : No results for path: {}", path.as_str(), path.render_jayway()))
+                scope.runtime(format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    path.as_str(),
+                    path.render_jayway()
+                ))
             })?,
         };
         let Value::Array(items) = items.as_ref() else {
@@ -937,7 +1138,9 @@ impl<'a> Run<'a> {
                     Some(n) if n >= 0 => n as usize,
                     _ => {
                         let Count::Path(path) = count else {
-                            return Err(scope.runtime("MaxConcurrency must be a non-negative integer."));
+                            return Err(
+                                scope.runtime("MaxConcurrency must be a non-negative integer.")
+                            );
                         };
                         return Err(scope.runtime(format!(
                             "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
@@ -964,7 +1167,13 @@ impl<'a> Run<'a> {
                         task_token: None,
                         map_item: Some((index, item)),
                     };
-                    Scope { run: self, input, vars, state: &item_context }.build(selector)?
+                    Scope {
+                        run: self,
+                        input,
+                        vars,
+                        state: &item_context,
+                    }
+                    .build(selector)?
                 }
             };
             inputs.push(item_input);
@@ -972,17 +1181,35 @@ impl<'a> Run<'a> {
         if let Some(batcher) = &map.batcher {
             inputs = self.batch(batcher, inputs, &scope)?;
         }
-        let started = self.event(context.entered_event_id, Event::MapStateStarted, || json!({"length": inputs.len()}));
+        let started = self.event(
+            context.entered_event_id,
+            Event::MapStateStarted,
+            || json!({"length": inputs.len()}),
+        );
         let outer = Arc::new(vars.clone());
-        let limit = if max_concurrency == 0 { inputs.len().max(1) } else { max_concurrency };
+        let limit = if max_concurrency == 0 {
+            inputs.len().max(1)
+        } else {
+            max_concurrency
+        };
         let total = inputs.len();
         let iterations = inputs.into_iter().enumerate().map(|(index, item_input)| {
             let outer = &outer;
             async move {
-                let id = self.event(started, Event::MapIterationStarted, || json!({"index": index, "name": state.name}));
-                let result = self.run_branch(&map.processor, item_input, Vars::inner(outer), id).await;
+                let id = self.event(
+                    started,
+                    Event::MapIterationStarted,
+                    || json!({"index": index, "name": state.name}),
+                );
+                let result = self
+                    .run_branch(&map.processor, item_input, Vars::inner(outer), id)
+                    .await;
                 match &result {
-                    Ok(_) => self.event(self.last_event(), Event::MapIterationSucceeded, || json!({"index": index, "name": state.name})),
+                    Ok(_) => self.event(
+                        self.last_event(),
+                        Event::MapIterationSucceeded,
+                        || json!({"index": index, "name": state.name}),
+                    ),
                     Err(error) => self.event(self.last_event(), Event::MapIterationFailed, || {
                         let mut details = failure_details(error);
                         details["index"] = json!(index);
@@ -999,20 +1226,25 @@ impl<'a> Run<'a> {
             match result {
                 Ok(output) => outputs.push(output),
                 Err(error) if map.mode == MapMode::Inline => {
-                    self.event(self.last_event(), Event::MapStateFailed, || failure_details(&error));
+                    self.event(self.last_event(), Event::MapStateFailed, || {
+                        failure_details(&error)
+                    });
                     return Err(error);
                 }
                 Err(error) => {
                     failures += 1;
                     let over_count = failures as f64 > tolerated_count;
-                    let over_percentage = (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
+                    let over_percentage =
+                        (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
                     if over_count && over_percentage {
                         drop(error);
                         let error = StatesError::new(
                             ErrorName::ExceedToleratedFailureThreshold,
                             "The specified tolerated failure threshold was exceeded",
                         );
-                        self.event(self.last_event(), Event::MapStateFailed, || failure_details(&error));
+                        self.event(self.last_event(), Event::MapStateFailed, || {
+                            failure_details(&error)
+                        });
                         return Err(error);
                     }
                     outputs.push(error.to_output());
@@ -1068,11 +1300,16 @@ impl<'a> Run<'a> {
             }
         };
         // With neither set, a distributed Map tolerates no failure; with one set, only it counts.
-        Ok(match (&map.tolerated_failure_count, &map.tolerated_failure_percentage) {
-            (Some(_), None) => (count, f64::INFINITY),
-            (None, Some(_)) => (f64::INFINITY, percentage),
-            _ => (count, percentage),
-        })
+        Ok(
+            match (
+                &map.tolerated_failure_count,
+                &map.tolerated_failure_percentage,
+            ) {
+                (Some(_), None) => (count, f64::INFINITY),
+                (None, Some(_)) => (f64::INFINITY, percentage),
+                _ => (count, percentage),
+            },
+        )
     }
 
     fn batch(
@@ -1083,13 +1320,25 @@ impl<'a> Run<'a> {
     ) -> Result<Vec<Value>, StatesError> {
         let max_items = match &batcher.max_items {
             None => usize::MAX,
-            Some(count) => self.count(count, scope, "MaxItemsPerBatch")?.as_u64().unwrap_or(u64::MAX).max(1) as usize,
+            Some(count) => self
+                .count(count, scope, "MaxItemsPerBatch")?
+                .as_u64()
+                .unwrap_or(u64::MAX)
+                .max(1) as usize,
         };
         let max_bytes = match &batcher.max_input_bytes {
             None => PAYLOAD_LIMIT_BYTES,
-            Some(count) => self.count(count, scope, "MaxInputBytesPerBatch")?.as_u64().unwrap_or(0).max(1) as usize,
+            Some(count) => self
+                .count(count, scope, "MaxInputBytesPerBatch")?
+                .as_u64()
+                .unwrap_or(0)
+                .max(1) as usize,
         };
-        let batch_input = batcher.batch_input.as_ref().map(|t| scope.build(t)).transpose()?;
+        let batch_input = batcher
+            .batch_input
+            .as_ref()
+            .map(|t| scope.build(t))
+            .transpose()?;
         let mut batches = Vec::new();
         let mut current: Vec<Value> = Vec::new();
         let mut bytes = 0;

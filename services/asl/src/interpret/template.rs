@@ -49,10 +49,17 @@ impl Template {
                     };
                     entries.push(entry);
                 }
-                Ok(if dynamic { Template::Object(entries) } else { Template::Literal(value.clone()) })
+                Ok(if dynamic {
+                    Template::Object(entries)
+                } else {
+                    Template::Literal(value.clone())
+                })
             }
             Value::Array(items) => {
-                let items = items.iter().map(Template::compile).collect::<Result<Vec<_>, _>>()?;
+                let items = items
+                    .iter()
+                    .map(Template::compile)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(if items.iter().all(|t| matches!(t, Template::Literal(_))) {
                     Template::Literal(value.clone())
                 } else {
@@ -64,7 +71,10 @@ impl Template {
     }
 
     fn dynamic(field: &str, value: &Value) -> Result<Template, TemplateError> {
-        let fail = |message: String| TemplateError { field: field.to_owned(), message };
+        let fail = |message: String| TemplateError {
+            field: field.to_owned(),
+            message,
+        };
         let Value::String(text) = value else {
             return Err(fail(format!(
                 "The value for the field '{field}' must be a STRING that contains a JSONPath or an intrinsic function"
@@ -75,7 +85,10 @@ impl Template {
             Ok(Template::Call(call))
         } else {
             let path = Path::parse(text).map_err(|e| fail(e.to_string()))?;
-            Ok(Template::Path { field: field.to_owned(), path })
+            Ok(Template::Path {
+                field: field.to_owned(),
+                path,
+            })
         }
     }
 }
