@@ -2,5 +2,6 @@
 //! behaviour tests per state type, sharing `util`.
 
 mod conformance;
+mod heartbeat;
 mod util;
 mod validation;

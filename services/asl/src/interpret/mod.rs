@@ -10,7 +10,7 @@ mod template;
 
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
-pub use run::{ExecutionInfo, Outcome, Services, Status, TaskHandler, TaskRequest};
+pub use run::{ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest};
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

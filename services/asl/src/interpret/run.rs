@@ -20,7 +20,7 @@ use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,10 +35,37 @@ pub struct TaskRequest<'a> {
     pub state_name: &'a str,
     /// The callback token, for `.waitForTaskToken` resources.
     pub task_token: Option<String>,
-    /// `HeartbeatSeconds`, resolved; the integration enforces it for callbacks.
+    /// `HeartbeatSeconds`, resolved; the engine enforces it through `heartbeat`.
     pub heartbeat_seconds: Option<u64>,
+    /// Where the integration reports signs of life (a callback's `SendTaskHeartbeat`).
+    pub heartbeat: Heartbeat,
     /// `Credentials`, as written.
     pub credentials: Option<&'a Value>,
+}
+
+/// A task's signs of life: the integration calls `beat` (with its clock's time) whenever the
+/// outside world sends a heartbeat; the engine fails the task with `States.HeartbeatTimeout`
+/// when `HeartbeatSeconds` pass without one.
+#[derive(Debug, Clone, Default)]
+pub struct Heartbeat {
+    last_ms: Arc<AtomicI64>,
+}
+
+impl Heartbeat {
+    fn starting_at(now_ms: i64) -> Heartbeat {
+        Heartbeat {
+            last_ms: Arc::new(AtomicI64::new(now_ms)),
+        }
+    }
+
+    /// Records a heartbeat at `now_ms` (epoch milliseconds).
+    pub fn beat(&self, now_ms: i64) {
+        self.last_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    fn last_ms(&self) -> i64 {
+        self.last_ms.load(Ordering::Relaxed)
+    }
 }
 
 /// Runs Task states: the seam between the engine and the outside world.
@@ -1050,32 +1077,51 @@ impl<'a> Run<'a> {
             || json!({"resource": task.resource, "parameters": input}),
         );
         let id = self.event(id, started, || json!({"resource": task.resource}));
+        let heartbeat_seconds = heartbeat.as_ref().and_then(Value::as_u64);
+        let clock = self.services.clock;
+        let signs_of_life = Heartbeat::starting_at(clock.now_ms());
         let request = TaskRequest {
             resource: &task.resource,
             input: input.clone(),
             state_name: &state.name,
             task_token: context.task_token.map(str::to_owned),
-            heartbeat_seconds: heartbeat.as_ref().and_then(Value::as_u64),
+            heartbeat_seconds,
+            heartbeat: signs_of_life.clone(),
             credentials: task.credentials.as_ref(),
         };
         let call = self.services.tasks.invoke(request);
-        let result = match timeout.as_ref().and_then(Value::as_f64) {
-            Some(seconds) => {
-                let limit = self
-                    .services
-                    .clock
-                    .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)));
-                match future::select(call, limit).await {
-                    Either::Left((result, _)) => result,
-                    Either::Right(_) => {
-                        // AWS reports an empty cause here (conformance: test_invoke_timeout).
-                        let error = StatesError::new(ErrorName::Timeout, "");
-                        self.event(id, timed_out, || failure_details(&error));
-                        return Err(error);
+        // AWS reports both limits with an empty cause (conformance: test_invoke_timeout).
+        let timeout = match timeout.as_ref().and_then(Value::as_f64) {
+            Some(seconds) => clock
+                .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
+                .map(|_| StatesError::new(ErrorName::Timeout, ""))
+                .boxed(),
+            None => future::pending().boxed(),
+        };
+        let silence = match heartbeat_seconds {
+            Some(seconds) => async move {
+                let allowed_ms = seconds.saturating_mul(1000) as i64;
+                loop {
+                    let deadline = signs_of_life.last_ms().saturating_add(allowed_ms);
+                    let now = clock.now_ms();
+                    if now >= deadline {
+                        return StatesError::new(ErrorName::HeartbeatTimeout, "");
                     }
+                    clock
+                        .sleep(Duration::from_millis((deadline - now) as u64))
+                        .await;
                 }
             }
-            None => call.await,
+            .boxed(),
+            None => future::pending().boxed(),
+        };
+        let limit = future::select(timeout, silence).map(|either| either.factor_first().0);
+        let result = match future::select(call, limit).await {
+            Either::Left((result, _)) => result,
+            Either::Right((error, _)) => {
+                self.event(id, timed_out, || failure_details(&error));
+                return Err(error);
+            }
         };
         match result {
             Ok(output) => {
