@@ -14,4 +14,6 @@ pub mod history;
 pub mod interpret;
 pub mod timestamp;
 
-pub use interpret::{ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler, TaskRequest};
+pub use interpret::{
+    DefinitionError, ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler, TaskRequest,
+};

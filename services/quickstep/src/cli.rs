@@ -1,7 +1,6 @@
 //! Flags → a run. `run` executes one execution, `validate` checks a definition, `bench`
 //! measures executions per second on one thread.
 
-use crate::system::{system_rng, SystemClock};
 use anyhow::{bail, Context as _};
 use asl::history::Recorder;
 use asl::interpret::{SplitMix64, VirtualClock};
@@ -15,6 +14,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use worker::clock::{system_rng, SystemClock};
 
 /// Exit code for a usage or definition error.
 pub const EXIT_USAGE: u8 = 2;

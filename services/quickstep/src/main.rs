@@ -2,7 +2,6 @@
 //! code. Logic lives in the crates (`asl` for the language); nothing here decides semantics.
 
 mod cli;
-mod system;
 
 use std::process::ExitCode;
 

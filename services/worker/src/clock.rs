@@ -1,4 +1,5 @@
-//! The real world's clock and randomness for the engine's `Clock` and `Rng` seams.
+//! The real world's clock and randomness for the engine's `Clock` and `Rng` seams: the
+//! engine has no I/O, so the worker and gateway hand it these.
 
 use asl::interpret::{Clock, SplitMix64};
 use futures::future::BoxFuture;

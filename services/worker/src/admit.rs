@@ -1,0 +1,547 @@
+//! Admission: turns a start record into a job, a duplicate, or a rejection. Decodes the
+//! input, finds the state machine and the idempotency key, waits for the start rate limit,
+//! and claims the key. Bad input is a value (`Reject`), never an error that stops the loop.
+
+use crate::config::TriggerConfig;
+use crate::idempotency::{Claim, ClaimKey, DuplicateOf, IdempotencyStore, RecordId, StoreError};
+use crate::metrics::Metrics;
+use crate::registry::{Registry, Revision};
+use crate::source::SourceRecord;
+use asl::interpret::PAYLOAD_LIMIT_BYTES;
+use asl::path::Path;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::Value;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Header naming the state machine (name or ARN).
+pub const HEADER_STATE_MACHINE: &str = "quickstep-state-machine";
+/// Header carrying the idempotency key (else the record key).
+pub const HEADER_IDEMPOTENCY_KEY: &str = "quickstep-idempotency-key";
+/// Header naming the execution.
+pub const HEADER_EXECUTION_NAME: &str = "quickstep-execution-name";
+
+/// A start record ready to run.
+#[derive(Debug)]
+pub struct Job {
+    /// The record it came from.
+    pub record: SourceRecord,
+    /// The state machine revision current at admission.
+    pub revision: Arc<Revision>,
+    /// The execution input.
+    pub input: Value,
+    /// The execution's name.
+    pub name: String,
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// The idempotency key the execution holds.
+    pub idempotency_key: String,
+    /// The claim to complete, when idempotency is on.
+    pub claim: Option<ClaimKey>,
+}
+
+/// Why a record cannot run: each names the error its FAILED result carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The value is not JSON (or not a valid envelope).
+    InvalidInput,
+    /// The input exceeds 262,144 bytes.
+    DataLimitExceeded,
+    /// Nothing names the state machine.
+    NoStateMachine,
+    /// The named state machine is not registered.
+    UnknownStateMachine,
+}
+
+impl RejectReason {
+    /// The `error` of the FAILED result.
+    pub fn error_name(self) -> &'static str {
+        match self {
+            RejectReason::InvalidInput | RejectReason::NoStateMachine => "Quickstep.InvalidInput",
+            RejectReason::DataLimitExceeded => "States.DataLimitExceeded",
+            RejectReason::UnknownStateMachine => "Quickstep.StateMachineDoesNotExist",
+        }
+    }
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::InvalidInput => "invalid_input",
+            RejectReason::DataLimitExceeded => "data_limit_exceeded",
+            RejectReason::NoStateMachine => "no_state_machine",
+            RejectReason::UnknownStateMachine => "unknown_state_machine",
+        }
+    }
+}
+
+/// A record answered with a FAILED result without running.
+#[derive(Debug)]
+pub struct Rejection {
+    /// The record.
+    pub record: SourceRecord,
+    /// Why.
+    pub reason: RejectReason,
+    /// A message naming the culprit.
+    pub cause: String,
+    /// The state machine, when one was named.
+    pub state_machine: Option<String>,
+    /// The idempotency key, when one was found.
+    pub idempotency_key: String,
+}
+
+/// What admission decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Run it.
+    Run(Box<Job>),
+    /// Its key ran or runs already: skip it.
+    Duplicate(DuplicateOf),
+    /// Answer with a FAILED result.
+    Reject(Rejection),
+    /// Shutdown came while the idempotency store was unreachable: leave the record
+    /// uncommitted for the next owner.
+    Abandoned,
+}
+
+/// A trigger with its paths compiled.
+struct Trigger {
+    config: TriggerConfig,
+    state_machine_path: Option<Path>,
+    idempotency_key_path: Option<Path>,
+}
+
+/// The admission stage.
+pub struct Admit {
+    registry: Arc<Registry>,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    triggers: Vec<Trigger>,
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    metrics: Metrics,
+    region: String,
+    account: String,
+}
+
+/// A trigger whose JSONPath does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("trigger {topic}: {error}")]
+pub struct TriggerError {
+    topic: String,
+    error: asl::path::PathError,
+}
+
+/// How long a running claim lives: the Express limit plus slack, so a dead worker's claim
+/// lapses and the redelivered record can run.
+const RUNNING_TTL: Duration = Duration::from_secs(asl::interpret::EXPRESS_MAX_SECONDS + 60);
+
+impl Admit {
+    /// Builds the stage.
+    pub fn new(
+        registry: Arc<Registry>,
+        store: Option<Arc<dyn IdempotencyStore>>,
+        triggers: &[TriggerConfig],
+        start_rate_per_second: Option<u32>,
+        metrics: Metrics,
+        region: &str,
+        account: &str,
+    ) -> Result<Admit, TriggerError> {
+        let compile = |topic: &str, path: &Option<String>| {
+            path.as_deref()
+                .map(Path::parse)
+                .transpose()
+                .map_err(|error| TriggerError {
+                    topic: topic.to_owned(),
+                    error,
+                })
+        };
+        let triggers = triggers
+            .iter()
+            .map(|t| {
+                Ok(Trigger {
+                    state_machine_path: compile(&t.topic, &t.state_machine_path)?,
+                    idempotency_key_path: compile(&t.topic, &t.idempotency_key_path)?,
+                    config: t.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, TriggerError>>()?;
+        let limiter = start_rate_per_second
+            .and_then(NonZeroU32::new)
+            .map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
+        Ok(Admit {
+            registry,
+            store,
+            triggers,
+            limiter,
+            metrics,
+            region: region.to_owned(),
+            account: account.to_owned(),
+        })
+    }
+
+    fn reject(
+        &self,
+        record: SourceRecord,
+        reason: RejectReason,
+        cause: String,
+        state_machine: Option<String>,
+        key: String,
+    ) -> Admission {
+        self.metrics
+            .rejected
+            .with_label_values(&[reason.label()])
+            .inc();
+        Admission::Reject(Rejection {
+            record,
+            reason,
+            cause,
+            state_machine,
+            idempotency_key: key,
+        })
+    }
+
+    /// Decides what to do with one record.
+    pub async fn admit(&self, record: SourceRecord, shutdown: &CancellationToken) -> Admission {
+        let trigger = self
+            .triggers
+            .iter()
+            .find(|t| t.config.topic == record.id.topic);
+        let fallback_key = record
+            .header(HEADER_IDEMPOTENCY_KEY)
+            .map(str::to_owned)
+            .or_else(|| {
+                record
+                    .key
+                    .as_deref()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| record.id.to_string());
+        let payload = record.payload.as_deref().unwrap_or_default();
+        if payload.len() > PAYLOAD_LIMIT_BYTES {
+            let cause = format!(
+                "The input of {} bytes exceeds the maximum of {PAYLOAD_LIMIT_BYTES} bytes.",
+                payload.len()
+            );
+            return self.reject(
+                record,
+                RejectReason::DataLimitExceeded,
+                cause,
+                None,
+                fallback_key,
+            );
+        }
+        let input: Value = match serde_json::from_slice(payload) {
+            Ok(input) => input,
+            Err(error) => {
+                let cause = format!("The start record's value is not JSON: {error}");
+                return self.reject(
+                    record,
+                    RejectReason::InvalidInput,
+                    cause,
+                    None,
+                    fallback_key,
+                );
+            }
+        };
+        let named = trigger
+            .and_then(|t| t.config.state_machine.clone())
+            .or_else(|| record.header(HEADER_STATE_MACHINE).map(str::to_owned))
+            .or_else(|| {
+                let path = trigger?.state_machine_path.as_ref()?;
+                path.select(&input)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            });
+        let Some(name) = named else {
+            let cause = format!("No state machine is named: set the '{HEADER_STATE_MACHINE}' header or bind the topic to one.");
+            return self.reject(
+                record,
+                RejectReason::NoStateMachine,
+                cause,
+                None,
+                fallback_key,
+            );
+        };
+        let key = trigger
+            .and_then(|t| t.idempotency_key_path.as_ref())
+            .and_then(|path| path.select(&input).ok())
+            .and_then(|v| match v.as_ref() {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .unwrap_or(fallback_key);
+        let Some(revision) = self.registry.get(&name) else {
+            let cause = format!("State Machine Does Not Exist: '{name}'");
+            return self.reject(
+                record,
+                RejectReason::UnknownStateMachine,
+                cause,
+                Some(name),
+                key,
+            );
+        };
+        let execution_name = record
+            .header(HEADER_EXECUTION_NAME)
+            .filter(|n| valid_name(n))
+            .map(str::to_owned)
+            .unwrap_or_else(|| derived_name(&record.id));
+        let execution_arn = format!(
+            "arn:aws:states:{}:{}:express:{}:{}",
+            self.region, self.account, revision.name, execution_name
+        );
+        if let Some(limiter) = &self.limiter {
+            if limiter.check_key(&revision.name).is_err() {
+                self.metrics
+                    .throttled
+                    .with_label_values(&[&revision.name])
+                    .inc();
+                limiter.until_key_ready(&revision.name).await;
+            }
+        }
+        let claim = match &self.store {
+            None => None,
+            Some(store) => {
+                let claim_key = ClaimKey::new(revision.name.clone(), key.clone());
+                match self
+                    .claim(store.as_ref(), &claim_key, &record.id, shutdown)
+                    .await
+                {
+                    None => return Admission::Abandoned,
+                    Some(Claim::Duplicate(of)) => {
+                        self.metrics.duplicates.inc();
+                        return Admission::Duplicate(of);
+                    }
+                    Some(Claim::Claimed | Claim::TakenOver) => Some(claim_key),
+                }
+            }
+        };
+        Admission::Run(Box::new(Job {
+            record,
+            revision,
+            input,
+            name: execution_name,
+            execution_arn,
+            idempotency_key: key,
+            claim,
+        }))
+    }
+
+    /// Claims with exponential backoff while the store is unreachable: the worker never runs
+    /// an execution without the guarantee it was configured with. `None` on shutdown.
+    async fn claim(
+        &self,
+        store: &dyn IdempotencyStore,
+        key: &ClaimKey,
+        record: &RecordId,
+        shutdown: &CancellationToken,
+    ) -> Option<Claim> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match store.claim(key, record, RUNNING_TTL).await {
+                Ok(claim) => return Some(claim),
+                Err(error) => {
+                    self.metrics
+                        .idempotency_errors
+                        .with_label_values(&["claim"])
+                        .inc();
+                    log_store_error(&error, record);
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+fn log_store_error(error: &StoreError, record: &RecordId) {
+    tracing::warn!(message = "Idempotency claim failed; retrying.", %error, record = %record);
+}
+
+/// AWS's execution name rules: 1–80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`
+/// or control characters.
+fn valid_name(name: &str) -> bool {
+    (1..=80).contains(&name.chars().count())
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+}
+
+/// A name from the record's coordinates: a redelivered record gets the same name (and so the
+/// same execution ARN), which is how duplicates of one execution are recognised downstream.
+fn derived_name(record: &RecordId) -> String {
+    let topic: String = record
+        .topic
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!("{topic}-{}-{}", record.partition, record.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idempotency::MemoryStore;
+    use crate::registry::RegistryEntry;
+
+    fn record(payload: &[u8], headers: &[(&str, &str)]) -> SourceRecord {
+        SourceRecord {
+            id: RecordId::new("quickstep.start", 2, 7),
+            key: Some(b"key-1".to_vec()),
+            payload: Some(payload.to_vec()),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            timestamp_ms: None,
+        }
+    }
+
+    fn admit(store: Option<Arc<dyn IdempotencyStore>>, triggers: &[TriggerConfig]) -> Admit {
+        let registry = Arc::new(Registry::new("local", "000000000000"));
+        registry
+            .apply(&RegistryEntry {
+                name: "orders".into(),
+                definition: r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#.into(),
+                role_arn: String::new(),
+                level: None,
+                include_execution_data: false,
+            })
+            .expect("valid");
+        Admit::new(
+            registry,
+            store,
+            triggers,
+            None,
+            Metrics::new(),
+            "local",
+            "000000000000",
+        )
+        .expect("valid triggers")
+    }
+
+    fn default_trigger() -> Vec<TriggerConfig> {
+        vec![TriggerConfig {
+            topic: "quickstep.start".into(),
+            state_machine: None,
+            state_machine_path: None,
+            idempotency_key_path: None,
+        }]
+    }
+
+    async fn decide(admit: &Admit, record: SourceRecord) -> Admission {
+        admit.admit(record, &CancellationToken::new()).await
+    }
+
+    #[tokio::test]
+    async fn a_good_record_runs_with_a_derived_name() {
+        let admit = admit(None, &default_trigger());
+        let Admission::Run(job) = decide(
+            &admit,
+            record(b"{\"a\":1}", &[(HEADER_STATE_MACHINE, "orders")]),
+        )
+        .await
+        else {
+            panic!("should run")
+        };
+        assert_eq!(job.name, "quickstep_start-2-7");
+        assert_eq!(
+            job.execution_arn,
+            "arn:aws:states:local:000000000000:express:orders:quickstep_start-2-7"
+        );
+        assert_eq!(job.idempotency_key, "key-1");
+        assert_eq!(job.input, serde_json::json!({"a": 1}));
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_rejected_with_a_reason() {
+        let admit = admit(None, &default_trigger());
+        let cases: Vec<(SourceRecord, RejectReason)> = vec![
+            (
+                record(b"{not json", &[(HEADER_STATE_MACHINE, "orders")]),
+                RejectReason::InvalidInput,
+            ),
+            (record(b"{}", &[]), RejectReason::NoStateMachine),
+            (
+                record(b"{}", &[(HEADER_STATE_MACHINE, "nope")]),
+                RejectReason::UnknownStateMachine,
+            ),
+            (
+                record(
+                    &vec![b' '; PAYLOAD_LIMIT_BYTES + 1],
+                    &[(HEADER_STATE_MACHINE, "orders")],
+                ),
+                RejectReason::DataLimitExceeded,
+            ),
+        ];
+        for (record, reason) in cases {
+            match decide(&admit, record).await {
+                Admission::Reject(rejection) => assert_eq!(rejection.reason, reason),
+                other => panic!("expected {reason:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn triggers_route_and_key_by_jsonpath() {
+        let triggers = vec![TriggerConfig {
+            topic: "quickstep.start".into(),
+            state_machine: None,
+            state_machine_path: Some("$.machine".into()),
+            idempotency_key_path: Some("$.order.id".into()),
+        }];
+        let admit = admit(None, &triggers);
+        let Admission::Run(job) = decide(
+            &admit,
+            record(br#"{"machine":"orders","order":{"id":99}}"#, &[]),
+        )
+        .await
+        else {
+            panic!("should run")
+        };
+        assert_eq!(job.idempotency_key, "99");
+        assert_eq!(job.revision.name, "orders");
+    }
+
+    #[tokio::test]
+    async fn a_second_record_with_the_same_key_is_a_duplicate() {
+        let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
+        let admit = admit(Some(store), &default_trigger());
+        let first = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        let mut second = first.clone();
+        second.id.offset = 8;
+        assert!(matches!(
+            decide(&admit, first.clone()).await,
+            Admission::Run(_)
+        ));
+        assert!(
+            matches!(decide(&admit, first).await, Admission::Run(_)),
+            "the same record takes over"
+        );
+        assert!(matches!(
+            decide(&admit, second).await,
+            Admission::Duplicate(_)
+        ));
+        assert_eq!(admit.metrics.duplicates.get(), 1);
+    }
+
+    #[test]
+    fn execution_names_follow_aws_rules() {
+        assert!(valid_name("order-42_a"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("has space"));
+        assert!(!valid_name(&"x".repeat(81)));
+        assert!(!valid_name("a/b"));
+    }
+}

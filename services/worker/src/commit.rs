@@ -1,0 +1,146 @@
+//! Per-partition watermarks of finished offsets. Executions finish out of order; a
+//! partition's commit position only moves past offset o once every record below o has
+//! finished (result and history acknowledged). Vector's `OrderedFinalizer`, by offset.
+
+use std::collections::{BTreeSet, HashMap};
+
+pub use crate::idempotency::RecordId;
+
+#[derive(Debug, Default)]
+struct Partition {
+    /// Offsets admitted and not yet finished.
+    in_flight: BTreeSet<i64>,
+    /// One past the highest offset admitted.
+    next: i64,
+    /// The last commit position handed out.
+    committed: Option<i64>,
+}
+
+impl Partition {
+    /// The position to commit: the lowest unfinished offset, or one past everything seen.
+    fn watermark(&self) -> i64 {
+        self.in_flight.first().copied().unwrap_or(self.next)
+    }
+}
+
+/// Tracks every assigned partition of one consumer.
+#[derive(Debug, Default)]
+pub struct CommitTracker {
+    partitions: HashMap<(String, i32), Partition>,
+}
+
+impl CommitTracker {
+    /// Starts tracking a newly assigned partition.
+    pub fn assign(&mut self, topic: &str, partition: i32) {
+        self.partitions
+            .entry((topic.to_owned(), partition))
+            .or_default();
+    }
+
+    /// Stops tracking a revoked partition: what finishes later is not committed by us (the
+    /// new owner redelivers it and the idempotency take-over rule keeps that correct).
+    pub fn revoke(&mut self, topic: &str, partition: i32) {
+        self.partitions.remove(&(topic.to_owned(), partition));
+    }
+
+    /// Whether the partition is currently ours.
+    pub fn owns(&self, topic: &str, partition: i32) -> bool {
+        self.partitions.contains_key(&(topic.to_owned(), partition))
+    }
+
+    /// A record entered the pipeline. Returns false if its partition is not assigned.
+    pub fn admit(&mut self, record: &RecordId) -> bool {
+        let Some(partition) = self
+            .partitions
+            .get_mut(&(record.topic.clone(), record.partition))
+        else {
+            return false;
+        };
+        partition.in_flight.insert(record.offset);
+        partition.next = partition.next.max(record.offset + 1);
+        true
+    }
+
+    /// A record finished. Returns the new commit position of its partition when it moved.
+    pub fn finish(&mut self, record: &RecordId) -> Option<i64> {
+        let partition = self
+            .partitions
+            .get_mut(&(record.topic.clone(), record.partition))?;
+        partition.in_flight.remove(&record.offset);
+        let watermark = partition.watermark();
+        if partition.committed.is_some_and(|c| c >= watermark) {
+            return None;
+        }
+        partition.committed = Some(watermark);
+        Some(watermark)
+    }
+
+    /// Records admitted and not yet finished, over all partitions.
+    pub fn in_flight(&self) -> usize {
+        self.partitions.values().map(|p| p.in_flight.len()).sum()
+    }
+
+    /// Every partition's commit position, for a final commit.
+    pub fn positions(&self) -> Vec<(String, i32, i64)> {
+        self.partitions
+            .iter()
+            .filter(|(_, p)| p.next > 0 || !p.in_flight.is_empty())
+            .map(|((topic, partition), p)| (topic.clone(), *partition, p.watermark()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(offset: i64) -> RecordId {
+        RecordId {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+        }
+    }
+
+    #[test]
+    fn commits_stay_in_order_when_finishing_out_of_order() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        for offset in 10..14 {
+            assert!(tracker.admit(&id(offset)));
+        }
+        assert_eq!(
+            tracker.finish(&id(12)),
+            Some(10),
+            "10 still runs: the position stays at 10"
+        );
+        assert_eq!(tracker.finish(&id(11)), None, "unchanged");
+        assert_eq!(tracker.finish(&id(10)), Some(13), "10..=12 done, 13 runs");
+        assert_eq!(tracker.finish(&id(13)), Some(14));
+        assert_eq!(tracker.in_flight(), 0);
+    }
+
+    #[test]
+    fn revoked_partitions_are_not_committed() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        tracker.admit(&id(0));
+        tracker.revoke("t", 0);
+        assert_eq!(tracker.finish(&id(0)), None);
+        assert!(
+            !tracker.admit(&id(1)),
+            "a record of an unassigned partition is refused"
+        );
+        assert!(!tracker.owns("t", 0));
+    }
+
+    #[test]
+    fn positions_cover_partitions_with_progress() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        tracker.assign("t", 1);
+        tracker.admit(&id(5));
+        tracker.finish(&id(5));
+        assert_eq!(tracker.positions(), vec![("t".to_owned(), 0, 6)]);
+    }
+}

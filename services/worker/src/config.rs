@@ -1,0 +1,230 @@
+//! The worker's configuration as plain data (Vector's `*Config` style): every field is
+//! documented for the user, defaults live in named `default_*` functions, units are in the
+//! names. The binary layers defaults → file → `QUICKSTEP_*` env → flags into this struct.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything `quickstep worker` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// The consumer group every worker joins.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// A directory of state machine definitions, one `NAME.asl.json` file each.
+    #[serde(default)]
+    pub definitions: Option<PathBuf>,
+    /// The compacted topic of state machine revisions the gateway writes; followed live.
+    #[serde(default = "default_registry_topic")]
+    pub registry_topic: String,
+    /// Topics that start executions, and how each finds its state machine and key.
+    #[serde(default = "default_triggers")]
+    pub triggers: Vec<TriggerConfig>,
+    /// Where results go: one record per execution, keyed like its start record.
+    #[serde(default = "default_results_topic")]
+    pub results_topic: String,
+    /// Where undecodable or unroutable start records are copied, if anywhere.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// `memory`, `off`, or `redis://host:port`.
+    #[serde(default = "default_idempotency")]
+    pub idempotency: String,
+    /// How long a completed key suppresses duplicates, in seconds.
+    #[serde(default = "default_idempotency_window_seconds")]
+    pub idempotency_window_seconds: u64,
+    /// `off`, `stdout`, `file:PATH` or `kafka:TOPIC`.
+    #[serde(default = "default_history")]
+    pub history: String,
+    /// `ALL`, `ERROR`, `FATAL` or `OFF`.
+    #[serde(default = "default_history_level")]
+    pub history_level: String,
+    /// Whether history events carry inputs and outputs.
+    #[serde(default)]
+    pub include_execution_data: bool,
+    /// Executions running at once in this worker; partitions pause when it is reached.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Partitions of topics the worker creates when they are missing.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Executions started per second per state machine (token bucket); none when absent.
+    #[serde(default)]
+    pub start_rate_per_second: Option<u32>,
+    /// On SIGTERM, how long in-flight executions may take to finish, in seconds.
+    #[serde(default = "default_shutdown_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+    /// Where `/metrics` is served, `host:port`; none when absent.
+    #[serde(default)]
+    pub metrics_address: Option<String>,
+    /// Region and account in the ARNs the worker makes up.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// See `region`.
+    #[serde(default = "default_account")]
+    pub account: String,
+    /// Extra librdkafka settings for every client (e.g. `session.timeout.ms`).
+    #[serde(default)]
+    pub kafka: std::collections::BTreeMap<String, String>,
+}
+
+/// One input topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerConfig {
+    /// The topic.
+    pub topic: String,
+    /// The state machine every record of this topic starts; otherwise the
+    /// `quickstep-state-machine` header (or `state_machine_path`) names it.
+    #[serde(default)]
+    pub state_machine: Option<String>,
+    /// A JSONPath into the input that names the state machine.
+    #[serde(default)]
+    pub state_machine_path: Option<String>,
+    /// A JSONPath into the input that gives the idempotency key; otherwise the
+    /// `quickstep-idempotency-key` header, else the record key.
+    #[serde(default)]
+    pub idempotency_key_path: Option<String>,
+}
+
+fn default_brokers() -> String {
+    "127.0.0.1:9092".into()
+}
+fn default_group() -> String {
+    "quickstep".into()
+}
+fn default_registry_topic() -> String {
+    "quickstep.state-machines".into()
+}
+fn default_triggers() -> Vec<TriggerConfig> {
+    vec![TriggerConfig {
+        topic: "quickstep.start".into(),
+        state_machine: None,
+        state_machine_path: None,
+        idempotency_key_path: None,
+    }]
+}
+fn default_results_topic() -> String {
+    "quickstep.results".into()
+}
+fn default_idempotency() -> String {
+    "memory".into()
+}
+fn default_idempotency_window_seconds() -> u64 {
+    24 * 3600
+}
+fn default_history() -> String {
+    "off".into()
+}
+fn default_history_level() -> String {
+    "OFF".into()
+}
+fn default_max_in_flight() -> usize {
+    1024
+}
+fn default_partitions() -> i32 {
+    6
+}
+fn default_shutdown_grace_seconds() -> u64 {
+    30
+}
+fn default_region() -> String {
+    "local".into()
+}
+fn default_account() -> String {
+    "000000000000".into()
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+    }
+}
+
+/// A configuration that cannot work, named.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid worker configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl WorkerConfig {
+    /// Checks what serde cannot: values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_in_flight == 0 {
+            return Err(ConfigError("max_in_flight must be at least 1".into()));
+        }
+        if self.triggers.is_empty() {
+            return Err(ConfigError("at least one trigger topic is needed".into()));
+        }
+        if asl::history::Level::parse(&self.history_level).is_none() {
+            return Err(ConfigError(format!(
+                "history_level must be ALL, ERROR, FATAL or OFF, not '{}'",
+                self.history_level
+            )));
+        }
+        crate::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        IdempotencyKind::parse(&self.idempotency).map_err(ConfigError)?;
+        Ok(())
+    }
+}
+
+/// Which idempotency store the configuration names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyKind {
+    /// No deduplication.
+    Off,
+    /// In this process only (one worker).
+    Memory,
+    /// Redis at this URL (many workers).
+    Redis(String),
+}
+
+impl IdempotencyKind {
+    /// Parses `off`, `memory` or `redis://…`.
+    pub fn parse(text: &str) -> Result<IdempotencyKind, String> {
+        match text {
+            "off" => Ok(IdempotencyKind::Off),
+            "memory" => Ok(IdempotencyKind::Memory),
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Ok(IdempotencyKind::Redis(url.into()))
+            }
+            other => Err(format!(
+                "idempotency must be off, memory or redis://HOST:PORT, not '{other}'"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = WorkerConfig::default();
+        config.validate().expect("the defaults work");
+        assert_eq!(config.triggers[0].topic, "quickstep.start");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let error = serde_json::from_value::<WorkerConfig>(serde_json::json!({"bokers": "x"}));
+        assert!(error.is_err());
+    }
+
+    #[test]
+    fn nonsense_values_are_named() {
+        let config = WorkerConfig {
+            history_level: "LOUD".into(),
+            ..WorkerConfig::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("LOUD"));
+        let config = WorkerConfig {
+            max_in_flight: 0,
+            ..WorkerConfig::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

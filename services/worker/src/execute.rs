@@ -1,0 +1,131 @@
+//! Execution: runs one admitted job on the engine with the real clock, the worker's task
+//! integrations and, when history is on, a collector for its events.
+
+use crate::admit::Job;
+use crate::metrics::Metrics;
+use asl::history::{HistoryEvent, HistoryObserver, Level};
+use asl::interpret::{Clock, Rng};
+use asl::{ExecutionInfo, Outcome, Services, TaskHandler};
+use std::sync::{Arc, Mutex};
+
+/// A job that ran, with what it produced.
+#[derive(Debug)]
+pub struct Finished {
+    /// The job.
+    pub job: Job,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Its history, filtered by level (empty when history is off).
+    pub history: Vec<HistoryEvent>,
+}
+
+/// Collects one execution's events in memory until the sink takes them.
+struct Collector {
+    level: Level,
+    include_execution_data: bool,
+    events: Mutex<Vec<HistoryEvent>>,
+}
+
+impl HistoryObserver for Collector {
+    fn level(&self) -> Level {
+        self.level
+    }
+    fn include_execution_data(&self) -> bool {
+        self.include_execution_data
+    }
+    fn record(&self, event: HistoryEvent) {
+        self.events
+            .lock()
+            .expect("collector lock is never poisoned")
+            .push(event);
+    }
+}
+
+/// The execution stage.
+pub struct Executor {
+    tasks: Arc<dyn TaskHandler>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    metrics: Metrics,
+    /// The worker's history level, for revisions that set none.
+    default_level: Level,
+    include_execution_data: bool,
+}
+
+impl Executor {
+    /// Builds the stage.
+    pub fn new(
+        tasks: Arc<dyn TaskHandler>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        metrics: Metrics,
+        default_level: Level,
+        include_execution_data: bool,
+    ) -> Executor {
+        Executor {
+            tasks,
+            clock,
+            rng,
+            metrics,
+            default_level,
+            include_execution_data,
+        }
+    }
+
+    /// Runs a job to its end.
+    pub async fn execute(&self, mut job: Job) -> Finished {
+        let revision = &job.revision;
+        let level = revision.level.unwrap_or(self.default_level);
+        let collector = (level != Level::Off).then(|| Collector {
+            level,
+            include_execution_data: self.include_execution_data || revision.include_execution_data,
+            events: Mutex::default(),
+        });
+        let info = ExecutionInfo {
+            execution_arn: job.execution_arn.clone(),
+            name: job.name.clone(),
+            role_arn: revision.role_arn.clone(),
+            state_machine_arn: revision.arn.clone(),
+            state_machine_name: revision.name.clone(),
+            redrive_count: None,
+        };
+        let services = Services {
+            tasks: self.tasks.as_ref(),
+            clock: self.clock.as_ref(),
+            rng: self.rng.as_ref(),
+            history: collector.as_ref().map(|c| c as &dyn HistoryObserver),
+        };
+        self.metrics
+            .executions_started
+            .with_label_values(&[&revision.name])
+            .inc();
+        self.metrics.in_flight.inc();
+        let input = std::mem::take(&mut job.input);
+        let outcome = revision.machine.run(input, &info, &services).await;
+        self.metrics.in_flight.dec();
+        self.metrics
+            .executions_finished
+            .with_label_values(&[&revision.name, outcome.status.as_str()])
+            .inc();
+        self.metrics
+            .execution_duration
+            .with_label_values(&[&revision.name])
+            .observe((outcome.stop_ms - outcome.start_ms).max(0) as f64 / 1000.0);
+        self.metrics
+            .state_transitions
+            .with_label_values(&[&revision.name])
+            .inc_by(outcome.state_transitions);
+        let history = collector
+            .map(|c| {
+                c.events
+                    .into_inner()
+                    .expect("collector lock is never poisoned")
+            })
+            .unwrap_or_default();
+        Finished {
+            job,
+            outcome,
+            history,
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The Kafka runtime: source, admission, executor pool, idempotency stores, sinks, commit
+//! tracking, task integrations. A `Worker` joins the consumer group, runs the executions
+//! that start records ask for, and leaves nothing behind but results, history and
+//! committed offsets. It knows the engine only through the `asl` API.
+
+pub mod admit;
+pub mod clock;
+pub mod commit;
+pub mod config;
+pub mod emit;
+pub mod execute;
+pub mod idempotency;
+pub mod metrics;
+pub mod registry;
+pub mod serve;
+pub mod sinks;
+pub mod source;
+pub mod tasks;
+
+use crate::admit::{Admission, Admit};
+use crate::commit::CommitTracker;
+use crate::config::{IdempotencyKind, WorkerConfig};
+use crate::emit::Emitter;
+use crate::execute::Executor;
+use crate::idempotency::{IdempotencyStore, MemoryStore, RecordId, RedisStore};
+use crate::metrics::Metrics;
+use crate::registry::{Registry, RegistryEntry};
+use crate::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
+use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord};
+use asl::history::Level;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Why a worker could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Kafka refused a client or a topic.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The idempotency store could not be set up.
+    #[error("idempotency store: {0}")]
+    Store(#[from] idempotency::StoreError),
+    /// The definitions could not be loaded.
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    /// A trigger's JSONPath is invalid.
+    #[error(transparent)]
+    Trigger(#[from] admit::TriggerError),
+    /// The history sink could not be opened.
+    #[error(transparent)]
+    Sink(#[from] sinks::SinkError),
+    /// The metrics endpoint could not listen.
+    #[error("metrics endpoint: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What ended a record's trip through the pipeline.
+struct Done {
+    record: RecordId,
+    finished_at: Instant,
+}
+
+/// A built worker, ready to run.
+pub struct Worker {
+    config: WorkerConfig,
+    consumer: SourceConsumer,
+    rebalances: tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>,
+    admit: Arc<Admit>,
+    executor: Arc<Executor>,
+    emitter: Arc<Emitter>,
+    metrics: Metrics,
+    registry: Arc<Registry>,
+}
+
+impl Worker {
+    /// Connects to Kafka (creating missing topics) and the idempotency store, loads the
+    /// definitions, and joins the group.
+    pub async fn build(config: WorkerConfig, metrics: Metrics) -> Result<Worker, WorkerError> {
+        config.validate()?;
+        let registry = Arc::new(Registry::new(&config.region, &config.account));
+        if let Some(dir) = &config.definitions {
+            for error in registry.load_dir(dir)? {
+                tracing::warn!(message = "Definition not loaded.", %error);
+            }
+        }
+        let mut topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
+        topics.push(&config.results_topic);
+        topics.push(&config.registry_topic);
+        let history_kind = HistorySinkKind::parse(&config.history).map_err(config::ConfigError)?;
+        if let HistorySinkKind::Kafka(topic) = &history_kind {
+            topics.push(topic);
+        }
+        if let Some(topic) = &config.dead_letter_topic {
+            topics.push(topic);
+        }
+        source::ensure_topics(&config, &topics).await?;
+        let store: Option<Arc<dyn IdempotencyStore>> =
+            match IdempotencyKind::parse(&config.idempotency).map_err(config::ConfigError)? {
+                IdempotencyKind::Off => None,
+                IdempotencyKind::Memory => Some(Arc::new(MemoryStore::new())),
+                IdempotencyKind::Redis(url) => {
+                    Some(Arc::new(RedisStore::connect(&url, "quickstep").await?))
+                }
+            };
+        let producer = source::producer(&config)?;
+        let history: Option<Arc<dyn HistorySink>> = match history_kind {
+            HistorySinkKind::Off => None,
+            HistorySinkKind::Stdout => Some(Arc::new(StdoutSink)),
+            HistorySinkKind::File(path) => Some(Arc::new(FileSink::open(&path).await?)),
+            HistorySinkKind::Kafka(topic) => {
+                Some(Arc::new(KafkaSink::new(producer.clone(), topic)))
+            }
+        };
+        let admit = Admit::new(
+            registry.clone(),
+            store.clone(),
+            &config.triggers,
+            config.start_rate_per_second,
+            metrics.clone(),
+            &config.region,
+            &config.account,
+        )?;
+        let executor = Executor::new(
+            Arc::new(tasks::Integrations),
+            Arc::new(clock::SystemClock),
+            Arc::new(clock::system_rng()),
+            metrics.clone(),
+            Level::parse(&config.history_level).unwrap_or_default(),
+            config.include_execution_data,
+        );
+        let emitter = Emitter::new(
+            producer,
+            config.results_topic.clone(),
+            config.dead_letter_topic.clone(),
+            history,
+            store,
+            Duration::from_secs(config.idempotency_window_seconds),
+            metrics.clone(),
+        );
+        let (consumer, rebalances) = source::consumer(&config)?;
+        Ok(Worker {
+            config,
+            consumer,
+            rebalances,
+            admit: Arc::new(admit),
+            executor: Arc::new(executor),
+            emitter: Arc::new(emitter),
+            metrics,
+            registry,
+        })
+    }
+
+    /// The registry this worker runs from.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Runs until `shutdown`: then stops fetching, lets in-flight executions finish within
+    /// the grace period, commits, and leaves the group.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let mut side_tasks = JoinSet::new();
+        // Side tasks stop with the worker: abort on exit is their cancel policy.
+        side_tasks.spawn(follow_registry(
+            self.config.clone(),
+            self.registry.clone(),
+            shutdown.clone(),
+        ));
+        if let Some(address) = self.config.metrics_address.clone() {
+            let listener = tokio::net::TcpListener::bind(&address)
+                .await
+                .map_err(WorkerError::Serve)?;
+            tracing::info!(message = "Serving metrics.", address = %listener.local_addr().map_err(WorkerError::Serve)?);
+            side_tasks.spawn(serve::metrics(
+                listener,
+                self.metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
+        let mut tracker = CommitTracker::default();
+        let mut executions: JoinSet<Done> = JoinSet::new();
+        let mut backlog: VecDeque<SourceRecord> = VecDeque::new();
+        let mut paused = false;
+        let max_in_flight = self.config.max_in_flight;
+        let mut lag_tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            while executions.len() < max_in_flight {
+                let Some(record) = backlog.pop_front() else {
+                    break;
+                };
+                self.start(record, &mut tracker, &mut executions, &shutdown)
+                    .await;
+            }
+            let full = executions.len() >= max_in_flight;
+            if full != paused {
+                self.set_paused(full);
+                paused = full;
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some(event) = self.rebalances.recv() => self.rebalanced(event, &mut tracker, &mut backlog),
+                Some(done) = executions.join_next(), if !executions.is_empty() => match done {
+                    Ok(done) => self.finish(done, &mut tracker),
+                    Err(error) => tracing::error!(message = "An execution task failed.", %error),
+                },
+                message = self.consumer.recv() => match message {
+                    Ok(message) => backlog.push_back(SourceRecord::from_message(&message.detach())),
+                    Err(error) => tracing::warn!(message = "Consumer error.", %error),
+                },
+                _ = lag_tick.tick() => self.report_lag(),
+            }
+        }
+        tracing::info!(message = "Draining.", in_flight = executions.len());
+        self.set_paused(true);
+        let grace = tokio::time::sleep(Duration::from_secs(self.config.shutdown_grace_seconds));
+        tokio::pin!(grace);
+        while !executions.is_empty() {
+            tokio::select! {
+                _ = &mut grace => {
+                    tracing::warn!(message = "Grace period over; leaving unfinished executions to be redelivered.", in_flight = executions.len());
+                    break;
+                }
+                Some(done) = executions.join_next() => if let Ok(done) = done {
+                    self.finish(done, &mut tracker);
+                },
+            }
+        }
+        executions.abort_all();
+        self.commit_final(&tracker);
+        self.consumer.unsubscribe();
+        side_tasks.abort_all();
+        Ok(())
+    }
+
+    async fn start(
+        &self,
+        record: SourceRecord,
+        tracker: &mut CommitTracker,
+        executions: &mut JoinSet<Done>,
+        shutdown: &CancellationToken,
+    ) {
+        // A record fetched before its partition was revoked belongs to the new owner now.
+        if !tracker.admit(&record.id) {
+            return;
+        }
+        let id = record.id.clone();
+        match self.admit.admit(record, shutdown).await {
+            Admission::Run(job) => {
+                let (executor, emitter) = (self.executor.clone(), self.emitter.clone());
+                executions.spawn(async move {
+                    let finished = executor.execute(*job).await;
+                    let record = emitter.finished(finished).await;
+                    Done {
+                        record,
+                        finished_at: Instant::now(),
+                    }
+                });
+            }
+            Admission::Reject(rejection) => {
+                let emitter = self.emitter.clone();
+                executions.spawn(async move {
+                    let record = emitter.rejected(rejection).await;
+                    Done {
+                        record,
+                        finished_at: Instant::now(),
+                    }
+                });
+            }
+            Admission::Duplicate(_) => self.finish(
+                Done {
+                    record: id,
+                    finished_at: Instant::now(),
+                },
+                tracker,
+            ),
+            // Left uncommitted: the next owner of the partition will see it again.
+            Admission::Abandoned => {}
+        }
+    }
+
+    fn finish(&self, done: Done, tracker: &mut CommitTracker) {
+        let Some(position) = tracker.finish(&done.record) else {
+            return;
+        };
+        let mut list = TopicPartitionList::new();
+        if list
+            .add_partition_offset(
+                &done.record.topic,
+                done.record.partition,
+                Offset::Offset(position),
+            )
+            .is_ok()
+        {
+            if let Err(error) = self.consumer.store_offsets(&list) {
+                tracing::debug!(message = "Offset not stored (partition revoked?).", %error);
+            }
+        }
+        self.metrics
+            .commit_latency
+            .observe(done.finished_at.elapsed().as_secs_f64());
+    }
+
+    fn rebalanced(
+        &self,
+        event: RebalanceEvent,
+        tracker: &mut CommitTracker,
+        backlog: &mut VecDeque<SourceRecord>,
+    ) {
+        match event {
+            RebalanceEvent::Assigned(partitions) => {
+                for (topic, partition) in &partitions {
+                    tracker.assign(topic, *partition);
+                }
+                tracing::info!(message = "Partitions assigned.", count = partitions.len());
+            }
+            RebalanceEvent::Revoked(partitions) => {
+                for (topic, partition) in &partitions {
+                    tracker.revoke(topic, *partition);
+                    self.metrics
+                        .consumer_lag
+                        .remove_label_values(&[topic, &partition.to_string()])
+                        .ok();
+                }
+                backlog.retain(|r| tracker.owns(&r.id.topic, r.id.partition));
+                tracing::info!(message = "Partitions revoked.", count = partitions.len());
+            }
+        }
+    }
+
+    fn set_paused(&self, pause: bool) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        let result = if pause {
+            self.consumer.pause(&assignment)
+        } else {
+            self.consumer.resume(&assignment)
+        };
+        if let Err(error) = result {
+            tracing::warn!(message = "Pausing or resuming partitions failed.", %error, pause);
+        }
+    }
+
+    fn report_lag(&self) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        for element in positions.elements() {
+            let Offset::Offset(position) = element.offset() else {
+                continue;
+            };
+            if let Ok((_, high)) = self.consumer.fetch_watermarks(
+                element.topic(),
+                element.partition(),
+                Duration::from_millis(200),
+            ) {
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[element.topic(), &element.partition().to_string()])
+                    .set((high - position).max(0));
+            }
+        }
+    }
+
+    fn commit_final(&self, tracker: &CommitTracker) {
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, position) in tracker.positions() {
+            list.add_partition_offset(&topic, partition, Offset::Offset(position))
+                .ok();
+        }
+        if list.count() > 0 {
+            if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
+                tracing::warn!(message = "Final commit failed.", %error);
+            }
+        }
+    }
+}
+
+/// Follows the compacted registry topic from its beginning: every record is a revision
+/// (value = `RegistryEntry` JSON) or a tombstone (no value) deleting the state machine.
+async fn follow_registry(
+    config: WorkerConfig,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) {
+    let consumer = match registry_consumer(&config) {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            tracing::error!(message = "Cannot follow the registry topic.", %error);
+            return;
+        }
+    };
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(message = "Registry consumer error.", %error);
+                continue;
+            }
+        };
+        let name = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .unwrap_or_default()
+            .to_owned();
+        match message.payload() {
+            None => registry.remove(&name),
+            Some(payload) => match serde_json::from_slice::<RegistryEntry>(payload) {
+                Ok(entry) => match registry.apply(&entry) {
+                    Ok(revision) => {
+                        tracing::info!(message = "State machine registered.", name = %revision.name)
+                    }
+                    Err(error) => tracing::warn!(message = "Registry revision refused.", %error),
+                },
+                Err(error) => {
+                    tracing::warn!(message = "Registry record is not an entry.", %error, name)
+                }
+            },
+        }
+    }
+}
+
+fn registry_consumer(
+    config: &WorkerConfig,
+) -> Result<rdkafka::consumer::StreamConsumer, rdkafka::error::KafkaError> {
+    let mut client = rdkafka::ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        // Not in the group: every worker reads every revision.
+        .set(
+            "group.id",
+            format!("{}-registry-{}", config.group, std::process::id()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    for (key, value) in &config.kafka {
+        client.set(key, value);
+    }
+    let consumer: rdkafka::consumer::StreamConsumer = client.create()?;
+    let metadata =
+        consumer.fetch_metadata(Some(&config.registry_topic), Duration::from_secs(10))?;
+    let mut list = TopicPartitionList::new();
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&list)?;
+    Ok(consumer)
+}

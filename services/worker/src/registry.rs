@@ -1,0 +1,277 @@
+//! State machine revisions by name: loaded from a directory of `NAME.asl.json` files and
+//! followed live on the compacted registry topic the gateway writes. Each revision is
+//! validated and compiled once; executions take an `Arc` of the revision current at start.
+
+use asl::history::Level;
+use asl::validate::MachineType;
+use asl::{DefinitionError, Machine};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// One compiled revision of a state machine.
+#[derive(Debug)]
+pub struct Revision {
+    /// The state machine's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// The compiled definition.
+    pub machine: Machine,
+    /// The definition as written (DescribeStateMachine returns it).
+    pub definition: String,
+    /// Logging: which history events to export; `None` leaves it to the worker's setting.
+    pub level: Option<Level>,
+    /// Logging: whether events carry inputs and outputs.
+    pub include_execution_data: bool,
+    /// IAM role named at creation, shown as `$$.Execution.RoleArn`.
+    pub role_arn: String,
+}
+
+/// A registry record's value (the key is the state machine name; a tombstone deletes it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryEntry {
+    /// The state machine's name.
+    pub name: String,
+    /// The definition text.
+    pub definition: String,
+    /// The role ARN.
+    #[serde(default)]
+    pub role_arn: String,
+    /// `ALL`, `ERROR`, `FATAL` or `OFF`; absent leaves it to the worker's setting.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Whether history carries inputs and outputs.
+    #[serde(default)]
+    pub include_execution_data: bool,
+}
+
+/// Why a definition could not join the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A definition file could not be read.
+    #[error("reading {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        error: std::io::Error,
+    },
+    /// A definition is not JSON.
+    #[error("{name}: the definition is not JSON: {error}")]
+    NotJson {
+        /// The state machine.
+        name: String,
+        /// The parser's message.
+        error: serde_json::Error,
+    },
+    /// A definition fails validation.
+    #[error("{name}: {error}")]
+    Invalid {
+        /// The state machine.
+        name: String,
+        /// The diagnostics.
+        error: DefinitionError,
+    },
+}
+
+/// Every known state machine, shared by all stages.
+#[derive(Debug, Default)]
+pub struct Registry {
+    region: String,
+    account: String,
+    revisions: RwLock<HashMap<String, Arc<Revision>>>,
+}
+
+impl Registry {
+    /// An empty registry whose ARNs use `region` and `account`.
+    pub fn new(region: &str, account: &str) -> Registry {
+        Registry {
+            region: region.to_owned(),
+            account: account.to_owned(),
+            revisions: RwLock::default(),
+        }
+    }
+
+    /// The ARN of a state machine by name.
+    pub fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, name
+        )
+    }
+
+    /// Compiles and stores a revision; the previous one stays in use by running executions.
+    pub fn apply(&self, entry: &RegistryEntry) -> Result<Arc<Revision>, RegistryError> {
+        let value: Value =
+            serde_json::from_str(&entry.definition).map_err(|error| RegistryError::NotJson {
+                name: entry.name.clone(),
+                error,
+            })?;
+        // Quickstep runs callbacks that AWS's Express validation refuses, so revisions are
+        // checked with STANDARD rules (the gateway applies EXPRESS rules where AWS would).
+        let machine = Machine::from_definition(&value, MachineType::Standard).map_err(|error| {
+            RegistryError::Invalid {
+                name: entry.name.clone(),
+                error,
+            }
+        })?;
+        let revision = Arc::new(Revision {
+            name: entry.name.clone(),
+            arn: self.arn(&entry.name),
+            machine,
+            definition: entry.definition.clone(),
+            level: entry.level.as_deref().and_then(Level::parse),
+            include_execution_data: entry.include_execution_data,
+            role_arn: entry.role_arn.clone(),
+        });
+        self.revisions
+            .write()
+            .expect("registry lock is never poisoned")
+            .insert(entry.name.clone(), revision.clone());
+        Ok(revision)
+    }
+
+    /// Forgets a state machine (a registry tombstone).
+    pub fn remove(&self, name: &str) {
+        self.revisions
+            .write()
+            .expect("registry lock is never poisoned")
+            .remove(name);
+    }
+
+    /// The current revision, by name or ARN.
+    pub fn get(&self, name_or_arn: &str) -> Option<Arc<Revision>> {
+        let name = name_or_arn.rsplit(':').next().unwrap_or(name_or_arn);
+        self.revisions
+            .read()
+            .expect("registry lock is never poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// Every current revision, sorted by name.
+    pub fn list(&self) -> Vec<Arc<Revision>> {
+        let mut all: Vec<_> = self
+            .revisions
+            .read()
+            .expect("registry lock is never poisoned")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Loads every `NAME.asl.json` in `dir`. Returns the errors of files that could not be
+    /// loaded; the others are registered.
+    pub fn load_dir(&self, dir: &Path) -> Result<Vec<RegistryError>, RegistryError> {
+        let entries = std::fs::read_dir(dir).map_err(|error| RegistryError::Read {
+            path: dir.display().to_string(),
+            error,
+        })?;
+        let mut errors = Vec::new();
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".asl.json"))
+            else {
+                continue;
+            };
+            let definition = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    errors.push(RegistryError::Read {
+                        path: path.display().to_string(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            let entry = RegistryEntry {
+                name: name.to_owned(),
+                definition,
+                role_arn: String::new(),
+                level: None,
+                include_execution_data: false,
+            };
+            if let Err(error) = self.apply(&entry) {
+                errors.push(error);
+            }
+        }
+        Ok(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, definition: &str) -> RegistryEntry {
+        RegistryEntry {
+            name: name.into(),
+            definition: definition.into(),
+            role_arn: String::new(),
+            level: Some("ALL".into()),
+            include_execution_data: true,
+        }
+    }
+
+    const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
+
+    #[test]
+    fn applies_and_finds_by_name_or_arn() {
+        let registry = Registry::new("local", "000000000000");
+        registry.apply(&entry("orders", PASS)).expect("valid");
+        assert!(registry.get("orders").is_some());
+        assert!(registry
+            .get("arn:aws:states:local:000000000000:stateMachine:orders")
+            .is_some());
+        assert!(registry.get("nope").is_none());
+        assert_eq!(
+            registry.get("orders").expect("present").level,
+            Some(Level::All)
+        );
+    }
+
+    #[test]
+    fn invalid_definitions_are_refused_and_keep_the_old_revision() {
+        let registry = Registry::new("local", "000000000000");
+        registry.apply(&entry("orders", PASS)).expect("valid");
+        assert!(matches!(
+            registry.apply(&entry("orders", "{")),
+            Err(RegistryError::NotJson { .. })
+        ));
+        assert!(matches!(
+            registry.apply(&entry("orders", r#"{"StartAt":"X","States":{}}"#)),
+            Err(RegistryError::Invalid { .. })
+        ));
+        assert!(
+            registry.get("orders").is_some(),
+            "the last good revision stays"
+        );
+        registry.remove("orders");
+        assert!(registry.get("orders").is_none());
+    }
+
+    #[test]
+    fn loads_a_directory_and_reports_bad_files() {
+        let dir = std::env::temp_dir().join(format!("quickstep-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("good.asl.json"), PASS).expect("write");
+        std::fs::write(dir.join("bad.asl.json"), "not json").expect("write");
+        std::fs::write(dir.join("ignored.txt"), "x").expect("write");
+        let registry = Registry::new("local", "000000000000");
+        let errors = registry.load_dir(&dir).expect("readable");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("bad"));
+        assert_eq!(registry.list().len(), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,184 @@
+//! The Kafka side of the worker: a consumer in the group that hands records on and reports
+//! rebalances, a producer for results, and topic creation. Offsets are stored explicitly
+//! (the commit tracker's watermarks) and committed by librdkafka's auto-commit and on revoke.
+
+use crate::config::WorkerConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::producer::FutureProducer;
+use rdkafka::ClientContext;
+use tokio::sync::mpsc;
+
+/// A rebalance, as the main loop needs to hear of it.
+#[derive(Debug)]
+pub enum RebalanceEvent {
+    /// Partitions were assigned to this worker.
+    Assigned(Vec<(String, i32)>),
+    /// Partitions were taken away.
+    Revoked(Vec<(String, i32)>),
+}
+
+/// Forwards rebalances from librdkafka's callback to the main loop.
+pub struct SourceContext {
+    events: mpsc::UnboundedSender<RebalanceEvent>,
+}
+
+impl ClientContext for SourceContext {}
+
+fn partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            // A closed receiver means the worker is shutting down: nothing to tell.
+            let _ = self.events.send(RebalanceEvent::Revoked(partitions(list)));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let _ = self.events.send(RebalanceEvent::Assigned(partitions(list)));
+            }
+            Rebalance::Error(error) => tracing::warn!(message = "Rebalance failed.", %error),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// The consumer the worker reads start records with.
+pub type SourceConsumer = StreamConsumer<SourceContext>;
+
+fn client_config(config: &WorkerConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    client
+}
+
+/// The user's `kafka` settings go last, so they override the worker's defaults.
+fn with_overrides(mut client: ClientConfig, config: &WorkerConfig) -> ClientConfig {
+    for (key, value) in &config.kafka {
+        client.set(key, value);
+    }
+    client
+}
+
+/// Builds the group consumer, subscribed to every trigger topic.
+pub fn consumer(
+    config: &WorkerConfig,
+) -> Result<(SourceConsumer, mpsc::UnboundedReceiver<RebalanceEvent>), KafkaError> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let mut client = client_config(config);
+    client
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "true")
+        // Offsets are stored only when the commit tracker's watermark moves.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        // Executions may run up to 5 minutes while partitions are paused.
+        .set("max.poll.interval.ms", "600000");
+    let consumer: SourceConsumer =
+        with_overrides(client, config).create_with_context(SourceContext { events: sender })?;
+    let topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
+    rdkafka::consumer::Consumer::subscribe(&consumer, &topics)?;
+    Ok((consumer, receiver))
+}
+
+/// Builds the producer for results, history and dead letters: idempotent, acks=all, and
+/// no delivery timeout, so a broker outage delays results instead of losing them.
+pub fn producer(config: &WorkerConfig) -> Result<FutureProducer, KafkaError> {
+    let mut client = client_config(config);
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "0")
+        .set("linger.ms", "5");
+    with_overrides(client, config).create()
+}
+
+/// Creates the topics the worker uses when they are missing.
+pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> =
+        with_overrides(client_config(config), config).create()?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let results = admin.create_topics(&new, &AdminOptions::new()).await?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(
+                    |_| tracing::warn!(message = "Topic creation failed.", topic, error = %code),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A start record, detached from the consumer.
+#[derive(Debug, Clone)]
+pub struct SourceRecord {
+    /// Where it came from.
+    pub id: crate::idempotency::RecordId,
+    /// The record key.
+    pub key: Option<Vec<u8>>,
+    /// The value.
+    pub payload: Option<Vec<u8>>,
+    /// Headers, in order; a later header of the same name wins.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The record's timestamp (epoch ms), when it has one.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl SourceRecord {
+    /// Detaches a consumed message.
+    pub fn from_message(message: &OwnedMessage) -> SourceRecord {
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        SourceRecord {
+            id: crate::idempotency::RecordId::new(
+                message.topic(),
+                message.partition(),
+                message.offset(),
+            ),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp_ms: message.timestamp().to_millis(),
+        }
+    }
+
+    /// The last value of a header, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+    }
+}
