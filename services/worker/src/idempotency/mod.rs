@@ -14,15 +14,17 @@
 //! the idempotency window. [`IdempotencyStore::release`] gives a running claim back when the
 //! execution never started.
 //!
-//! Stores: [`MemoryStore`] for one worker.
+//! Stores: [`MemoryStore`] for one worker, [`RedisStore`] for many.
 
 use futures::future::BoxFuture;
 use std::fmt;
 use std::time::Duration;
 
 mod memory;
+mod redis;
 
 pub use self::memory::MemoryStore;
+pub use self::redis::{RedisStore, RedisStoreConfig};
 
 /// One Kafka record: where a start event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
