@@ -137,7 +137,9 @@ impl fmt::Display for StoreErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The store cannot be reached now (connection refused or dropped, timeout, server loading
-    /// or failing over). Transient: pause and retry with backoff; the claim state is unknown.
+    /// or failing over). Transient: pause and retry with backoff. The operation may or may not
+    /// have happened; retrying it is safe (a repeated claim by the same record is
+    /// [`Claim::TakenOver`], a repeated complete or release changes nothing).
     #[error("idempotency store unavailable: {0}")]
     Unavailable(String),
     /// The store answered something unexpected (a malformed value under a claim key, a wrong

@@ -327,3 +327,487 @@ fn parse_value(raw: &str) -> Result<DuplicateOf, StoreError> {
         _ => Err(malformed()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{conformance, StoreErrorKind};
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Instant;
+
+    const SKIP_ENV: &str = "QUICKSTEP_SKIP_REDIS";
+
+    /// A real `redis-server` on 127.0.0.1 without persistence, killed on drop.
+    struct RedisServer {
+        child: Option<Child>,
+        port: u16,
+    }
+
+    impl RedisServer {
+        /// Starts a server on a free port. Without `redis-server` on PATH this panics with
+        /// instructions, or answers `None` (the test skips) when `QUICKSTEP_SKIP_REDIS=1`.
+        fn start() -> Option<Self> {
+            let found = Command::new("redis-server")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !found {
+                if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+                    eprintln!("redis-server not found; skipping because {SKIP_ENV}=1");
+                    return None;
+                }
+                panic!(
+                    "redis-server not found on PATH: the Redis idempotency tests need a real \
+                     server (apt-get install -y redis-server), or set {SKIP_ENV}=1 to skip them"
+                );
+            }
+            let mut last = String::new();
+            for _ in 0..5 {
+                match Self::start_on(free_port()) {
+                    Ok(server) => return Some(server),
+                    Err(e) => last = e,
+                }
+            }
+            panic!("could not start redis-server: {last}");
+        }
+
+        /// Starts a server on `port` (e.g. again, after [`RedisServer::kill`]).
+        fn start_on(port: u16) -> Result<Self, String> {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(["--loglevel", "warning"])
+                .arg("--dir")
+                .arg(std::env::temp_dir())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("spawn redis-server: {e}"))?;
+            let mut server = RedisServer {
+                child: Some(child),
+                port,
+            };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                if ping(port) {
+                    return Ok(server);
+                }
+                if let Some(child) = server.child.as_mut() {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        server.child = None;
+                        return Err(format!("redis-server on port {port} exited: {status}"));
+                    }
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("redis-server on port {port} never answered PING"));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}/", self.port)
+        }
+
+        /// SIGKILL, as a crash would.
+        fn kill(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            self.kill();
+        }
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free port on 127.0.0.1")
+    }
+
+    fn ping(port: u16) -> bool {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    /// Fails fast so the outage test stays short.
+    fn fast_config() -> RedisStoreConfig {
+        RedisStoreConfig {
+            connection_timeout: Duration::from_millis(500),
+            response_timeout: Duration::from_secs(1),
+            reconnect_retries: 1,
+            reconnect_min_delay: Duration::from_millis(20),
+            reconnect_max_delay: Duration::from_millis(100),
+        }
+    }
+
+    async fn store(server: &RedisServer) -> RedisStore {
+        RedisStore::connect_with(&server.url(), "quickstep:idem", fast_config())
+            .await
+            .expect("connect to the test redis-server")
+    }
+
+    async fn raw(server: &RedisServer) -> ::redis::aio::MultiplexedConnection {
+        ::redis::Client::open(server.url())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("raw connection")
+    }
+
+    fn key(k: &str) -> ClaimKey {
+        ClaimKey::new("orders", k)
+    }
+
+    fn rec(offset: i64) -> RecordId {
+        RecordId::new("quickstep.start", 0, offset)
+    }
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    /// Claims `key` for `record` every 10 ms until Claimed; answers how long that took.
+    async fn claim_until_claimed(
+        store: &RedisStore,
+        key: &ClaimKey,
+        record: &RecordId,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            match store.claim(key, record, SEC).await {
+                Ok(Claim::Claimed) => return start.elapsed(),
+                Ok(Claim::Duplicate(_)) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+            assert!(start.elapsed() < 3 * SEC, "the claim never expired");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    macro_rules! conformance_tests {
+        ($($name:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                let Some(server) = RedisServer::start() else { return };
+                conformance::$name(&store(&server).await).await;
+            }
+        )*};
+    }
+
+    conformance_tests!(
+        claim_transitions,
+        complete_then_claims_are_duplicates,
+        complete_when_absent,
+        complete_by_other_record_leaves_holder,
+        release_transitions,
+        scopes_are_independent,
+        record_ids_round_trip,
+    );
+
+    /// Four workers' connections, 100 claims of one key between them.
+    async fn four_workers(server: &RedisServer) -> Vec<Arc<dyn IdempotencyStore>> {
+        let mut stores: Vec<Arc<dyn IdempotencyStore>> = Vec::new();
+        for _ in 0..4 {
+            stores.push(Arc::new(store(server).await));
+        }
+        stores
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_one_winner() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        conformance::concurrent_claims_one_winner(four_workers(&server).await, 100).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_same_record() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        conformance::concurrent_same_record(four_workers(&server).await, 100).await;
+    }
+
+    #[tokio::test]
+    async fn wire_layout() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let mut raw = raw(&server).await;
+        let k = ClaimKey::new("orders:eu", "k|1%");
+        let r = RecordId::new("quickstep.start", 3, 17);
+        let redis_key = "quickstep:idem:orders%3Aeu:k%7C1%25";
+        assert_eq!(store.redis_key(&k), redis_key);
+
+        store.claim(&k, &r, 30 * SEC).await.unwrap();
+        let value: Option<String> = ::redis::cmd("GET")
+            .arg(redis_key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(value.as_deref(), Some("running|quickstep.start|3|17"));
+        let pttl: i64 = ::redis::cmd("PTTL")
+            .arg(redis_key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!((29_000..=30_000).contains(&pttl), "pttl {pttl}");
+
+        store.complete(&k, &r, "arn:x", 3600 * SEC).await.unwrap();
+        let value: Option<String> = ::redis::cmd("GET")
+            .arg(redis_key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(
+            value.as_deref(),
+            Some("completed|quickstep.start|3|17|arn:x")
+        );
+        let pttl: i64 = ::redis::cmd("PTTL")
+            .arg(redis_key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!((3_599_000..=3_600_000).contains(&pttl), "pttl {pttl}");
+    }
+
+    #[tokio::test]
+    async fn running_claim_expires() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let k = key("k");
+        let ttl = Duration::from_millis(150);
+        assert_eq!(store.claim(&k, &rec(1), ttl).await, Ok(Claim::Claimed));
+        assert_eq!(
+            store.claim(&k, &rec(2), ttl).await,
+            Ok(Claim::Duplicate(DuplicateOf::Running(rec(1))))
+        );
+        let took = claim_until_claimed(&store, &k, &rec(2)).await;
+        assert!(took >= Duration::from_millis(100), "expired after {took:?}");
+    }
+
+    #[tokio::test]
+    async fn take_over_refreshes_the_ttl() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let k = key("k");
+        let ttl = Duration::from_millis(300);
+        assert_eq!(store.claim(&k, &rec(1), ttl).await, Ok(Claim::Claimed));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(store.claim(&k, &rec(1), ttl).await, Ok(Claim::TakenOver));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // 400 ms after the first claim, 200 ms after the refresh: still held.
+        assert_eq!(
+            store.claim(&k, &rec(2), ttl).await,
+            Ok(Claim::Duplicate(DuplicateOf::Running(rec(1))))
+        );
+        claim_until_claimed(&store, &k, &rec(2)).await;
+    }
+
+    #[tokio::test]
+    async fn completed_expires_after_the_window() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let k = key("k");
+        assert_eq!(store.claim(&k, &rec(1), 60 * SEC).await, Ok(Claim::Claimed));
+        store
+            .complete(&k, &rec(1), "arn:1", Duration::from_millis(150))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.claim(&k, &rec(2), SEC).await,
+            Ok(Claim::Duplicate(DuplicateOf::Completed { .. }))
+        ));
+        claim_until_claimed(&store, &k, &rec(2)).await;
+    }
+
+    #[tokio::test]
+    async fn complete_after_expiry_and_reclaim_leaves_new_holder() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let k = key("k");
+        let ttl = Duration::from_millis(100);
+        assert_eq!(store.claim(&k, &rec(1), ttl).await, Ok(Claim::Claimed));
+        claim_until_claimed(&store, &k, &rec(2)).await;
+        store
+            .complete(&k, &rec(1), "arn:1", 60 * SEC)
+            .await
+            .unwrap();
+        assert_eq!(store.claim(&k, &rec(2), SEC).await, Ok(Claim::TakenOver));
+    }
+
+    #[tokio::test]
+    async fn foreign_values_are_protocol_errors() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let mut raw = raw(&server).await;
+        let garbage = key("garbage");
+        let list = key("list");
+        let () = ::redis::cmd("SET")
+            .arg(store.redis_key(&garbage))
+            .arg("running|t|not-a-partition|1")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let _: i64 = ::redis::cmd("LPUSH")
+            .arg(store.redis_key(&list))
+            .arg("x")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let err = store.claim(&garbage, &rec(1), SEC).await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Protocol, "{err}");
+        let err = store.claim(&list, &rec(1), SEC).await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Protocol, "{err}");
+        assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+        // The connection is still good.
+        assert_eq!(
+            store.claim(&key("ok"), &rec(1), SEC).await,
+            Ok(Claim::Claimed)
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_url_is_a_config_error() {
+        let err = RedisStore::connect("not a url", "p").await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Config, "{err}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_unavailable() {
+        let url = format!("redis://127.0.0.1:{}/", free_port());
+        let err = RedisStore::connect_with(&url, "p", fast_config())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+        assert!(err.is_transient());
+    }
+
+    #[tokio::test]
+    async fn redis_killed_then_restarted() {
+        let Some(mut server) = RedisServer::start() else {
+            return;
+        };
+        let store = store(&server).await;
+        let k = key("k");
+        assert_eq!(store.claim(&k, &rec(1), 60 * SEC).await, Ok(Claim::Claimed));
+
+        server.kill();
+        let started = Instant::now();
+        for _ in 0..3 {
+            let err = store.claim(&k, &rec(1), 60 * SEC).await.unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+            let err = store
+                .complete(&k, &rec(1), "arn:1", 60 * SEC)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+        }
+        assert!(
+            started.elapsed() < 5 * SEC,
+            "slow failures: {:?}",
+            started.elapsed()
+        );
+
+        // Same port, fresh server (no persistence: the claim is gone, scripts are not loaded).
+        let _server = RedisServer::start_on(server.port).expect("restart redis-server");
+        let started = Instant::now();
+        let answer = loop {
+            match store.claim(&k, &rec(2), 60 * SEC).await {
+                Ok(answer) => break answer,
+                Err(e) => {
+                    assert_eq!(e.kind(), StoreErrorKind::Unavailable, "{e}");
+                    assert!(started.elapsed() < 5 * SEC, "never reconnected: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        assert_eq!(answer, Claim::Claimed);
+        store
+            .complete(&k, &rec(2), "arn:2", 60 * SEC)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.claim(&k, &rec(3), SEC).await,
+            Ok(Claim::Duplicate(DuplicateOf::Completed { .. }))
+        ));
+    }
+
+    #[test]
+    fn escaping_round_trips() {
+        for s in ["", "plain", "a:b|c%d", "%3A", "%%", "é|:"] {
+            assert_eq!(unescape(&escape(s)).as_deref(), Some(s));
+            assert!(!escape(s).contains([':', '|']));
+        }
+        assert_eq!(unescape("%zz"), None);
+        assert_eq!(unescape("%3"), None);
+        assert_eq!(unescape("%"), None);
+    }
+
+    #[test]
+    fn values_parse() {
+        assert_eq!(
+            parse_value("running|a%7Cb|-1|9223372036854775807"),
+            Ok(DuplicateOf::Running(RecordId::new("a|b", -1, i64::MAX)))
+        );
+        assert_eq!(
+            parse_value("completed|t|0|5|arn:x|y"),
+            Ok(DuplicateOf::Completed {
+                record: RecordId::new("t", 0, 5),
+                execution_arn: "arn:x|y".to_owned(),
+            })
+        );
+        for bad in [
+            "",
+            "running",
+            "running|t|0",
+            "running|t|0|5|extra",
+            "completed|t|0|5",
+            "paused|t|0|5",
+            "running|t|x|5",
+            "running|t|0|99999999999999999999",
+            "running|t%|0|5",
+        ] {
+            let err = parse_value(bad).unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Protocol, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ttls_are_whole_milliseconds_rounded_up() {
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(SEC), 1000);
+        assert_eq!(ttl_millis(Duration::MAX), 315_360_000_000);
+    }
+}
