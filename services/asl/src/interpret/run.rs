@@ -2,7 +2,7 @@
 //! (InputPath → Parameters → work → ResultSelector → ResultPath → OutputPath), Retry and
 //! Catch, and counting history event ids whether or not anyone records the events.
 
-use super::choice::{Operand, Rule};
+use super::choice::{Operand, Operator, Rule};
 use super::clock::{Clock, Rng};
 use super::compile::{
     Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State,
@@ -922,9 +922,20 @@ impl<'a> Run<'a> {
                 operator,
                 operand,
             } => {
+                // Only the `Is…` tests may look at a Variable that selects nothing; any
+                // other comparison fails the execution (AWS, "Choice workflow state": "If
+                // the state input doesn't contain the `$.type` field, the execution fails").
+                // `IsPresent` also answers for a variable that was never assigned.
                 let value = match scope.select(variable) {
                     Ok(value) => Some(value),
-                    Err(Selected::Missing(_)) => None,
+                    Err(Selected::Missing(_)) if operator.is_test() => None,
+                    Err(Selected::Undefined(_)) if *operator == Operator::IsPresent => None,
+                    Err(Selected::Missing(_)) => {
+                        return Err(scope.runtime(format!(
+                            "Invalid path '{}': The choice state's condition path references an invalid value.",
+                            variable.as_str()
+                        )))
+                    }
                     Err(Selected::Undefined(name)) => return Err(scope.undefined(&name)),
                 };
                 let operand = match operand {
