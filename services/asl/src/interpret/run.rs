@@ -957,7 +957,10 @@ impl<'a> Run<'a> {
     }
 
     fn wait_duration(&self, wait: &Wait, scope: &Scope<'_>) -> Result<Duration, StatesError> {
+        // AWS (Wait workflow state): "if you specify the wait time as a timestamp, Step
+        // Functions considers the time value up to seconds and truncates milliseconds."
         let until = |ms: i64| {
+            let ms = ms - ms.rem_euclid(1000);
             Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64)
         };
         match wait {
