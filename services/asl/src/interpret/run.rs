@@ -1250,7 +1250,10 @@ impl<'a> Run<'a> {
                     let over_count = failures as f64 > tolerated_count;
                     let over_percentage =
                         (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
-                    if over_count && over_percentage {
+                    // Either threshold, once exceeded, fails the Map Run; an unset one is
+                    // infinite (AWS DescribeMapRun: ToleratedFailureCount is "the maximum
+                    // number of failed items before the Map Run fails").
+                    if over_count || over_percentage {
                         drop(error);
                         let error = StatesError::new(
                             ErrorName::ExceedToleratedFailureThreshold,
