@@ -1042,6 +1042,14 @@ impl<'a> Run<'a> {
             .as_ref()
             .map(|c| self.count(c, &scope, "HeartbeatSeconds"))
             .transpose()?;
+        // AWS (Handling errors, States.DataLimitExceeded): also reported when "the input of
+        // a state is larger than the payload size quota after Parameters processing".
+        if json_size(input) > PAYLOAD_LIMIT_BYTES {
+            return Err(StatesError::data_limit(format!(
+                "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
+                state.name
+            )));
+        }
         let (scheduled, started, succeeded, failed, timed_out) = match task.events {
             TaskEvents::Lambda => (
                 Event::LambdaFunctionScheduled,
