@@ -1,7 +1,21 @@
 //! Integration tests of the engine, one binary: the AWS-recorded conformance corpus and
 //! behaviour tests per state type, sharing `util`.
 
+mod choice;
 mod conformance;
+mod context;
+mod data_flow;
+mod definition_errors;
+mod fail;
 mod heartbeat;
+mod history;
+mod limits;
+mod map;
+mod parallel;
+mod pass;
+mod retry_catch;
+mod task;
 mod util;
 mod validation;
+mod variables;
+mod wait;

@@ -241,3 +241,264 @@ pub fn remove_path(root: &mut Value, path: &str) {
         _ => {}
     }
 }
+
+// ---- Behaviour-test helpers: scripted tasks, history, one-line assertions. ----
+
+/// One call a scripted task received.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub struct Call {
+    /// 0-based, in the order calls arrived.
+    pub index: usize,
+    pub resource: String,
+    pub input: Value,
+    pub token: Option<String>,
+    pub heartbeat: Option<u64>,
+    /// Seconds of virtual time since the execution started.
+    pub at_s: f64,
+}
+
+/// What a scripted task does.
+#[allow(dead_code)]
+pub enum Reply {
+    Return(Value),
+    Fail(String, String),
+    /// Sleeps this many seconds on the virtual clock, then does the rest.
+    After(f64, Box<Reply>),
+}
+
+#[allow(dead_code)]
+pub fn ok(value: Value) -> Reply {
+    Reply::Return(value)
+}
+
+#[allow(dead_code)]
+pub fn fail(name: &str, cause: &str) -> Reply {
+    Reply::Fail(name.into(), cause.into())
+}
+
+#[allow(dead_code)]
+pub fn after(seconds: f64, reply: Reply) -> Reply {
+    Reply::After(seconds, Box::new(reply))
+}
+
+type Script = Box<dyn Fn(&Call) -> Reply + Send + Sync>;
+
+/// A task handler driven by a closure, recording every call.
+struct Scripted {
+    script: Script,
+    clock: VirtualClock,
+    calls: std::sync::Mutex<Vec<Call>>,
+}
+
+impl TaskHandler for Scripted {
+    fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
+        Box::pin(async move {
+            let call = {
+                let mut calls = self.calls.lock().unwrap();
+                let call = Call {
+                    index: calls.len(),
+                    resource: request.resource.to_owned(),
+                    input: request.input.clone(),
+                    token: request.task_token.clone(),
+                    heartbeat: request.heartbeat_seconds,
+                    at_s: (asl::interpret::Clock::now_ms(&self.clock) - START_MS) as f64 / 1000.0,
+                };
+                calls.push(call.clone());
+                call
+            };
+            let mut reply = (self.script)(&call);
+            loop {
+                match reply {
+                    Reply::Return(value) => return Ok(value),
+                    Reply::Fail(name, cause) => {
+                        return Err(StatesError::new(ErrorName::parse(&name), cause))
+                    }
+                    Reply::After(seconds, rest) => {
+                        asl::interpret::Clock::sleep(&self.clock, Duration::from_secs_f64(seconds))
+                            .await;
+                        reply = *rest;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// An observer at a fixed level, keeping what it is given.
+pub struct Observer {
+    pub level: asl::history::Level,
+    pub events: std::sync::Mutex<Vec<asl::history::HistoryEvent>>,
+}
+
+impl asl::history::HistoryObserver for Observer {
+    fn level(&self) -> asl::history::Level {
+        self.level
+    }
+    fn include_execution_data(&self) -> bool {
+        true
+    }
+    fn record(&self, event: asl::history::HistoryEvent) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+/// Everything one scripted execution produced.
+#[allow(dead_code)]
+pub struct Ran {
+    pub outcome: Outcome,
+    pub calls: Vec<Call>,
+    pub events: Vec<asl::history::HistoryEvent>,
+}
+
+#[allow(dead_code)]
+impl Ran {
+    /// The history's event types, in order.
+    pub fn types(&self) -> Vec<&'static str> {
+        self.events.iter().map(|e| e.event_type.as_str()).collect()
+    }
+    /// Seconds of virtual time the execution took.
+    pub fn elapsed_s(&self) -> f64 {
+        (self.outcome.stop_ms - self.outcome.start_ms) as f64 / 1000.0
+    }
+    pub fn output(&self) -> Value {
+        assert_eq!(
+            self.outcome.status,
+            asl::Status::Succeeded,
+            "{:?}",
+            self.outcome
+        );
+        self.outcome.output.clone().unwrap()
+    }
+    pub fn error(&self) -> &str {
+        self.outcome.error.as_deref().unwrap_or("")
+    }
+    pub fn cause(&self) -> &str {
+        self.outcome.cause.as_deref().unwrap_or("")
+    }
+}
+
+/// Runs with a scripted task handler, a history recorder at `level`, as `machine_type`.
+pub fn run_full(
+    definition: &Value,
+    input: Value,
+    machine_type: MachineType,
+    level: asl::history::Level,
+    script: impl Fn(&Call) -> Reply + Send + Sync + 'static,
+) -> Ran {
+    let machine = Machine::from_definition(definition, machine_type)
+        .unwrap_or_else(|e| panic!("definition rejected: {e}"));
+    let clock = VirtualClock::new(START_MS);
+    let tasks = Scripted {
+        script: Box::new(script),
+        clock: clock.clone(),
+        calls: Default::default(),
+    };
+    let observer = Observer {
+        level,
+        events: Default::default(),
+    };
+    let rng = SplitMix64::new(42);
+    let services = Services {
+        tasks: &tasks,
+        clock: &clock,
+        rng: &rng,
+        history: Some(&observer),
+    };
+    let info = ExecutionInfo {
+        execution_arn: "arn:aws:states:us-east-1:111111111111:execution:test:run".into(),
+        name: "run".into(),
+        role_arn: "arn:aws:iam::111111111111:role/test".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:test".into(),
+        state_machine_name: "test".into(),
+        redrive_count: (machine_type == MachineType::Standard).then_some(0),
+    };
+    let outcome = clock
+        .block_on(machine.run(input, &info, &services))
+        .expect("the execution only waits on the clock");
+    let calls = tasks.calls.lock().unwrap().clone();
+    let events = observer.events.lock().unwrap().clone();
+    Ran {
+        outcome,
+        calls,
+        events,
+    }
+}
+
+/// Runs an Express execution with scripted tasks and full history.
+#[allow(dead_code)]
+pub fn run_script(
+    definition: Value,
+    input: Value,
+    script: impl Fn(&Call) -> Reply + Send + Sync + 'static,
+) -> Ran {
+    run_full(
+        &definition,
+        input,
+        MachineType::Express,
+        asl::history::Level::All,
+        script,
+    )
+}
+
+/// Runs an Express execution whose tasks (if any) fail with `Test.NoTask`.
+#[allow(dead_code)]
+pub fn run(definition: Value, input: Value) -> Ran {
+    run_script(definition, input, |_| {
+        fail("Test.NoTask", "no task expected")
+    })
+}
+
+/// Runs and expects failure with `error` and a cause containing `cause`.
+#[allow(dead_code)]
+pub fn run_cause(definition: Value, input: Value, error: &str, cause: &str) {
+    let ran = run(definition, input);
+    assert_eq!(ran.error(), error, "{:?}", ran.outcome);
+    assert!(
+        ran.cause().contains(cause),
+        "cause {:?} lacks {:?}",
+        ran.cause(),
+        cause
+    );
+}
+
+/// A one-state machine: `state` named `S`, made the end.
+#[allow(dead_code)]
+pub fn single(mut state: Value) -> Value {
+    if state["Type"] != "Choice" && state["Type"] != "Succeed" && state["Type"] != "Fail" {
+        state["End"] = json!(true);
+    }
+    json!({"StartAt": "S", "States": {"S": state}})
+}
+
+/// A machine of states run in the order given, each `Next` the following; the last ends.
+#[allow(dead_code)]
+pub fn chain(states: &[(&str, Value)]) -> Value {
+    let mut map = serde_json::Map::new();
+    for (i, (name, state)) in states.iter().enumerate() {
+        let mut state = state.clone();
+        let terminal = matches!(state["Type"].as_str(), Some("Choice" | "Succeed" | "Fail"));
+        if !terminal && state.get("Next").is_none() && state.get("End").is_none() {
+            match states.get(i + 1) {
+                Some((next, _)) => state["Next"] = json!(next),
+                None => state["End"] = json!(true),
+            }
+        }
+        map.insert((*name).to_owned(), state);
+    }
+    json!({"StartAt": states[0].0, "States": map})
+}
+
+/// Expects `Machine::from_definition` to refuse `definition`.
+#[allow(dead_code)]
+pub fn rejected(definition: Value) -> String {
+    rejected_as(definition, MachineType::Standard)
+}
+
+/// Expects `Machine::from_definition` to refuse `definition` for `machine_type`.
+pub fn rejected_as(definition: Value, machine_type: MachineType) -> String {
+    match Machine::from_definition(&definition, machine_type) {
+        Ok(_) => panic!("accepted: {definition}"),
+        Err(e) => e.to_string(),
+    }
+}

@@ -100,6 +100,11 @@ impl Operator {
         }
     }
 
+    /// Whether this is one of the `Is…` type tests.
+    pub(crate) fn is_test(self) -> bool {
+        matches!(self.family(), Family::Test)
+    }
+
     /// Checks a literal operand's type at compile time.
     pub(crate) fn literal(self, operand: &Value) -> Result<Operand, String> {
         let fits = match self.family() {

@@ -2,7 +2,7 @@
 //! (InputPath → Parameters → work → ResultSelector → ResultPath → OutputPath), Retry and
 //! Catch, and counting history event ids whether or not anyone records the events.
 
-use super::choice::{Operand, Rule};
+use super::choice::{Operand, Operator, Rule};
 use super::clock::{Clock, Rng};
 use super::compile::{
     Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State,
@@ -949,9 +949,20 @@ impl<'a> Run<'a> {
                 operator,
                 operand,
             } => {
+                // Only the `Is…` tests may look at a Variable that selects nothing; any
+                // other comparison fails the execution (AWS, "Choice workflow state": "If
+                // the state input doesn't contain the `$.type` field, the execution fails").
+                // `IsPresent` also answers for a variable that was never assigned.
                 let value = match scope.select(variable) {
                     Ok(value) => Some(value),
-                    Err(Selected::Missing(_)) => None,
+                    Err(Selected::Missing(_)) if operator.is_test() => None,
+                    Err(Selected::Undefined(_)) if *operator == Operator::IsPresent => None,
+                    Err(Selected::Missing(_)) => {
+                        return Err(scope.runtime(format!(
+                            "Invalid path '{}': The choice state's condition path references an invalid value.",
+                            variable.as_str()
+                        )))
+                    }
                     Err(Selected::Undefined(name)) => return Err(scope.undefined(&name)),
                 };
                 let operand = match operand {
@@ -973,7 +984,10 @@ impl<'a> Run<'a> {
     }
 
     fn wait_duration(&self, wait: &Wait, scope: &Scope<'_>) -> Result<Duration, StatesError> {
+        // AWS (Wait workflow state): "if you specify the wait time as a timestamp, Step
+        // Functions considers the time value up to seconds and truncates milliseconds."
         let until = |ms: i64| {
+            let ms = ms - ms.rem_euclid(1000);
             Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64)
         };
         match wait {
@@ -1055,6 +1069,14 @@ impl<'a> Run<'a> {
             .as_ref()
             .map(|c| self.count(c, &scope, "HeartbeatSeconds"))
             .transpose()?;
+        // AWS (Handling errors, States.DataLimitExceeded): also reported when "the input of
+        // a state is larger than the payload size quota after Parameters processing".
+        if json_size(input) > PAYLOAD_LIMIT_BYTES {
+            return Err(StatesError::data_limit(format!(
+                "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
+                state.name
+            )));
+        }
         let (scheduled, started, succeeded, failed, timed_out) = match task.events {
             TaskEvents::Lambda => (
                 Event::LambdaFunctionScheduled,
@@ -1282,7 +1304,10 @@ impl<'a> Run<'a> {
                     let over_count = failures as f64 > tolerated_count;
                     let over_percentage =
                         (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
-                    if over_count && over_percentage {
+                    // Either threshold, once exceeded, fails the Map Run; an unset one is
+                    // infinite (AWS DescribeMapRun: ToleratedFailureCount is "the maximum
+                    // number of failed items before the Map Run fails").
+                    if over_count || over_percentage {
                         drop(error);
                         let error = StatesError::new(
                             ErrorName::ExceedToleratedFailureThreshold,
