@@ -1,6 +1,7 @@
 //! Flags → a run. `run` executes one execution, `validate` checks a definition, `bench`
 //! measures executions per second on one thread.
 
+use crate::worker_config::{self, WorkerFlags};
 use anyhow::{bail, Context as _};
 use asl::history::Recorder;
 use asl::interpret::{SplitMix64, VirtualClock};
@@ -55,6 +56,9 @@ enum Command {
         #[arg(long = "type", value_enum, default_value_t = TypeArg::Express)]
         machine_type: TypeArg,
     },
+    /// Join the consumer group and run the executions that start records ask for, until
+    /// SIGTERM or Ctrl-C (then drain, commit and leave the group).
+    Worker(Box<WorkerFlags>),
     /// Run N executions in-process on one thread and print executions and state
     /// transitions per second as the last line.
     Bench {
@@ -225,6 +229,28 @@ pub fn main() -> anyhow::Result<ExitCode> {
             println!("OK");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Worker(flags) => {
+            init_logging();
+            let config = worker_config::load(&flags).context("loading the worker configuration")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            runtime.block_on(async {
+                let worker = worker::Worker::build(config, worker::metrics::Metrics::new())
+                    .await
+                    .context("starting the worker")?;
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                let signals = shutdown.clone();
+                tokio::spawn(async move {
+                    wait_for_signal().await;
+                    tracing::info!(message = "Shutting down.");
+                    signals.cancel();
+                });
+                worker.run(shutdown).await.context("running the worker")
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             definition,
             input,
@@ -272,5 +298,25 @@ impl StartTime for SystemClock {
     /// A virtual run starts at the real current time, so timestamps look right.
     fn now_ms_for_start(&self) -> i64 {
         asl::interpret::Clock::now_ms(self)
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler works on Unix");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -1,0 +1,190 @@
+//! Layers the worker's configuration once at startup: defaults → `--config` file (TOML) →
+//! `QUICKSTEP_*` environment (`__` nests) → flags. Nothing reads the environment later.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::Serialize;
+use std::path::PathBuf;
+use worker::config::{TriggerConfig, WorkerConfig};
+
+/// The flags of `quickstep worker`; each overrides the file and the environment.
+#[derive(clap::Args, Debug, Default, Serialize)]
+pub struct WorkerFlags {
+    /// A TOML file with any of the settings below (and `triggers`, `kafka`).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Kafka bootstrap servers [env: QUICKSTEP_BROKERS] [default: 127.0.0.1:9092].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    /// Consumer group [env: QUICKSTEP_GROUP] [default: quickstep].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Directory of NAME.asl.json definitions [env: QUICKSTEP_DEFINITIONS].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<PathBuf>,
+    /// The input topic, routed by the quickstep-state-machine header; replaces the
+    /// configured triggers [default: quickstep.start].
+    #[arg(long)]
+    #[serde(skip)]
+    pub input_topic: Option<String>,
+    /// Results topic [env: QUICKSTEP_RESULTS_TOPIC] [default: quickstep.results].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results_topic: Option<String>,
+    /// Dead-letter topic for undecodable or unroutable records [env: QUICKSTEP_DEAD_LETTER_TOPIC].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+    /// redis://HOST:PORT, memory or off [env: QUICKSTEP_IDEMPOTENCY] [default: memory].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<String>,
+    /// How long a completed key suppresses duplicates, in seconds [default: 86400].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_window_seconds: Option<u64>,
+    /// off, stdout, file:PATH or kafka:TOPIC [env: QUICKSTEP_HISTORY] [default: off].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
+    /// ALL, ERROR, FATAL or OFF [env: QUICKSTEP_HISTORY_LEVEL] [default: OFF].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_level: Option<String>,
+    /// History events carry inputs and outputs [env: QUICKSTEP_INCLUDE_EXECUTION_DATA].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub include_execution_data: bool,
+    /// Executions running at once [env: QUICKSTEP_MAX_IN_FLIGHT] [default: 1024].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
+    /// Partitions of topics the worker creates [env: QUICKSTEP_PARTITIONS] [default: 6].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<i32>,
+    /// Executions started per second per state machine [env: QUICKSTEP_START_RATE_PER_SECOND].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_rate_per_second: Option<u32>,
+    /// Seconds in-flight executions get to finish on SIGTERM [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// Serve /metrics on HOST:PORT [env: QUICKSTEP_METRICS_ADDRESS].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_address: Option<String>,
+}
+
+/// The top-level settings the environment may set; other `QUICKSTEP_*` variables belong to
+/// other tools (tests, the Lambda endpoint) and are not the worker's.
+const ENV_KEYS: &[&str] = &[
+    "brokers",
+    "group",
+    "definitions",
+    "registry_topic",
+    "results_topic",
+    "dead_letter_topic",
+    "idempotency",
+    "idempotency_window_seconds",
+    "history",
+    "history_level",
+    "include_execution_data",
+    "max_in_flight",
+    "partitions",
+    "start_rate_per_second",
+    "shutdown_grace_seconds",
+    "metrics_address",
+    "region",
+    "account",
+    "kafka",
+];
+
+/// Layers the sources into one checked configuration.
+pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, figment::Error> {
+    let mut figment = Figment::from(Serialized::defaults(WorkerConfig::default()));
+    if let Some(file) = &flags.config {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment = figment
+        .merge(Env::prefixed("QUICKSTEP_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            ENV_KEYS.contains(&top)
+        }))
+        .merge(Serialized::defaults(flags));
+    let mut config: WorkerConfig = figment.extract()?;
+    if let Some(topic) = &flags.input_topic {
+        config.triggers = vec![TriggerConfig {
+            topic: topic.clone(),
+            state_machine: None,
+            state_machine_path: None,
+            idempotency_key_path: None,
+        }];
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "worker.toml",
+                "brokers = \"file:9092\"\ngroup = \"from-file\"\nmax_in_flight = 7\n",
+            )?;
+            jail.set_env("QUICKSTEP_GROUP", "from-env");
+            jail.set_env("QUICKSTEP_SHARED", "/not/a/worker/setting");
+            let flags = WorkerFlags {
+                config: Some("worker.toml".into()),
+                brokers: Some("flag:9092".into()),
+                ..WorkerFlags::default()
+            };
+            let config = load(&flags).expect("layers");
+            assert_eq!(config.brokers, "flag:9092");
+            assert_eq!(config.group, "from-env");
+            assert_eq!(config.max_in_flight, 7);
+            assert_eq!(config.results_topic, "quickstep.results", "default kept");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nested_env_and_input_topic() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUICKSTEP_KAFKA__SESSION.TIMEOUT.MS", "6000");
+            let flags = WorkerFlags {
+                input_topic: Some("orders".into()),
+                ..WorkerFlags::default()
+            };
+            let config = load(&flags).expect("layers");
+            assert_eq!(config.triggers.len(), 1);
+            assert_eq!(config.triggers[0].topic, "orders");
+            assert_eq!(
+                config.kafka.get("session.timeout.ms").map(String::as_str),
+                Some("6000")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("worker.toml", "max_in_flight = \"lots\"\n")?;
+            let flags = WorkerFlags {
+                config: Some("worker.toml".into()),
+                ..WorkerFlags::default()
+            };
+            assert!(load(&flags).is_err());
+            Ok(())
+        });
+    }
+}
