@@ -10,6 +10,8 @@ use crate::source::SourceRecord;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::path::Path;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use quickstep_proto::v1::StartExecution;
+use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
 use serde_json::Value;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -231,10 +233,22 @@ impl Admit {
                 fallback_key,
             );
         }
-        let input: Value = match serde_json::from_slice(payload) {
-            Ok(input) => input,
+        // A typed producer may send the StartExecution envelope (binary or proto3 JSON)
+        // instead of the bare input; its fields then take precedence over the headers.
+        let content_type = record.header(CONTENT_TYPE_HEADER).map(ContentType::parse);
+        let envelope = match content_type {
+            Some(ct) if ct.is_protobuf_of(StartExecution::FULL_NAME) => {
+                Some(StartExecution::from_protobuf_bytes(payload))
+            }
+            Some(ct) if ct.is_json_of(StartExecution::FULL_NAME) => {
+                Some(StartExecution::from_json_bytes(payload))
+            }
+            _ => None,
+        };
+        let envelope = match envelope.transpose() {
+            Ok(envelope) => envelope,
             Err(error) => {
-                let cause = format!("The start record's value is not JSON: {error}");
+                let cause = format!("The StartExecution envelope does not decode: {error}");
                 return self.reject(
                     record,
                     RejectReason::InvalidInput,
@@ -244,8 +258,32 @@ impl Admit {
                 );
             }
         };
+        let input_text: &[u8] = match &envelope {
+            Some(envelope) if envelope.input.is_empty() => b"{}",
+            Some(envelope) => envelope.input.as_bytes(),
+            None => payload,
+        };
+        let input: Value = match serde_json::from_slice(input_text) {
+            Ok(input) => input,
+            Err(error) => {
+                let cause = format!("The execution input is not JSON: {error}");
+                return self.reject(
+                    record,
+                    RejectReason::InvalidInput,
+                    cause,
+                    None,
+                    fallback_key,
+                );
+            }
+        };
+        let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let fallback_key = envelope
+            .as_ref()
+            .and_then(|e| non_empty(&e.idempotency_key))
+            .unwrap_or(fallback_key);
         let named = trigger
             .and_then(|t| t.config.state_machine.clone())
+            .or_else(|| envelope.as_ref().and_then(|e| non_empty(&e.state_machine)))
             .or_else(|| record.header(HEADER_STATE_MACHINE).map(str::to_owned))
             .or_else(|| {
                 let path = trigger?.state_machine_path.as_ref()?;
@@ -282,8 +320,10 @@ impl Admit {
                 key,
             );
         };
-        let execution_name = record
-            .header(HEADER_EXECUTION_NAME)
+        let execution_name = envelope
+            .as_ref()
+            .and_then(|e| e.name.as_deref())
+            .or_else(|| record.header(HEADER_EXECUTION_NAME))
             .filter(|n| valid_name(n))
             .map(str::to_owned)
             .unwrap_or_else(|| derived_name(&record.id));
@@ -534,6 +574,40 @@ mod tests {
             Admission::Duplicate(_)
         ));
         assert_eq!(admit.metrics.duplicates.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_protobuf_envelope_names_machine_key_and_execution() {
+        let admit = admit(None, &default_trigger());
+        let envelope = StartExecution {
+            state_machine: "orders".into(),
+            name: Some("order-7".into()),
+            input: r#"{"id":7}"#.into(),
+            idempotency_key: "k-7".into(),
+            ..StartExecution::default()
+        };
+        let mut start = record(
+            &envelope.to_protobuf_bytes(),
+            &[(CONTENT_TYPE_HEADER, StartExecution::CONTENT_TYPE)],
+        );
+        start
+            .headers
+            .push((HEADER_STATE_MACHINE.into(), b"ignored".to_vec()));
+        let Admission::Run(job) = decide(&admit, start).await else {
+            panic!("should run")
+        };
+        assert_eq!(
+            (job.name.as_str(), job.idempotency_key.as_str()),
+            ("order-7", "k-7")
+        );
+        assert_eq!(job.input, serde_json::json!({"id": 7}));
+        let garbage = record(
+            b"\xff\xff\xff",
+            &[(CONTENT_TYPE_HEADER, StartExecution::CONTENT_TYPE)],
+        );
+        assert!(
+            matches!(decide(&admit, garbage).await, Admission::Reject(r) if r.reason == RejectReason::InvalidInput)
+        );
     }
 
     #[test]

@@ -9,15 +9,18 @@ use crate::metrics::Metrics;
 use crate::sinks::HistorySink;
 use crate::source::SourceRecord;
 use asl::Status;
+use quickstep_proto::v1::execution_result as result;
+use quickstep_proto::v1::{BillingDetails, ExecutionResult, Source};
+use quickstep_proto::wkt::Timestamp;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Express bills memory in 64 MB units and duration in 100 ms steps.
-const BILLED_MEMORY_MB: u64 = 64;
+const BILLED_MEMORY_MB: u32 = 64;
 const BILLING_STEP_MS: i64 = 100;
 
 /// The emit stage.
@@ -60,38 +63,32 @@ impl Emitter {
             outcome,
             history,
         } = finished;
-        let mut result = Map::new();
-        result.insert("executionArn".into(), job.execution_arn.clone().into());
-        result.insert("stateMachineArn".into(), job.revision.arn.clone().into());
-        result.insert("name".into(), job.name.clone().into());
-        result.insert("status".into(), outcome.status.as_str().into());
-        result.insert(
-            "startDate".into(),
-            asl::timestamp::format(outcome.start_ms).into(),
-        );
-        result.insert(
-            "stopDate".into(),
-            asl::timestamp::format(outcome.stop_ms).into(),
-        );
-        match (&outcome.status, &outcome.output) {
-            (Status::Succeeded, Some(output)) => {
-                result.insert("output".into(), output.to_string().into());
-            }
-            _ => {
-                if let Some(error) = &outcome.error {
-                    result.insert("error".into(), error.clone().into());
-                }
-                if let Some(cause) = &outcome.cause {
-                    result.insert("cause".into(), cause.clone().into());
-                }
-            }
-        }
         let duration_ms = (outcome.stop_ms - outcome.start_ms).max(1);
         let billed_ms = (duration_ms + BILLING_STEP_MS - 1) / BILLING_STEP_MS * BILLING_STEP_MS;
-        result.insert(
-            "billingDetails".into(),
-            json!({"billedMemoryUsedInMB": BILLED_MEMORY_MB, "billedDurationInMilliseconds": billed_ms}),
-        );
+        let (status, output) = match outcome.status {
+            Status::Succeeded => (
+                result::Status::Succeeded,
+                outcome.output.as_ref().map(Value::to_string),
+            ),
+            Status::Failed => (result::Status::Failed, None),
+            Status::TimedOut => (result::Status::TimedOut, None),
+        };
+        let result = ExecutionResult {
+            execution_arn: job.execution_arn.clone(),
+            state_machine_arn: job.revision.arn.clone(),
+            name: job.name.clone(),
+            status: status as i32,
+            start_date: Some(timestamp(outcome.start_ms)),
+            stop_date: Some(timestamp(outcome.stop_ms)),
+            output,
+            error: outcome.error.clone(),
+            cause: outcome.cause.clone(),
+            billing_details: Some(BillingDetails {
+                billed_memory_used_in_mb: BILLED_MEMORY_MB,
+                billed_duration_in_milliseconds: u32::try_from(billed_ms).unwrap_or(u32::MAX),
+            }),
+            ..ExecutionResult::default()
+        };
         self.publish_result(&job.record, result, &job.idempotency_key)
             .await;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
@@ -131,13 +128,13 @@ impl Emitter {
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).
     pub async fn rejected(&self, rejection: Rejection) -> RecordId {
-        let mut result = Map::new();
-        if let Some(state_machine) = &rejection.state_machine {
-            result.insert("stateMachineArn".into(), state_machine.clone().into());
-        }
-        result.insert("status".into(), "FAILED".into());
-        result.insert("error".into(), rejection.reason.error_name().into());
-        result.insert("cause".into(), rejection.cause.clone().into());
+        let result = ExecutionResult {
+            state_machine_arn: rejection.state_machine.clone().unwrap_or_default(),
+            status: result::Status::Failed as i32,
+            error: Some(rejection.reason.error_name().to_owned()),
+            cause: Some(rejection.cause.clone()),
+            ..ExecutionResult::default()
+        };
         self.publish_result(&rejection.record, result, &rejection.idempotency_key)
             .await;
         if let Some(topic) = &self.dead_letter_topic {
@@ -181,15 +178,18 @@ impl Emitter {
     async fn publish_result(
         &self,
         record: &SourceRecord,
-        mut result: Map<String, Value>,
+        mut result: ExecutionResult,
         idempotency_key: &str,
     ) {
-        result.insert("idempotencyKey".into(), idempotency_key.into());
-        result.insert(
-            "source".into(),
-            json!({"topic": record.id.topic, "partition": record.id.partition, "offset": record.id.offset.to_string()}),
-        );
-        let payload = Value::Object(result).to_string();
+        result.idempotency_key = idempotency_key.to_owned();
+        result.source = Some(Source {
+            topic: record.id.topic.clone(),
+            partition: record.id.partition,
+            offset: record.id.offset,
+        });
+        let payload = result
+            .to_json_bytes()
+            .expect("a result always renders as JSON");
         let mut headers = OwnedHeaders::new();
         for name in ["traceparent", "tracestate"] {
             if let Some(value) = record.header(name) {
@@ -220,5 +220,12 @@ impl Emitter {
                 }
             }
         }
+    }
+}
+
+fn timestamp(epoch_ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: epoch_ms.div_euclid(1000),
+        nanos: (epoch_ms.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
