@@ -3,5 +3,6 @@
 
 mod conformance;
 mod heartbeat;
+mod jsonata_suite;
 mod util;
 mod validation;
