@@ -3,6 +3,7 @@
 
 mod conformance;
 mod heartbeat;
+mod jsonata;
 mod jsonata_suite;
 mod util;
 mod validation;
