@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod path;
 pub mod validate;
 

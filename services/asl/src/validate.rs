@@ -451,6 +451,19 @@ fn shown(ptr: &str) -> String {
     }
 }
 
+/// Fields of JSONata states that take one value, which may be a `{% %}` expression.
+const JSONATA_SCALAR_FIELDS: [&str; 9] = [
+    "Error",
+    "Cause",
+    "Seconds",
+    "Timestamp",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+];
+
 fn is_jsonata_expr(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
         let t = s.trim();
@@ -801,9 +814,14 @@ impl Validator {
                 }
             }
         } else {
-            for field in ["Arguments", "Output", "ItemSelector"] {
+            for field in ["Arguments", "Output", "ItemSelector", "Items"] {
                 if let Some(v) = obj.get(field) {
                     self.jsonata_value(v, &child(ptr, field), 0);
+                }
+            }
+            for field in JSONATA_SCALAR_FIELDS {
+                if let Some(v) = obj.get(field) {
+                    self.jsonata_parse(v, &child(ptr, field));
                 }
             }
         }
@@ -1024,6 +1042,7 @@ impl Validator {
                 if t.starts_with("{%") && !t.ends_with("%}") {
                     self.schema(ptr, "A JSONata expression must end with '%}'".into());
                 }
+                self.jsonata_parse(v, ptr);
             }
             Value::Object(obj) => {
                 for (key, value) in obj {
@@ -1036,6 +1055,22 @@ impl Validator {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A `{% %}` string must hold an expression that parses: the diagnostic points at it.
+    fn jsonata_parse(&mut self, v: &Value, ptr: &str) {
+        let Some(inner) = v.as_str().and_then(crate::jsonata::expression_text) else {
+            return;
+        };
+        if let Err(e) = crate::jsonata::check(inner) {
+            self.schema(
+                ptr,
+                format!(
+                    "The JSONata expression '{}' is not valid: {e}",
+                    inner.trim()
+                ),
+            );
         }
     }
 
@@ -1236,6 +1271,7 @@ impl Validator {
                             "The value for the field 'Condition' must be a JSONata expression or a BOOLEAN".into(),
                         );
                     }
+                    self.jsonata_parse(value, &child(ptr, key));
                 }
                 "Output" => self.jsonata_value(value, &child(ptr, key), 0),
                 "Next" | "Comment" | "Assign" => {}
@@ -2016,6 +2052,10 @@ mod tests {
     #[test] fn jsonpath_rejects_arguments() { invalid(task(json!({"Arguments": {}})), SVF, "/States/A") }
     #[test] fn jsonpath_rejects_items() { invalid(one(json!({"Type": "Map", "Items": [], "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
     #[test] fn jsonata_task_ok() { valid(one_ata(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"x": "{% $states.input %}"}, "TimeoutSeconds": "{% 3 %}", "Output": "{% $states.result %}", "End": true}))) }
+    #[test] fn jsonata_broken_output() { invalid(one_ata(json!({"Type": "Pass", "Output": {"a": ["{% 1 + %}"]}, "End": true})), SVF, "/States/A/Output/a/0") }
+    #[test] fn jsonata_broken_condition() { invalid(json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Condition": "{% $x = %}", "Next": "B"}]}, "B": {"Type": "Succeed"}}}), SVF, "/States/C/Choices/0/Condition") }
+    #[test] fn jsonata_broken_seconds() { invalid(one_ata(json!({"Type": "Wait", "Seconds": "{% ( %}", "End": true})), SVF, "/States/A/Seconds") }
+    #[test] fn jsonata_broken_assign() { invalid(one_ata(json!({"Type": "Pass", "Assign": {"x": "{% [1, %}"}, "End": true})), SVF, "/States/A/Assign/x") }
     #[test] fn jsonata_unclosed_expr() { invalid(one_ata(json!({"Type": "Pass", "Output": "{% 1 ", "End": true})), SVF, "/States/A/Output") }
     #[test] fn state_query_language_unknown() { invalid(one(json!({"Type": "Pass", "QueryLanguage": "X", "End": true})), SVF, "/States/A/QueryLanguage") }
 

@@ -9,6 +9,8 @@ mod definition_errors;
 mod fail;
 mod heartbeat;
 mod history;
+mod jsonata;
+mod jsonata_suite;
 mod limits;
 mod map;
 mod parallel;

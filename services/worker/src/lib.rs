@@ -392,7 +392,7 @@ async fn follow_registry(
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) {
-    let consumer = match registry_consumer(&config) {
+    let consumer = match source::registry_consumer(&config) {
         Ok(consumer) => consumer,
         Err(error) => {
             tracing::error!(message = "Cannot follow the registry topic.", %error);
@@ -431,33 +431,4 @@ async fn follow_registry(
             },
         }
     }
-}
-
-fn registry_consumer(
-    config: &WorkerConfig,
-) -> Result<rdkafka::consumer::StreamConsumer, rdkafka::error::KafkaError> {
-    let mut client = rdkafka::ClientConfig::new();
-    client
-        .set("bootstrap.servers", &config.brokers)
-        // Not in the group: every worker reads every revision.
-        .set(
-            "group.id",
-            format!("{}-registry-{}", config.group, std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
-    for (key, value) in &config.kafka {
-        client.set(key, value);
-    }
-    let consumer: rdkafka::consumer::StreamConsumer = client.create()?;
-    let metadata =
-        consumer.fetch_metadata(Some(&config.registry_topic), Duration::from_secs(10))?;
-    let mut list = TopicPartitionList::new();
-    for topic in metadata.topics() {
-        for partition in topic.partitions() {
-            list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&list)?;
-    Ok(consumer)
 }

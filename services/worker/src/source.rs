@@ -6,11 +6,13 @@ use crate::config::WorkerConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::FutureProducer;
 use rdkafka::ClientContext;
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A rebalance, as the main loop needs to hear of it.
@@ -64,10 +66,11 @@ fn client_config(config: &WorkerConfig) -> ClientConfig {
     client
 }
 
-/// The user's `kafka` settings go last, so they override the worker's defaults.
+/// The user's `kafka` settings go last, so they override the worker's defaults. Names may
+/// use `_` for `.` (environment variables cannot hold dots; librdkafka names have no `_`).
 fn with_overrides(mut client: ClientConfig, config: &WorkerConfig) -> ClientConfig {
     for (key, value) in &config.kafka {
-        client.set(key, value);
+        client.set(key.replace('_', "."), value.to_string());
     }
     client
 }
@@ -90,7 +93,7 @@ pub fn consumer(
     let consumer: SourceConsumer =
         with_overrides(client, config).create_with_context(SourceContext { events: sender })?;
     let topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
-    rdkafka::consumer::Consumer::subscribe(&consumer, &topics)?;
+    consumer.subscribe(&topics)?;
     Ok((consumer, receiver))
 }
 
@@ -181,4 +184,30 @@ impl SourceRecord {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
     }
+}
+
+/// A consumer outside the group, assigned every partition of the registry topic from the
+/// beginning: every worker reads every revision.
+pub fn registry_consumer(
+    config: &WorkerConfig,
+) -> Result<rdkafka::consumer::StreamConsumer, rdkafka::error::KafkaError> {
+    let mut client = client_config(config);
+    client
+        .set(
+            "group.id",
+            format!("{}-registry-{}", config.group, std::process::id()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: rdkafka::consumer::StreamConsumer = with_overrides(client, config).create()?;
+    let metadata =
+        consumer.fetch_metadata(Some(&config.registry_topic), Duration::from_secs(10))?;
+    let mut list = TopicPartitionList::new();
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&list)?;
+    Ok(consumer)
 }

@@ -17,6 +17,23 @@ pub(crate) enum Rule {
         operator: Operator,
         operand: Operand,
     },
+    /// A JSONata rule.
+    Condition(Box<Condition>),
+}
+
+/// A JSONata Choice Rule: its test, and what it outputs and assigns when it matches.
+#[derive(Debug)]
+pub(crate) struct Condition {
+    pub test: Test,
+    pub output: Option<crate::jsonata::Tree>,
+    pub assign: Option<crate::jsonata::Tree>,
+}
+
+/// A JSONata `Condition`.
+#[derive(Debug)]
+pub(crate) enum Test {
+    Literal(bool),
+    Expr(Box<crate::jsonata::Expr>),
 }
 
 /// What a comparison compares against.

@@ -2,10 +2,11 @@
 //! calls parsed, templates compiled. Reads the raw JSON rather than a serde model because
 //! `validate` already walked that JSON with AWS's diagnostics; this pass only assumes it.
 
-use super::choice::{Operand, Operator, Rule};
+use super::choice::{Condition, Operand, Operator, Rule, Test};
 use super::template::Template;
 use crate::error::ErrorName;
 use crate::intrinsics::{self, Call};
+use crate::jsonata::{Expr, Tree};
 use crate::path::Path;
 use crate::validate::{self, Diagnostic, DiagnosticCode, MachineType, Severity};
 use serde_json::{Map, Value};
@@ -41,6 +42,17 @@ pub(crate) struct State {
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub kind: Kind,
+    /// The JSONata data flow, for states whose QueryLanguage is JSONata (then the JSONPath
+    /// fields above are at their defaults).
+    pub ata: Option<Box<AtaFields>>,
+}
+
+/// A JSONata state's `Arguments`, `Output` and `Assign`.
+#[derive(Debug, Default)]
+pub(crate) struct AtaFields {
+    pub arguments: Option<Tree>,
+    pub output: Option<Tree>,
+    pub assign: Option<Tree>,
 }
 
 /// `InputPath` / `OutputPath`.
@@ -91,6 +103,8 @@ pub(crate) struct Catcher {
     pub result_path: ResultPath,
     pub assign: Option<Template>,
     pub next: StateId,
+    /// A JSONata catcher's `Output` and `Assign` (`arguments` unused).
+    pub ata: Option<AtaFields>,
 }
 
 /// A number written literally or read from the input through a `…Path` field.
@@ -98,6 +112,7 @@ pub(crate) struct Catcher {
 pub(crate) enum Count {
     Literal(Value),
     Path(Path),
+    Expr(Box<Expr>),
 }
 
 /// A string written literally, read through a path, or computed by an intrinsic call.
@@ -106,6 +121,7 @@ pub(crate) enum Text {
     Literal(String),
     Path(Path),
     Call(Call),
+    Expr(Box<Expr>),
 }
 
 #[derive(Debug)]
@@ -153,12 +169,18 @@ pub(crate) enum Wait {
     SecondsPath(Path),
     Timestamp(String),
     TimestampPath(Path),
+    SecondsExpr(Box<Expr>),
+    TimestampExpr(Box<Expr>),
 }
 
 #[derive(Debug)]
 pub(crate) struct MapState {
     pub items_path: Option<Path>,
     pub item_selector: Option<Template>,
+    /// JSONata `Items` (an array template or an expression).
+    pub items: Option<Tree>,
+    /// JSONata `ItemSelector`.
+    pub ata_item_selector: Option<Tree>,
     pub processor: Branch,
     pub max_concurrency: Option<Count>,
     pub mode: MapMode,
@@ -230,7 +252,18 @@ impl Machine {
 
 /// Compiles a definition (a JSON object with `StartAt` and `States`).
 fn compile(definition: &Value) -> Result<Machine> {
-    let root = compile_branch(definition, "")?;
+    let jsonata = match definition.get("QueryLanguage") {
+        None => false,
+        Some(language) if language == "JSONPath" => false,
+        Some(language) if language == "JSONata" => true,
+        Some(_) => {
+            return Err(error(
+                "/QueryLanguage",
+                "QueryLanguage must be JSONPath or JSONata",
+            ))
+        }
+    };
+    let root = compile_branch(definition, "", jsonata)?;
     let timeout_seconds = match definition.get("TimeoutSeconds") {
         None => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
@@ -240,14 +273,6 @@ fn compile(definition: &Value) -> Result<Machine> {
             )
         })?),
     };
-    if let Some(language) = definition.get("QueryLanguage") {
-        if language != "JSONPath" {
-            return Err(error(
-                "/QueryLanguage",
-                "only QueryLanguage JSONPath is supported",
-            ));
-        }
-    }
     Ok(Machine {
         root,
         timeout_seconds,
@@ -261,7 +286,8 @@ fn error(location: &str, message: impl Into<String>) -> CompileError {
     }
 }
 
-fn compile_branch(value: &Value, at: &str) -> Result<Branch> {
+/// `jsonata`: the machine's QueryLanguage is JSONata (states inherit it unless they say).
+fn compile_branch(value: &Value, at: &str, jsonata: bool) -> Result<Branch> {
     let object = value
         .as_object()
         .ok_or_else(|| error(at, "a state machine must be an object"))?;
@@ -288,7 +314,7 @@ fn compile_branch(value: &Value, at: &str) -> Result<Branch> {
         .iter()
         .map(|(name, state)| {
             let at = format!("{at}/States/{}", pointer_escape(name));
-            compile_state(name, state, &at, &ids)
+            compile_state(name, state, &at, &ids, jsonata)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Branch {
@@ -304,6 +330,8 @@ fn pointer_escape(name: &str) -> String {
 struct Fields<'a> {
     map: &'a Map<String, Value>,
     at: &'a str,
+    /// The state's QueryLanguage is JSONata: `{% %}` strings are expressions.
+    jsonata: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -342,7 +370,34 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
+    /// A JSONata template (`Output`, `Assign` …), named `key` in messages.
+    fn tree(&self, key: &str) -> Result<Option<Tree>> {
+        self.map
+            .get(key)
+            .map(|v| {
+                Tree::compile(v, key)
+                    .map_err(|(field, message)| error(&format!("{}/{}", self.at, field), message))
+            })
+            .transpose()
+    }
+
+    /// A `{% %}` expression at `key`, when the state is JSONata and the value is one.
+    fn expr(&self, key: &str) -> Result<Option<Box<Expr>>> {
+        if !self.jsonata {
+            return Ok(None);
+        }
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(v) => Expr::from_value(v)
+                .map(|e| e.map(Box::new))
+                .map_err(|message| error(&self.here(key), message)),
+        }
+    }
+
     fn count(&self, key: &str) -> Result<Option<Count>> {
+        if let Some(expr) = self.expr(key)? {
+            return Ok(Some(Count::Expr(expr)));
+        }
         let path_key = format!("{key}Path");
         match (self.map.get(key), self.path(&path_key)?) {
             (Some(_), Some(_)) => Err(error(
@@ -385,6 +440,9 @@ impl<'a> Fields<'a> {
     }
 
     fn text(&self, key: &str) -> Result<Option<Text>> {
+        if let Some(expr) = self.expr(key)? {
+            return Ok(Some(Text::Expr(expr)));
+        }
         let path_key = format!("{key}Path");
         if let Some(literal) = self.string(key)? {
             return Ok(Some(Text::Literal(literal.to_owned())));
@@ -415,19 +473,23 @@ fn compile_state(
     value: &Value,
     at: &str,
     ids: &HashMap<&str, StateId>,
+    machine_jsonata: bool,
 ) -> Result<State> {
     let map = value
         .as_object()
         .ok_or_else(|| error(at, "a state must be an object"))?;
-    let fields = Fields { map, at };
-    if let Some(language) = fields.get("QueryLanguage") {
-        if language != "JSONPath" {
+    let jsonata = match map.get("QueryLanguage") {
+        None => machine_jsonata,
+        Some(language) if language == "JSONata" => true,
+        Some(language) if language == "JSONPath" => false,
+        Some(_) => {
             return Err(error(
-                &fields.here("QueryLanguage"),
-                "only QueryLanguage JSONPath is supported",
-            ));
+                &format!("{at}/QueryLanguage"),
+                "QueryLanguage must be JSONPath or JSONata",
+            ))
         }
-    }
+    };
+    let fields = Fields { map, at, jsonata };
     let state_type = fields
         .string("Type")?
         .ok_or_else(|| error(at, "the field 'Type' is required"))?;
@@ -469,10 +531,12 @@ fn compile_state(
                     let next = rule
                         .get("Next")
                         .ok_or_else(|| error(&at, "a choice rule needs 'Next'"))?;
-                    Ok((
-                        compile_rule(rule, &at, 0)?,
-                        target(ids, next, &format!("{at}/Next"))?,
-                    ))
+                    let rule = if jsonata {
+                        compile_condition(rule, &at)?
+                    } else {
+                        compile_rule(rule, &at, 0)?
+                    };
+                    Ok((rule, target(ids, next, &format!("{at}/Next"))?))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let default = fields
@@ -481,7 +545,11 @@ fn compile_state(
                 .transpose()?;
             Kind::Choice { rules, default }
         }
-        "Wait" => Kind::Wait(if let Some(seconds) = fields.get("Seconds") {
+        "Wait" => Kind::Wait(if let Some(expr) = fields.expr("Seconds")? {
+            Wait::SecondsExpr(expr)
+        } else if let Some(expr) = fields.expr("Timestamp")? {
+            Wait::TimestampExpr(expr)
+        } else if let Some(seconds) = fields.get("Seconds") {
             Wait::Seconds(seconds.clone())
         } else if let Some(path) = fields.path("SecondsPath")? {
             Wait::SecondsPath(path)
@@ -509,11 +577,11 @@ fn compile_state(
                 branches: branches
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| compile_branch(b, &format!("{at}/Branches/{i}")))
+                    .map(|(i, b)| compile_branch(b, &format!("{at}/Branches/{i}"), machine_jsonata))
                     .collect::<Result<_>>()?,
             }
         }
-        "Map" => Kind::Map(Box::new(compile_map(&fields)?)),
+        "Map" => Kind::Map(Box::new(compile_map(&fields, machine_jsonata)?)),
         other => {
             return Err(error(
                 &fields.here("Type"),
@@ -538,7 +606,7 @@ fn compile_state(
             .ok_or_else(|| error(&fields.here("Catch"), "'Catch' must be an array"))?
             .iter()
             .enumerate()
-            .map(|(i, c)| compile_catcher(c, &format!("{at}/Catch/{i}"), ids))
+            .map(|(i, c)| compile_catcher(c, &format!("{at}/Catch/{i}"), ids, jsonata))
             .collect::<Result<_>>()?,
     };
     Ok(State {
@@ -553,11 +621,24 @@ fn compile_state(
             fields.template("Parameters")?
         },
         result_selector: fields.template("ResultSelector")?,
-        assign: fields.template("Assign")?,
+        assign: if jsonata {
+            None
+        } else {
+            fields.template("Assign")?
+        },
         transition,
         retry,
         catch,
         kind,
+        ata: if jsonata {
+            Some(Box::new(AtaFields {
+                arguments: fields.tree("Arguments")?,
+                output: fields.tree("Output")?,
+                assign: fields.tree("Assign")?,
+            }))
+        } else {
+            None
+        },
     })
 }
 
@@ -601,23 +682,41 @@ fn compile_retrier(value: &Value, at: &str) -> Result<Retrier> {
     })
 }
 
-fn compile_catcher(value: &Value, at: &str, ids: &HashMap<&str, StateId>) -> Result<Catcher> {
+fn compile_catcher(
+    value: &Value,
+    at: &str,
+    ids: &HashMap<&str, StateId>,
+    jsonata: bool,
+) -> Result<Catcher> {
     let map = value
         .as_object()
         .ok_or_else(|| error(at, "a catcher must be an object"))?;
-    let fields = Fields { map, at };
+    let fields = Fields { map, at, jsonata };
     let next = fields
         .get("Next")
         .ok_or_else(|| error(at, "a catcher needs 'Next'"))?;
     Ok(Catcher {
         errors: error_names(fields.get("ErrorEquals"), &fields.here("ErrorEquals"))?,
         result_path: fields.result_path("ResultPath")?,
-        assign: fields.template("Assign")?,
+        assign: if jsonata {
+            None
+        } else {
+            fields.template("Assign")?
+        },
         next: target(ids, next, &fields.here("Next"))?,
+        ata: if jsonata {
+            Some(AtaFields {
+                arguments: None,
+                output: fields.tree("Output")?,
+                assign: fields.tree("Assign")?,
+            })
+        } else {
+            None
+        },
     })
 }
 
-fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
+fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
     let at = fields.at;
     let (processor_value, processor_at) =
         match (fields.get("ItemProcessor"), fields.get("Iterator")) {
@@ -636,7 +735,11 @@ fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
         None => None,
         Some(Value::Object(map)) => {
             let at = fields.here("ItemBatcher");
-            let inner = Fields { map, at: &at };
+            let inner = Fields {
+                map,
+                at: &at,
+                jsonata: fields.jsonata,
+            };
             Some(ItemBatcher {
                 max_items: inner.count("MaxItemsPerBatch")?,
                 max_input_bytes: inner.count("MaxInputBytesPerBatch")?,
@@ -656,9 +759,18 @@ fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
             "'ItemSelector' and 'Parameters' are mutually exclusive",
         ));
     }
-    let item_selector = match fields.template("ItemSelector")? {
-        Some(t) => Some(t),
-        None => fields.template("Parameters")?,
+    let item_selector = if fields.jsonata {
+        None
+    } else {
+        match fields.template("ItemSelector")? {
+            Some(t) => Some(t),
+            None => fields.template("Parameters")?,
+        }
+    };
+    let (items, ata_item_selector) = if fields.jsonata {
+        (fields.tree("Items")?, fields.tree("ItemSelector")?)
+    } else {
+        (None, None)
     };
     Ok(MapState {
         items_path: match fields.selection("ItemsPath")? {
@@ -666,13 +778,43 @@ fn compile_map(fields: &Fields<'_>) -> Result<MapState> {
             _ => None,
         },
         item_selector,
-        processor: compile_branch(processor_value, &processor_at)?,
+        items,
+        ata_item_selector,
+        processor: compile_branch(processor_value, &processor_at, machine_jsonata)?,
         max_concurrency: fields.count("MaxConcurrency")?,
         mode,
         tolerated_failure_count: fields.count("ToleratedFailureCount")?,
         tolerated_failure_percentage: fields.count("ToleratedFailurePercentage")?,
         batcher,
     })
+}
+
+/// A JSONata Choice Rule: `Condition` (an expression or a boolean), with its own `Output`
+/// and `Assign`.
+fn compile_condition(value: &Value, at: &str) -> Result<Rule> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| error(at, "a choice rule must be an object"))?;
+    let fields = Fields {
+        map,
+        at,
+        jsonata: true,
+    };
+    let test = match fields.get("Condition") {
+        Some(Value::Bool(b)) => Test::Literal(*b),
+        Some(_) => Test::Expr(fields.expr("Condition")?.ok_or_else(|| {
+            error(
+                &fields.here("Condition"),
+                "'Condition' must be a JSONata expression or a boolean",
+            )
+        })?),
+        None => return Err(error(at, "a JSONata choice rule needs 'Condition'")),
+    };
+    Ok(Rule::Condition(Box::new(Condition {
+        test,
+        output: fields.tree("Output")?,
+        assign: fields.tree("Assign")?,
+    })))
 }
 
 /// Deepest nesting of And/Or/Not accepted; past it the definition is rejected, not run.

@@ -2,17 +2,18 @@
 //! (InputPath → Parameters → work → ResultSelector → ResultPath → OutputPath), Retry and
 //! Catch, and counting history event ids whether or not anyone records the events.
 
-use super::choice::{Operand, Operator, Rule};
+use super::choice::{Condition, Operand, Operator, Rule, Test};
 use super::clock::{Clock, Rng};
 use super::compile::{
-    Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath, Selection, State,
-    StateId, Task, TaskEvents, Text, Transition, Wait,
+    AtaFields, Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath,
+    Selection, State, StateId, Task, TaskEvents, Text, Transition, Wait,
 };
 use super::template::{self, Template};
 use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
 use crate::error::{ErrorName, StatesError};
 use crate::history::{HistoryEvent, HistoryEventType as Event, HistoryObserver, Level};
 use crate::intrinsics::IntrinsicEnv;
+use crate::jsonata::{self, Session, Tree};
 use crate::path::{Path, Root};
 use crate::timestamp;
 use futures::future::{self, BoxFuture, Either, FutureExt};
@@ -402,6 +403,23 @@ impl Scope<'_> {
         })
     }
 
+    /// Runs JSONata evaluations for this state; `result` and `error_output` are
+    /// `$states.result` and `$states.errorOutput`. Synchronous: nothing of the evaluator's
+    /// outlives the call.
+    fn ata<R>(
+        &self,
+        result: Option<&Value>,
+        error_output: Option<&Value>,
+        f: impl FnOnce(&Session<'_>) -> R,
+    ) -> R {
+        let host = AtaHost {
+            scope: self,
+            result,
+            error_output,
+        };
+        f(&Session::new(&host))
+    }
+
     fn undefined(&self, name: &str) -> StatesError {
         self.runtime(format!("The variable '{name}' is not defined."))
     }
@@ -429,6 +447,16 @@ impl Scope<'_> {
                 Selected::Undefined(name) => self.undefined(&name),
             })?,
             Text::Call(call) => call.eval(&mut CallEnv { scope: self })?,
+            Text::Expr(expr) => {
+                let field = field.strip_suffix("Path").unwrap_or(field);
+                return self.ata(None, None, |s| {
+                    let value = s.value(expr, field)?;
+                    match value {
+                        Value::String(text) => Ok(text),
+                        other => Err(s.unexpected(expr, field, "string", &other)),
+                    }
+                });
+            }
         };
         match value {
             Value::String(s) => Ok(s),
@@ -436,6 +464,60 @@ impl Scope<'_> {
                 "The value for the field '{field}' must be a STRING, but was {other}"
             ))),
         }
+    }
+}
+
+/// What JSONata reads while one state evaluates.
+struct AtaHost<'s> {
+    scope: &'s Scope<'s>,
+    result: Option<&'s Value>,
+    error_output: Option<&'s Value>,
+}
+
+impl jsonata::Host for AtaHost<'_> {
+    fn input(&self) -> &Value {
+        self.scope.input
+    }
+
+    fn result(&self) -> Option<&Value> {
+        self.result
+    }
+
+    fn error_output(&self) -> Option<&Value> {
+        self.error_output
+    }
+
+    fn context(&self) -> Value {
+        self.scope.context_object()
+    }
+
+    fn variable(&self, name: &str) -> Option<&Value> {
+        self.scope.vars.get(name)
+    }
+
+    fn random_u64(&self) -> u64 {
+        self.scope.run.services.rng.next_u64()
+    }
+
+    fn fail(&self, field: &str, detail: String) -> StatesError {
+        let run = self.scope.run;
+        let state = self.scope.state;
+        let error = StatesError::new(
+            ErrorName::QueryEvaluationError,
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
+                state.name, state.entered_event_id
+            ),
+        );
+        run.event(run.last_event(), Event::EvaluationFailed, || {
+            json!({
+                "error": error.name.as_str(),
+                "cause": error.cause,
+                "location": field,
+                "state": state.name,
+            })
+        });
+        error
     }
 }
 
@@ -632,6 +714,26 @@ impl<'a> Run<'a> {
         error: StatesError,
     ) -> Result<Step, StatesError> {
         let error_output = error.to_output();
+        if let Some(ata) = &catcher.ata {
+            let scope = Scope {
+                run: self,
+                input: &raw,
+                vars,
+                state: context,
+            };
+            let (output, assigned) = scope.ata(None, Some(&error_output), |s| {
+                let output = match &ata.output {
+                    Some(tree) => s.build(tree)?,
+                    None => error_output.clone(),
+                };
+                let assigned = ata.assign.as_ref().map(|t| s.build(t)).transpose()?;
+                Ok::<_, StatesError>((output, assigned))
+            })?;
+            if let Some(values) = assigned {
+                self.apply_assign(vars, values, context)?;
+            }
+            return Ok(Step::Next(catcher.next, output));
+        }
         if let Some(assign) = &catcher.assign {
             let scope = Scope {
                 run: self,
@@ -732,19 +834,21 @@ impl<'a> Run<'a> {
             ..*context
         };
         let selected = self.select_input(&state.input_path, raw, context, vars)?;
-        let parameters = match &state.parameters {
-            Some(parameters) => Some(
-                Scope {
-                    run: self,
-                    input: &selected,
-                    vars,
-                    state: context,
-                }
-                .build(parameters)?,
-            ),
-            None => None,
+        let ata = state.ata.as_deref();
+        let scope = Scope {
+            run: self,
+            input: &selected,
+            vars,
+            state: context,
+        };
+        let parameters = match (&state.parameters, ata.and_then(|a| a.arguments.as_ref())) {
+            (Some(parameters), _) => Some(scope.build(parameters)?),
+            (None, Some(arguments)) => Some(scope.ata(None, None, |s| s.build(arguments))?),
+            (None, None) => None,
         };
         let effective: &Value = parameters.as_ref().unwrap_or(&selected);
+        // The JSONata Choice Rule that matched: its Output and Assign apply.
+        let mut chosen_rule: Option<&Condition> = None;
         // What the state produced; `None` for states that pass their effective input on.
         let (result, next) = match &state.kind {
             Kind::Pass { result } => {
@@ -772,6 +876,9 @@ impl<'a> Run<'a> {
                 for (rule, next) in rules {
                     if self.matches(rule, &scope)? {
                         chosen = Some(*next);
+                        if let Rule::Condition(condition) = rule {
+                            chosen_rule = Some(&**condition);
+                        }
                         break;
                     }
                 }
@@ -840,6 +947,30 @@ impl<'a> Run<'a> {
                 state.transition,
             ),
         };
+        if let Some(ata) = ata {
+            // JSONata: Output (default: the result, or the input) and Assign, both on the
+            // variables as they were before this state.
+            let states_result = match state.kind {
+                Kind::Task(_) | Kind::Map(_) | Kind::Parallel { .. } => result.as_ref(),
+                _ => None,
+            };
+            if let (Some(result), Kind::Task(_)) = (&result, &state.kind) {
+                self.check_result_size(state, result)?;
+            }
+            let output = self.finish_ata(
+                ata,
+                chosen_rule,
+                raw,
+                states_result,
+                result.as_ref().unwrap_or(raw),
+                vars,
+                context,
+            )?;
+            return Ok(match next {
+                Transition::Next(id) => Step::Next(id, output),
+                Transition::End => Step::End(output),
+            });
+        }
         let Some(result) = result else {
             // Choice, Wait, Succeed: the effective input goes to OutputPath.
             let output = self
@@ -851,21 +982,8 @@ impl<'a> Run<'a> {
                 Transition::End => Step::End(output),
             });
         };
-        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_))
-            && json_size(&result) > PAYLOAD_LIMIT_BYTES
-        {
-            // AWS names a Pass state by its name, a Task by its resource,
-            // and an optimised integration (`arn:aws:states:::lambda:invoke`) by its service.
-            let culprit = match &state.kind {
-                Kind::Task(task) => match task.resource.strip_prefix("arn:aws:states:::") {
-                    Some(rest) => rest.split(':').next().unwrap_or(rest),
-                    None => &task.resource,
-                },
-                _ => &state.name,
-            };
-            return Err(StatesError::data_limit(format!(
-                "The state/task '{culprit}' returned a result with a size exceeding the maximum number of bytes service limit."
-            )));
+        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) {
+            self.check_result_size(state, &result)?;
         }
         let result = match &state.result_selector {
             Some(selector) => Scope {
@@ -897,6 +1015,84 @@ impl<'a> Run<'a> {
             Transition::Next(id) => Step::Next(id, output),
             Transition::End => Step::End(output),
         })
+    }
+
+    /// A Pass or Task result over the payload limit fails the state.
+    fn check_result_size(&self, state: &State, result: &Value) -> Result<(), StatesError> {
+        if json_size(result) <= PAYLOAD_LIMIT_BYTES {
+            return Ok(());
+        }
+        // AWS names a Pass state by its name, a Task by its resource,
+        // and an optimised integration (`arn:aws:states:::lambda:invoke`) by its service.
+        let culprit = match &state.kind {
+            Kind::Task(task) => match task.resource.strip_prefix("arn:aws:states:::") {
+                Some(rest) => rest.split(':').next().unwrap_or(rest),
+                None => &task.resource,
+            },
+            _ => &state.name,
+        };
+        Err(StatesError::data_limit(format!(
+            "The state/task '{culprit}' returned a result with a size exceeding the maximum number of bytes service limit."
+        )))
+    }
+
+    /// The end of a JSONata state: evaluates Output and Assign (a matched Choice Rule's
+    /// own override the state's) on `$states.input` = `raw` and `$states.result`, with the
+    /// variables from before the state, then assigns. Returns the state's output.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_ata(
+        &self,
+        ata: &AtaFields,
+        rule: Option<&Condition>,
+        raw: &Value,
+        states_result: Option<&Value>,
+        default_output: &Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Value, StatesError> {
+        let scope = Scope {
+            run: self,
+            input: raw,
+            vars,
+            state: context,
+        };
+        let output_tree = rule.and_then(|r| r.output.as_ref()).or(ata.output.as_ref());
+        let assigns: Vec<&Tree> = [ata.assign.as_ref(), rule.and_then(|r| r.assign.as_ref())]
+            .into_iter()
+            .flatten()
+            .collect();
+        let (output, assigned) = scope.ata(states_result, None, |s| {
+            let output = match output_tree {
+                Some(tree) => s.build(tree)?,
+                None => default_output.clone(),
+            };
+            let mut assigned = Vec::with_capacity(assigns.len());
+            for tree in assigns {
+                assigned.push(s.build(tree)?);
+            }
+            Ok::<_, StatesError>((output, assigned))
+        })?;
+        for values in assigned {
+            self.apply_assign(vars, values, context)?;
+        }
+        Ok(output)
+    }
+
+    /// Sets the variables of one `Assign`, within AWS's size limit for one state.
+    fn apply_assign(
+        &self,
+        vars: &mut Vars,
+        values: Value,
+        context: &StateContext<'_>,
+    ) -> Result<(), StatesError> {
+        if json_size(&values) > ASSIGN_LIMIT_BYTES {
+            return Err(self.runtime(
+                context,
+                "The assigned variables exceed the maximum size of 262144 bytes for one state.",
+            ));
+        }
+        apply_assign(vars, values);
+        Ok(())
     }
 
     fn last_event(&self) -> u64 {
@@ -944,6 +1140,15 @@ impl<'a> Run<'a> {
                 false
             }
             Rule::Not(rule) => !self.matches(rule, scope)?,
+            Rule::Condition(condition) => match &condition.test {
+                Test::Literal(b) => *b,
+                Test::Expr(expr) => {
+                    scope.ata(None, None, |s| match s.value(expr, "Condition")? {
+                        Value::Bool(b) => Ok(b),
+                        other => Err(s.unexpected(expr, "Condition", "boolean", &other)),
+                    })?
+                }
+            },
             Rule::Compare {
                 variable,
                 operator,
@@ -1010,6 +1215,27 @@ impl<'a> Run<'a> {
                 }
             }
             Wait::Timestamp(text) => Ok(until(timestamp::parse(text).unwrap_or(0))),
+            Wait::SecondsExpr(expr) => scope.ata(None, None, |s| {
+                let value = s.value(expr, "Seconds")?;
+                match value.as_u64() {
+                    Some(seconds) => Ok(Duration::from_secs(seconds)),
+                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
+                    None => Err(s.unexpected(expr, "Seconds", "integer", &value)),
+                }
+            }),
+            Wait::TimestampExpr(expr) => scope.ata(None, None, |s| {
+                let value = s.value(expr, "Timestamp")?;
+                match value.as_str().and_then(timestamp::parse) {
+                    Some(ms) => Ok(until(ms)),
+                    None => Err(StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        scope.runtime(format!(
+                            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                            display_raw(&value)
+                        )).cause.unwrap_or_default(),
+                    )),
+                }
+            }),
             Wait::TimestampPath(path) => {
                 let value = scope.select(path).map_err(|_| {
                     scope.runtime(format!(
@@ -1033,6 +1259,7 @@ impl<'a> Run<'a> {
     fn count(&self, count: &Count, scope: &Scope<'_>, field: &str) -> Result<Value, StatesError> {
         match count {
             Count::Literal(v) => Ok(v.clone()),
+            Count::Expr(expr) => scope.ata(None, None, |s| s.value(expr, field)),
             Count::Path(path) => scope.select(path).map(Cow::into_owned).map_err(|_| {
                 scope.runtime(format!(
                     "The {field}Path field could not be found in the input: {}",
@@ -1182,9 +1409,30 @@ impl<'a> Run<'a> {
             vars,
             state: context,
         };
-        let items = match &map.items_path {
-            None => Cow::Borrowed(input),
-            Some(path) => scope.select(path).map_err(|_| {
+        let items = match (&map.items, &map.items_path) {
+            (Some(tree), _) => {
+                let items = scope.ata(None, None, |s| {
+                    let items = s.build(tree)?;
+                    match (tree.as_expr(), &items) {
+                        (Some(expr), value) if !value.is_array() => {
+                            Err(s.unexpected(expr, "Items", "array", value))
+                        }
+                        _ => Ok(items),
+                    }
+                })?;
+                Cow::Owned(items)
+            }
+            (None, None) if state.ata.is_some() && !input.is_array() => {
+                return Err(StatesError::new(
+                    ErrorName::QueryEvaluationError,
+                    scope
+                        .runtime(format!("Map state input must be an array but was: {input}"))
+                        .cause
+                        .unwrap_or_default(),
+                ));
+            }
+            (None, None) => Cow::Borrowed(input),
+            (None, Some(path)) => scope.select(path).map_err(|_| {
                 scope.runtime(format!(
                     "Invalid path '{}' : No results for path: {}",
                     path.as_str(),
@@ -1223,9 +1471,23 @@ impl<'a> Run<'a> {
         // Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
         let mut inputs = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            let item_input = match &map.item_selector {
-                None => item.clone(),
-                Some(selector) => {
+            let item_input = match (&map.item_selector, &map.ata_item_selector) {
+                (None, None) => item.clone(),
+                (_, Some(selector)) => {
+                    let item_context = StateContext {
+                        map_item: Some((index, item)),
+                        task_token: None,
+                        ..*context
+                    };
+                    Scope {
+                        run: self,
+                        input,
+                        vars,
+                        state: &item_context,
+                    }
+                    .ata(None, None, |s| s.build(selector))?
+                }
+                (Some(selector), None) => {
                     let item_context = StateContext {
                         name: context.name,
                         entered_event_id: context.entered_event_id,
@@ -1342,7 +1604,7 @@ impl<'a> Run<'a> {
                                 display_raw(&value),
                                 path.as_str()
                             ),
-                            Count::Literal(_) => "ToleratedFailureCount must be an integer.".to_owned(),
+                            Count::Literal(_) | Count::Expr(_) => "ToleratedFailureCount must be an integer.".to_owned(),
                         }))
                     }
                 }
@@ -1364,7 +1626,7 @@ impl<'a> Run<'a> {
                                 display_raw(&value),
                                 path.as_str()
                             ),
-                            Count::Literal(_) => "ToleratedFailurePercentage must be a number.".to_owned(),
+                            Count::Literal(_) | Count::Expr(_) => "ToleratedFailurePercentage must be a number.".to_owned(),
                         }))
                     }
                 }
@@ -1438,6 +1700,9 @@ impl<'a> Run<'a> {
             .collect())
     }
 }
+
+/// AWS's limit on the variables one state assigns, in bytes (256 KiB).
+const ASSIGN_LIMIT_BYTES: usize = 262_144;
 
 /// An integer as the `…Path` fields accept it: a JSON integer or a string holding one.
 fn integer(value: &Value) -> Option<i64> {
