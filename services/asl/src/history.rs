@@ -5,10 +5,24 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// AWS's history event types, spelled as AWS spells them (the enum's `Debug` name).
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum HistoryEventType {
+/// Declares the event types once: the enum and its AWS spelling come from the same list.
+macro_rules! history_event_types {
+    ($($name:ident),* $(,)?) => {
+        /// AWS's history event types, spelled as AWS spells them.
+        #[allow(missing_docs)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum HistoryEventType { $($name),* }
+
+        impl HistoryEventType {
+            /// The AWS spelling: the variant's name.
+            pub fn as_str(&self) -> &'static str {
+                match self { $(HistoryEventType::$name => stringify!($name),)* }
+            }
+        }
+    };
+}
+
+history_event_types!(
     ExecutionStarted,
     ExecutionSucceeded,
     ExecutionFailed,
@@ -57,68 +71,9 @@ pub enum HistoryEventType {
     MapRunSucceeded,
     MapRunFailed,
     EvaluationFailed,
-}
+);
 
 impl HistoryEventType {
-    /// The AWS spelling: the variant's name.
-    pub fn as_str(&self) -> &'static str {
-        macro_rules! names {
-            ($($v:ident),* $(,)?) => {
-                match self { $(HistoryEventType::$v => stringify!($v),)* }
-            };
-        }
-        names!(
-            ExecutionStarted,
-            ExecutionSucceeded,
-            ExecutionFailed,
-            ExecutionTimedOut,
-            ExecutionAborted,
-            PassStateEntered,
-            PassStateExited,
-            TaskStateEntered,
-            TaskStateExited,
-            TaskScheduled,
-            TaskStarted,
-            TaskSucceeded,
-            TaskFailed,
-            TaskTimedOut,
-            TaskSubmitted,
-            LambdaFunctionScheduled,
-            LambdaFunctionStarted,
-            LambdaFunctionSucceeded,
-            LambdaFunctionFailed,
-            LambdaFunctionTimedOut,
-            ChoiceStateEntered,
-            ChoiceStateExited,
-            WaitStateEntered,
-            WaitStateExited,
-            WaitStateAborted,
-            SucceedStateEntered,
-            SucceedStateExited,
-            FailStateEntered,
-            ParallelStateEntered,
-            ParallelStateStarted,
-            ParallelStateSucceeded,
-            ParallelStateFailed,
-            ParallelStateAborted,
-            ParallelStateExited,
-            MapStateEntered,
-            MapStateStarted,
-            MapStateSucceeded,
-            MapStateFailed,
-            MapStateAborted,
-            MapStateExited,
-            MapIterationStarted,
-            MapIterationSucceeded,
-            MapIterationFailed,
-            MapIterationAborted,
-            MapRunStarted,
-            MapRunSucceeded,
-            MapRunFailed,
-            EvaluationFailed,
-        )
-    }
-
     /// Whether the event reports an error, for the ERROR log level.
     pub fn is_error(&self) -> bool {
         use HistoryEventType::*;

@@ -628,7 +628,6 @@ fn range(args: &[JValue]) -> Result<JValue, EvaluatorError> {
 
 /// `$hash(data, algorithm)`: the hex digest of a string.
 fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
-    use sha2::Digest as _;
     let (Some(data), Some(algorithm)) = (
         args.first().and_then(JValue::as_str),
         args.get(1).and_then(JValue::as_str),
@@ -637,25 +636,14 @@ fn hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
             "$hash expects a string and an algorithm name",
         ));
     };
-    let bytes = data.as_bytes();
-    let digest: Vec<u8> = match algorithm {
-        "MD5" => md5::Md5::digest(bytes).to_vec(),
-        "SHA-1" => sha1::Sha1::digest(bytes).to_vec(),
-        "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
-        "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
-        "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
-        other => {
-            return Err(argument_error(&format!(
-                "$hash: unknown algorithm '{other}'; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
-            )))
-        }
-    };
-    Ok(JValue::string(
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    ))
+    crate::intrinsics::hex_digest(algorithm, data.as_bytes())
+        .map(JValue::string)
+        .ok_or_else(|| {
+            argument_error(&format!(
+                "$hash: unknown algorithm '{algorithm}'; use {}",
+                crate::intrinsics::HASH_ALGORITHMS
+            ))
+        })
 }
 
 /// `$parse(jsonString)`: the JSON value a string holds.
