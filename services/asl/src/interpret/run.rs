@@ -642,6 +642,9 @@ impl<'a> Run<'a> {
                     Step::Next(next, output) => {
                         current = next;
                         input = output;
+                        // A loop of Pass and Choice states awaits nothing else: yield, so
+                        // the executor can still fire the execution's timeout.
+                        YieldNow(false).await;
                     }
                     Step::End(output) => return Ok((output, previous)),
                 }
@@ -1735,5 +1738,81 @@ fn apply_assign(vars: &mut Vars, values: Value) {
         for (name, value) in map {
             vars.own.insert(name, value);
         }
+    }
+}
+
+/// Returns `Pending` once, waking itself at once: lets the executor poll other futures.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interpret::{SplitMix64, VirtualClock};
+    use std::future::Future;
+    use std::sync::mpsc;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    struct NoTasks;
+
+    impl TaskHandler for NoTasks {
+        fn invoke<'a>(&'a self, _: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>> {
+            Box::pin(async { Err(StatesError::new(ErrorName::TaskFailed, "no tasks")) })
+        }
+    }
+
+    /// Regression (fuzz target `definition`): a Choice/Pass loop never yielded, so one poll
+    /// of the execution never returned and its TimeoutSeconds (or the Express limit) could
+    /// never fire; `quickstep run` hung for ever.
+    #[test]
+    fn a_pass_choice_loop_yields_to_the_executor() {
+        let (done, polled) = mpsc::channel();
+        std::thread::spawn(move || {
+            let machine = Machine::compile(&json!({
+                "TimeoutSeconds": 1,
+                "StartAt": "A",
+                "States": {
+                    "A": {"Type": "Choice",
+                          "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "C"}],
+                          "Default": "B"},
+                    "B": {"Type": "Pass", "Next": "A"},
+                    "C": {"Type": "Succeed"}
+                }
+            }))
+            .expect("compiles");
+            let (clock, rng) = (VirtualClock::new(0), SplitMix64::new(1));
+            let services = Services {
+                tasks: &NoTasks,
+                clock: &clock,
+                rng: &rng,
+                history: None,
+            };
+            let info = ExecutionInfo::default();
+            let mut run = std::pin::pin!(machine.run(json!({}), &info, &services));
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            for _ in 0..1_000 {
+                assert!(matches!(run.as_mut().poll(&mut cx), Poll::Pending));
+            }
+            done.send(()).expect("the test waits");
+        });
+        polled
+            .recv_timeout(Duration::from_secs(30))
+            .expect("each poll of a looping execution returns");
     }
 }

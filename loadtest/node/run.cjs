@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Runs one state machine N times, one execution after another, in this process on
+// aws-local-stepfunctions, and prints {"executions","seconds","executions_per_second"}
+// (the same shape as `quickstep bench`) as the last line.
+//
+// usage: node run.cjs DEFINITION INPUT_FILE N [WARMUP]
+'use strict';
+
+const fs = require('node:fs');
+const { StateMachine } = require('aws-local-stepfunctions');
+
+async function main() {
+  const [definitionFile, inputFile, n = '10000', warmup = '1000'] = process.argv.slice(2);
+  if (!definitionFile || !inputFile) {
+    console.error('usage: node run.cjs DEFINITION INPUT_FILE N [WARMUP]');
+    process.exit(2);
+  }
+  const definition = JSON.parse(fs.readFileSync(definitionFile, 'utf8'));
+  const input = JSON.parse(fs.readFileSync(inputFile, 'utf8'));
+  const executions = Number(n);
+  const sm = new StateMachine(definition);
+
+  // A first run to show the output matches quickstep's, then a warm-up for the JIT.
+  const output = await sm.run(structuredClone(input)).result;
+  console.error(`aws-local-stepfunctions output: ${JSON.stringify(output)}`);
+  for (let i = 0; i < Number(warmup); i++) {
+    await sm.run(structuredClone(input)).result;
+  }
+
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < executions; i++) {
+    // A fresh copy per execution, as quickstep bench clones its input.
+    await sm.run(structuredClone(input)).result;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    JSON.stringify({ executions, seconds, executions_per_second: executions / seconds }),
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
