@@ -177,7 +177,7 @@ impl Machine {
             services,
             info,
             execution_input: &input,
-            start_time: timestamp::format(start_ms),
+            start_ms,
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
             history: services.history.filter(|h| h.level() != Level::Off),
@@ -315,7 +315,7 @@ struct Run<'a> {
     services: &'a Services<'a>,
     info: &'a ExecutionInfo,
     execution_input: &'a Value,
-    start_time: String,
+    start_ms: i64,
     event_ids: AtomicU64,
     transitions: AtomicU64,
     history: Option<&'a dyn HistoryObserver>,
@@ -336,16 +336,23 @@ struct Scope<'s> {
 }
 
 impl Scope<'_> {
+    /// The context object (`$$`).
     fn context_object(&self) -> Value {
+        let mut context = self.context_object_without_input();
+        context["Execution"]["Input"] = self.run.execution_input.clone();
+        context
+    }
+
+    /// The context object less `Execution.Input`, for paths that cannot reach it.
+    fn context_object_without_input(&self) -> Value {
         let state = self.state;
         let info = self.run.info;
         let mut context = json!({
             "Execution": {
                 "Id": info.execution_arn,
-                "Input": self.run.execution_input,
                 "Name": info.name,
                 "RoleArn": info.role_arn,
-                "StartTime": self.run.start_time,
+                "StartTime": timestamp::format(self.run.start_ms),
             },
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": {
@@ -374,7 +381,14 @@ impl Scope<'_> {
         match path.root() {
             Root::Input => path.select(self.input).map_err(Selected::Missing),
             Root::Context => {
-                let context = self.context_object();
+                // Copying the execution input into every `$$` lookup made a Map's
+                // ItemSelector quadratic; include it only for paths that can reach it.
+                let text = path.as_str();
+                let context = if text == "$$" || text.contains("Execution") {
+                    self.context_object()
+                } else {
+                    self.context_object_without_input()
+                };
                 path.select(&context)
                     .map(|v| Cow::Owned(v.into_owned()))
                     .map_err(Selected::Missing)
@@ -563,6 +577,10 @@ fn entered(kind: &Kind) -> (Event, Event) {
     }
 }
 
+/// How many Pass/Choice transitions run between yields to the executor: often enough for a
+/// timeout to fire in a loop, rarely enough to cost nothing on a straight chain.
+const TRANSITIONS_PER_YIELD: u32 = 64;
+
 impl<'a> Run<'a> {
     /// Counts an event and, when someone listens at a level that admits it, builds it.
     fn event(&self, previous: u64, event_type: Event, details: impl FnOnce() -> Value) -> u64 {
@@ -604,6 +622,7 @@ impl<'a> Run<'a> {
     ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
         async move {
             let mut current = branch.start;
+            let mut transitions_since_yield = 0u32;
             let mut input = input;
             loop {
                 let state = &branch.states[current];
@@ -642,9 +661,13 @@ impl<'a> Run<'a> {
                     Step::Next(next, output) => {
                         current = next;
                         input = output;
-                        // A loop of Pass and Choice states awaits nothing else: yield, so
-                        // the executor can still fire the execution's timeout.
-                        YieldNow(false).await;
+                        // A loop of Pass and Choice states awaits nothing else: yield now and
+                        // then, so the executor can still fire the execution's timeout.
+                        transitions_since_yield += 1;
+                        if transitions_since_yield == TRANSITIONS_PER_YIELD {
+                            transitions_since_yield = 0;
+                            YieldNow(false).await;
+                        }
                     }
                     Step::End(output) => return Ok((output, previous)),
                 }
@@ -747,29 +770,23 @@ impl<'a> Run<'a> {
             let values = scope.build(assign)?;
             apply_assign(vars, values);
         }
-        let output = self.apply_result_path(
-            &catcher.result_path,
-            raw,
-            error_output,
-            context,
-            &state.name,
-        )?;
+        let output = self.apply_result_path(&catcher.result_path, &raw, error_output, context)?;
         Ok(Step::Next(catcher.next, output))
     }
 
+    /// Combines the raw input and the result; the input is copied only when it is kept.
     fn apply_result_path(
         &self,
         result_path: &ResultPath,
-        raw: Value,
+        raw: &Value,
         result: Value,
         context: &StateContext<'_>,
-        _name: &str,
     ) -> Result<Value, StatesError> {
         match result_path {
             ResultPath::Replace => Ok(result),
-            ResultPath::Discard => Ok(raw),
+            ResultPath::Discard => Ok(raw.clone()),
             ResultPath::At(path) => {
-                let mut target = raw;
+                let mut target = raw.clone();
                 let text = path.as_str();
                 path.assign(&mut target, result).map_err(|missing| {
                     self.runtime(
@@ -1001,13 +1018,7 @@ impl<'a> Run<'a> {
         drop(parameters);
         drop(selected);
         self.assign(state, &result, vars, context)?;
-        let combined = self.apply_result_path(
-            &state.result_path,
-            raw.clone(),
-            result,
-            context,
-            &state.name,
-        )?;
+        let combined = self.apply_result_path(&state.result_path, raw, result, context)?;
         let output = match &state.output_path {
             Selection::Whole => combined,
             selection => self
