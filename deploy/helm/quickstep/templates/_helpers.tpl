@@ -62,13 +62,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-definitions" (include "quickstep.fullname" .)) .Values.existingDefinitionsConfigMap }}
 {{- end }}
 
-{{/* The worker's TOML: the user's settings plus what the chart owns. */}}
+{{/* The worker's TOML: the user's settings plus what the chart owns. Written by hand, not
+with toToml: Helm reads every YAML number as a float, and toToml would write 1024 as 1024.0,
+which the worker's integer settings refuse. Each key is `key = value`, maps and lists inline;
+keys set to null are left out (the worker's default applies). */}}
 {{- define "quickstep.workerToml" -}}
 {{- $config := deepCopy .Values.worker.config }}
 {{- $_ := set $config "brokers" .Values.kafka.brokers }}
 {{- $_ := set $config "definitions" "/etc/quickstep/definitions" }}
 {{- $_ := set $config "metrics_address" (printf "0.0.0.0:%d" (int .Values.worker.metricsPort)) }}
-{{- toToml $config }}
+{{- range $key := keys $config | sortAlpha }}
+{{- $value := index $config $key }}
+{{- if not (kindIs "invalid" $value) }}
+{{ $key }} = {{ include "quickstep.tomlValue" $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* One TOML value: strings as JSON strings (valid TOML basic strings), whole numbers as
+integers, lists and maps inline. */}}
+{{- define "quickstep.tomlValue" -}}
+{{- if kindIs "string" . }}{{ toJson . }}
+{{- else if kindIs "bool" . }}{{ . }}
+{{- else if or (kindIs "float64" .) (kindIs "int" .) (kindIs "int64" .) }}{{ if eq (float64 .) (floor .) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- else if kindIs "slice" . }}[{{ range $i, $v := . }}{{ if $i }}, {{ end }}{{ include "quickstep.tomlValue" $v }}{{ end }}]
+{{- else if kindIs "map" . }}{ {{- $map := . }}{{ range $i, $k := keys $map | sortAlpha }}{{ if $i }},{{ end }} {{ toJson $k }} = {{ include "quickstep.tomlValue" (index $map $k) }}{{ end }} }
+{{- else }}{{ fail (printf "worker.config: cannot write %v (%s) as TOML" . (kindOf .)) }}
+{{- end }}
 {{- end }}
 
 {{/* Default affinity: prefer one pod of a component per node. */}}
