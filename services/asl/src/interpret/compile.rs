@@ -20,6 +20,8 @@ pub(crate) type StateId = usize;
 pub struct Machine {
     pub(crate) root: Branch,
     pub(crate) timeout_seconds: Option<u64>,
+    /// Whether anything may read `$$.Execution.Input`; if not, a run keeps no copy of it.
+    pub(crate) reads_execution_input: bool,
 }
 
 /// A list of states with a start: the machine itself, a Parallel branch or a Map processor.
@@ -273,9 +275,13 @@ fn compile(definition: &Value) -> Result<Machine> {
             )
         })?),
     };
+    // Conservative: any `$$` path or JSONata `$states.context` might reach the input.
+    let text = definition.to_string();
+    let reads_execution_input = text.contains("$$") || text.contains("context");
     Ok(Machine {
         root,
         timeout_seconds,
+        reads_execution_input,
     })
 }
 

@@ -173,10 +173,11 @@ impl Machine {
         services: &Services<'_>,
     ) -> Outcome {
         let start_ms = services.clock.now_ms();
+        let kept_input = self.reads_execution_input.then(|| input.clone());
         let run = Run {
             services,
             info,
-            execution_input: &input,
+            execution_input: kept_input.as_ref().unwrap_or(&Value::Null),
             start_ms,
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
@@ -197,7 +198,7 @@ impl Machine {
                     "The execution input exceeds the maximum number of bytes service limit.",
                 ));
             }
-            run.run_branch(&self.root, input.clone(), Vars::default(), started)
+            run.run_branch(&self.root, input, Vars::default(), started)
                 .await
         };
         let timeout = services.clock.sleep(Duration::from_secs(limit));
@@ -684,9 +685,15 @@ impl<'a> Run<'a> {
         vars: &mut Vars,
         mut context: StateContext<'_>,
     ) -> Result<Step, StatesError> {
+        if state.retry.is_empty() && state.catch.is_empty() {
+            return self.attempt(state, Cow::Owned(raw), vars, &context).await;
+        }
         let mut attempts = vec![0u64; state.retry.len()];
         loop {
-            let error = match self.attempt(state, &raw, vars, &context).await {
+            let error = match self
+                .attempt(state, Cow::Borrowed(&raw), vars, &context)
+                .await
+            {
                 Ok(step) => return Ok(step),
                 Err(error) => error,
             };
@@ -726,13 +733,12 @@ impl<'a> Run<'a> {
             else {
                 return Err(error);
             };
-            return self.catch(state, catcher, raw, vars, &context, error);
+            return self.catch(catcher, raw, vars, &context, error);
         }
     }
 
     fn catch(
         &self,
-        state: &State,
         catcher: &Catcher,
         raw: Value,
         vars: &mut Vars,
@@ -770,7 +776,8 @@ impl<'a> Run<'a> {
             let values = scope.build(assign)?;
             apply_assign(vars, values);
         }
-        let output = self.apply_result_path(&catcher.result_path, &raw, error_output, context)?;
+        let output =
+            self.apply_result_path(&catcher.result_path, Cow::Owned(raw), error_output, context)?;
         Ok(Step::Next(catcher.next, output))
     }
 
@@ -778,15 +785,15 @@ impl<'a> Run<'a> {
     fn apply_result_path(
         &self,
         result_path: &ResultPath,
-        raw: &Value,
+        raw: Cow<'_, Value>,
         result: Value,
         context: &StateContext<'_>,
     ) -> Result<Value, StatesError> {
         match result_path {
             ResultPath::Replace => Ok(result),
-            ResultPath::Discard => Ok(raw.clone()),
+            ResultPath::Discard => Ok(raw.into_owned()),
             ResultPath::At(path) => {
-                let mut target = raw.clone();
+                let mut target = raw.into_owned();
                 let text = path.as_str();
                 path.assign(&mut target, result).map_err(|missing| {
                     self.runtime(
@@ -837,10 +844,12 @@ impl<'a> Run<'a> {
     }
 
     /// One try of a state: its data flow and its work.
+    /// `raw` is owned when no Retry or Catch needs it afterwards, so it can become the
+    /// output without a copy.
     async fn attempt(
         &self,
         state: &State,
-        raw: &Value,
+        raw: Cow<'_, Value>,
         vars: &mut Vars,
         context: &StateContext<'_>,
     ) -> Result<Step, StatesError> {
@@ -853,7 +862,7 @@ impl<'a> Run<'a> {
             task_token: token.as_deref(),
             ..*context
         };
-        let selected = self.select_input(&state.input_path, raw, context, vars)?;
+        let selected = self.select_input(&state.input_path, &raw, context, vars)?;
         let ata = state.ata.as_deref();
         let scope = Scope {
             run: self,
@@ -980,9 +989,9 @@ impl<'a> Run<'a> {
             let output = self.finish_ata(
                 ata,
                 chosen_rule,
-                raw,
+                &raw,
                 states_result,
-                result.as_ref().unwrap_or(raw),
+                result.as_ref().unwrap_or(&raw),
                 vars,
                 context,
             )?;
@@ -993,10 +1002,17 @@ impl<'a> Run<'a> {
         }
         let Some(result) = result else {
             // Choice, Wait, Succeed: the effective input goes to OutputPath.
-            let output = self
-                .select_input(&state.output_path, effective, context, vars)?
-                .into_owned();
             self.assign(state, effective, vars, context)?;
+            let passes_through = parameters.is_none()
+                && matches!(state.input_path, Selection::Whole)
+                && matches!(state.output_path, Selection::Whole);
+            let output = if passes_through {
+                drop(selected);
+                raw.into_owned()
+            } else {
+                self.select_input(&state.output_path, effective, context, vars)?
+                    .into_owned()
+            };
             return Ok(match next {
                 Transition::Next(id) => Step::Next(id, output),
                 Transition::End => Step::End(output),
