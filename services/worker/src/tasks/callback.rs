@@ -155,6 +155,16 @@ impl CallbackRegistry {
         self.pending.lock().expect("never poisoned").len()
     }
 
+    /// The tokens waited on now (diagnostics and tests).
+    pub fn waiting_tokens(&self) -> Vec<String> {
+        self.pending
+            .lock()
+            .expect("never poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Hands a callback to the task waiting on its token, if it waits here.
     pub fn deliver(&self, message: &CallbackMessage) -> Result<(), CallbackError> {
         let token = message.token();
