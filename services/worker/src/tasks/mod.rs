@@ -166,10 +166,15 @@ impl RateLimits {
 /// so a larger body fails with `States.DataLimitExceeded` without being held in memory.
 pub(crate) const MAX_BODY_BYTES: usize = asl::interpret::PAYLOAD_LIMIT_BYTES;
 
-/// The engine's own wording for a result over the limit.
+/// The engine's own wording for a result over the limit: a Task is named by its resource,
+/// an optimised integration (`arn:aws:states:::lambda:invoke`) by its service.
 pub(crate) fn result_too_large(resource: &str) -> StatesError {
+    let culprit = match resource.strip_prefix("arn:aws:states:::") {
+        Some(rest) => rest.split(':').next().unwrap_or(rest),
+        None => resource,
+    };
     StatesError::data_limit(format!(
-        "The state/task '{resource}' returned a result with a size exceeding the maximum number of bytes service limit."
+        "The state/task '{culprit}' returned a result with a size exceeding the maximum number of bytes service limit."
     ))
 }
 
