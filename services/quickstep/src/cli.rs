@@ -14,8 +14,13 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 use worker::clock::{system_rng, SystemClock};
+use worker::tasks::callback::CallbackRegistry;
+use worker::tasks::config::TasksConfig;
+use worker::tasks::mock::MockTasks;
+use worker::tasks::Integrations;
 
 /// Exit code for a usage or definition error.
 pub const EXIT_USAGE: u8 = 2;
@@ -47,6 +52,8 @@ enum Command {
         /// Also print the history events, one JSON object per line, before the outcome.
         #[arg(long)]
         history: bool,
+        #[command(flatten)]
+        tasks: TaskArgs,
     },
     /// Check a definition; print its diagnostics. Exit 0 when valid, 1 when not.
     Validate {
@@ -94,6 +101,64 @@ impl InputArgs {
     }
 }
 
+/// How `run` performs Task states: the worker's integrations (Lambda endpoint from the
+/// configuration file or QUICKSTEP_LAMBDA_ENDPOINT), optionally behind a mock test case.
+#[derive(clap::Args)]
+struct TaskArgs {
+    /// A worker configuration file (TOML) whose `[tasks]` section configures the
+    /// integrations (Lambda endpoint, HTTP connections, rate limits).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The Lambda Invoke API endpoint, e.g. http://127.0.0.1:9001
+    /// [env: QUICKSTEP_LAMBDA_ENDPOINT].
+    #[arg(long)]
+    lambda_endpoint: Option<String>,
+    /// A Step Functions Local mock configuration (MockConfigFile.json).
+    #[arg(long, requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    /// The test case of the mock configuration to run.
+    #[arg(long, requires = "mock_config")]
+    test_case: Option<String>,
+    /// The state machine of the mock configuration [default: the definition's file name,
+    /// or the only one with the test case].
+    #[arg(long, requires = "mock_config")]
+    mock_state_machine: Option<String>,
+}
+
+impl TaskArgs {
+    fn handler(&self, definition_name: &str) -> anyhow::Result<Arc<dyn TaskHandler>> {
+        let mut config = match &self.config {
+            Some(file) => {
+                worker_config::load(&WorkerFlags {
+                    config: Some(file.clone()),
+                    ..WorkerFlags::default()
+                })
+                .context("loading the configuration")?
+                .tasks
+            }
+            None => TasksConfig::default(),
+        };
+        if let Some(endpoint) = &self.lambda_endpoint {
+            config.lambda.endpoint = Some(endpoint.clone());
+        }
+        config.read_env();
+        let registry = CallbackRegistry::new(Arc::new(SystemClock));
+        let integrations: Arc<dyn TaskHandler> = Arc::new(
+            Integrations::new(&config, None, registry).context("building the task integrations")?,
+        );
+        let (Some(file), Some(case)) = (&self.mock_config, &self.test_case) else {
+            return Ok(integrations);
+        };
+        let machine = self
+            .mock_state_machine
+            .as_deref()
+            .unwrap_or(definition_name);
+        let mocks = MockTasks::load(file, Some(machine), case, Some(integrations))
+            .map_err(anyhow::Error::msg)?;
+        Ok(Arc::new(mocks))
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum TypeArg {
     Express,
@@ -106,7 +171,7 @@ enum ClockKind {
     Virtual,
 }
 
-/// Task states fail with a clear error until an integration is configured for them.
+/// `bench` measures the engine alone: its tasks fail at once.
 struct NoIntegrations;
 
 impl TaskHandler for NoIntegrations {
@@ -158,10 +223,12 @@ pub fn main() -> anyhow::Result<ExitCode> {
             input,
             clock,
             history,
+            tasks,
         } => {
             let machine = load(&definition)?;
             let input = input.read()?;
             let info = info_for(&definition);
+            let tasks = tasks.handler(&info.state_machine_name)?;
             let recorder = Recorder::default();
             let history = history.then_some(&recorder as &dyn asl::history::HistoryObserver);
             let outcome = match clock {
@@ -169,7 +236,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
                     let clock = VirtualClock::new(SystemClock.now_ms_for_start());
                     let rng = system_rng();
                     let services = Services {
-                        tasks: &NoIntegrations,
+                        tasks: tasks.as_ref(),
                         clock: &clock,
                         rng: &rng,
                         history,
@@ -183,12 +250,12 @@ pub fn main() -> anyhow::Result<ExitCode> {
                 }
                 ClockKind::Real => {
                     let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_time()
+                        .enable_all()
                         .build()
                         .context("starting the runtime")?;
                     let rng = system_rng();
                     let services = Services {
-                        tasks: &NoIntegrations,
+                        tasks: tasks.as_ref(),
                         clock: &SystemClock,
                         rng: &rng,
                         history,

@@ -103,6 +103,7 @@ const ENV_KEYS: &[&str] = &[
     "region",
     "account",
     "kafka",
+    "tasks",
 ];
 
 /// Layers the sources into one checked configuration.
@@ -118,6 +119,8 @@ pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, Box<figment::Error>> {
         }))
         .merge(Serialized::defaults(flags));
     let mut config: WorkerConfig = figment.extract().map_err(Box::new)?;
+    // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.
+    config.tasks.read_env();
     if let Some(topic) = &flags.input_topic {
         config.triggers = vec![TriggerConfig {
             topic: topic.clone(),

@@ -70,6 +70,9 @@ pub struct WorkerConfig {
     /// `session_timeout_ms` as environment variables must spell it).
     #[serde(default)]
     pub kafka: std::collections::BTreeMap<String, KafkaValue>,
+    /// Task integrations: Lambda endpoint, HTTP connections, rate limits, callbacks.
+    #[serde(default)]
+    pub tasks: crate::tasks::config::TasksConfig,
 }
 
 /// A librdkafka setting's value as a file or the environment writes it: librdkafka takes

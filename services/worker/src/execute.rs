@@ -101,7 +101,19 @@ impl Executor {
             .inc();
         self.metrics.in_flight.inc();
         let input = std::mem::take(&mut job.input);
-        let outcome = revision.machine.run(input, &info, &services).await;
+        // Outgoing task calls continue the start record's trace (W3C `traceparent`).
+        let traceparent = job
+            .record
+            .headers
+            .iter()
+            .rev()
+            .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+            .and_then(|(_, value)| String::from_utf8(value.clone()).ok());
+        let outcome = crate::tasks::trace::with_traceparent(
+            traceparent,
+            revision.machine.run(input, &info, &services),
+        )
+        .await;
         self.metrics.in_flight.dec();
         self.metrics
             .executions_finished

@@ -58,6 +58,9 @@ pub enum WorkerError {
     /// The history sink could not be opened.
     #[error(transparent)]
     Sink(#[from] sinks::SinkError),
+    /// The task integrations could not be built.
+    #[error(transparent)]
+    Tasks(#[from] tasks::TasksError),
     /// The metrics endpoint could not listen.
     #[error("metrics endpoint: {0}")]
     Serve(std::io::Error),
@@ -79,6 +82,7 @@ pub struct Worker {
     emitter: Arc<Emitter>,
     metrics: Metrics,
     registry: Arc<Registry>,
+    callbacks: Arc<tasks::callback::CallbackRegistry>,
 }
 
 impl Worker {
@@ -101,6 +105,9 @@ impl Worker {
         }
         if let Some(topic) = &config.dead_letter_topic {
             topics.push(topic);
+        }
+        if config.tasks.callbacks.enabled {
+            topics.push(&config.tasks.callbacks.topic);
         }
         source::ensure_topics(&config, &topics).await?;
         let store: Option<Arc<dyn IdempotencyStore>> =
@@ -129,8 +136,13 @@ impl Worker {
             &config.region,
             &config.account,
         )?;
+        // Task integrations (issue 4): the producer serves the Kafka task; the registry
+        // holds `.waitForTaskToken` tokens, answered through the callback topic.
+        let callbacks = tasks::callback::CallbackRegistry::new(Arc::new(clock::SystemClock));
+        let integrations =
+            tasks::Integrations::new(&config.tasks, Some(producer.clone()), callbacks.clone())?;
         let executor = Executor::new(
-            Arc::new(tasks::Integrations),
+            Arc::new(integrations),
             Arc::new(clock::SystemClock),
             Arc::new(clock::system_rng()),
             metrics.clone(),
@@ -156,7 +168,14 @@ impl Worker {
             emitter: Arc::new(emitter),
             metrics,
             registry,
+            callbacks,
         })
+    }
+
+    /// The `.waitForTaskToken` tokens this worker's executions wait on (the gateway's
+    /// SendTask* calls in the same process deliver here first).
+    pub fn callbacks(&self) -> Arc<tasks::callback::CallbackRegistry> {
+        self.callbacks.clone()
     }
 
     /// The registry this worker runs from.
@@ -174,6 +193,31 @@ impl Worker {
             self.registry.clone(),
             shutdown.clone(),
         ));
+        if self.config.tasks.callbacks.enabled {
+            let overrides = self
+                .config
+                .kafka
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            match tasks::callback::callback_consumer(
+                &self.config.brokers,
+                &self.config.group,
+                &overrides,
+                &self.config.tasks.callbacks.topic,
+            ) {
+                Ok(consumer) => {
+                    side_tasks.spawn(tasks::callback::follow(
+                        consumer,
+                        self.callbacks.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(error) => {
+                    tracing::error!(message = "Cannot follow the callback topic.", %error)
+                }
+            }
+        }
         if let Some(address) = self.config.metrics_address.clone() {
             let listener = tokio::net::TcpListener::bind(&address)
                 .await
