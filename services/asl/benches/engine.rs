@@ -78,6 +78,7 @@ fn executions(c: &mut Criterion) {
     let mut group = c.benchmark_group("execution");
     for (name, label) in [
         ("order", "order (5 states)"),
+        ("order-jsonata", "order in JSONata (5 states)"),
         ("map100", "map (100 items, ItemSelector)"),
         ("intrinsics", "intrinsics (16 calls in Parameters)"),
         ("pass20", "pass chain (20 states)"),
@@ -103,5 +104,25 @@ fn compiling(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, executions, compiling);
+/// One JSONata expression through the engine's evaluator as Quickstep configures it
+/// (parse included, as `asl::jsonata::evaluate` does; states evaluate pre-parsed ASTs).
+fn expressions(c: &mut Criterion) {
+    let input = read_json("order.input.json");
+    let bindings = serde_json::Map::new();
+    let rng = SplitMix64::new(1);
+    c.bench_function("jsonata/evaluate `amount > 100` (parse + evaluate)", |b| {
+        b.iter(|| {
+            asl::jsonata::evaluate(
+                black_box("amount > 100"),
+                Some(&input),
+                &bindings,
+                asl::jsonata::Limits::default(),
+                &rng,
+            )
+            .expect("evaluates")
+        })
+    });
+}
+
+criterion_group!(benches, executions, compiling, expressions);
 criterion_main!(benches);
