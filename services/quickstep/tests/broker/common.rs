@@ -224,6 +224,9 @@ fn spawn_child(args: &[String], log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_quickstep"))
         .args(args)
         .env_remove("RUST_LOG")
+        // A killed worker's partitions move on after 6 s, not librdkafka's 45 s.
+        .env("QUICKSTEP_KAFKA__SESSION_TIMEOUT_MS", "6000")
+        .env("QUICKSTEP_KAFKA__HEARTBEAT_INTERVAL_MS", "1000")
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("log file"))
         .stderr(file)
@@ -396,7 +399,10 @@ impl Reader {
         while !done(self) {
             let message = match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Err(_) => return false,
-                Ok(message) => message.expect("reading"),
+                // Transport errors pass (the broker may be restarting); the client
+                // reconnects by itself.
+                Ok(Err(_)) => continue,
+                Ok(Ok(message)) => message,
             };
             let key = message
                 .key()
@@ -458,7 +464,7 @@ pub async fn read_raw(
         let Ok(message) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
             break;
         };
-        let message = message.expect("reading");
+        let Ok(message) = message else { continue };
         let headers = message
             .headers()
             .map(|h| {
