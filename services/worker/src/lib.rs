@@ -207,7 +207,13 @@ impl Worker {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(event) = self.rebalances.recv() => self.rebalanced(event, &mut tracker, &mut backlog),
+                Some(event) = self.rebalances.recv() => {
+                    self.rebalanced(event, &mut tracker, &mut backlog);
+                    // Newly assigned partitions start resumed: keep them paused while full.
+                    if paused {
+                        self.set_paused(true);
+                    }
+                }
                 Some(done) = executions.join_next(), if !executions.is_empty() => match done {
                     Ok(done) => self.finish(done, &mut tracker),
                     Err(error) => tracing::error!(message = "An execution task failed.", %error),
