@@ -209,10 +209,11 @@ impl Worker {
                 _ = shutdown.cancelled() => break,
                 Some(event) = self.rebalances.recv() => {
                     self.rebalanced(event, &mut tracker, &mut backlog);
-                    // Newly assigned partitions start resumed: keep them paused while full.
-                    if paused {
-                        self.set_paused(true);
-                    }
+                    // librdkafka keeps a partition's pause flag across revoke and re-assign:
+                    // a partition revoked while full and assigned again after the resume
+                    // would stay paused forever, and a new one would run past the bound.
+                    // Every assigned partition follows the worker's state.
+                    self.set_paused(paused);
                 }
                 Some(done) = executions.join_next(), if !executions.is_empty() => match done {
                     Ok(done) => self.finish(done, &mut tracker),
