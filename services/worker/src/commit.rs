@@ -62,11 +62,15 @@ impl CommitTracker {
     }
 
     /// A record finished. Returns the new commit position of its partition when it moved.
+    /// A record admitted before its partition was revoked (and perhaps assigned again since)
+    /// is not ours to commit: it moves nothing.
     pub fn finish(&mut self, record: &RecordId) -> Option<i64> {
         let partition = self
             .partitions
             .get_mut(&(record.topic.clone(), record.partition))?;
-        partition.in_flight.remove(&record.offset);
+        if !partition.in_flight.remove(&record.offset) {
+            return None;
+        }
         let watermark = partition.watermark();
         if partition.committed.is_some_and(|c| c >= watermark) {
             return None;
@@ -132,6 +136,21 @@ mod tests {
             "a record of an unassigned partition is refused"
         );
         assert!(!tracker.owns("t", 0));
+    }
+
+    #[test]
+    fn a_record_from_before_a_revoke_does_not_move_the_reassigned_partition() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        tracker.admit(&id(480));
+        tracker.revoke("t", 0);
+        // Assigned again (e.g. after a session timeout) before anything new was admitted:
+        // the old execution finishing must not store offset 0 (a rewind).
+        tracker.assign("t", 0);
+        assert_eq!(tracker.finish(&id(480)), None);
+        tracker.admit(&id(500));
+        assert_eq!(tracker.finish(&id(480)), None);
+        assert_eq!(tracker.finish(&id(500)), Some(501));
     }
 
     #[test]

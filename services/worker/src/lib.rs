@@ -243,15 +243,22 @@ impl Worker {
                 self.start(record, &mut tracker, &mut executions, &shutdown)
                     .await;
             }
-            let full = executions.len() >= max_in_flight;
-            if full != paused {
-                self.set_paused(full);
-                paused = full;
+            let pause = flow(paused, backlog.len(), max_in_flight);
+            if pause != paused {
+                self.set_paused(pause);
+                paused = pause;
             }
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(event) = self.rebalances.recv() => self.rebalanced(event, &mut tracker, &mut backlog),
+                Some(event) = self.rebalances.recv() => {
+                    self.rebalanced(event, &mut tracker, &mut backlog);
+                    // librdkafka keeps a partition's pause flag across revoke and re-assign:
+                    // a partition revoked while full and assigned again after the resume
+                    // would stay paused forever, and a new one would run past the bound.
+                    // Every assigned partition follows the worker's state.
+                    self.set_paused(paused);
+                }
                 Some(done) = executions.join_next(), if !executions.is_empty() => match done {
                     Ok(done) => self.finish(done, &mut tracker),
                     Err(error) => tracing::error!(message = "An execution task failed.", %error),
@@ -429,6 +436,21 @@ impl Worker {
     }
 }
 
+/// Whether the assigned partitions should be paused. Pausing is not free: librdkafka drops
+/// what it prefetched for a paused partition and fetches it again after the resume, and the
+/// first records arrive only after a fetch round trip. Pausing whenever the executions are
+/// at the bound (and resuming at the first that finishes) cost 80% of the throughput. So the
+/// worker keeps a backlog of fetched records of up to `max_in_flight` in front of the
+/// executions, pauses when it is full, and resumes when it has drained to half: the backlog
+/// keeps the executions busy while the resumed fetch comes back.
+fn flow(paused: bool, backlog: usize, max_in_flight: usize) -> bool {
+    if paused {
+        backlog > max_in_flight / 2
+    } else {
+        backlog >= max_in_flight
+    }
+}
+
 /// Follows the compacted registry topic from its beginning: every record is a revision
 /// (value = `RegistryEntry` JSON) or a tombstone (no value) deleting the state machine.
 async fn follow_registry(
@@ -474,5 +496,21 @@ async fn follow_registry(
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow;
+
+    #[test]
+    fn pauses_when_the_backlog_is_full_and_resumes_at_half() {
+        assert!(!flow(false, 99, 100));
+        assert!(flow(false, 100, 100), "backlog full: pause");
+        assert!(flow(true, 99, 100), "a few taken: stay paused");
+        assert!(flow(true, 51, 100));
+        assert!(!flow(true, 50, 100), "half: resume");
+        assert!(flow(false, 1, 1), "a bound of one pauses with one waiting");
+        assert!(!flow(true, 0, 1), "and resumes when it is taken");
     }
 }

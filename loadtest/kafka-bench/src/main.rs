@@ -1,0 +1,537 @@
+//! The Kafka benchmark. `kafka-bench run` measures, on the real broker and in one run:
+//!
+//! 1. a raw passthrough (consume → produce, no engine; this binary's `passthrough` mode in its
+//!    own process) — the ceiling;
+//! 2. `quickstep worker` running the order machine with history OFF;
+//! 3. the same with history ALL to a Kafka topic;
+//! 4. memory per in-flight execution: RSS of a worker holding M Wait-heavy executions.
+//!
+//! Each throughput phase starts its consumer, waits until its group is stable, then produces
+//! N start records at full speed to a fresh topic and reads the results: executions/s =
+//! N / (last result's timestamp − first start record's timestamp); latency = each result's
+//! timestamp − its start record's timestamp (p50/p99). Both sides use the worker's client
+//! settings (consumer: cooperative-sticky, explicit offset store + auto-commit; producer:
+//! idempotent, acks=all, linger.ms=5).
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use futures::stream::{FuturesUnordered, StreamExt};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PARTITIONS: i32 = 6;
+
+#[derive(Parser)]
+#[command(name = "kafka-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// The whole benchmark.
+    Run(RunArgs),
+    /// The raw ceiling: consume → produce with the worker's client settings, no engine.
+    Passthrough {
+        #[arg(long)]
+        brokers: String,
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        output: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 1024)]
+        max_in_flight: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// The quickstep binary (a release build).
+    #[arg(long)]
+    quickstep: PathBuf,
+    /// The state machine (the 5-state order machine).
+    #[arg(long, default_value = "examples/order.asl.json")]
+    definition: PathBuf,
+    /// Start records per throughput phase.
+    #[arg(short = 'n', long, default_value_t = 100_000)]
+    records: u64,
+    /// --max-in-flight of the throughput phases (worker and passthrough).
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+    /// The worker's --idempotency in the throughput phases.
+    #[arg(long, default_value = "memory")]
+    idempotency: String,
+    /// Executions held in flight for the memory phase (0 skips it).
+    #[arg(long, default_value_t = 5000)]
+    memory_in_flight: usize,
+    /// Phases to run, comma-separated: passthrough,off,all,memory.
+    #[arg(long, default_value = "passthrough,off,all,memory")]
+    phases: String,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Mode::Run(args) => runtime.block_on(run(args)),
+        Mode::Passthrough {
+            brokers,
+            input,
+            output,
+            group,
+            max_in_flight,
+        } => runtime.block_on(passthrough(
+            &brokers,
+            &input,
+            &output,
+            &group,
+            max_in_flight,
+        )),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), now_ms() % 100_000_000)
+}
+
+// ------------------------------------------------------------------ the worker's settings
+
+/// The worker's consumer settings (services/worker/src/source.rs).
+fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("max.poll.interval.ms", "600000");
+    c
+}
+
+/// The worker's producer settings.
+fn producer_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", "0")
+        .set("linger.ms", "5");
+    c
+}
+
+async fn passthrough(
+    brokers: &str,
+    input: &str,
+    output: &str,
+    group: &str,
+    max_in_flight: usize,
+) -> Result<()> {
+    let consumer: StreamConsumer = consumer_config(brokers, group).create()?;
+    consumer.subscribe(&[input])?;
+    let producer: FutureProducer = producer_config(brokers).create()?;
+    let mut pending = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                let (partition, offset): (i32, i64) = done;
+                let mut list = TopicPartitionList::new();
+                list.add_partition_offset(input, partition, Offset::Offset(offset + 1))?;
+                consumer.store_offsets(&list).ok();
+            }
+            message = consumer.recv(), if pending.len() < max_in_flight => {
+                let message = match message {
+                    Ok(m) => m.detach(),
+                    Err(_) => continue,
+                };
+                let producer = producer.clone();
+                let output = output.to_owned();
+                pending.push(async move {
+                    let mut record = FutureRecord::to(&output);
+                    if let Some(key) = message.key() {
+                        record = record.key(key);
+                    }
+                    if let Some(payload) = message.payload() {
+                        record = record.payload(payload);
+                    }
+                    producer.send(record, Timeout::Never).await.ok();
+                    (message.partition(), message.offset())
+                });
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the run
+
+async fn create_topics(brokers: &str, topics: &[&str]) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)))
+        .collect();
+    admin.create_topics(&new, &AdminOptions::new()).await?;
+    Ok(())
+}
+
+async fn wait_group(brokers: &str, group: &str, limit: Duration) -> Result<()> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(list) = consumer.fetch_group_list(Some(group), Duration::from_secs(5)) {
+            if let Some(info) = list.groups().first() {
+                if info.state() == "Stable" && !info.members().is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("group {group} not stable within {limit:?}")
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmRSS")
+}
+
+fn scrape(address: &str, metric: &str) -> Option<f64> {
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines()
+        .filter(|l| l.starts_with(metric))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .reduce(|a, b| a + b)
+}
+
+struct Phase {
+    name: String,
+    rate: f64,
+    produce_rate: f64,
+    p50: i64,
+    p99: i64,
+    max: i64,
+}
+
+/// Produces `n` order starts at full speed; returns each record's timestamp (ms), by index.
+async fn produce(brokers: &str, topic: &str, n: u64, machine: &str) -> Result<(Vec<i64>, f64)> {
+    let producer: FutureProducer = producer_config(brokers)
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let started = Instant::now();
+    let mut stamps = Vec::with_capacity(n as usize);
+    let mut pending = FuturesUnordered::new();
+    for i in 0..n {
+        let amount = (i * 37) % 200;
+        let payload = format!("{{\"id\":{i},\"amount\":{amount}}}");
+        let key = format!("k{i}");
+        let ts = now_ms();
+        stamps.push(ts);
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "quickstep-state-machine",
+            value: Some(machine),
+        });
+        let mut record = FutureRecord::to(topic)
+            .key(&key)
+            .payload(&payload)
+            .timestamp(ts)
+            .headers(headers);
+        loop {
+            match producer.send_result(record) {
+                Ok(future) => {
+                    pending.push(future);
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    // Queue full: let deliveries drain.
+                    if let Some(done) = pending.next().await {
+                        done?.map_err(|(e, _)| e)?;
+                    }
+                }
+            }
+        }
+    }
+    while let Some(done) = pending.next().await {
+        done?.map_err(|(e, _)| e)?;
+    }
+    producer.flush(Timeout::After(Duration::from_secs(30)))?;
+    Ok((stamps, n as f64 / started.elapsed().as_secs_f64()))
+}
+
+/// Reads `n` results; returns each one's (index, timestamp ms).
+async fn read_results(
+    brokers: &str,
+    topic: &str,
+    n: u64,
+    limit: Duration,
+) -> Result<Vec<(u64, i64)>> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("bench-reader"))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut list = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        list.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&list)?;
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut seen = vec![false; n as usize];
+    let mut out = Vec::with_capacity(n as usize);
+    while (out.len() as u64) < n {
+        let message = match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Err(_) => bail!("only {} of {n} results within {limit:?}", out.len()),
+            Ok(Err(_)) => continue,
+            Ok(Ok(m)) => m,
+        };
+        let Some(i) = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .and_then(|k| k.strip_prefix('k'))
+            .and_then(|k| k.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if i < n && !seen[i as usize] {
+            seen[i as usize] = true;
+            out.push((i, message.timestamp().to_millis().unwrap_or_default()));
+        }
+    }
+    Ok(out)
+}
+
+async fn measure(name: &str, brokers: &str, input: &str, results: &str, n: u64) -> Result<Phase> {
+    let reader = {
+        let (brokers, results) = (brokers.to_owned(), results.to_owned());
+        tokio::spawn(
+            async move { read_results(&brokers, &results, n, Duration::from_secs(600)).await },
+        )
+    };
+    let (stamps, produce_rate) = produce(brokers, input, n, "order").await?;
+    let got = reader.await??;
+    let first = *stamps.iter().min().unwrap_or(&0);
+    let last = got.iter().map(|r| r.1).max().unwrap_or(first);
+    let mut latencies: Vec<i64> = got.iter().map(|(i, ts)| ts - stamps[*i as usize]).collect();
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let phase = Phase {
+        name: name.to_owned(),
+        rate: n as f64 / ((last - first).max(1) as f64 / 1000.0),
+        produce_rate,
+        p50: at(0.50),
+        p99: at(0.99),
+        max: *latencies.last().unwrap_or(&0),
+    };
+    eprintln!(
+        "{:<28} {:>9.0} exec/s   p50 {:>6} ms   p99 {:>6} ms   max {:>6} ms   (produced at {:.0}/s)",
+        phase.name, phase.rate, phase.p50, phase.p99, phase.max, phase.produce_rate
+    );
+    Ok(phase)
+}
+
+struct Topics {
+    input: String,
+    results: String,
+    group: String,
+}
+
+async fn topics(brokers: &str, phase: &str) -> Result<Topics> {
+    let t = Topics {
+        input: unique(&format!("bench-{phase}-start")),
+        results: unique(&format!("bench-{phase}-results")),
+        group: unique(&format!("bench-{phase}")),
+    };
+    create_topics(brokers, &[&t.input, &t.results]).await?;
+    Ok(t)
+}
+
+fn worker(args: &RunArgs, defs: &std::path::Path, t: &Topics, extra: &[&str]) -> Result<Proc> {
+    let log = std::fs::File::create(defs.join(format!("{}.log", t.group)))?;
+    let child = Command::new(&args.quickstep)
+        .arg("worker")
+        .args(["--brokers", &args.brokers, "--group", &t.group])
+        .args(["--definitions", &defs.display().to_string()])
+        .args(["--input-topic", &t.input, "--results-topic", &t.results])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("spawning quickstep worker")?;
+    Ok(Proc(child))
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let n = args.records;
+    let phases: Vec<&str> = args.phases.split(',').collect();
+    let defs = std::env::temp_dir().join(unique("kafka-bench"));
+    std::fs::create_dir_all(&defs)?;
+    let order = std::fs::read_to_string(&args.definition)
+        .with_context(|| format!("reading {}", args.definition.display()))?;
+    std::fs::write(defs.join("order.asl.json"), &order)?;
+    let mut slow: serde_json::Value = serde_json::from_str(&order)?;
+    let start = slow["StartAt"].clone();
+    slow["States"]["Nap"] = serde_json::json!({"Type": "Wait", "Seconds": 120, "Next": start});
+    slow["StartAt"] = "Nap".into();
+    std::fs::write(defs.join("slow.asl.json"), slow.to_string())?;
+    let in_flight = args.max_in_flight.to_string();
+    eprintln!(
+        "kafka-bench: {n} records per phase, broker {}, max-in-flight {in_flight}, idempotency {}",
+        args.brokers, args.idempotency
+    );
+    let mut results: Vec<Phase> = Vec::new();
+
+    if phases.contains(&"passthrough") {
+        let t = topics(&args.brokers, "passthrough").await?;
+        let _p = Proc(
+            Command::new(std::env::current_exe()?)
+                .args(["passthrough", "--brokers", &args.brokers])
+                .args([
+                    "--input", &t.input, "--output", &t.results, "--group", &t.group,
+                ])
+                .args(["--max-in-flight", &in_flight])
+                .stdin(Stdio::null())
+                .spawn()?,
+        );
+        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        results.push(
+            measure(
+                "passthrough (ceiling)",
+                &args.brokers,
+                &t.input,
+                &t.results,
+                n,
+            )
+            .await?,
+        );
+    }
+    for (phase, label, extra) in [
+        ("off", "order, history OFF", vec![]),
+        (
+            "all",
+            "order, history ALL → kafka",
+            vec!["--history-level", "ALL"],
+        ),
+    ] {
+        if !phases.contains(&phase) {
+            continue;
+        }
+        let t = topics(&args.brokers, phase).await?;
+        let history = format!("kafka:{}", unique("bench-history"));
+        let mut flags = vec![
+            "--max-in-flight",
+            &in_flight,
+            "--idempotency",
+            &args.idempotency,
+        ];
+        if phase == "all" {
+            flags.extend(["--history", history.as_str()]);
+        }
+        flags.extend(extra);
+        let _w = worker(&args, &defs, &t, &flags)?;
+        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        results.push(measure(label, &args.brokers, &t.input, &t.results, n).await?);
+    }
+    if let Some(ceiling) = results.iter().find(|p| p.name.starts_with("passthrough")) {
+        let ceiling = ceiling.rate;
+        for p in &results {
+            eprintln!(
+                "{:<28} {:>5.1}% of passthrough",
+                p.name,
+                100.0 * p.rate / ceiling
+            );
+        }
+    }
+
+    if phases.contains(&"memory") && args.memory_in_flight > 0 {
+        let m = args.memory_in_flight;
+        let t = topics(&args.brokers, "memory").await?;
+        let port = 19000 + (std::process::id() % 1000) as u16;
+        let address = format!("127.0.0.1:{port}");
+        let max = m.to_string();
+        let w = worker(
+            &args,
+            &defs,
+            &t,
+            &[
+                "--max-in-flight",
+                &max,
+                "--idempotency",
+                "memory",
+                "--metrics-address",
+                &address,
+            ],
+        )?;
+        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = rss_kb(w.0.id())?;
+        produce(&args.brokers, &t.input, m as u64, "slow").await?;
+        let deadline = Instant::now() + Duration::from_secs(100);
+        loop {
+            let now = scrape(&address, "quickstep_worker_executions_in_flight").unwrap_or(0.0);
+            if now as usize >= m {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("only {now} of {m} executions in flight");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let loaded = rss_kb(w.0.id())?;
+        eprintln!(
+            "memory: RSS idle {idle} KiB, with {m} executions in flight {loaded} KiB → {:.1} KiB per in-flight execution",
+            (loaded.saturating_sub(idle)) as f64 / m as f64
+        );
+    }
+    std::fs::remove_dir_all(&defs).ok();
+    Ok(())
+}
