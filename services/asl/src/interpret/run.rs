@@ -321,7 +321,8 @@ struct Run<'a> {
     transitions: AtomicU64,
     history: Option<&'a dyn HistoryObserver>,
     /// TestState's record of the data flow; `None` in executions.
-    inspect: Option<&'a std::sync::Mutex<Map<String, Value>>>,
+    /// Only the tested state itself is recorded, not the states inside a Map or Parallel.
+    inspect: Option<(&'a std::sync::Mutex<Map<String, Value>>, &'a State)>,
 }
 
 /// How a state hands on: to a state of the same branch, or out of the branch.
@@ -568,8 +569,8 @@ fn entered(kind: &Kind) -> (Event, Event) {
 
 impl<'a> Run<'a> {
     /// Records a step of the data flow for TestState's inspection data.
-    fn inspect(&self, key: &str, value: &Value) {
-        if let Some(inspect) = self.inspect {
+    fn inspect(&self, state: &State, key: &str, value: &Value) {
+        if let Some((inspect, _)) = self.inspect.filter(|(_, s)| std::ptr::eq(*s, state)) {
             inspect
                 .lock()
                 .expect("inspection lock is never poisoned")
@@ -847,7 +848,7 @@ impl<'a> Run<'a> {
             ..*context
         };
         let selected = self.select_input(&state.input_path, raw, context, vars)?;
-        self.inspect("afterInputPath", &selected);
+        self.inspect(state, "afterInputPath", &selected);
         let ata = state.ata.as_deref();
         let scope = Scope {
             run: self,
@@ -863,6 +864,7 @@ impl<'a> Run<'a> {
         let effective: &Value = parameters.as_ref().unwrap_or(&selected);
         if let Some(parameters) = &parameters {
             self.inspect(
+                state,
                 if ata.is_some() {
                     "afterArguments"
                 } else {
@@ -1009,7 +1011,7 @@ impl<'a> Run<'a> {
         if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) {
             self.check_result_size(state, &result)?;
         }
-        self.inspect("result", &result);
+        self.inspect(state, "result", &result);
         let result = match &state.result_selector {
             Some(selector) => Scope {
                 run: self,
@@ -1022,7 +1024,7 @@ impl<'a> Run<'a> {
         };
         drop(parameters);
         drop(selected);
-        self.inspect("afterResultSelector", &result);
+        self.inspect(state, "afterResultSelector", &result);
         self.assign(state, &result, vars, context)?;
         let combined = self.apply_result_path(
             &state.result_path,
@@ -1031,7 +1033,7 @@ impl<'a> Run<'a> {
             context,
             &state.name,
         )?;
-        self.inspect("afterResultPath", &combined);
+        self.inspect(state, "afterResultPath", &combined);
         let output = match &state.output_path {
             Selection::Whole => combined,
             selection => self
@@ -1852,9 +1854,9 @@ impl Machine {
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
             history: None,
-            inspect: Some(&inspect),
+            inspect: Some((&inspect, state)),
         };
-        run.inspect("input", &request.input);
+        run.inspect(state, "input", &request.input);
         let mut vars = Vars {
             outer: None,
             own: request.variables.into_iter().collect(),
