@@ -63,6 +63,8 @@ pub struct Gateway {
     catalog: Catalog,
     publisher: Arc<dyn Publisher>,
     executor: Executor,
+    /// The task integrations the executor runs (TestState falls back on them).
+    executor_tasks: Arc<dyn asl::TaskHandler>,
     history: Option<Arc<dyn HistorySink>>,
     metrics: Metrics,
     sync_slots: Semaphore,
@@ -114,9 +116,9 @@ impl Gateway {
         let registry = Arc::new(Registry::new(&config.region, &config.account));
         // `default()`: the integrations are growing configuration of their own.
         #[allow(clippy::default_constructed_unit_structs)]
-        let tasks = Arc::new(worker::tasks::Integrations::default());
+        let tasks: Arc<dyn asl::TaskHandler> = Arc::new(worker::tasks::Integrations::default());
         let executor = Executor::new(
-            tasks,
+            tasks.clone(),
             Arc::new(SystemClock),
             Arc::new(system_rng()),
             metrics.executions.clone(),
@@ -127,6 +129,7 @@ impl Gateway {
             catalog: Catalog::new(registry),
             publisher,
             executor,
+            executor_tasks: tasks,
             history: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
             metrics,
