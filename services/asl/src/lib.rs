@@ -17,4 +17,5 @@ pub mod timestamp;
 
 pub use interpret::{
     DefinitionError, ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler, TaskRequest,
+    TestStateInput, TestStateOutcome, TestStatus,
 };

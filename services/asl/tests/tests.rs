@@ -17,6 +17,7 @@ mod parallel;
 mod pass;
 mod retry_catch;
 mod task;
+mod test_state;
 mod util;
 mod validation;
 mod variables;

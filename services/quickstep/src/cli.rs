@@ -1,6 +1,8 @@
 //! Flags → a run. `run` executes one execution, `validate` checks a definition, `bench`
 //! measures executions per second on one thread.
 
+use crate::dev::{self, DevFlags};
+use crate::gateway_config::{self, GatewayFlags};
 use crate::worker_config::{self, WorkerFlags};
 use anyhow::{bail, Context as _};
 use asl::history::Recorder;
@@ -66,6 +68,12 @@ enum Command {
     /// Join the consumer group and run the executions that start records ask for, until
     /// SIGTERM or Ctrl-C (then drain, commit and leave the group).
     Worker(Box<WorkerFlags>),
+    /// Serve the Step Functions API (AWS JSON 1.0) until SIGTERM or Ctrl-C: state machines
+    /// into the registry topic, StartExecution onto Kafka, StartSyncExecution in-process.
+    Gateway(Box<GatewayFlags>),
+    /// Everything in one process, nothing to set up: an embedded Kafka, a worker, the
+    /// gateway on 127.0.0.1:8080 and the examples registered. Prints what to try next.
+    Dev(Box<DevFlags>),
     /// Run N executions in-process on one thread and print executions and state
     /// transitions per second as the last line.
     Bench {
@@ -316,6 +324,44 @@ pub fn main() -> anyhow::Result<ExitCode> {
                 });
                 worker.run(shutdown).await.context("running the worker")
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gateway(flags) => {
+            init_logging();
+            let config = gateway_config::load(&flags)
+                .map_err(anyhow::Error::msg)
+                .context("loading the gateway configuration")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&config.address)
+                    .await
+                    .with_context(|| format!("listening on {}", config.address))?;
+                let gateway = gateway::Gateway::build(
+                    config,
+                    gateway::metrics::Metrics::new(worker::metrics::Metrics::new()),
+                )
+                .await
+                .context("starting the gateway")?;
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                let signals = shutdown.clone();
+                tokio::spawn(async move {
+                    wait_for_signal().await;
+                    tracing::info!(message = "Shutting down.");
+                    signals.cancel();
+                });
+                gateway
+                    .serve(listener, shutdown)
+                    .await
+                    .context("serving the gateway")
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dev(flags) => {
+            init_logging();
+            dev::run(*flags, wait_for_signal())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -2,6 +2,8 @@
 //! code. Logic lives in the crates (`asl` for the language); nothing here decides semantics.
 
 mod cli;
+mod dev;
+mod gateway_config;
 mod worker_config;
 
 use std::process::ExitCode;

@@ -113,10 +113,25 @@ pub fn producer(config: &WorkerConfig) -> Result<FutureProducer, KafkaError> {
 pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> =
         with_overrides(client_config(config), config).create()?;
+    // Only missing topics are created: some clusters (librdkafka's mock) never answer
+    // CreateTopics, and existing topics need no round trip.
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))?;
+    let existing: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.name())
+        .collect();
     let new: Vec<NewTopic<'_>> = topics
         .iter()
+        .filter(|t| !existing.contains(t))
         .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(1)))
         .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
     let results = admin.create_topics(&new, &AdminOptions::new()).await?;
     for result in results {
         match result {

@@ -10,7 +10,10 @@ mod template;
 
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
-pub use run::{ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest};
+pub use run::{
+    ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest, TestStateInput,
+    TestStateOutcome, TestStatus,
+};
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

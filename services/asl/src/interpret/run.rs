@@ -182,6 +182,7 @@ impl Machine {
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
             history: services.history.filter(|h| h.level() != Level::Off),
+            inspect: None,
         };
         let started = run.event(
             0,
@@ -320,6 +321,9 @@ struct Run<'a> {
     event_ids: AtomicU64,
     transitions: AtomicU64,
     history: Option<&'a dyn HistoryObserver>,
+    /// TestState's record of the data flow; `None` in executions.
+    /// Only the tested state itself is recorded, not the states inside a Map or Parallel.
+    inspect: Option<(&'a std::sync::Mutex<Map<String, Value>>, &'a State)>,
 }
 
 /// How a state hands on: to a state of the same branch, or out of the branch.
@@ -583,6 +587,16 @@ fn entered(kind: &Kind) -> (Event, Event) {
 const TRANSITIONS_PER_YIELD: u32 = 64;
 
 impl<'a> Run<'a> {
+    /// Records a step of the data flow for TestState's inspection data.
+    fn inspect(&self, state: &State, key: &str, value: &Value) {
+        if let Some((inspect, _)) = self.inspect.filter(|(_, s)| std::ptr::eq(*s, state)) {
+            inspect
+                .lock()
+                .expect("inspection lock is never poisoned")
+                .insert(key.to_owned(), value.clone());
+        }
+    }
+
     /// Counts an event and, when someone listens at a level that admits it, builds it.
     fn event(&self, previous: u64, event_type: Event, details: impl FnOnce() -> Value) -> u64 {
         let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
@@ -863,6 +877,7 @@ impl<'a> Run<'a> {
             ..*context
         };
         let selected = self.select_input(&state.input_path, &raw, context, vars)?;
+        self.inspect(state, "afterInputPath", &selected);
         let ata = state.ata.as_deref();
         let scope = Scope {
             run: self,
@@ -876,6 +891,17 @@ impl<'a> Run<'a> {
             (None, None) => None,
         };
         let effective: &Value = parameters.as_ref().unwrap_or(&selected);
+        if let Some(parameters) = &parameters {
+            self.inspect(
+                state,
+                if ata.is_some() {
+                    "afterArguments"
+                } else {
+                    "afterParameters"
+                },
+                parameters,
+            );
+        }
         // The JSONata Choice Rule that matched: its Output and Assign apply.
         let mut chosen_rule: Option<&Condition> = None;
         // What the state produced; `None` for states that pass their effective input on.
@@ -1021,6 +1047,7 @@ impl<'a> Run<'a> {
         if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) {
             self.check_result_size(state, &result)?;
         }
+        self.inspect(state, "result", &result);
         let result = match &state.result_selector {
             Some(selector) => Scope {
                 run: self,
@@ -1033,8 +1060,10 @@ impl<'a> Run<'a> {
         };
         drop(parameters);
         drop(selected);
+        self.inspect(state, "afterResultSelector", &result);
         self.assign(state, &result, vars, context)?;
         let combined = self.apply_result_path(&state.result_path, raw, result, context)?;
+        self.inspect(state, "afterResultPath", &combined);
         let output = match &state.output_path {
             Selection::Whole => combined,
             selection => self
@@ -1765,6 +1794,190 @@ fn apply_assign(vars: &mut Vars, values: Value) {
         for (name, value) in map {
             vars.own.insert(name, value);
         }
+    }
+}
+
+/// How a TestState call ended, as AWS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestStatus {
+    /// The state completed.
+    Succeeded,
+    /// The state failed and nothing handles the error.
+    Failed,
+    /// A Catch handled the error.
+    CaughtError,
+    /// A Retry would run the state again.
+    Retriable,
+}
+
+impl TestStatus {
+    /// `SUCCEEDED`, `FAILED`, `CAUGHT_ERROR` or `RETRIABLE`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TestStatus::Succeeded => "SUCCEEDED",
+            TestStatus::Failed => "FAILED",
+            TestStatus::CaughtError => "CAUGHT_ERROR",
+            TestStatus::Retriable => "RETRIABLE",
+        }
+    }
+}
+
+/// What TestState runs: one top-level state of a machine, with its input.
+#[derive(Debug, Clone, Default)]
+pub struct TestStateInput {
+    /// The state's name in the machine.
+    pub state_name: String,
+    /// The state's input.
+    pub input: Value,
+    /// Workflow variables visible to the state.
+    pub variables: Map<String, Value>,
+    /// Retries already made (`stateConfiguration.retrierRetryCount`).
+    pub retrier_retry_count: u64,
+}
+
+/// What one state did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestStateOutcome {
+    /// How it ended.
+    pub status: TestStatus,
+    /// The state's output (SUCCEEDED, CAUGHT_ERROR).
+    pub output: Option<Value>,
+    /// The error (FAILED, CAUGHT_ERROR, RETRIABLE).
+    pub error: Option<String>,
+    /// The cause, when there is one.
+    pub cause: Option<String>,
+    /// The state that would run next.
+    pub next_state: Option<String>,
+    /// The data flow step by step: `input`, `afterInputPath`, `afterParameters` (or
+    /// `afterArguments`), `result`, `afterResultSelector`, `afterResultPath`, `variables`.
+    pub inspection: Map<String, Value>,
+}
+
+impl Machine {
+    /// The names of the machine's top-level states.
+    pub fn state_names(&self) -> Vec<&str> {
+        self.root.states.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// Runs one top-level state once, as TestState does: no Retry wait (a matching retrier
+    /// with attempts left is `RETRIABLE`), Catch applied (`CAUGHT_ERROR`). `None` when the
+    /// machine has no such state.
+    pub async fn test_state(
+        &self,
+        request: TestStateInput,
+        info: &ExecutionInfo,
+        services: &Services<'_>,
+    ) -> Option<TestStateOutcome> {
+        let index = self
+            .root
+            .states
+            .iter()
+            .position(|s| s.name == request.state_name)?;
+        let state = &self.root.states[index];
+        let start_ms = services.clock.now_ms();
+        let inspect = std::sync::Mutex::new(Map::new());
+        let run = Run {
+            services,
+            info,
+            execution_input: &request.input,
+            start_ms,
+            event_ids: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            history: None,
+            inspect: Some((&inspect, state)),
+        };
+        run.inspect(state, "input", &request.input);
+        let mut vars = Vars {
+            outer: None,
+            own: request.variables.into_iter().collect(),
+        };
+        let context = StateContext {
+            name: &state.name,
+            entered_event_id: 0,
+            entered_time_ms: start_ms,
+            retry_count: request.retrier_retry_count,
+            retriable: matches!(
+                state.kind,
+                Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+            ),
+            task_token: None,
+            map_item: None,
+        };
+        let name_of = |id: StateId| self.root.states[id].name.clone();
+        let raw = request.input.clone();
+        let mut outcome = match run
+            .attempt(state, Cow::Borrowed(&raw), &mut vars, &context)
+            .await
+        {
+            Ok(Step::Next(next, output)) => TestStateOutcome {
+                status: TestStatus::Succeeded,
+                output: Some(output),
+                error: None,
+                cause: None,
+                next_state: Some(name_of(next)),
+                inspection: Map::new(),
+            },
+            Ok(Step::End(output)) => TestStateOutcome {
+                status: TestStatus::Succeeded,
+                output: Some(output),
+                error: None,
+                cause: None,
+                next_state: None,
+                inspection: Map::new(),
+            },
+            Err(error) => {
+                let failed = |error: &StatesError| TestStateOutcome {
+                    status: TestStatus::Failed,
+                    output: None,
+                    error: Some(error.name.as_str().to_owned()).filter(|e| !e.is_empty()),
+                    cause: error.cause.clone().filter(|c| !c.is_empty()),
+                    next_state: None,
+                    inspection: Map::new(),
+                };
+                let retriable = error.name != ErrorName::Runtime
+                    && state
+                        .retry
+                        .iter()
+                        .find(|r| r.errors.iter().any(|e| e.matches(&error.name)))
+                        .is_some_and(|r| request.retrier_retry_count < r.max_attempts);
+                let catcher = state
+                    .catch
+                    .iter()
+                    .find(|c| c.errors.iter().any(|e| e.matches(&error.name)));
+                if retriable {
+                    TestStateOutcome {
+                        status: TestStatus::Retriable,
+                        ..failed(&error)
+                    }
+                } else if let (Some(catcher), false) = (catcher, error.name == ErrorName::Runtime) {
+                    match run.catch(catcher, raw, &mut vars, &context, error.clone()) {
+                        Ok(Step::Next(next, output)) => TestStateOutcome {
+                            status: TestStatus::CaughtError,
+                            output: Some(output),
+                            next_state: Some(name_of(next)),
+                            ..failed(&error)
+                        },
+                        Ok(Step::End(output)) => TestStateOutcome {
+                            status: TestStatus::CaughtError,
+                            output: Some(output),
+                            ..failed(&error)
+                        },
+                        Err(error) => failed(&error),
+                    }
+                } else {
+                    failed(&error)
+                }
+            }
+        };
+        let mut inspection = inspect
+            .into_inner()
+            .expect("inspection lock is never poisoned");
+        if !vars.own.is_empty() {
+            let variables: Map<String, Value> = vars.own.into_iter().collect();
+            inspection.insert("variables".into(), Value::Object(variables));
+        }
+        outcome.inspection = inspection;
+        Some(outcome)
     }
 }
 

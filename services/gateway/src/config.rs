@@ -1,0 +1,187 @@
+//! The gateway's configuration as plain data (the worker's `*Config` style): every field is
+//! documented for the user, defaults live in named `default_*` functions, units are in the
+//! names. The binary layers defaults → file → `QUICKSTEP_GATEWAY_*` env → flags into it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use worker::config::{KafkaValue, WorkerConfig};
+
+/// Everything `quickstep gateway` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where the API listens, `host:port`.
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// The compacted topic of state machine revisions (written here, followed by everyone).
+    #[serde(default = "default_registry_topic")]
+    pub registry_topic: String,
+    /// Where StartExecution produces start records.
+    #[serde(default = "default_start_topic")]
+    pub start_topic: String,
+    /// Where SendTask{Success,Failure,Heartbeat} are produced for the workers.
+    #[serde(default = "default_callbacks_topic")]
+    pub callbacks_topic: String,
+    /// Region and account in the ARNs (the same as the workers').
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// See `region`.
+    #[serde(default = "default_account")]
+    pub account: String,
+    /// SigV4 access keys: access key id → secret access key. Empty = no authentication.
+    #[serde(default)]
+    pub access_keys: BTreeMap<String, String>,
+    /// Listen on a non-loopback address without authentication anyway.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// The largest request body accepted, in bytes.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// StartSyncExecution/TestState calls running at once; more get ThrottlingException.
+    #[serde(default = "default_max_sync_in_flight")]
+    pub max_sync_in_flight: usize,
+    /// `express` checks definitions as AWS checks EXPRESS machines (no `.sync`,
+    /// `.waitForTaskToken`, activities); `standard` accepts those patterns too (Quickstep's
+    /// workers run callbacks).
+    #[serde(default = "default_definition_rules")]
+    pub definition_rules: String,
+    /// History of sync executions: `off`, `stdout`, `file:PATH` or `kafka:TOPIC`.
+    #[serde(default = "default_history")]
+    pub history: String,
+    /// `ALL`, `ERROR`, `FATAL` or `OFF`, for state machines whose logging sets none.
+    #[serde(default = "default_history_level")]
+    pub history_level: String,
+    /// Whether history events carry inputs and outputs.
+    #[serde(default)]
+    pub include_execution_data: bool,
+    /// Partitions of topics the gateway creates when they are missing.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Extra librdkafka settings for every client.
+    #[serde(default)]
+    pub kafka: BTreeMap<String, KafkaValue>,
+}
+
+fn default_address() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_brokers() -> String {
+    "127.0.0.1:9092".into()
+}
+fn default_registry_topic() -> String {
+    "quickstep.state-machines".into()
+}
+fn default_start_topic() -> String {
+    "quickstep.start".into()
+}
+fn default_callbacks_topic() -> String {
+    "quickstep.callbacks".into()
+}
+fn default_region() -> String {
+    "local".into()
+}
+fn default_account() -> String {
+    "000000000000".into()
+}
+fn default_max_request_bytes() -> usize {
+    // A definition may be 1 MiB; a request carries one plus its envelope.
+    2 * 1024 * 1024
+}
+fn default_max_sync_in_flight() -> usize {
+    1024
+}
+fn default_definition_rules() -> String {
+    "express".into()
+}
+fn default_history() -> String {
+    "off".into()
+}
+fn default_history_level() -> String {
+    "OFF".into()
+}
+fn default_partitions() -> i32 {
+    6
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+    }
+}
+
+/// A configuration that cannot work, named.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid gateway configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl GatewayConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_sync_in_flight == 0 {
+            return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
+        }
+        if self.max_request_bytes < 1024 {
+            return Err(ConfigError(
+                "max_request_bytes must be at least 1024".into(),
+            ));
+        }
+        if !matches!(self.definition_rules.as_str(), "express" | "standard") {
+            return Err(ConfigError(format!(
+                "definition_rules must be express or standard, not '{}'",
+                self.definition_rules
+            )));
+        }
+        if asl::history::Level::parse(&self.history_level).is_none() {
+            return Err(ConfigError(format!(
+                "history_level must be ALL, ERROR, FATAL or OFF, not '{}'",
+                self.history_level
+            )));
+        }
+        worker::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// Whether requests must be signed.
+    pub fn authenticates(&self) -> bool {
+        !self.access_keys.is_empty()
+    }
+
+    /// The worker-shaped view of the Kafka settings, for the worker's client builders.
+    pub fn kafka_view(&self) -> WorkerConfig {
+        WorkerConfig {
+            brokers: self.brokers.clone(),
+            group: "quickstep-gateway".into(),
+            registry_topic: self.registry_topic.clone(),
+            partitions: self.partitions,
+            region: self.region.clone(),
+            account: self.account.clone(),
+            kafka: self.kafka.clone(),
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let config = GatewayConfig::default();
+        config.validate().expect("the defaults work");
+        assert_eq!(config.address, "127.0.0.1:8080");
+        assert!(!config.authenticates());
+    }
+
+    #[test]
+    fn nonsense_is_named() {
+        let config = GatewayConfig {
+            definition_rules: "loose".into(),
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().unwrap_err().to_string().contains("loose"));
+    }
+}

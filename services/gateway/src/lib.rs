@@ -1,0 +1,378 @@
+//! The Step Functions HTTP API (AWS JSON 1.0) in front of Quickstep: state machines are
+//! validated and written to the compacted registry topic every worker follows; StartExecution
+//! produces a start record; StartSyncExecution and TestState run in this process on the same
+//! engine, task integrations, history and metrics as a worker. The AWS CLI and SDKs work
+//! against it with `--endpoint-url`.
+
+pub mod auth;
+pub mod callbacks;
+pub mod config;
+pub mod executions;
+pub mod metrics;
+pub mod protocol;
+pub mod publish;
+pub mod state_machines;
+pub mod test_state;
+
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::protocol::{ApiError, Operation};
+use crate::publish::{KafkaPublisher, MemoryPublisher, Publisher};
+use crate::state_machines::Catalog;
+use asl::history::Level;
+use asl::interpret::Rng;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rdkafka::message::Message;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use worker::clock::{system_rng, SystemClock};
+use worker::execute::Executor;
+use worker::registry::Registry;
+use worker::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
+
+/// Why the gateway could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Kafka refused a client or a topic.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The history sink could not be opened.
+    #[error(transparent)]
+    Sink(#[from] worker::sinks::SinkError),
+    /// Listening without authentication on an address others can reach.
+    #[error("refusing to serve {0} without authentication: configure access keys, listen on a loopback address, or pass --allow-unauthenticated")]
+    Unauthenticated(std::net::SocketAddr),
+    /// The listener failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built gateway: shared by every request.
+pub struct Gateway {
+    config: GatewayConfig,
+    catalog: Catalog,
+    publisher: Arc<dyn Publisher>,
+    executor: Executor,
+    /// The task integrations the executor runs (TestState falls back on them).
+    executor_tasks: Arc<dyn asl::TaskHandler>,
+    history: Option<Arc<dyn HistorySink>>,
+    metrics: Metrics,
+    sync_slots: Semaphore,
+    rng: asl::interpret::SplitMix64,
+    /// Follows the registry topic (absent for an in-memory gateway).
+    follower: Option<rdkafka::consumer::StreamConsumer>,
+}
+
+impl Gateway {
+    /// Connects to Kafka (creating missing topics) and subscribes to the registry topic.
+    pub async fn build(config: GatewayConfig, metrics: Metrics) -> Result<Gateway, GatewayError> {
+        config.validate()?;
+        let kafka = config.kafka_view();
+        let history_kind = HistorySinkKind::parse(&config.history).map_err(config::ConfigError)?;
+        let mut topics = vec![
+            config.registry_topic.as_str(),
+            config.start_topic.as_str(),
+            config.callbacks_topic.as_str(),
+        ];
+        if let HistorySinkKind::Kafka(topic) = &history_kind {
+            topics.push(topic);
+        }
+        worker::source::ensure_topics(&kafka, &topics).await?;
+        let producer = worker::source::producer(&kafka)?;
+        let history: Option<Arc<dyn HistorySink>> = match history_kind {
+            HistorySinkKind::Off => None,
+            HistorySinkKind::Stdout => Some(Arc::new(StdoutSink)),
+            HistorySinkKind::File(path) => Some(Arc::new(FileSink::open(&path).await?)),
+            HistorySinkKind::Kafka(topic) => {
+                Some(Arc::new(KafkaSink::new(producer.clone(), topic)))
+            }
+        };
+        let follower = worker::source::registry_consumer(&kafka)?;
+        let mut gateway =
+            Gateway::assemble(config, Arc::new(KafkaPublisher::new(producer)), metrics);
+        gateway.history = history;
+        gateway.follower = Some(follower);
+        Ok(gateway)
+    }
+
+    /// A gateway without Kafka: records are kept in the returned publisher (tests).
+    pub fn in_memory(config: GatewayConfig) -> (Gateway, Arc<MemoryPublisher>) {
+        let publisher = Arc::new(MemoryPublisher::default());
+        let gateway = Gateway::assemble(config, publisher.clone(), Metrics::default());
+        (gateway, publisher)
+    }
+
+    fn assemble(config: GatewayConfig, publisher: Arc<dyn Publisher>, metrics: Metrics) -> Gateway {
+        let registry = Arc::new(Registry::new(&config.region, &config.account));
+        // Sync executions use the integrations with their defaults (no connections or
+        // secrets yet, so building them cannot fail); their callbacks are this process's.
+        let callbacks = worker::tasks::callback::CallbackRegistry::new(Arc::new(SystemClock));
+        let tasks: Arc<dyn asl::TaskHandler> = Arc::new(
+            worker::tasks::Integrations::new(
+                &worker::tasks::config::TasksConfig::default(),
+                None,
+                callbacks,
+            )
+            .expect("the default task configuration reads no secrets"),
+        );
+        let executor = Executor::new(
+            tasks.clone(),
+            Arc::new(SystemClock),
+            Arc::new(system_rng()),
+            metrics.executions.clone(),
+            Level::parse(&config.history_level).unwrap_or_default(),
+            config.include_execution_data,
+        );
+        Gateway {
+            catalog: Catalog::new(registry),
+            publisher,
+            executor,
+            executor_tasks: tasks,
+            history: None,
+            sync_slots: Semaphore::new(config.max_sync_in_flight),
+            metrics,
+            rng: system_rng(),
+            follower: None,
+            config,
+        }
+    }
+
+    /// The registry the gateway runs sync executions from.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.catalog.registry()
+    }
+
+    /// The metrics `/metrics` renders.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// Registers a definition as CreateStateMachine would (EXPRESS, no logging), replacing
+    /// one of the same name: how `quickstep dev` registers the examples.
+    pub async fn register(&self, name: &str, definition: &str) -> Result<String, ApiError> {
+        state_machines::put(self, name, definition).await
+    }
+
+    /// The HTTP routes: the API on any path (SDKs post to `/`; any `Host`, so the `sync-`
+    /// prefix SDKs add for StartSyncExecution works), `/metrics` and `/healthz`.
+    pub fn router(self: Arc<Self>) -> Router {
+        let metrics = self.clone();
+        Router::new()
+            .route(
+                "/metrics",
+                get(move || async move { metrics.metrics.render() }),
+            )
+            .route("/healthz", get(|| async { "ok" }))
+            .fallback(api)
+            .with_state(self)
+    }
+
+    /// Serves on `listener` until `shutdown`, following the registry topic meanwhile.
+    /// Refuses a non-loopback address without authentication unless the configuration
+    /// allows it.
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), GatewayError> {
+        let address = listener.local_addr()?;
+        if !address.ip().is_loopback()
+            && !self.config.authenticates()
+            && !self.config.allow_unauthenticated
+        {
+            return Err(GatewayError::Unauthenticated(address));
+        }
+        let follower = self.follower.take();
+        let gateway = Arc::new(self);
+        let following = follower.map(|consumer| {
+            tokio::spawn(follow_registry(consumer, gateway.clone(), shutdown.clone()))
+        });
+        tracing::info!(message = "Serving the Step Functions API.", %address, authenticated = gateway.config.authenticates());
+        let served = axum::serve(listener, gateway.router())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        if let Some(following) = following {
+            following.abort();
+        }
+        served.map_err(GatewayError::Io)
+    }
+
+    /// A place among the sync executions running here, or ThrottlingException.
+    pub(crate) fn sync_slot(&self, operation: Operation) -> Result<SyncSlot<'_>, ApiError> {
+        let permit = self.sync_slots.try_acquire().map_err(|_| {
+            ApiError::Throttling(format!(
+                "Rate exceeded: more than {} {} calls at once",
+                self.config.max_sync_in_flight,
+                operation.as_str()
+            ))
+        })?;
+        self.metrics.sync_in_flight.inc();
+        Ok(SyncSlot {
+            _permit: permit,
+            gauge: &self.metrics.sync_in_flight,
+        })
+    }
+
+    /// A fresh v4 UUID, for execution names.
+    pub(crate) fn uuid(&self) -> String {
+        let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
+        let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+        let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xffff,
+            b >> 48,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    /// A new W3C traceparent (random trace and span ids, sampled).
+    pub(crate) fn traceparent(&self) -> String {
+        format!(
+            "00-{:016x}{:016x}-{:016x}-01",
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64()
+        )
+    }
+
+    async fn handle(
+        &self,
+        operation: Result<Operation, ApiError>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Response, ApiError> {
+        let limit = self.config.max_request_bytes;
+        let too_large =
+            || ApiError::RequestTooLarge(format!("The request body exceeds {limit} bytes"));
+        let declared = headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let body = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| too_large())?;
+        if self.config.authenticates() {
+            auth::verify(&self.config.access_keys, method, uri, headers, &body)?;
+        }
+        let operation = operation?;
+        match operation {
+            Operation::CreateStateMachine => state_machines::create(self, &body).await,
+            Operation::DescribeStateMachine => state_machines::describe(self, &body),
+            Operation::UpdateStateMachine => state_machines::update(self, &body).await,
+            Operation::DeleteStateMachine => state_machines::delete(self, &body).await,
+            Operation::ListStateMachines => state_machines::list(self, &body),
+            Operation::ValidateStateMachineDefinition => state_machines::validate(&body),
+            Operation::StartExecution => executions::start(self, headers, &body).await,
+            Operation::StartSyncExecution => executions::start_sync(self, &body).await,
+            Operation::TestState => test_state::test_state(self, &body).await,
+            Operation::SendTaskSuccess
+            | Operation::SendTaskFailure
+            | Operation::SendTaskHeartbeat => callbacks::send(self, operation, &body).await,
+        }
+    }
+}
+
+/// A running sync execution's place; freed on drop.
+pub(crate) struct SyncSlot<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    gauge: &'a prometheus::IntGauge,
+}
+
+impl Drop for SyncSlot<'_> {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// Every API request: decode, authenticate, dispatch, count.
+async fn api(
+    State(gateway): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let operation = protocol::operation(&headers);
+    let label = operation
+        .as_ref()
+        .map(|op| op.as_str())
+        .unwrap_or("Unknown");
+    let response = match gateway
+        .handle(operation.clone(), &method, &uri, &headers, body)
+        .await
+    {
+        Ok(response) => response,
+        Err(error) => {
+            if matches!(error, ApiError::Throttling(_)) {
+                gateway.metrics.throttled.with_label_values(&[label]).inc();
+            }
+            if matches!(error, ApiError::Internal(_)) {
+                tracing::warn!(message = "Request failed.", operation = label, %error);
+            }
+            error.into_response()
+        }
+    };
+    gateway
+        .metrics
+        .requests
+        .with_label_values(&[label, response.status().as_str()])
+        .inc();
+    gateway
+        .metrics
+        .request_duration
+        .with_label_values(&[label])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Follows the compacted registry topic from its beginning, so several gateways (and the
+/// workers) agree on every state machine.
+async fn follow_registry(
+    consumer: rdkafka::consumer::StreamConsumer,
+    gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(message = "Registry consumer error.", %error);
+                continue;
+            }
+        };
+        let name = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .unwrap_or_default()
+            .to_owned();
+        gateway.catalog.follow(&name, message.payload());
+    }
+}

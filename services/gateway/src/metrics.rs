@@ -1,0 +1,120 @@
+//! Every metric the gateway exports, named `quickstep_gateway_<what>_<unit>[_total]`.
+//! Executions run in-process (StartSyncExecution) also count in the worker's metrics
+//! (`quickstep_worker_*`), which `/metrics` renders alongside.
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+
+/// The gateway's metric handles.
+#[derive(Clone)]
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// Requests, by operation and HTTP status.
+    pub requests: IntCounterVec,
+    /// Request latency, by operation.
+    pub request_duration: HistogramVec,
+    /// Sync executions finished, by state machine and status.
+    pub sync_executions: IntCounterVec,
+    /// Sync executions (and TestState calls) running now.
+    pub sync_in_flight: IntGauge,
+    /// Requests refused with ThrottlingException, by operation.
+    pub throttled: IntCounterVec,
+    /// The engine's execution metrics for sync executions.
+    pub executions: worker::metrics::Metrics,
+}
+
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric registers once");
+    metric
+}
+
+impl Metrics {
+    /// Registers the gateway's metrics; execution metrics go to `executions` (share the
+    /// worker's when both run in one process).
+    pub fn new(executions: worker::metrics::Metrics) -> Metrics {
+        let registry = Registry::new();
+        let requests = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "quickstep_gateway_requests_total",
+                    "API requests, by operation and HTTP status.",
+                ),
+                &["operation", "status"],
+            )
+            .expect("metric names are valid"),
+        );
+        let request_duration = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "quickstep_gateway_request_duration_seconds",
+                    "API request latency, from the body read to the answer.",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                    30.0, 300.0,
+                ]),
+                &["operation"],
+            )
+            .expect("metric names are valid"),
+        );
+        let sync_executions = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "quickstep_gateway_sync_executions_total",
+                    "StartSyncExecution executions finished, by state machine and status.",
+                ),
+                &["state_machine", "status"],
+            )
+            .expect("metric names are valid"),
+        );
+        let sync_in_flight = register(
+            &registry,
+            IntGauge::new(
+                "quickstep_gateway_sync_executions_in_flight",
+                "StartSyncExecution and TestState calls running now.",
+            )
+            .expect("metric names are valid"),
+        );
+        let throttled = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "quickstep_gateway_throttled_total",
+                    "Requests answered with ThrottlingException, by operation.",
+                ),
+                &["operation"],
+            )
+            .expect("metric names are valid"),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            sync_executions,
+            sync_in_flight,
+            throttled,
+            executions,
+        }
+    }
+
+    /// The text exposition format: the gateway's metrics, then the execution metrics.
+    pub fn render(&self) -> String {
+        let encoder = prometheus::TextEncoder::new();
+        let mut text = encoder
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default();
+        text.push_str(&self.executions.render());
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new(worker::metrics::Metrics::new())
+    }
+}

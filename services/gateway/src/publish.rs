@@ -1,0 +1,93 @@
+//! Where the gateway's records go: Kafka (produce and await the broker's ack), or memory
+//! for tests. One seam, so handlers never see rdkafka.
+
+use futures::future::BoxFuture;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One record to produce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The topic.
+    pub topic: String,
+    /// The key.
+    pub key: String,
+    /// The value; `None` is a tombstone.
+    pub payload: Option<Vec<u8>>,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Produces records, resolving once they are acknowledged.
+pub trait Publisher: Send + Sync {
+    /// Produces one record; the error is a message for an InternalFailure.
+    fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Publishes to Kafka with the worker's producer settings (idempotent, acks=all).
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+}
+
+impl KafkaPublisher {
+    /// Wraps a producer.
+    pub fn new(producer: FutureProducer) -> KafkaPublisher {
+        KafkaPublisher { producer }
+    }
+}
+
+/// How long a request waits for the broker before answering with an error.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Publisher for KafkaPublisher {
+    fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let mut headers = OwnedHeaders::new();
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+            let mut out = FutureRecord::to(&record.topic)
+                .key(&record.key)
+                .headers(headers);
+            if let Some(payload) = &record.payload {
+                out = out.payload(payload);
+            }
+            match tokio::time::timeout(ACK_TIMEOUT, self.producer.send(out, ACK_TIMEOUT)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((error, _))) => Err(format!("Kafka did not accept the record: {error}")),
+                Err(_) => Err("Kafka did not acknowledge the record in time".into()),
+            }
+        })
+    }
+}
+
+/// Keeps records in memory (tests).
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    records: Mutex<Vec<Record>>,
+}
+
+impl MemoryPublisher {
+    /// Every record so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.records
+            .lock()
+            .expect("publisher lock is never poisoned")
+            .clone()
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        self.records
+            .lock()
+            .expect("publisher lock is never poisoned")
+            .push(record);
+        Box::pin(async { Ok(()) })
+    }
+}

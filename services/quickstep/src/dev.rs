@@ -1,0 +1,227 @@
+//! `quickstep dev`: everything in one process, nothing to set up — an embedded Kafka
+//! (librdkafka's mock cluster) unless `--brokers` names a real one, a worker with in-memory
+//! idempotency, the gateway on a loopback address without authentication, and the example
+//! state machines registered. Prints what to try next; SIGTERM or Ctrl-C stops it cleanly.
+
+use anyhow::{bail, Context as _};
+use gateway::config::GatewayConfig;
+use rdkafka::mocking::MockCluster;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+use worker::config::WorkerConfig;
+
+/// The flags of `quickstep dev`.
+#[derive(clap::Args, Debug)]
+pub struct DevFlags {
+    /// Use this Kafka instead of the embedded one (HOST:PORT[,…]).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// The gateway's address; loopback only (no authentication in dev).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub address: String,
+    /// Register every NAME.asl.json in this directory.
+    #[arg(long, default_value = "examples")]
+    pub examples: PathBuf,
+    /// History: off, stdout, file:PATH or kafka:TOPIC.
+    #[arg(long, default_value = "off")]
+    pub history: String,
+    /// History level when history is on: ALL, ERROR, FATAL or OFF.
+    #[arg(long, default_value = "ALL")]
+    pub history_level: String,
+}
+
+const TOPICS: &[&str] = &[
+    "quickstep.start",
+    "quickstep.results",
+    "quickstep.state-machines",
+    "quickstep.callbacks",
+    "quickstep.history",
+];
+
+fn examples(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".asl.json"))
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        found.push((name, path, text));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Runs `quickstep dev` until SIGTERM or Ctrl-C.
+pub fn run(
+    flags: DevFlags,
+    wait_for_signal: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let address: std::net::SocketAddr = flags
+        .address
+        .parse()
+        .with_context(|| format!("--address {} is not HOST:PORT", flags.address))?;
+    if !address.ip().is_loopback() {
+        bail!("quickstep dev serves without authentication, so only on a loopback address (not {address}); use `quickstep gateway` with access keys instead");
+    }
+    // The mock cluster lives on this thread for the whole run: its brokers are librdkafka
+    // threads behind real loopback sockets.
+    let mock = match &flags.brokers {
+        Some(_) => None,
+        None => Some(MockCluster::new(1).context("starting the embedded Kafka")?),
+    };
+    let brokers = match (&flags.brokers, &mock) {
+        (Some(brokers), _) => brokers.clone(),
+        (None, Some(mock)) => {
+            for topic in TOPICS {
+                mock.create_topic(topic, 3, 1)
+                    .with_context(|| format!("creating {topic}"))?;
+            }
+            mock.bootstrap_servers()
+        }
+        (None, None) => unreachable!("a mock cluster exists when no brokers are given"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let result = runtime.block_on(serve(
+        flags,
+        brokers,
+        mock.is_some(),
+        address,
+        wait_for_signal,
+    ));
+    drop(runtime);
+    drop(mock);
+    result
+}
+
+async fn serve(
+    flags: DevFlags,
+    brokers: String,
+    embedded: bool,
+    address: std::net::SocketAddr,
+    wait_for_signal: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let worker_metrics = worker::metrics::Metrics::new();
+    let worker_config = WorkerConfig {
+        brokers: brokers.clone(),
+        idempotency: "memory".into(),
+        history: flags.history.clone(),
+        history_level: if flags.history == "off" {
+            "OFF".into()
+        } else {
+            flags.history_level.clone()
+        },
+        partitions: 3,
+        shutdown_grace_seconds: 10,
+        ..WorkerConfig::default()
+    };
+    let worker = worker::Worker::build(worker_config.clone(), worker_metrics.clone())
+        .await
+        .context("starting the worker")?;
+    let gateway_config = GatewayConfig {
+        address: address.to_string(),
+        brokers: brokers.clone(),
+        history: flags.history.clone(),
+        history_level: worker_config.history_level.clone(),
+        partitions: 3,
+        // Dev runs examples that use callbacks too.
+        definition_rules: "standard".into(),
+        ..GatewayConfig::default()
+    };
+    let gateway = gateway::Gateway::build(
+        gateway_config,
+        gateway::metrics::Metrics::new(worker_metrics),
+    )
+    .await
+    .context("starting the gateway")?;
+    let mut registered = Vec::new();
+    for (name, path, text) in examples(&flags.examples)? {
+        match gateway.register(&name, &text).await {
+            Ok(arn) => registered.push((name, path, arn)),
+            Err(error) => {
+                tracing::warn!(message = "Example not registered.", path = %path.display(), %error)
+            }
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let worker_task = tokio::spawn(worker.run(shutdown.clone()));
+    let gateway_task = tokio::spawn(gateway.serve(listener, shutdown.clone()));
+    print_banner(&url, &brokers, embedded, &registered);
+    wait_for_signal.await;
+    tracing::info!(message = "Shutting down.");
+    shutdown.cancel();
+    gateway_task
+        .await
+        .context("the gateway task")?
+        .context("serving the gateway")?;
+    worker_task
+        .await
+        .context("the worker task")?
+        .context("running the worker")?;
+    println!("quickstep dev stopped.");
+    Ok(())
+}
+
+fn print_banner(
+    url: &str,
+    brokers: &str,
+    embedded: bool,
+    registered: &[(String, PathBuf, String)],
+) {
+    let kafka = if embedded {
+        format!("{brokers} (embedded; gone when this process stops)")
+    } else {
+        brokers.to_owned()
+    };
+    let mut text = format!(
+        "\nquickstep dev is running.\n\n  Step Functions API  {url}  (no authentication; any credentials)\n  Kafka               {kafka}\n  Metrics             {url}/metrics\n"
+    );
+    for (name, path, arn) in registered {
+        text.push_str(&format!(
+            "  State machine       {name}  ({})  {arn}\n",
+            path.display()
+        ));
+    }
+    let (arn, input) = registered
+        .first()
+        .map(|(_, path, arn)| {
+            let input = path.with_file_name(
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .replace(".asl.json", ".input.json"),
+            );
+            let input = if input.exists() {
+                format!("file://{}", input.display())
+            } else {
+                "'{}'".into()
+            };
+            (arn.clone(), input)
+        })
+        .unwrap_or_else(|| {
+            (
+                "arn:aws:states:local:000000000000:stateMachine:NAME".into(),
+                "'{}'".into(),
+            )
+        });
+    text.push_str(&format!(
+        "\nTry:\n  export AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=local AWS_DISABLE_HOST_PREFIX_INJECTION=true\n  aws stepfunctions start-sync-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions start-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  kcat -b {brokers} -C -t quickstep.results -f '%k %s\\n'\n  curl -s {url}/metrics | grep quickstep_\n\nCtrl-C stops it.\n"
+    ));
+    println!("{text}");
+}

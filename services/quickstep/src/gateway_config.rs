@@ -1,0 +1,164 @@
+//! Layers the gateway's configuration once at startup: defaults → `--config` file (TOML) →
+//! `QUICKSTEP_GATEWAY_*` environment (`__` nests) → flags. Access keys come from the file's
+//! `[access_keys]` table, `QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET[,ID:SECRET…]` (kept out of
+//! the generic layer, which lowercases names) and `--access-key ID:SECRET`.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use gateway::config::GatewayConfig;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The flags of `quickstep gateway`; each overrides the file and the environment.
+#[derive(clap::Args, Debug, Default, Serialize)]
+pub struct GatewayFlags {
+    /// A TOML file with any of the settings below (and `access_keys`, `kafka`).
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Listen on HOST:PORT [env: QUICKSTEP_GATEWAY_ADDRESS] [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Kafka bootstrap servers [env: QUICKSTEP_GATEWAY_BROKERS] [default: 127.0.0.1:9092].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+    /// Topic StartExecution produces to [env: QUICKSTEP_GATEWAY_START_TOPIC] [default: quickstep.start].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_topic: Option<String>,
+    /// SigV4 access key, ID:SECRET (repeatable); none = no authentication
+    /// [env: QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET,…].
+    #[arg(long = "access-key", value_name = "ID:SECRET")]
+    #[serde(skip)]
+    pub access_keys: Vec<String>,
+    /// Serve a non-loopback address without authentication anyway
+    /// [env: QUICKSTEP_GATEWAY_ALLOW_UNAUTHENTICATED].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unauthenticated: bool,
+    /// Largest request body in bytes [env: QUICKSTEP_GATEWAY_MAX_REQUEST_BYTES] [default: 2097152].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<usize>,
+    /// Sync executions at once before ThrottlingException
+    /// [env: QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT] [default: 1024].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sync_in_flight: Option<usize>,
+    /// express (AWS's rules) or standard (also .waitForTaskToken, .sync)
+    /// [env: QUICKSTEP_GATEWAY_DEFINITION_RULES] [default: express].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition_rules: Option<String>,
+    /// History of sync executions: off, stdout, file:PATH or kafka:TOPIC [default: off].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
+    /// ALL, ERROR, FATAL or OFF [default: OFF].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_level: Option<String>,
+    /// Region in ARNs [env: QUICKSTEP_GATEWAY_REGION] [default: local].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Account in ARNs [env: QUICKSTEP_GATEWAY_ACCOUNT] [default: 000000000000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// Parses `ID:SECRET`.
+fn access_key(text: &str) -> Result<(String, String), String> {
+    match text.trim().split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!("an access key is ID:SECRET, not '{text}'")),
+    }
+}
+
+/// Layers the sources into one configuration; `env` is the access keys variable's value.
+pub fn load_with(
+    flags: &GatewayFlags,
+    access_keys_env: Option<&str>,
+) -> Result<GatewayConfig, String> {
+    let mut figment = Figment::from(Serialized::defaults(GatewayConfig::default()));
+    if let Some(file) = &flags.config {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment = figment
+        .merge(
+            Env::prefixed("QUICKSTEP_GATEWAY_")
+                .split("__")
+                .ignore(&["access_keys"]),
+        )
+        .merge(Serialized::defaults(flags));
+    let mut config: GatewayConfig = figment.extract().map_err(|e| e.to_string())?;
+    for text in access_keys_env
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter(|t| !t.trim().is_empty())
+        .chain(flags.access_keys.iter().map(String::as_str))
+    {
+        let (id, secret) = access_key(text)?;
+        config.access_keys.insert(id, secret);
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// Layers the sources, reading the environment once.
+pub fn load(flags: &GatewayFlags) -> Result<GatewayConfig, String> {
+    let keys = std::env::var("QUICKSTEP_GATEWAY_ACCESS_KEYS").ok();
+    load_with(flags, keys.as_deref())
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_access_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "brokers = \"file:9092\"\nregion = \"eu-west-1\"\n[access_keys]\nAKIDFILE = \"s0\"\n",
+            )?;
+            jail.set_env("QUICKSTEP_GATEWAY_REGION", "us-east-1");
+            jail.set_env("QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT", "7");
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                address: Some("0.0.0.0:9000".into()),
+                access_keys: vec!["AKIDFLAG:s2".into()],
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, Some("AKIDENV:s1")).expect("layers");
+            assert_eq!(config.address, "0.0.0.0:9000");
+            assert_eq!(config.brokers, "file:9092");
+            assert_eq!(config.region, "us-east-1");
+            assert_eq!(config.max_sync_in_flight, 7);
+            assert_eq!(config.access_keys.len(), 3);
+            assert_eq!(config.access_keys["AKIDENV"], "s1");
+            assert_eq!(config.access_keys["AKIDFILE"], "s0");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let flags = GatewayFlags {
+            access_keys: vec!["nocolon".into()],
+            ..GatewayFlags::default()
+        };
+        assert!(load_with(&flags, None).is_err());
+        let flags = GatewayFlags {
+            definition_rules: Some("loose".into()),
+            ..GatewayFlags::default()
+        };
+        assert!(load_with(&flags, None).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Drives a running gateway with the real AWS CLI (PyPI `awscli`) and boto3.
+
+Usage: aws_clients.py ENDPOINT [SIGNED_ENDPOINT]
+
+ENDPOINT is an unauthenticated gateway with the example `order` state machine registered
+(`quickstep dev`). SIGNED_ENDPOINT, when given, is a gateway that requires SigV4 with the
+access key AKIDQUICKSTEPTEST / quickstep-test-secret. Installs awscli and boto3 when missing.
+Prints one line `STARTED <executionArn>` per StartExecution whose result the caller should
+find on the results topic, and `OK` last when every check passed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def ensure_clients():
+    try:
+        import boto3  # noqa: F401
+
+        subprocess.run(["aws", "--version"], check=True, capture_output=True)
+    except Exception:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "awscli", "boto3"], check=True
+        )
+
+
+ensure_clients()
+import boto3  # noqa: E402
+import botocore.config  # noqa: E402
+import botocore.exceptions  # noqa: E402
+
+ENDPOINT = sys.argv[1]
+SIGNED = sys.argv[2] if len(sys.argv) > 2 else None
+ENV = dict(
+    os.environ,
+    AWS_ACCESS_KEY_ID="dev",
+    AWS_SECRET_ACCESS_KEY="dev",
+    AWS_DEFAULT_REGION="local",
+    AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+    AWS_PAGER="",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+)
+ACCOUNT_ARN = "arn:aws:states:local:000000000000:stateMachine:"
+PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}}}
+SUCCEED = {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}
+
+
+def cli(*args, expect_error=None):
+    """Runs `aws stepfunctions ARGS --endpoint-url ENDPOINT`; returns parsed JSON output."""
+    done = subprocess.run(
+        ["aws", "stepfunctions", *args, "--endpoint-url", ENDPOINT, "--output", "json"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    if expect_error:
+        assert done.returncode != 0, f"{args} should fail with {expect_error}: {done.stdout}"
+        assert f"({expect_error})" in done.stderr, f"{args}: expected {expect_error}, got {done.stderr}"
+        return None
+    assert done.returncode == 0, f"{args} failed: {done.stderr}"
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def check_cli():
+    name = "cli-machine"
+    arn = ACCOUNT_ARN + name
+    cli("delete-state-machine", "--state-machine-arn", arn)
+    created = cli(
+        "create-state-machine", "--name", name, "--definition", json.dumps(PASS),
+        "--role-arn", "arn:aws:iam::000000000000:role/quickstep", "--type", "EXPRESS",
+        "--logging-configuration", '{"level": "ALL", "includeExecutionData": true}',
+    )
+    assert created["stateMachineArn"] == arn, created
+    described = cli("describe-state-machine", "--state-machine-arn", arn)
+    assert described["name"] == name and described["type"] == "EXPRESS", described
+    assert json.loads(described["definition"]) == PASS
+    assert described["loggingConfiguration"] == {"level": "ALL", "includeExecutionData": True}, described
+    cli("update-state-machine", "--state-machine-arn", arn, "--definition", json.dumps(SUCCEED))
+    assert json.loads(cli("describe-state-machine", "--state-machine-arn", arn)["definition"]) == SUCCEED
+    cli("update-state-machine", "--state-machine-arn", arn, "--definition", json.dumps(PASS))
+    listed = cli("list-state-machines")
+    names = [m["name"] for m in listed["stateMachines"]]
+    assert name in names and "order" in names, names
+
+    ok = cli("validate-state-machine-definition", "--definition", json.dumps(PASS), "--type", "EXPRESS")
+    assert ok == {"result": "OK", "diagnostics": [], "truncated": False}, ok
+    bad = cli("validate-state-machine-definition", "--definition", '{"StartAt": "X", "States": {"A": {"Type": "Succeed"}}}')
+    assert bad["result"] == "FAIL" and bad["diagnostics"][0]["code"], bad
+
+    # start-sync-execution: the CLI adds the `sync-` host prefix unless told not to (ENV).
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"id": 42, "amount": 250}, f)
+    sync = cli(
+        "start-sync-execution", "--state-machine-arn", ACCOUNT_ARN + "order",
+        "--input", f"file://{f.name}", "--name", "cli-sync-1",
+    )
+    assert sync["status"] == "SUCCEEDED", sync
+    assert json.loads(sync["output"]) == {"id": 42, "amount": 250, "tag": "order-42", "class": "big"}, sync
+    assert sync["billingDetails"]["billedMemoryUsedInMB"] == 64, sync
+    assert sync["executionArn"].endswith(":express:order:cli-sync-1"), sync
+    failed = cli("start-sync-execution", "--state-machine-arn", arn, "--input", "[1]")
+    assert failed["status"] == "FAILED" and failed["error"] == "States.Runtime", failed
+
+    started = cli(
+        "start-execution", "--state-machine-arn", ACCOUNT_ARN + "order",
+        "--input", f"file://{f.name}", "--name", "cli-async-1",
+    )
+    assert started["executionArn"].endswith(":express:order:cli-async-1"), started
+    assert isinstance(started["startDate"], (int, float, str)), started  # epoch seconds on the wire
+    print("STARTED " + started["executionArn"], flush=True)
+
+    state = cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Pass", "Parameters": {"x.$": "$.a"}, "Next": "Later"}),
+        "--input", '{"a": 5}', "--inspection-level", "DEBUG",
+    )
+    assert state["status"] == "SUCCEEDED" and json.loads(state["output"]) == {"x": 5}, state
+    assert state["nextState"] == "Later", state
+    assert json.loads(state["inspectionData"]["input"]) == {"a": 5}, state
+
+    # Errors, as AWS names them.
+    cli("describe-state-machine", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")
+    cli("start-sync-execution", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")
+    cli("start-execution", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")
+    cli("create-state-machine", "--name", "broken", "--definition", '{"StartAt": "X", "States": {}}',
+        "--role-arn", "arn:aws:iam::000000000000:role/r", "--type", "EXPRESS", expect_error="InvalidDefinition")
+    cli("create-state-machine", "--name", "standard", "--definition", json.dumps(PASS),
+        "--role-arn", "arn:aws:iam::000000000000:role/r", "--type", "STANDARD", expect_error="StateMachineTypeNotSupported")
+    cli("create-state-machine", "--name", name, "--definition", json.dumps(SUCCEED),
+        "--role-arn", "arn:aws:iam::000000000000:role/other", "--type", "EXPRESS", expect_error="StateMachineAlreadyExists")
+    cli("start-execution", "--state-machine-arn", arn, "--input", "{", expect_error="InvalidExecutionInput")
+    cli("describe-state-machine", "--state-machine-arn", "not-an-arn", expect_error="InvalidArn")
+    cli("start-execution", "--state-machine-arn", arn, "--name", "bad name", expect_error="InvalidName")
+    cli("delete-state-machine", "--state-machine-arn", arn)
+    cli("describe-state-machine", "--state-machine-arn", arn, expect_error="StateMachineDoesNotExist")
+
+
+def client(endpoint, key="dev", secret="dev", **config):
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="local",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(retries={"max_attempts": 1}, **config),
+    )
+
+
+def check_boto3():
+    sfn = client(ENDPOINT, inject_host_prefix=False)
+    names = [f"boto-{i}" for i in range(5)]
+    for name in names:
+        sfn.create_state_machine(name=name, definition=json.dumps(PASS), roleArn="arn:aws:iam::000000000000:role/r", type="EXPRESS")
+    # Pagination by hand and with the SDK's paginator.
+    seen, token = [], None
+    while True:
+        page = sfn.list_state_machines(maxResults=2, **({"nextToken": token} if token else {}))
+        seen += [m["name"] for m in page["stateMachines"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert all(n in seen for n in names), seen
+    assert len(seen) == len(set(seen)), seen
+    paged = [m["name"] for p in sfn.get_paginator("list_state_machines").paginate(PaginationConfig={"PageSize": 3}) for m in p["stateMachines"]]
+    assert paged == seen, (paged, seen)
+    out = sfn.start_sync_execution(stateMachineArn=ACCOUNT_ARN + "boto-0", input='{"k": "v"}')
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"k": "v", "r": {"ok": True}}, out
+    assert out["stopDate"] >= out["startDate"]
+    started = sfn.start_execution(stateMachineArn=ACCOUNT_ARN + "boto-1", name="boto-async-1", input="{}")
+    print("STARTED " + started["executionArn"], flush=True)
+    try:
+        sfn.describe_state_machine(stateMachineArn=ACCOUNT_ARN + "nope")
+        raise AssertionError("describe of an unknown state machine succeeded")
+    except sfn.exceptions.StateMachineDoesNotExist:
+        pass
+    try:
+        sfn.create_state_machine(name="bad", definition="{", roleArn="arn:aws:iam::000000000000:role/r", type="EXPRESS")
+        raise AssertionError("an invalid definition was accepted")
+    except sfn.exceptions.InvalidDefinition as error:
+        assert "INVALID_JSON_DESCRIPTION" in str(error), error
+    validation = sfn.validate_state_machine_definition(definition='{"StartAt": 1}', type="EXPRESS")
+    assert validation["result"] == "FAIL", validation
+    for name in names:
+        sfn.delete_state_machine(stateMachineArn=ACCOUNT_ARN + name)
+
+
+def check_signed():
+    good = client(SIGNED, key="AKIDQUICKSTEPTEST", secret="quickstep-test-secret", inject_host_prefix=False)
+    good.list_state_machines()
+    good.validate_state_machine_definition(definition=json.dumps(PASS))
+    for key, secret, expected in [
+        ("AKIDQUICKSTEPTEST", "wrong-secret", "InvalidSignatureException"),
+        ("AKIDUNKNOWN", "quickstep-test-secret", "UnrecognizedClientException"),
+    ]:
+        try:
+            client(SIGNED, key=key, secret=secret, inject_host_prefix=False).list_state_machines()
+            raise AssertionError(f"{key}/{secret} was accepted")
+        except botocore.exceptions.ClientError as error:
+            assert error.response["Error"]["Code"] == expected, error.response
+    # The CLI signs too.
+    done = subprocess.run(
+        ["aws", "stepfunctions", "list-state-machines", "--endpoint-url", SIGNED],
+        env=dict(ENV, AWS_ACCESS_KEY_ID="AKIDQUICKSTEPTEST", AWS_SECRET_ACCESS_KEY="quickstep-test-secret"),
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+check_cli()
+check_boto3()
+if SIGNED:
+    check_signed()
+print("OK", flush=True)
