@@ -1,7 +1,6 @@
-//! SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat. The execution waiting on a task
-//! token runs in some worker; the gateway does not know which, so it produces the callback
-//! to the callbacks topic (keyed by token) for the workers to route:
-//! `{"token", "kind": "success"|"failure"|"heartbeat", "output" | "error", "cause"}`.
+//! SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat. A token held by one of this
+//! gateway's own sync executions is answered here; any other goes to the callbacks topic
+//! (keyed by token) as the worker's `CallbackMessage`, for the worker that holds it.
 
 use crate::protocol::{self, ApiError, Operation};
 use crate::publish::Record;
@@ -10,6 +9,7 @@ use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use worker::tasks::callback::{CallbackError, CallbackMessage};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,28 +49,40 @@ pub async fn send(
                     output.len()
                 )));
             }
-            let output: Value = serde_json::from_str(&output)
+            serde_json::from_str::<Value>(&output)
                 .map_err(|e| ApiError::InvalidOutput(format!("Invalid Output: '{e}'")))?;
-            json!({"token": input.task_token, "kind": "success", "output": output})
-        }
-        Operation::SendTaskFailure => {
-            let mut message = json!({"token": input.task_token, "kind": "failure"});
-            if let Some(error) = input.error {
-                message["error"] = error.into();
+            CallbackMessage::SendTaskSuccess {
+                task_token: input.task_token,
+                output,
             }
-            if let Some(cause) = input.cause {
-                message["cause"] = cause.into();
-            }
-            message
         }
-        _ => json!({"token": input.task_token, "kind": "heartbeat"}),
+        Operation::SendTaskFailure => CallbackMessage::SendTaskFailure {
+            task_token: input.task_token,
+            error: input.error,
+            cause: input.cause,
+        },
+        _ => CallbackMessage::SendTaskHeartbeat {
+            task_token: input.task_token,
+        },
     };
+    match gateway.callbacks.deliver(&message) {
+        Ok(()) => return Ok(protocol::ok(json!({}))),
+        Err(CallbackError::TaskTimedOut) => {
+            return Err(ApiError::TaskTimedOut(
+                "Task Timed Out: 'Provided task does not exist anymore'".into(),
+            ))
+        }
+        Err(CallbackError::InvalidOutput(message)) => return Err(ApiError::InvalidOutput(message)),
+        // Not one of ours: the worker that holds it reads the callbacks topic.
+        Err(_) => {}
+    }
+    let payload = serde_json::to_vec(&message).expect("a callback message serializes");
     gateway
         .publisher
         .publish(Record {
             topic: gateway.config.callbacks_topic.clone(),
-            key: input.task_token,
-            payload: Some(message.to_string().into_bytes()),
+            key: message.token().to_owned(),
+            payload: Some(payload),
             headers: Vec::new(),
         })
         .await

@@ -65,6 +65,8 @@ pub struct Gateway {
     executor: Executor,
     /// The task integrations the executor runs (TestState falls back on them).
     executor_tasks: Arc<dyn asl::TaskHandler>,
+    /// Task tokens this gateway's own sync executions wait on.
+    callbacks: Arc<worker::tasks::callback::CallbackRegistry>,
     history: Option<Arc<dyn HistorySink>>,
     metrics: Metrics,
     sync_slots: Semaphore,
@@ -121,7 +123,7 @@ impl Gateway {
             worker::tasks::Integrations::new(
                 &worker::tasks::config::TasksConfig::default(),
                 None,
-                callbacks,
+                callbacks.clone(),
             )
             .expect("the default task configuration reads no secrets"),
         );
@@ -138,6 +140,7 @@ impl Gateway {
             publisher,
             executor,
             executor_tasks: tasks,
+            callbacks,
             history: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
             metrics,

@@ -116,6 +116,9 @@ pub enum ApiError {
     /// A callback's output is not JSON or too large.
     #[error("{0}")]
     InvalidOutput(String),
+    /// A callback names a task that already ended.
+    #[error("{0}")]
+    TaskTimedOut(String),
     /// A parameter is missing, of the wrong type, or out of range.
     #[error("{0}")]
     Validation(String),
@@ -162,6 +165,7 @@ impl ApiError {
             ApiError::InvalidLoggingConfiguration(_) => "InvalidLoggingConfiguration",
             ApiError::InvalidToken(_) => "InvalidToken",
             ApiError::InvalidOutput(_) => "InvalidOutput",
+            ApiError::TaskTimedOut(_) => "TaskTimedOut",
             ApiError::Validation(_) => "ValidationException",
             ApiError::Throttling(_) => "ThrottlingException",
             ApiError::UnknownOperation(_) => "UnknownOperationException",

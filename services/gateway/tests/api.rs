@@ -349,6 +349,8 @@ async fn execution_errors() {
 }
 
 #[tokio::test]
+/// Tokens no sync execution of this gateway holds go to the topic, in the worker's
+/// `CallbackMessage` form (the worker that holds the token reads it there).
 async fn callbacks_go_to_the_callbacks_topic() {
     let (gateway, publisher) = gateway();
     let (status, _) = call(
@@ -364,7 +366,7 @@ async fn callbacks_go_to_the_callbacks_topic() {
         serde_json::from_slice(record.payload.as_deref().expect("value")).expect("json");
     assert_eq!(
         value,
-        json!({"token": "t1", "kind": "success", "output": {"x": 1}})
+        json!({"action": "SendTaskSuccess", "taskToken": "t1", "output": "{\"x\":1}"})
     );
     call(
         &gateway,
@@ -384,7 +386,7 @@ async fn callbacks_go_to_the_callbacks_topic() {
     .expect("json");
     assert_eq!(
         value,
-        json!({"token": "t1", "kind": "failure", "error": "E", "cause": "C"})
+        json!({"action": "SendTaskFailure", "taskToken": "t1", "error": "E", "cause": "C"})
     );
     call(&gateway, "SendTaskHeartbeat", json!({"taskToken": "t1"})).await;
     assert_eq!(publisher.records().len(), 3);
