@@ -2,6 +2,7 @@
 //! code. Logic lives in the crates (`asl` for the language); nothing here decides semantics.
 
 mod cli;
+mod telemetry;
 mod worker_config;
 
 use std::process::ExitCode;
