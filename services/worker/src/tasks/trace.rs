@@ -146,6 +146,100 @@ mod tests {
         assert!(!header.contains("00f067aa0ba902b7"));
     }
 
+    /// A Task whose integration answers with the `traceparent` it would send.
+    struct Echo;
+
+    impl asl::TaskHandler for Echo {
+        fn invoke<'a>(
+            &'a self,
+            _: asl::TaskRequest<'a>,
+        ) -> futures::future::BoxFuture<'a, Result<serde_json::Value, asl::StatesError>> {
+            let header = outgoing();
+            Box::pin(async move { Ok(serde_json::Value::String(header)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn execution_state_and_task_spans_continue_the_start_traceparent() {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+        use tracing::Instrument as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let _default = tracing::subscriber::set_default(subscriber);
+
+        let definition = serde_json::json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}});
+        let machine =
+            asl::Machine::from_definition(&definition, asl::validate::MachineType::Standard)
+                .unwrap();
+        let info = asl::ExecutionInfo {
+            state_machine_name: "m".into(),
+            ..Default::default()
+        };
+        let clock = asl::interpret::VirtualClock::new(0);
+        let rng = asl::interpret::SplitMix64::new(1);
+        let services = asl::Services {
+            tasks: &Echo,
+            clock: &clock,
+            rng: &rng,
+            history: None,
+        };
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let span = execution_span(&info, Some(parent));
+        let outcome = machine
+            .run(serde_json::json!({}), &info, &services)
+            .instrument(span.clone())
+            .await;
+        finished(&span, &outcome);
+        drop(span);
+        let sent = outcome.output.unwrap();
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let find = |name: &str| {
+            spans
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no span {name}: {spans:?}"))
+        };
+        let attribute = |span: &opentelemetry_sdk::trace::SpanData, key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        let (execution, a, call) = (find("m"), find("A"), find("Call"));
+        let task = find("arn:aws:lambda:us-east-1:1:function:f");
+        let trace_id = execution.span_context.trace_id();
+        assert_eq!(trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(execution.parent_span_id.to_string(), "00f067aa0ba902b7");
+        assert_eq!(
+            attribute(execution, "execution.status").as_deref(),
+            Some("SUCCEEDED")
+        );
+        for (state, kind) in [(a, "Pass"), (call, "Task")] {
+            assert_eq!(state.span_context.trace_id(), trace_id);
+            assert_eq!(state.parent_span_id, execution.span_context.span_id());
+            assert_eq!(attribute(state, "state.type").as_deref(), Some(kind));
+        }
+        assert_eq!(task.parent_span_id, call.span_context.span_id());
+        assert_eq!(
+            attribute(task, "task.resource").as_deref(),
+            Some("arn:aws:lambda:us-east-1:1:function:f")
+        );
+        assert_eq!(
+            sent,
+            format!("00-{trace_id}-{}-01", task.span_context.span_id())
+        );
+    }
+
     #[test]
     fn makes_a_trace_without_one() {
         let header = outgoing();
