@@ -203,6 +203,7 @@ def check(data, spans, trace_id, parent_id):
         version, trace, span, flags = header.split("-")
         assert (version, trace, flags) == ("00", trace_id, "01"), header
         assert span == tasks[task]["spanID"], f"{path}: the callee's parent is the task span"
+    print(f"trace {trace_id}: {summary}; downstream traceparents: {sorted(seen.values())}")
 
 
 if __name__ == "__main__":
