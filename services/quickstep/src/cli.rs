@@ -3,6 +3,7 @@
 
 use crate::dev::{self, DevFlags};
 use crate::gateway_config::{self, GatewayFlags};
+use crate::telemetry::{self, OtlpArgs};
 use crate::worker_config::{self, WorkerFlags};
 use anyhow::{bail, Context as _};
 use asl::history::Recorder;
@@ -18,10 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument as _;
 use worker::clock::{system_rng, SystemClock};
 use worker::tasks::callback::CallbackRegistry;
 use worker::tasks::config::TasksConfig;
 use worker::tasks::mock::MockTasks;
+use worker::tasks::trace;
 use worker::tasks::Integrations;
 
 /// Exit code for a usage or definition error.
@@ -56,6 +59,8 @@ enum Command {
         history: bool,
         #[command(flatten)]
         tasks: TaskArgs,
+        #[command(flatten)]
+        otlp: OtlpArgs,
     },
     /// Check a definition; print its diagnostics. Exit 0 when valid, 1 when not.
     Validate {
@@ -67,7 +72,12 @@ enum Command {
     },
     /// Join the consumer group and run the executions that start records ask for, until
     /// SIGTERM or Ctrl-C (then drain, commit and leave the group).
-    Worker(Box<WorkerFlags>),
+    Worker {
+        #[command(flatten)]
+        flags: Box<WorkerFlags>,
+        #[command(flatten)]
+        otlp: OtlpArgs,
+    },
     /// Serve the Step Functions API (AWS JSON 1.0) until SIGTERM or Ctrl-C: state machines
     /// into the registry topic, StartExecution onto Kafka, StartSyncExecution in-process.
     Gateway(Box<GatewayFlags>),
@@ -232,11 +242,21 @@ pub fn main() -> anyhow::Result<ExitCode> {
             clock,
             history,
             tasks,
+            otlp,
         } => {
             let machine = load(&definition)?;
             let input = input.read()?;
             let info = info_for(&definition);
             let tasks = tasks.handler(&info.state_machine_name)?;
+            // `run` logs nothing; it exports its execution's spans when asked to.
+            let telemetry = match otlp.endpoint() {
+                Some(_) => Some(telemetry::init("quickstep-run", &otlp, false)?),
+                None => None,
+            };
+            // The parent: a `traceparent` in the environment (as a shell or CI job passes
+            // trace context on to a command), like a start record's header for the worker.
+            let traceparent = std::env::var("TRACEPARENT").ok();
+            let span = trace::execution_span(&info, traceparent.as_deref());
             let recorder = Recorder::default();
             let history = history.then_some(&recorder as &dyn asl::history::HistoryObserver);
             let outcome = match clock {
@@ -249,7 +269,9 @@ pub fn main() -> anyhow::Result<ExitCode> {
                         rng: &rng,
                         history,
                     };
-                    match clock.block_on(machine.run(input, &info, &services)) {
+                    let run =
+                        trace::with_traceparent(traceparent, machine.run(input, &info, &services));
+                    match clock.block_on(run.instrument(span.clone())) {
                         Some(outcome) => outcome,
                         None => {
                             bail!("the execution waited on something a virtual clock cannot finish")
@@ -268,9 +290,16 @@ pub fn main() -> anyhow::Result<ExitCode> {
                         rng: &rng,
                         history,
                     };
-                    runtime.block_on(machine.run(input, &info, &services))
+                    let run =
+                        trace::with_traceparent(traceparent, machine.run(input, &info, &services));
+                    runtime.block_on(run.instrument(span.clone()))
                 }
             };
+            trace::finished(&span, &outcome);
+            drop(span);
+            if let Some(telemetry) = telemetry {
+                telemetry.shutdown();
+            }
             for event in recorder.events() {
                 println!(
                     "{}",
@@ -304,14 +333,14 @@ pub fn main() -> anyhow::Result<ExitCode> {
             println!("OK");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Worker(flags) => {
-            init_logging();
+        Command::Worker { flags, otlp } => {
+            let telemetry = telemetry::init("quickstep-worker", &otlp, true)?;
             let config = worker_config::load(&flags).context("loading the worker configuration")?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
-            runtime.block_on(async {
+            let ran = runtime.block_on(async {
                 let worker = worker::Worker::build(config, worker::metrics::Metrics::new())
                     .await
                     .context("starting the worker")?;
@@ -323,11 +352,14 @@ pub fn main() -> anyhow::Result<ExitCode> {
                     signals.cancel();
                 });
                 worker.run(shutdown).await.context("running the worker")
-            })?;
+            });
+            drop(runtime);
+            telemetry.shutdown();
+            ran?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Gateway(flags) => {
-            init_logging();
+            let telemetry = telemetry::init("quickstep-gateway", &OtlpArgs::default(), true)?;
             let config = gateway_config::load(&flags)
                 .map_err(anyhow::Error::msg)
                 .context("loading the gateway configuration")?;
@@ -357,11 +389,14 @@ pub fn main() -> anyhow::Result<ExitCode> {
                     .await
                     .context("serving the gateway")
             })?;
+            drop(runtime);
+            telemetry.shutdown();
             Ok(ExitCode::SUCCESS)
         }
         Command::Dev(flags) => {
-            init_logging();
+            let telemetry = telemetry::init("quickstep-dev", &OtlpArgs::default(), true)?;
             dev::run(*flags, wait_for_signal())?;
+            telemetry.shutdown();
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -415,16 +450,6 @@ impl StartTime for SystemClock {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 /// Resolves on SIGTERM or Ctrl-C.
 async fn wait_for_signal() {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

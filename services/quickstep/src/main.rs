@@ -4,6 +4,7 @@
 mod cli;
 mod dev;
 mod gateway_config;
+mod telemetry;
 mod worker_config;
 
 use std::process::ExitCode;

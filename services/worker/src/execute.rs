@@ -3,10 +3,12 @@
 
 use crate::admit::Job;
 use crate::metrics::Metrics;
+use crate::tasks::trace;
 use asl::history::{HistoryEvent, HistoryObserver, Level};
 use asl::interpret::{Clock, Rng};
 use asl::{ExecutionInfo, Outcome, Services, TaskHandler};
 use std::sync::{Arc, Mutex};
+use tracing::Instrument as _;
 
 /// A job that ran, with what it produced.
 #[derive(Debug)]
@@ -101,7 +103,7 @@ impl Executor {
             .inc();
         self.metrics.in_flight.inc();
         let input = std::mem::take(&mut job.input);
-        // Outgoing task calls continue the start record's trace (W3C `traceparent`).
+        // The execution continues the start record's trace (W3C `traceparent`).
         let traceparent = job
             .record
             .headers
@@ -109,11 +111,14 @@ impl Executor {
             .rev()
             .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
             .and_then(|(_, value)| String::from_utf8(value.clone()).ok());
-        let outcome = crate::tasks::trace::with_traceparent(
-            traceparent,
-            revision.machine.run(input, &info, &services),
-        )
-        .await;
+        // One span per execution (the engine adds one per state and per task call under it).
+        let span = trace::execution_span(&info, traceparent.as_deref());
+        let outcome =
+            trace::with_traceparent(traceparent, revision.machine.run(input, &info, &services))
+                .instrument(span.clone())
+                .await;
+        trace::finished(&span, &outcome);
+        drop(span);
         self.metrics.in_flight.dec();
         self.metrics
             .executions_finished

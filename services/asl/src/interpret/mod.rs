@@ -6,6 +6,7 @@ mod choice;
 mod clock;
 mod compile;
 mod run;
+mod spans;
 mod template;
 
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
@@ -14,6 +15,7 @@ pub use run::{
     ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest, TestStateInput,
     TestStateOutcome, TestStatus,
 };
+pub use spans::SPAN_TARGET;
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

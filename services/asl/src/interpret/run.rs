@@ -8,6 +8,7 @@ use super::compile::{
     AtaFields, Branch, Catcher, Count, Jitter, Kind, Machine, MapMode, MapState, ResultPath,
     Selection, State, StateId, Task, TaskEvents, Text, Transition, Wait,
 };
+use super::spans;
 use super::template::{self, Template};
 use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
 use crate::error::{ErrorName, StatesError};
@@ -660,7 +661,11 @@ impl<'a> Run<'a> {
                     task_token: None,
                     map_item: None,
                 };
-                let step = self.run_state(state, input, &mut vars, context).await?;
+                let span = spans::state(state);
+                let step =
+                    spans::within(&span, || self.run_state(state, input, &mut vars, context))
+                        .await
+                        .inspect_err(|error| spans::failed(&span, error))?;
                 if matches!(state.kind, Kind::Fail { .. }) {
                     unreachable!("a Fail state always ends in an error");
                 }
@@ -1397,7 +1402,8 @@ impl<'a> Run<'a> {
             heartbeat: signs_of_life.clone(),
             credentials: task.credentials.as_ref(),
         };
-        let call = self.services.tasks.invoke(request);
+        let span = spans::task(&task.resource, state);
+        let call = spans::within(&span, || self.services.tasks.invoke(request));
         // AWS reports both limits with an empty cause (conformance: test_invoke_timeout).
         let timeout = match timeout.as_ref().and_then(Value::as_f64) {
             Some(seconds) => clock
@@ -1427,6 +1433,7 @@ impl<'a> Run<'a> {
         let result = match future::select(call, limit).await {
             Either::Left((result, _)) => result,
             Either::Right((error, _)) => {
+                spans::failed(&span, &error);
                 self.event(id, timed_out, || failure_details(&error));
                 return Err(error);
             }
@@ -1437,6 +1444,7 @@ impl<'a> Run<'a> {
                 Ok(output)
             }
             Err(error) => {
+                spans::failed(&span, &error);
                 self.event(id, failed, || failure_details(&error));
                 Err(error)
             }

@@ -1,0 +1,163 @@
+//! Logging and, when an OTLP endpoint is configured, trace export.
+//!
+//! The log (fmt layer, `RUST_LOG`) never sees spans of `asl::interpret::SPAN_TARGET`; the
+//! OpenTelemetry layer sees only those. With no endpoint there is no such layer, every
+//! execution, state and task span is disabled at its callsite and costs nothing.
+//!
+//! Export: OTLP over HTTP with protobuf bodies (hyper client, plain HTTP: no OpenSSL), batched
+//! on a one-thread tokio runtime of its own, so `run` (current-thread or virtual clock) and
+//! the worker export the same way. `Telemetry::shutdown` flushes what is queued.
+
+use anyhow::Context as _;
+use asl::interpret::SPAN_TARGET;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
+
+/// Where traces go; `None`: nowhere (the default).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OtlpArgs {
+    /// Export traces (one span per execution, per state, per task call) to this OTLP/HTTP
+    /// endpoint, e.g. http://127.0.0.1:4318 (`/v1/traces` is added when the URL has no
+    /// path) [env: QUICKSTEP_OTLP_ENDPOINT]. Off by default.
+    #[arg(long)]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl OtlpArgs {
+    /// The flag, else QUICKSTEP_OTLP_ENDPOINT; empty means off.
+    pub fn endpoint(&self) -> Option<String> {
+        self.otlp_endpoint
+            .clone()
+            .or_else(|| std::env::var("QUICKSTEP_OTLP_ENDPOINT").ok())
+            .filter(|e| !e.trim().is_empty())
+    }
+}
+
+/// The installed exporter, if any; flush it with `shutdown` before the process exits.
+pub struct Telemetry {
+    exporter: Option<(SdkTracerProvider, tokio::runtime::Runtime)>,
+}
+
+/// Installs the global subscriber: the log on stderr when `log` (filtered by `RUST_LOG`,
+/// default `info`), and the OTLP exporter when `otlp` names an endpoint, with
+/// `service.name` = `service`.
+pub fn init(service: &'static str, otlp: &OtlpArgs, log: bool) -> anyhow::Result<Telemetry> {
+    let fmt = log.then(|| {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter.and(filter_fn(|meta| meta.target() != SPAN_TARGET)))
+    });
+    let mut exporter = None;
+    let otel = match otlp.endpoint() {
+        None => None,
+        Some(endpoint) => {
+            let endpoint = traces_url(&endpoint)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("otlp-export")
+                .enable_all()
+                .build()
+                .context("starting the trace export runtime")?;
+            let provider = {
+                // The batch processor and the hyper client spawn onto this runtime.
+                let _entered = runtime.enter();
+                let span_exporter = opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(endpoint)
+                    .with_timeout(std::time::Duration::from_secs(10))
+                    .build()
+                    .context("building the OTLP exporter")?;
+                let batch =
+                    opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+                        span_exporter,
+                        opentelemetry_sdk::runtime::Tokio,
+                    )
+                    .build();
+                SdkTracerProvider::builder()
+                    .with_span_processor(batch)
+                    .with_resource(
+                        Resource::builder()
+                            .with_service_name(service)
+                            .with_attribute(opentelemetry::KeyValue::new(
+                                "service.version",
+                                env!("CARGO_PKG_VERSION"),
+                            ))
+                            .build(),
+                    )
+                    .build()
+            };
+            let tracer = provider.tracer(service);
+            exporter = Some((provider, runtime));
+            Some(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(filter_fn(|meta| meta.target() == SPAN_TARGET)),
+            )
+        }
+    };
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .context("installing the tracing subscriber")?;
+    Ok(Telemetry { exporter })
+}
+
+impl Telemetry {
+    /// Exports what is still queued and stops the exporter.
+    pub fn shutdown(self) {
+        if let Some((provider, runtime)) = self.exporter {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("quickstep: flushing traces: {error}");
+            }
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+}
+
+/// `endpoint` with `/v1/traces` when it names no path.
+fn traces_url(endpoint: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = endpoint
+        .split_once("://")
+        .with_context(|| format!("the OTLP endpoint '{endpoint}' is not an http:// URL"))?;
+    anyhow::ensure!(
+        scheme == "http",
+        "the OTLP endpoint '{endpoint}' must be http:// (no TLS client is built in; use a local collector)"
+    );
+    Ok(match rest.split_once('/') {
+        Some((_, path)) if !path.is_empty() => endpoint.to_owned(),
+        _ => format!("{}/v1/traces", endpoint.trim_end_matches('/')),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traces_url;
+
+    #[test]
+    fn adds_the_traces_path() {
+        assert_eq!(
+            traces_url("http://c:4318").unwrap(),
+            "http://c:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://c:4318/").unwrap(),
+            "http://c:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://c:4318/x/y").unwrap(),
+            "http://c:4318/x/y"
+        );
+        assert!(traces_url("https://c").is_err());
+        assert!(traces_url("c:4318").is_err());
+    }
+}
