@@ -4,6 +4,7 @@
 //! Every test uses its own topics, group and keys, so runs never collide on a shared broker;
 //! the restart test starts its own broker and redis on other ports.
 
+mod callbacks;
 mod common;
 mod crash;
 mod dedupe;
