@@ -260,3 +260,45 @@ pub(crate) fn client(
         .build()
         .map_err(|e| TasksError(format!("the HTTP client cannot be built: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use std::collections::BTreeMap;
+
+    fn limits(rates: &[(&str, u32)]) -> Result<RateLimits, TasksError> {
+        let rates: BTreeMap<String, u32> = rates.iter().map(|(t, r)| (t.to_string(), *r)).collect();
+        RateLimits::new(&rates)
+    }
+
+    /// A bucket of one per second: the first call goes at once, the second waits (it would
+    /// need a whole second to pass between two polls to be ready).
+    #[test]
+    fn a_target_bucket_makes_the_next_call_wait() {
+        let limits = limits(&[("http:api.example.com", 1)]).expect("valid");
+        assert!(limits.wait("http:api.example.com").now_or_never().is_some());
+        assert!(limits.wait("http:api.example.com").now_or_never().is_none());
+        // Other targets have no bucket and no fallback: never held.
+        for _ in 0..100 {
+            assert!(limits.wait("lambda:other").now_or_never().is_some());
+        }
+    }
+
+    #[test]
+    fn the_fallback_bucket_is_per_target() {
+        let limits = limits(&[("*", 1)]).expect("valid");
+        assert!(limits.wait("lambda:a").now_or_never().is_some());
+        assert!(
+            limits.wait("lambda:b").now_or_never().is_some(),
+            "a bucket of its own"
+        );
+        assert!(limits.wait("lambda:a").now_or_never().is_none());
+    }
+
+    #[test]
+    fn a_zero_rate_is_a_configuration_error() {
+        let error = limits(&[("kafka:orders", 0)]).err().expect("refused");
+        assert!(error.to_string().contains("kafka:orders"), "{error}");
+    }
+}
