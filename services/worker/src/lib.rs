@@ -83,6 +83,8 @@ pub struct Worker {
     metrics: Metrics,
     registry: Arc<Registry>,
     callbacks: Arc<tasks::callback::CallbackRegistry>,
+    /// Set once a rebalance has placed this worker in the group (`/readyz`).
+    ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Worker {
@@ -127,6 +129,7 @@ impl Worker {
                 Some(Arc::new(KafkaSink::new(producer.clone(), topic)))
             }
         };
+        metrics.max_in_flight.set(config.max_in_flight as i64);
         let admit = Admit::new(
             registry.clone(),
             store.clone(),
@@ -169,6 +172,7 @@ impl Worker {
             metrics,
             registry,
             callbacks,
+            ready: Arc::default(),
         })
     }
 
@@ -226,6 +230,7 @@ impl Worker {
             side_tasks.spawn(serve::metrics(
                 listener,
                 self.metrics.clone(),
+                self.ready.clone(),
                 shutdown.clone(),
             ));
         }
@@ -371,6 +376,7 @@ impl Worker {
                 for (topic, partition) in &partitions {
                     tracker.assign(topic, *partition);
                 }
+                self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(message = "Partitions assigned.", count = partitions.len());
             }
             RebalanceEvent::Revoked(partitions) => {

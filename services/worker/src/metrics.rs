@@ -26,6 +26,8 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     /// Executions running now.
     pub in_flight: IntGauge,
+    /// The configured bound on executions in flight (saturation = in_flight / this).
+    pub max_in_flight: IntGauge,
     /// Records behind the end of each assigned partition.
     pub consumer_lag: IntGaugeVec,
     /// Time from a record's finish to its offset being stored for commit.
@@ -72,6 +74,14 @@ impl Metrics {
         .expect("metric names are valid");
         registry
             .register(Box::new(in_flight.clone()))
+            .expect("each metric registers once");
+        let max_in_flight = IntGauge::new(
+            "quickstep_worker_max_in_flight",
+            "The configured bound on executions in flight.",
+        )
+        .expect("metric names are valid");
+        registry
+            .register(Box::new(max_in_flight.clone()))
             .expect("each metric registers once");
         let consumer_lag = IntGaugeVec::new(
             Opts::new(
@@ -149,6 +159,7 @@ impl Metrics {
             execution_duration,
             duplicates,
             in_flight,
+            max_in_flight,
             consumer_lag,
             commit_latency,
             registry,
