@@ -1709,59 +1709,10 @@ struct StateInfo<'a> {
     terminal: bool,
 }
 
-/// RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, with real ranges.
+/// Whether `text` is a timestamp Step Functions accepts (RFC 3339, upper-case `T`): the same
+/// check the interpreter applies at run time.
 pub fn is_rfc3339(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |from: usize, n: usize| -> Option<u32> {
-        let part = b.get(from..from + n)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    let check = || -> Option<()> {
-        let year = digits(0, 4)?;
-        (b.get(4) == Some(&b'-')).then_some(())?;
-        let month = digits(5, 2)?;
-        (b.get(7) == Some(&b'-')).then_some(())?;
-        let day = digits(8, 2)?;
-        matches!(b.get(10), Some(b'T' | b't')).then_some(())?;
-        let hour = digits(11, 2)?;
-        (b.get(13) == Some(&b':')).then_some(())?;
-        let minute = digits(14, 2)?;
-        (b.get(16) == Some(&b':')).then_some(())?;
-        let second = digits(17, 2)?;
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (day >= 1 && day <= days && hour < 24 && minute < 60 && second <= 60).then_some(())?;
-        let mut i = 19;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            (i > start).then_some(())?;
-        }
-        match b.get(i) {
-            Some(b'Z' | b'z') => (i + 1 == b.len()).then_some(()),
-            Some(b'+' | b'-') => {
-                let oh = digits(i + 1, 2)?;
-                (b.get(i + 3) == Some(&b':')).then_some(())?;
-                let om = digits(i + 4, 2)?;
-                (oh < 24 && om < 60 && i + 6 == b.len()).then_some(())
-            }
-            _ => None,
-        }
-    };
-    check().is_some()
+    crate::timestamp::parse(text).is_some()
 }
 
 /// Keys written twice in one object of the text (a parsed `Value` keeps only the last).

@@ -12,13 +12,8 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use testkit::shared_dir;
 use tower::ServiceExt;
-
-fn shared_dir() -> PathBuf {
-    std::env::var_os("QUICKSTEP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
 
 fn ratchet(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
