@@ -63,6 +63,11 @@ pub struct WorkerFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<usize>,
+    /// Bytes of fetched start records waiting for a slot before partitions pause
+    /// [env: QUICKSTEP_MAX_BUFFERED_BYTES] [default: 33554432].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_buffered_bytes: Option<usize>,
     /// Partitions of topics the worker creates [env: QUICKSTEP_PARTITIONS] [default: 6].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +101,7 @@ const ENV_KEYS: &[&str] = &[
     "history_level",
     "include_execution_data",
     "max_in_flight",
+    "max_buffered_bytes",
     "partitions",
     "start_rate_per_second",
     "shutdown_grace_seconds",

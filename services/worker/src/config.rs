@@ -45,9 +45,13 @@ pub struct WorkerConfig {
     /// Whether history events carry inputs and outputs.
     #[serde(default)]
     pub include_execution_data: bool,
-    /// Executions running at once in this worker; partitions pause when it is reached.
+    /// Executions running at once in this worker.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Bytes of fetched start records waiting for an execution slot; partitions pause when
+    /// it is reached and resume at half.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
     /// Partitions of topics the worker creates when they are missing.
     #[serde(default = "default_partitions")]
     pub partitions: i32,
@@ -155,6 +159,11 @@ fn default_history_level() -> String {
 fn default_max_in_flight() -> usize {
     1024
 }
+/// librdkafka prefetches up to 64 MiB by default; half of that in the worker's own backlog
+/// covers a fetch round trip at tens of thousands of records per second.
+fn default_max_buffered_bytes() -> usize {
+    32 << 20
+}
 fn default_partitions() -> i32 {
     6
 }
@@ -184,6 +193,9 @@ impl WorkerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_in_flight == 0 {
             return Err(ConfigError("max_in_flight must be at least 1".into()));
+        }
+        if self.max_buffered_bytes == 0 {
+            return Err(ConfigError("max_buffered_bytes must be at least 1".into()));
         }
         if self.triggers.is_empty() {
             return Err(ConfigError("at least one trigger topic is needed".into()));
@@ -256,5 +268,11 @@ mod tests {
             ..WorkerConfig::default()
         };
         assert!(config.validate().is_err());
+        let config = WorkerConfig {
+            max_buffered_bytes: 0,
+            ..WorkerConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("max_buffered_bytes"), "{error}");
     }
 }

@@ -3,13 +3,15 @@
 //! (the commit tracker's watermarks) and committed by librdkafka's auto-commit and on revoke.
 
 use crate::config::WorkerConfig;
+use prometheus::IntGaugeVec;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::FutureProducer;
+use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
@@ -24,12 +26,34 @@ pub enum RebalanceEvent {
     Revoked(Vec<(String, i32)>),
 }
 
-/// Forwards rebalances from librdkafka's callback to the main loop.
+/// How often librdkafka reports its statistics, the source of the consumer lag gauge.
+const STATISTICS_INTERVAL_MS: &str = "5000";
+
+/// Forwards rebalances from librdkafka's callback to the main loop, and sets the consumer
+/// lag gauge from librdkafka's statistics.
 pub struct SourceContext {
     events: mpsc::UnboundedSender<RebalanceEvent>,
+    lag: IntGaugeVec,
 }
 
-impl ClientContext for SourceContext {}
+impl ClientContext for SourceContext {
+    /// Lag comes from the high watermarks librdkafka already has from its fetch responses.
+    /// Asking the broker (ListOffsets per partition) blocked the main loop, and under load
+    /// its timeouts made librdkafka drop the broker connection, stalling every fetch.
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            for (id, partition) in &topic.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; a negative lag is
+                // "not known yet"; partitions not desired are no longer ours.
+                if *id >= 0 && partition.desired && partition.consumer_lag >= 0 {
+                    self.lag
+                        .with_label_values(&[name, &id.to_string()])
+                        .set(partition.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 fn partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
     list.elements()
@@ -78,6 +102,7 @@ fn with_overrides(mut client: ClientConfig, config: &WorkerConfig) -> ClientConf
 /// Builds the group consumer, subscribed to every trigger topic.
 pub fn consumer(
     config: &WorkerConfig,
+    lag: IntGaugeVec,
 ) -> Result<(SourceConsumer, mpsc::UnboundedReceiver<RebalanceEvent>), KafkaError> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let mut client = client_config(config);
@@ -89,9 +114,13 @@ pub fn consumer(
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
         // Executions may run up to 5 minutes while partitions are paused.
-        .set("max.poll.interval.ms", "600000");
-    let consumer: SourceConsumer =
-        with_overrides(client, config).create_with_context(SourceContext { events: sender })?;
+        .set("max.poll.interval.ms", "600000")
+        .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
+    let context = SourceContext {
+        events: sender,
+        lag,
+    };
+    let consumer: SourceConsumer = with_overrides(client, config).create_with_context(context)?;
     let topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     Ok((consumer, receiver))
@@ -162,8 +191,8 @@ pub struct SourceRecord {
 }
 
 impl SourceRecord {
-    /// Detaches a consumed message.
-    pub fn from_message(message: &OwnedMessage) -> SourceRecord {
+    /// Copies a consumed message out of librdkafka's buffer.
+    pub fn from_message(message: &impl Message) -> SourceRecord {
         let headers = message
             .headers()
             .map(|headers| {
@@ -189,6 +218,20 @@ impl SourceRecord {
             headers,
             timestamp_ms: message.timestamp().to_millis(),
         }
+    }
+
+    /// Roughly the memory the record holds, for the backlog's bound.
+    pub fn size(&self) -> usize {
+        const OVERHEAD: usize = std::mem::size_of::<SourceRecord>();
+        OVERHEAD
+            + self.id.topic.len()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.payload.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len() + 48)
+                .sum::<usize>()
     }
 
     /// The last value of a header, as text.
