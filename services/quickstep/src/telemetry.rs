@@ -14,10 +14,10 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::Layer as _;
+use tracing_subscriber::{Layer as _, Registry};
 
 /// Where traces go; `None`: nowhere (the default).
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -48,15 +48,10 @@ pub struct Telemetry {
 /// default `info`), and the OTLP exporter when `otlp` names an endpoint, with
 /// `service.name` = `service`.
 pub fn init(service: &'static str, otlp: &OtlpArgs, log: bool) -> anyhow::Result<Telemetry> {
-    let fmt = log.then(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_filter(filter.and(filter_fn(|meta| meta.target() != SPAN_TARGET)))
-    });
+    let log_filter =
+        log.then(|| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let mut exporter = None;
-    let otel = match otlp.endpoint() {
+    let tracer = match otlp.endpoint() {
         None => None,
         Some(endpoint) => {
             let endpoint = traces_url(&endpoint)?;
@@ -97,19 +92,53 @@ pub fn init(service: &'static str, otlp: &OtlpArgs, log: bool) -> anyhow::Result
             };
             let tracer = provider.tracer(service);
             exporter = Some((provider, runtime));
-            Some(
-                tracing_opentelemetry::layer()
-                    .with_tracer(tracer)
-                    .with_filter(filter_fn(|meta| meta.target() == SPAN_TARGET)),
-            )
+            Some(tracer)
         }
     };
-    tracing_subscriber::registry()
-        .with(fmt)
-        .with(otel)
+    subscriber(log_filter, tracer)
         .try_init()
         .context("installing the tracing subscriber")?;
     Ok(Telemetry { exporter })
+}
+
+/// The subscriber: the log layer when there is a log filter, the OpenTelemetry layer when
+/// there is a tracer. Absent layers are left out rather than passed as `None`: an absent
+/// `Option` layer reports every callsite as wanted, which enabled every engine span (a
+/// slab slot, enter/exit and close per state) with nothing to export them to.
+///
+/// Each filter states its most verbose level: a filter with no hint makes the subscriber's
+/// hint "everything", and `try_init` turns that hint into the `log` crate's max level —
+/// then every `trace!` librdkafka's Rust wrapper makes per produced record is formatted into
+/// a record only to be thrown away.
+fn subscriber(
+    log_filter: Option<EnvFilter>,
+    tracer: Option<opentelemetry_sdk::trace::Tracer>,
+) -> impl tracing::Subscriber + Send + Sync {
+    type BoxedLayer = Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>;
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    if let Some(filter) = log_filter {
+        let not_spans =
+            filter_fn(|meta| meta.target() != SPAN_TARGET).with_max_level_hint(LevelFilter::TRACE);
+        layers.push(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(filter.and(not_spans))
+                .boxed(),
+        );
+    }
+    if let Some(tracer) = tracer {
+        // The engine's and the worker's spans are all `info_span!`.
+        let spans =
+            filter_fn(|meta| meta.target() == SPAN_TARGET).with_max_level_hint(LevelFilter::INFO);
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(spans)
+                .boxed(),
+        );
+    }
+    tracing_subscriber::registry().with(layers)
 }
 
 impl Telemetry {
@@ -141,7 +170,38 @@ fn traces_url(endpoint: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::traces_url;
+    use super::*;
+    use tracing::Subscriber as _;
+
+    #[test]
+    fn without_an_endpoint_engine_spans_are_off_and_the_level_is_the_logs() {
+        let subscriber = subscriber(Some(EnvFilter::new("info")), None);
+        assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: SPAN_TARGET, "state");
+            assert!(span.is_disabled(), "no exporter: engine spans cost nothing");
+            assert!(tracing::enabled!(target: "quickstep", tracing::Level::INFO));
+            assert!(!tracing::enabled!(target: "quickstep", tracing::Level::DEBUG));
+        });
+        let silent = subscriber_without_anything();
+        assert_eq!(silent.max_level_hint(), Some(LevelFilter::OFF));
+    }
+
+    fn subscriber_without_anything() -> impl tracing::Subscriber {
+        subscriber(None, None)
+    }
+
+    #[test]
+    fn with_a_tracer_engine_spans_are_on_and_stay_out_of_the_log() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = subscriber(Some(EnvFilter::new("warn")), Some(provider.tracer("t")));
+        assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::INFO));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: SPAN_TARGET, "state");
+            assert!(!span.is_disabled());
+            assert!(!tracing::enabled!(target: "quickstep", tracing::Level::INFO));
+        });
+    }
 
     #[test]
     fn adds_the_traces_path() {

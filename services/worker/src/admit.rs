@@ -414,19 +414,19 @@ fn valid_name(name: &str) -> bool {
 /// A name from the record's coordinates: a redelivered record gets the same name (and so the
 /// same execution ARN), which is how duplicates of one execution are recognised downstream.
 fn derived_name(record: &RecordId) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let (partition, offset) = (record.partition, record.offset);
+    // Most topic names are already allowed and short: no per-character rebuild.
+    if record.topic.len() <= 48 && record.topic.chars().all(allowed) {
+        return format!("{}-{partition}-{offset}", record.topic);
+    }
     let topic: String = record
         .topic
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if allowed(c) { c } else { '_' })
         .take(48)
         .collect();
-    format!("{topic}-{}-{}", record.partition, record.offset)
+    format!("{topic}-{partition}-{offset}")
 }
 
 #[cfg(test)]
@@ -617,5 +617,16 @@ mod tests {
         assert!(!valid_name("has space"));
         assert!(!valid_name(&"x".repeat(81)));
         assert!(!valid_name("a/b"));
+    }
+
+    #[test]
+    fn derived_names_are_valid_names() {
+        assert_eq!(
+            derived_name(&RecordId::new("orders-v1", 0, 5)),
+            "orders-v1-0-5"
+        );
+        let long = derived_name(&RecordId::new(&format!("team.{}", "x".repeat(60)), 3, 9));
+        assert_eq!(long, format!("team_{}-3-9", "x".repeat(43)));
+        assert!(valid_name(&long));
     }
 }

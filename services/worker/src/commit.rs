@@ -26,34 +26,42 @@ impl Partition {
 /// Tracks every assigned partition of one consumer.
 #[derive(Debug, Default)]
 pub struct CommitTracker {
-    partitions: HashMap<(String, i32), Partition>,
+    /// By topic, then partition: looked up with a borrowed topic on every record.
+    topics: HashMap<String, HashMap<i32, Partition>>,
 }
 
 impl CommitTracker {
     /// Starts tracking a newly assigned partition.
     pub fn assign(&mut self, topic: &str, partition: i32) {
-        self.partitions
-            .entry((topic.to_owned(), partition))
+        self.topics
+            .entry(topic.to_owned())
+            .or_default()
+            .entry(partition)
             .or_default();
+    }
+
+    fn partition(&mut self, topic: &str, partition: i32) -> Option<&mut Partition> {
+        self.topics.get_mut(topic)?.get_mut(&partition)
     }
 
     /// Stops tracking a revoked partition: what finishes later is not committed by us (the
     /// new owner redelivers it and the idempotency take-over rule keeps that correct).
     pub fn revoke(&mut self, topic: &str, partition: i32) {
-        self.partitions.remove(&(topic.to_owned(), partition));
+        if let Some(partitions) = self.topics.get_mut(topic) {
+            partitions.remove(&partition);
+        }
     }
 
     /// Whether the partition is currently ours.
     pub fn owns(&self, topic: &str, partition: i32) -> bool {
-        self.partitions.contains_key(&(topic.to_owned(), partition))
+        self.topics
+            .get(topic)
+            .is_some_and(|partitions| partitions.contains_key(&partition))
     }
 
     /// A record entered the pipeline. Returns false if its partition is not assigned.
     pub fn admit(&mut self, record: &RecordId) -> bool {
-        let Some(partition) = self
-            .partitions
-            .get_mut(&(record.topic.clone(), record.partition))
-        else {
+        let Some(partition) = self.partition(&record.topic, record.partition) else {
             return false;
         };
         partition.in_flight.insert(record.offset);
@@ -65,9 +73,7 @@ impl CommitTracker {
     /// A record admitted before its partition was revoked (and perhaps assigned again since)
     /// is not ours to commit: it moves nothing.
     pub fn finish(&mut self, record: &RecordId) -> Option<i64> {
-        let partition = self
-            .partitions
-            .get_mut(&(record.topic.clone(), record.partition))?;
+        let partition = self.partition(&record.topic, record.partition)?;
         if !partition.in_flight.remove(&record.offset) {
             return None;
         }
@@ -81,15 +87,23 @@ impl CommitTracker {
 
     /// Records admitted and not yet finished, over all partitions.
     pub fn in_flight(&self) -> usize {
-        self.partitions.values().map(|p| p.in_flight.len()).sum()
+        self.topics
+            .values()
+            .flat_map(HashMap::values)
+            .map(|p| p.in_flight.len())
+            .sum()
     }
 
     /// Every partition's commit position, for a final commit.
     pub fn positions(&self) -> Vec<(String, i32, i64)> {
-        self.partitions
+        self.topics
             .iter()
-            .filter(|(_, p)| p.next > 0 || !p.in_flight.is_empty())
-            .map(|((topic, partition), p)| (topic.clone(), *partition, p.watermark()))
+            .flat_map(|(topic, partitions)| {
+                partitions
+                    .iter()
+                    .filter(|(_, p)| p.next > 0 || !p.in_flight.is_empty())
+                    .map(|(partition, p)| (topic.clone(), *partition, p.watermark()))
+            })
             .collect()
     }
 }
