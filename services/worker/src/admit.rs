@@ -625,7 +625,7 @@ mod tests {
             derived_name(&RecordId::new("orders-v1", 0, 5)),
             "orders-v1-0-5"
         );
-        let long = derived_name(&RecordId::new(&format!("team.{}", "x".repeat(60)), 3, 9));
+        let long = derived_name(&RecordId::new(format!("team.{}", "x".repeat(60)), 3, 9));
         assert_eq!(long, format!("team_{}-3-9", "x".repeat(43)));
         assert!(valid_name(&long));
     }
