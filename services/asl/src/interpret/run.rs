@@ -328,6 +328,46 @@ struct Run<'a> {
 }
 
 /// How a state hands on: to a state of the same branch, or out of the branch.
+/// A state's input after InputPath and Parameters/Arguments.
+struct Prepared<'r> {
+    selected: Cow<'r, Value>,
+    parameters: Option<Value>,
+}
+
+impl Prepared<'_> {
+    /// What the state's kind works on: the parameters, else the selected input.
+    fn effective(&self) -> &Value {
+        self.parameters.as_ref().unwrap_or(&self.selected)
+    }
+}
+
+/// What a state's kind did.
+struct Worked<'s> {
+    /// What it produced; `None` for kinds that pass their effective input on.
+    result: Option<Value>,
+    next: Transition,
+    /// The JSONata Choice Rule that matched: its Output and Assign apply.
+    chosen_rule: Option<&'s Condition>,
+}
+
+impl Worked<'_> {
+    fn result(result: Value, next: Transition) -> Self {
+        Worked {
+            result: Some(result),
+            next,
+            chosen_rule: None,
+        }
+    }
+
+    fn passed(next: Transition) -> Self {
+        Worked {
+            result: None,
+            next,
+            chosen_rule: None,
+        }
+    }
+}
+
 enum Step {
     Next(StateId, Value),
     End(Value),
@@ -662,10 +702,14 @@ impl<'a> Run<'a> {
                     map_item: None,
                 };
                 let span = spans::state(state);
-                let step =
-                    spans::within(&span, || self.run_state(state, input, &mut vars, context))
-                        .await
-                        .inspect_err(|error| spans::failed(&span, error))?;
+                let step = if Self::runs_now(state) {
+                    spans::now(&span, || {
+                        self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
+                    })
+                } else {
+                    spans::within(&span, || self.run_state(state, input, &mut vars, context)).await
+                }
+                .inspect_err(|error| spans::failed(&span, error))?;
                 if matches!(state.kind, Kind::Fail { .. }) {
                     unreachable!("a Fail state always ends in an error");
                 }
@@ -881,72 +925,14 @@ impl<'a> Run<'a> {
             task_token: token.as_deref(),
             ..*context
         };
-        let selected = self.select_input(&state.input_path, &raw, context, vars)?;
-        self.inspect(state, "afterInputPath", &selected);
-        let ata = state.ata.as_deref();
-        let scope = Scope {
-            run: self,
-            input: &selected,
-            vars,
-            state: context,
-        };
-        let parameters = match (&state.parameters, ata.and_then(|a| a.arguments.as_ref())) {
-            (Some(parameters), _) => Some(scope.build(parameters)?),
-            (None, Some(arguments)) => Some(scope.ata(None, None, |s| s.build(arguments))?),
-            (None, None) => None,
-        };
-        let effective: &Value = parameters.as_ref().unwrap_or(&selected);
-        if let Some(parameters) = &parameters {
-            self.inspect(
-                state,
-                if ata.is_some() {
-                    "afterArguments"
-                } else {
-                    "afterParameters"
-                },
-                parameters,
-            );
-        }
-        // The JSONata Choice Rule that matched: its Output and Assign apply.
-        let mut chosen_rule: Option<&Condition> = None;
-        // What the state produced; `None` for states that pass their effective input on.
-        let (result, next) = match &state.kind {
-            Kind::Pass { result } => {
-                let result = match result {
-                    Some(result) => result.clone(),
-                    None => effective.clone(),
-                };
-                (Some(result), state.transition)
-            }
-            Kind::Task(task) => (
-                Some(
-                    self.task(task, state, &selected, effective, vars, context)
-                        .await?,
-                ),
+        let prepared = self.prepare(state, &raw, vars, context)?;
+        let effective = prepared.effective();
+        let worked = match &state.kind {
+            Kind::Task(task) => Worked::result(
+                self.task(task, state, &prepared.selected, effective, vars, context)
+                    .await?,
                 state.transition,
             ),
-            Kind::Choice { rules, default } => {
-                let scope = Scope {
-                    run: self,
-                    input: effective,
-                    vars,
-                    state: context,
-                };
-                let mut chosen = None;
-                for (rule, next) in rules {
-                    if self.matches(rule, &scope)? {
-                        chosen = Some(*next);
-                        if let Rule::Condition(condition) = rule {
-                            chosen_rule = Some(&**condition);
-                        }
-                        break;
-                    }
-                }
-                match chosen.or(*default) {
-                    Some(next) => (None, Transition::Next(next)),
-                    None => return Err(StatesError::bare(ErrorName::NoChoiceMatched)),
-                }
-            }
             Kind::Wait(wait) => {
                 let scope = Scope {
                     run: self,
@@ -956,36 +942,14 @@ impl<'a> Run<'a> {
                 };
                 let duration = self.wait_duration(wait, &scope)?;
                 self.services.clock.sleep(duration).await;
-                (None, state.transition)
-            }
-            Kind::Succeed => (None, Transition::End),
-            Kind::Fail { error, cause } => {
-                let scope = Scope {
-                    run: self,
-                    input: effective,
-                    vars,
-                    state: context,
-                };
-                let error = error
-                    .as_ref()
-                    .map(|e| scope.text(e, "ErrorPath"))
-                    .transpose()?;
-                let cause = cause
-                    .as_ref()
-                    .map(|c| scope.text(c, "CausePath"))
-                    .transpose()?;
-                return Err(StatesError {
-                    name: ErrorName::parse(error.as_deref().unwrap_or("")),
-                    cause,
-                });
+                Worked::passed(state.transition)
             }
             Kind::Parallel { branches } => {
                 let outer = Arc::new(vars.clone());
                 let entered = context.entered_event_id;
                 let started = self.event(entered, Event::ParallelStateStarted, || json!({}));
-                let input: &Value = effective;
                 let runs = branches.iter().map(|branch| {
-                    self.run_branch(branch, input.clone(), Vars::inner(&outer), started)
+                    self.run_branch(branch, effective.clone(), Vars::inner(&outer), started)
                         .map(|r| r.map(|(output, _)| output))
                 });
                 let outputs = match future::try_join_all(runs).await {
@@ -1000,14 +964,205 @@ impl<'a> Run<'a> {
                 self.event(self.last_event(), Event::ParallelStateSucceeded, || {
                     json!({})
                 });
-                (Some(Value::Array(outputs)), state.transition)
+                Worked::result(Value::Array(outputs), state.transition)
             }
-            Kind::Map(map) => (
-                Some(self.map(map, state, effective, vars, context).await?),
+            Kind::Map(map) => Worked::result(
+                self.map(map, state, effective, vars, context).await?,
                 state.transition,
             ),
+            Kind::Pass { .. } | Kind::Choice { .. } | Kind::Succeed | Kind::Fail { .. } => {
+                self.work_now(state, effective, vars, context)?
+            }
         };
-        if let Some(ata) = ata {
+        let settled = self.settle(state, prepared, &worked, vars, context)?;
+        self.finish(state, raw, worked, settled, vars, context)
+    }
+
+    /// Whether a state's work awaits nothing (Pass, Choice, Succeed, Fail): such a state
+    /// runs through `attempt_now` without building the `attempt` future, whose size is that
+    /// of the largest state kind and whose moves dominated a Pass state's cost.
+    fn runs_now(state: &State) -> bool {
+        matches!(
+            state.kind,
+            Kind::Pass { .. } | Kind::Choice { .. } | Kind::Succeed | Kind::Fail { .. }
+        ) && state.retry.is_empty()
+            && state.catch.is_empty()
+    }
+
+    /// `attempt` for a state that `runs_now`.
+    fn attempt_now(
+        &self,
+        state: &State,
+        raw: Cow<'_, Value>,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Step, StatesError> {
+        let mut prepared = self.prepare(state, &raw, vars, context)?;
+        let worked = match (&state.kind, prepared.parameters.take()) {
+            // A Pass without Result passes its parameters on: moved, not copied.
+            (Kind::Pass { result: None }, Some(parameters)) => {
+                Worked::result(parameters, state.transition)
+            }
+            (_, parameters) => {
+                prepared.parameters = parameters;
+                self.work_now(state, prepared.effective(), vars, context)?
+            }
+        };
+        let settled = self.settle(state, prepared, &worked, vars, context)?;
+        self.finish(state, raw, worked, settled, vars, context)
+    }
+
+    /// InputPath, then Parameters (JSONPath) or Arguments (JSONata).
+    fn prepare<'r>(
+        &self,
+        state: &State,
+        raw: &'r Value,
+        vars: &Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Prepared<'r>, StatesError> {
+        let selected = self.select_input(&state.input_path, raw, context, vars)?;
+        self.inspect(state, "afterInputPath", &selected);
+        let ata = state.ata.as_deref();
+        let scope = Scope {
+            run: self,
+            input: &selected,
+            vars,
+            state: context,
+        };
+        let parameters = match (&state.parameters, ata.and_then(|a| a.arguments.as_ref())) {
+            (Some(parameters), _) => Some(scope.build(parameters)?),
+            (None, Some(arguments)) => Some(scope.ata(None, None, |s| s.build(arguments))?),
+            (None, None) => None,
+        };
+        if let Some(parameters) = &parameters {
+            self.inspect(
+                state,
+                if ata.is_some() {
+                    "afterArguments"
+                } else {
+                    "afterParameters"
+                },
+                parameters,
+            );
+        }
+        Ok(Prepared {
+            selected,
+            parameters,
+        })
+    }
+
+    /// The work of the state kinds that await nothing.
+    fn work_now<'s>(
+        &self,
+        state: &'s State,
+        effective: &Value,
+        vars: &Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Worked<'s>, StatesError> {
+        let scope = Scope {
+            run: self,
+            input: effective,
+            vars,
+            state: context,
+        };
+        match &state.kind {
+            Kind::Pass { result } => {
+                let result = match result {
+                    Some(result) => result.clone(),
+                    None => effective.clone(),
+                };
+                Ok(Worked::result(result, state.transition))
+            }
+            Kind::Choice { rules, default } => {
+                for (rule, next) in rules {
+                    if self.matches(rule, &scope)? {
+                        let chosen_rule = match rule {
+                            Rule::Condition(condition) => Some(&**condition),
+                            _ => None,
+                        };
+                        return Ok(Worked {
+                            result: None,
+                            next: Transition::Next(*next),
+                            chosen_rule,
+                        });
+                    }
+                }
+                match default {
+                    Some(next) => Ok(Worked::passed(Transition::Next(*next))),
+                    None => Err(StatesError::bare(ErrorName::NoChoiceMatched)),
+                }
+            }
+            Kind::Succeed => Ok(Worked::passed(Transition::End)),
+            Kind::Fail { error, cause } => {
+                let error = error
+                    .as_ref()
+                    .map(|e| scope.text(e, "ErrorPath"))
+                    .transpose()?;
+                let cause = cause
+                    .as_ref()
+                    .map(|c| scope.text(c, "CausePath"))
+                    .transpose()?;
+                Err(StatesError {
+                    name: ErrorName::parse(error.as_deref().unwrap_or("")),
+                    cause,
+                })
+            }
+            Kind::Task(_) | Kind::Wait(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+                unreachable!("awaiting state kinds are worked in `attempt`")
+            }
+        }
+    }
+
+    /// What still needs the effective input once the work is done: for a JSONPath state
+    /// without a result (Choice, Wait, Succeed), Assign and OutputPath apply to it. `None`:
+    /// the output is the raw input (or comes from the result, in `finish`). Consuming
+    /// `prepared` ends its borrow of the raw input, which `finish` may then move.
+    fn settle(
+        &self,
+        state: &State,
+        prepared: Prepared<'_>,
+        worked: &Worked<'_>,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Option<Value>, StatesError> {
+        if state.ata.is_some() || worked.result.is_some() {
+            return Ok(None);
+        }
+        let effective = prepared.effective();
+        self.assign(state, effective, vars, context)?;
+        let passes_through = prepared.parameters.is_none()
+            && matches!(state.input_path, Selection::Whole)
+            && matches!(state.output_path, Selection::Whole);
+        if passes_through {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.select_input(&state.output_path, effective, context, vars)?
+                .into_owned(),
+        ))
+    }
+
+    /// ResultSelector, Assign, ResultPath and OutputPath (JSONPath) or Output and Assign
+    /// (JSONata): the state's output and where it goes.
+    fn finish(
+        &self,
+        state: &State,
+        raw: Cow<'_, Value>,
+        worked: Worked<'_>,
+        settled: Option<Value>,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Step, StatesError> {
+        let Worked {
+            result,
+            next,
+            chosen_rule,
+        } = worked;
+        let step = |output| match next {
+            Transition::Next(id) => Step::Next(id, output),
+            Transition::End => Step::End(output),
+        };
+        if let Some(ata) = state.ata.as_deref() {
             // JSONata: Output (default: the result, or the input) and Assign, both on the
             // variables as they were before this state.
             let states_result = match state.kind {
@@ -1026,28 +1181,12 @@ impl<'a> Run<'a> {
                 vars,
                 context,
             )?;
-            return Ok(match next {
-                Transition::Next(id) => Step::Next(id, output),
-                Transition::End => Step::End(output),
-            });
+            return Ok(step(output));
         }
         let Some(result) = result else {
-            // Choice, Wait, Succeed: the effective input goes to OutputPath.
-            self.assign(state, effective, vars, context)?;
-            let passes_through = parameters.is_none()
-                && matches!(state.input_path, Selection::Whole)
-                && matches!(state.output_path, Selection::Whole);
-            let output = if passes_through {
-                drop(selected);
-                raw.into_owned()
-            } else {
-                self.select_input(&state.output_path, effective, context, vars)?
-                    .into_owned()
-            };
-            return Ok(match next {
-                Transition::Next(id) => Step::Next(id, output),
-                Transition::End => Step::End(output),
-            });
+            // Choice, Wait, Succeed: `settle` assigned and applied OutputPath, unless the
+            // effective input is the raw input.
+            return Ok(step(settled.unwrap_or_else(|| raw.into_owned())));
         };
         if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) {
             self.check_result_size(state, &result)?;
@@ -1063,8 +1202,6 @@ impl<'a> Run<'a> {
             .build(selector)?,
             None => result,
         };
-        drop(parameters);
-        drop(selected);
         self.inspect(state, "afterResultSelector", &result);
         self.assign(state, &result, vars, context)?;
         let combined = self.apply_result_path(&state.result_path, raw, result, context)?;
@@ -1075,10 +1212,7 @@ impl<'a> Run<'a> {
                 .select_input(selection, &combined, context, vars)?
                 .into_owned(),
         };
-        Ok(match next {
-            Transition::Next(id) => Step::Next(id, output),
-            Transition::End => Step::End(output),
-        })
+        Ok(step(output))
     }
 
     /// A Pass or Task result over the payload limit fails the state.

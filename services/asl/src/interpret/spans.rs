@@ -75,6 +75,11 @@ mod imp {
         }
     }
 
+    /// Runs `work` with `span` current.
+    pub(crate) fn now<R>(span: &Span, work: impl FnOnce() -> R) -> R {
+        span.in_scope(work)
+    }
+
     /// Builds the future with `span` current, then polls it inside `span`.
     pub(crate) fn within<F: Future>(
         span: &Span,
@@ -98,6 +103,9 @@ mod imp {
     pub(crate) fn failed(_: &Span, _: &StatesError) {}
     pub(crate) fn within<F: Future>(_: &Span, make: impl FnOnce() -> F) -> F {
         make()
+    }
+    pub(crate) fn now<R>(_: &Span, work: impl FnOnce() -> R) -> R {
+        work()
     }
 }
 
