@@ -34,7 +34,8 @@ pub enum Arg {
 /// A parsed intrinsic call such as `States.Format('{}', $.x)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
-    name: String,
+    /// Found when the call is parsed: evaluating it looks nothing up.
+    function: &'static Function,
     args: Vec<Arg>,
     /// For `States.Format` with a literal template: the text between its `{}` placeholders.
     /// Kept apart from the unescaped literal because `\{}` is text, not a placeholder.
@@ -82,6 +83,19 @@ struct Function {
     /// `None`: any number from `min_args` up.
     max_args: Option<usize>,
     eval: Eval,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The table holds each name once: the same name is the same function.
+impl PartialEq for Function {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
 }
 
 /// The one table of intrinsics, in the AWS page's order.
@@ -215,7 +229,7 @@ impl Call {
 
     /// The function's name, e.g. `States.Format`.
     pub fn name(&self) -> &str {
-        &self.name
+        self.function.name
     }
 
     /// The arguments as written.
@@ -225,9 +239,6 @@ impl Call {
 
     /// Evaluates the call; failures are `States.IntrinsicFailure` (or what a path raises).
     pub fn eval(&self, env: &mut dyn IntrinsicEnv) -> Result<Value, StatesError> {
-        let function = function(&self.name).ok_or_else(|| {
-            StatesError::intrinsic(format!("Unknown intrinsic function {}", self.name))
-        })?;
         let mut values = Vec::with_capacity(self.args.len());
         for arg in &self.args {
             values.push(match arg {
@@ -236,11 +247,11 @@ impl Call {
                 Arg::Call(call) => call.eval(env)?,
             });
         }
-        (function.eval)(self, values, env)
+        (self.function.eval)(self, values, env)
     }
 
     fn fail(&self, cause: impl std::fmt::Display) -> StatesError {
-        StatesError::intrinsic(format!("{} failed: {}", self.name, cause))
+        StatesError::intrinsic(format!("{} failed: {}", self.function.name, cause))
     }
 }
 
@@ -352,7 +363,7 @@ impl Parser<'_> {
             check_format(&args, template.as_deref())?;
         }
         Ok(Call {
-            name: name.to_owned(),
+            function,
             args,
             template,
         })
@@ -600,7 +611,11 @@ fn identity(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
-        other => out.push_str(&other.to_string()),
+        other => {
+            use std::fmt::Write as _;
+            // Numbers, booleans and null as JSON; writing to a String cannot fail.
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
@@ -614,24 +629,38 @@ fn identity_of(value: &Value) -> String {
 // The functions, in the table's order
 
 fn format(call: &Call, args: Vec<Value>, _: &mut dyn IntrinsicEnv) -> Result<Value, StatesError> {
-    let pieces: Vec<String> = match &call.template {
-        Some(pieces) => pieces.clone(),
-        // A template read from a path has no escapes: every `{}` is a placeholder.
-        None => want_str(call, &args[0], "the template")?
-            .split("{}")
-            .map(str::to_owned)
-            .collect(),
-    };
     let values = &args[1..];
-    if pieces.len() - 1 != values.len() {
+    match &call.template {
+        Some(pieces) => fill(call, pieces.iter().map(String::as_str), values),
+        // A template read from a path has no escapes: every `{}` is a placeholder.
+        None => fill(
+            call,
+            want_str(call, &args[0], "the template")?.split("{}"),
+            values,
+        ),
+    }
+}
+
+/// The template's pieces with the values between them.
+fn fill<'p>(
+    call: &Call,
+    pieces: impl Iterator<Item = &'p str> + Clone,
+    values: &[Value],
+) -> Result<Value, StatesError> {
+    let (count, text) = pieces.clone().fold((0, 0), |(count, text), piece| {
+        (count + 1, text + piece.len())
+    });
+    if count - 1 != values.len() {
         return Err(call.fail(format!(
             "the template has {} placeholder(s) but {} value argument(s) were given",
-            pieces.len() - 1,
+            count - 1,
             values.len()
         )));
     }
-    let mut out = pieces[0].clone();
-    for (value, piece) in values.iter().zip(&pieces[1..]) {
+    let mut out = String::with_capacity(text + 16 * values.len());
+    let mut pieces = pieces;
+    out.push_str(pieces.next().unwrap_or_default());
+    for (value, piece) in values.iter().zip(pieces) {
         java_string(value, &mut out);
         out.push_str(piece);
     }
@@ -666,7 +695,11 @@ fn java_string(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
-        other => out.push_str(&other.to_string()),
+        other => {
+            use std::fmt::Write as _;
+            // Numbers, booleans and null as JSON; writing to a String cannot fail.
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
