@@ -101,7 +101,9 @@ pub(crate) fn build<E>(
     match template {
         Template::Literal(value) => Ok(value.clone()),
         Template::Object(entries) => {
-            let mut map = Map::with_capacity(entries.len());
+            // Room for one more member: a ResultPath often adds one to the object that
+            // Parameters built, and growing a full map rehashes it.
+            let mut map = Map::with_capacity(entries.len() + 1);
             for (key, template) in entries {
                 map.insert(key.clone(), build(template, leaf)?);
             }
