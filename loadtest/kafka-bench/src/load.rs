@@ -11,7 +11,7 @@
 //! producer's retry would.
 
 use crate::report::{Produced, Report, Seen};
-use crate::{enqueue, producer_config, topics, unique, wait_group, Pending, Proc, PARTITIONS};
+use crate::{enqueue, producer_config, topics, unique, wait_group, Pending, Proc, Topics};
 use anyhow::{bail, Context as _, Result};
 use futures::StreamExt as _;
 use rand::rngs::SmallRng;
@@ -106,6 +106,16 @@ pub(crate) enum KeyDistribution {
     Uniform,
     /// Key k in proportion to 1/(k+1)^s (--zipf-exponent): a few hot keys, a long tail.
     Zipf,
+}
+
+impl KeyDistribution {
+    /// The flag's spelling.
+    fn name(self) -> &'static str {
+        match self {
+            KeyDistribution::Uniform => "uniform",
+            KeyDistribution::Zipf => "zipf",
+        }
+    }
 }
 
 // ------------------------------------------------------------------ the scenario (pure)
@@ -464,13 +474,19 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
     std::fs::create_dir_all(&scratch)?;
     std::fs::write(scratch.join(format!("{machine}.asl.json")), definition)?;
 
-    let mut t = topics(&args.brokers, "load").await?;
-    if let Some(topic) = &args.start_topic {
-        t.input = topic.clone();
-    }
-    if let Some(topic) = &args.results_topic {
-        t.results = topic.clone();
-    }
+    let t = match (&args.start_topic, &args.results_topic) {
+        (Some(input), Some(results)) => Topics {
+            input: input.clone(),
+            results: results.clone(),
+            group: unique("bench-load"),
+        },
+        (input, results) => {
+            let mut t = topics(&args.brokers, "load").await?;
+            t.input = input.clone().unwrap_or(t.input);
+            t.results = results.clone().unwrap_or(t.results);
+            t
+        }
+    };
     let in_flight = args.max_in_flight.to_string();
     let mut workers: Vec<Proc> = (0..args.workers)
         .map(|i| {
@@ -496,14 +512,13 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
         .with_context(|| format!("worker logs in {}", scratch.display()))?;
     }
     eprintln!(
-        "load: {} → {} ({} partitions), machine {machine}, {} workers, idempotency {idempotency}, rate {}/s, keys {} {:?}, duplicates {} (≥ {} ms later), payload {} bytes",
+        "load: {} → {}, machine {machine}, {} workers, idempotency {idempotency}, rate {}/s, keys {} {}, duplicates {} (≥ {} ms later), payload {} bytes",
         t.input,
         t.results,
-        PARTITIONS,
         args.workers,
         args.rate,
         args.keys,
-        args.key_distribution,
+        args.key_distribution.name(),
         args.duplicate_ratio,
         args.duplicate_delay_ms,
         args.payload_bytes,
@@ -539,7 +554,7 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
     let mut json = report.json();
     json["scenario"] = serde_json::json!({
         "rate": args.rate, "workers": args.workers, "idempotency": idempotency,
-        "keys": args.keys, "key_distribution": format!("{:?}", args.key_distribution).to_lowercase(),
+        "keys": args.keys, "key_distribution": args.key_distribution.name(),
         "zipf_exponent": args.zipf_exponent, "duplicate_ratio": args.duplicate_ratio,
         "duplicate_delay_ms": args.duplicate_delay_ms, "payload_bytes": args.payload_bytes,
         "machine": machine, "max_in_flight": args.max_in_flight,
