@@ -1,4 +1,6 @@
-//! The Kafka benchmark. `kafka-bench run` measures, on the real broker and in one run:
+//! The Kafka benchmark and load generator. `kafka-bench load` runs a scenario against N
+//! workers and reports on it (module `load`, numbers in `report`). `kafka-bench run`
+//! measures, on the real broker and in one run:
 //!
 //! 1. a raw passthrough (consume → produce, no engine; this binary's `passthrough` mode in its
 //!    own process) — the ceiling;
@@ -29,6 +31,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod load;
+mod report;
+
 const PARTITIONS: i32 = 6;
 
 #[derive(Parser)]
@@ -42,6 +47,9 @@ struct Cli {
 enum Mode {
     /// The whole benchmark.
     Run(RunArgs),
+    /// A load scenario (rate, key skew, duplicates, payload size) against N workers, with a
+    /// report read from the results topic.
+    Load(load::LoadArgs),
     /// The raw ceiling: consume → produce with the worker's client settings, no engine.
     Passthrough {
         #[arg(long)]
@@ -92,6 +100,7 @@ fn main() -> Result<()> {
         .build()?;
     match cli.command {
         Mode::Run(args) => runtime.block_on(run(args)),
+        Mode::Load(args) => runtime.block_on(load::run(args)),
         Mode::Passthrough {
             brokers,
             input,
@@ -201,22 +210,35 @@ async fn create_topics(brokers: &str, topics: &[&str]) -> Result<()> {
     Ok(())
 }
 
-async fn wait_group(brokers: &str, group: &str, limit: Duration) -> Result<()> {
+/// Waits until `group` is stable with at least `members` members; fails early when one of
+/// `processes` (the members-to-be) has exited.
+async fn wait_group(
+    brokers: &str,
+    group: &str,
+    members: usize,
+    limit: Duration,
+    processes: &mut [Proc],
+) -> Result<()> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
+        for process in processes.iter_mut() {
+            if let Some(status) = process.0.try_wait()? {
+                bail!("a member of {group} exited before the group formed: {status}");
+            }
+        }
         if let Ok(list) = consumer.fetch_group_list(Some(group), Duration::from_secs(5)) {
             if let Some(info) = list.groups().first() {
-                if info.state() == "Stable" && !info.members().is_empty() {
+                if info.state() == "Stable" && info.members().len() >= members.max(1) {
                     return Ok(());
                 }
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    bail!("group {group} not stable within {limit:?}")
+    bail!("group {group} not stable with {members} members within {limit:?}")
 }
 
 /// A child process killed on drop.
@@ -260,6 +282,40 @@ struct Phase {
     max: i64,
 }
 
+/// Deliveries not yet acknowledged.
+type Pending = FuturesUnordered<rdkafka::producer::DeliveryFuture>;
+
+/// Hands `record` to the producer; while its queue is full, waits for deliveries to drain.
+async fn enqueue(
+    producer: &FutureProducer,
+    pending: &mut Pending,
+    mut record: FutureRecord<'_, str, str>,
+) -> Result<()> {
+    loop {
+        match producer.send_result(record) {
+            Ok(future) => {
+                pending.push(future);
+                return Ok(());
+            }
+            Err((_, back)) => {
+                record = back;
+                // Queue full: let deliveries drain.
+                if let Some(done) = pending.next().await {
+                    done?.map_err(|(e, _)| e)?;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for every delivery; the first failure is the error.
+async fn drain(pending: &mut Pending) -> Result<()> {
+    while let Some(done) = pending.next().await {
+        done?.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
 /// Produces `n` order starts at full speed; returns each record's timestamp (ms), by index.
 async fn produce(brokers: &str, topic: &str, n: u64, machine: &str) -> Result<(Vec<i64>, f64)> {
     let producer: FutureProducer = producer_config(brokers)
@@ -267,7 +323,7 @@ async fn produce(brokers: &str, topic: &str, n: u64, machine: &str) -> Result<(V
         .create()?;
     let started = Instant::now();
     let mut stamps = Vec::with_capacity(n as usize);
-    let mut pending = FuturesUnordered::new();
+    let mut pending = Pending::new();
     for i in 0..n {
         let amount = (i * 37) % 200;
         let payload = format!("{{\"id\":{i},\"amount\":{amount}}}");
@@ -278,30 +334,14 @@ async fn produce(brokers: &str, topic: &str, n: u64, machine: &str) -> Result<(V
             key: "quickstep-state-machine",
             value: Some(machine),
         });
-        let mut record = FutureRecord::to(topic)
-            .key(&key)
-            .payload(&payload)
+        let record = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_str())
             .timestamp(ts)
             .headers(headers);
-        loop {
-            match producer.send_result(record) {
-                Ok(future) => {
-                    pending.push(future);
-                    break;
-                }
-                Err((_, back)) => {
-                    record = back;
-                    // Queue full: let deliveries drain.
-                    if let Some(done) = pending.next().await {
-                        done?.map_err(|(e, _)| e)?;
-                    }
-                }
-            }
-        }
+        enqueue(&producer, &mut pending, record).await?;
     }
-    while let Some(done) = pending.next().await {
-        done?.map_err(|(e, _)| e)?;
-    }
+    drain(&mut pending).await?;
     producer.flush(Timeout::After(Duration::from_secs(30)))?;
     Ok((stamps, n as f64 / started.elapsed().as_secs_f64()))
 }
@@ -393,11 +433,20 @@ async fn topics(brokers: &str, phase: &str) -> Result<Topics> {
     Ok(t)
 }
 
-fn worker(args: &RunArgs, defs: &std::path::Path, t: &Topics, extra: &[&str]) -> Result<Proc> {
-    let log = std::fs::File::create(defs.join(format!("{}.log", t.group)))?;
-    let child = Command::new(&args.quickstep)
+/// Starts `quickstep worker` in `t.group`, reading `t.input` and writing `t.results`, with
+/// the definitions in `defs`; its output goes to `defs/<t.group>-<name>.log`.
+fn worker(
+    quickstep: &std::path::Path,
+    brokers: &str,
+    defs: &std::path::Path,
+    t: &Topics,
+    name: &str,
+    extra: &[&str],
+) -> Result<Proc> {
+    let log = std::fs::File::create(defs.join(format!("{}-{name}.log", t.group)))?;
+    let child = Command::new(quickstep)
         .arg("worker")
-        .args(["--brokers", &args.brokers, "--group", &t.group])
+        .args(["--brokers", brokers, "--group", &t.group])
         .args(["--definitions", &defs.display().to_string()])
         .args(["--input-topic", &t.input, "--results-topic", &t.results])
         .args(extra)
@@ -431,7 +480,7 @@ async fn run(args: RunArgs) -> Result<()> {
 
     if phases.contains(&"passthrough") {
         let t = topics(&args.brokers, "passthrough").await?;
-        let _p = Proc(
+        let mut p = Proc(
             Command::new(std::env::current_exe()?)
                 .args(["passthrough", "--brokers", &args.brokers])
                 .args([
@@ -441,7 +490,14 @@ async fn run(args: RunArgs) -> Result<()> {
                 .stdin(Stdio::null())
                 .spawn()?,
         );
-        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        wait_group(
+            &args.brokers,
+            &t.group,
+            1,
+            Duration::from_secs(60),
+            std::slice::from_mut(&mut p),
+        )
+        .await?;
         results.push(
             measure(
                 "passthrough (ceiling)",
@@ -476,8 +532,15 @@ async fn run(args: RunArgs) -> Result<()> {
             flags.extend(["--history", history.as_str()]);
         }
         flags.extend(extra);
-        let _w = worker(&args, &defs, &t, &flags)?;
-        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        let mut w = worker(&args.quickstep, &args.brokers, &defs, &t, phase, &flags)?;
+        wait_group(
+            &args.brokers,
+            &t.group,
+            1,
+            Duration::from_secs(60),
+            std::slice::from_mut(&mut w),
+        )
+        .await?;
         results.push(measure(label, &args.brokers, &t.input, &t.results, n).await?);
     }
     if let Some(ceiling) = results.iter().find(|p| p.name.starts_with("passthrough")) {
@@ -497,10 +560,12 @@ async fn run(args: RunArgs) -> Result<()> {
         let port = 19000 + (std::process::id() % 1000) as u16;
         let address = format!("127.0.0.1:{port}");
         let max = m.to_string();
-        let w = worker(
-            &args,
+        let mut w = worker(
+            &args.quickstep,
+            &args.brokers,
             &defs,
             &t,
+            "memory",
             &[
                 "--max-in-flight",
                 &max,
@@ -510,7 +575,14 @@ async fn run(args: RunArgs) -> Result<()> {
                 &address,
             ],
         )?;
-        wait_group(&args.brokers, &t.group, Duration::from_secs(60)).await?;
+        wait_group(
+            &args.brokers,
+            &t.group,
+            1,
+            Duration::from_secs(60),
+            std::slice::from_mut(&mut w),
+        )
+        .await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let idle = rss_kb(w.0.id())?;
         produce(&args.brokers, &t.input, m as u64, "slow").await?;

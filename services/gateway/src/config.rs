@@ -43,6 +43,14 @@ pub struct GatewayConfig {
     /// StartSyncExecution/TestState calls running at once; more get ThrottlingException.
     #[serde(default = "default_max_sync_in_flight")]
     pub max_sync_in_flight: usize,
+    /// StartExecution + StartSyncExecution calls per second per state machine (a token bucket
+    /// whose burst is the rate); more get ThrottlingException. None when absent.
+    #[serde(default)]
+    pub start_rate_per_second: Option<u32>,
+    /// Start rates of particular state machines, name → calls per second; each replaces
+    /// `start_rate_per_second` for its machine.
+    #[serde(default)]
+    pub start_rates_per_second: BTreeMap<String, u32>,
     /// `express` checks definitions as AWS checks EXPRESS machines (no `.sync`,
     /// `.waitForTaskToken`, activities); `standard` accepts those patterns too (Quickstep's
     /// workers run callbacks).
@@ -123,6 +131,16 @@ impl GatewayConfig {
         if self.max_sync_in_flight == 0 {
             return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
         }
+        if self.start_rate_per_second == Some(0) {
+            return Err(ConfigError(
+                "start_rate_per_second must be at least 1 (leave it out for no limit)".into(),
+            ));
+        }
+        if let Some((name, _)) = self.start_rates_per_second.iter().find(|(_, r)| **r == 0) {
+            return Err(ConfigError(format!(
+                "start_rates_per_second.{name} must be at least 1"
+            )));
+        }
         if self.max_request_bytes < 1024 {
             return Err(ConfigError(
                 "max_request_bytes must be at least 1024".into(),
@@ -183,5 +201,27 @@ mod tests {
             ..GatewayConfig::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("loose"));
+    }
+
+    #[test]
+    fn a_zero_start_rate_is_named() {
+        // Zero would read as "refuse every start"; a limit that never admits is a mistake.
+        let config = GatewayConfig {
+            start_rates_per_second: [("order".to_owned(), 0)].into(),
+            ..GatewayConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("start_rates_per_second.order"), "{error}");
+        let config = GatewayConfig {
+            start_rate_per_second: Some(0),
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = GatewayConfig {
+            start_rate_per_second: Some(5),
+            start_rates_per_second: [("order".to_owned(), 50)].into(),
+            ..GatewayConfig::default()
+        };
+        config.validate().expect("positive rates are fine");
     }
 }

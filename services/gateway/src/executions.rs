@@ -34,7 +34,8 @@ struct StartInput {
     trace_header: Option<String>,
 }
 
-/// What both start operations check first: the state machine, the name, the input.
+/// What both start operations check first: the state machine, its start rate, the name,
+/// the input.
 struct Start {
     revision: Arc<Revision>,
     name: String,
@@ -50,6 +51,8 @@ fn prepare(gateway: &Gateway, input: StartInput) -> Result<Start, ApiError> {
             input.state_machine_arn
         ))
     })?;
+    // Before the input is parsed: a throttled start should cost as little as possible.
+    gateway.start_token(&revision.name)?;
     let name = match input.name {
         Some(name) if !protocol::valid_name(&name) => {
             return Err(ApiError::InvalidName(format!("Invalid Name: '{name}'")))

@@ -11,6 +11,7 @@ pub mod executions;
 pub mod metrics;
 pub mod protocol;
 pub mod publish;
+pub mod start_rate;
 pub mod state_machines;
 pub mod test_state;
 
@@ -70,6 +71,8 @@ pub struct Gateway {
     history: Option<Arc<dyn HistorySink>>,
     metrics: Metrics,
     sync_slots: Semaphore,
+    /// Token buckets of StartExecution and StartSyncExecution, per state machine.
+    start_limits: start_rate::StartLimits,
     rng: asl::interpret::SplitMix64,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
@@ -143,6 +146,10 @@ impl Gateway {
             callbacks,
             history: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
+            start_limits: start_rate::StartLimits::new(
+                config.start_rate_per_second,
+                &config.start_rates_per_second,
+            ),
             metrics,
             rng: system_rng(),
             follower: None,
@@ -228,6 +235,21 @@ impl Gateway {
         Ok(SyncSlot {
             _permit: permit,
             gauge: &self.metrics.sync_in_flight,
+        })
+    }
+
+    /// A token from the state machine's start bucket, or ThrottlingException (AWS's
+    /// "Rate exceeded", HTTP 400), counted per state machine.
+    pub(crate) fn start_token(&self, state_machine: &str) -> Result<(), ApiError> {
+        self.start_limits.check(state_machine).map_err(|over| {
+            self.metrics
+                .executions_throttled
+                .with_label_values(&[state_machine])
+                .inc();
+            ApiError::Throttling(format!(
+                "Rate exceeded: state machine '{state_machine}' starts at most {} executions per second",
+                over.per_second
+            ))
         })
     }
 

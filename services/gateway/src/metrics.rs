@@ -19,6 +19,8 @@ pub struct Metrics {
     pub sync_in_flight: IntGauge,
     /// Requests refused with ThrottlingException, by operation.
     pub throttled: IntCounterVec,
+    /// Starts refused by their state machine's start rate limit, by state machine.
+    pub executions_throttled: IntCounterVec,
     /// The engine's execution metrics for sync executions.
     pub executions: worker::metrics::Metrics,
 }
@@ -91,6 +93,19 @@ impl Metrics {
             )
             .expect("metric names are valid"),
         );
+        // Labelled by registered state machines only (the registry is looked up first), so
+        // the label stays as bounded as `sync_executions`'.
+        let executions_throttled = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "quickstep_gateway_executions_throttled_total",
+                    "StartExecution and StartSyncExecution calls refused by their state machine's start rate limit.",
+                ),
+                &["state_machine"],
+            )
+            .expect("metric names are valid"),
+        );
         Metrics {
             registry,
             requests,
@@ -98,6 +113,7 @@ impl Metrics {
             sync_executions,
             sync_in_flight,
             throttled,
+            executions_throttled,
             executions,
         }
     }

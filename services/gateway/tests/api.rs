@@ -348,6 +348,124 @@ async fn execution_errors() {
     }
 }
 
+/// Registers the Pass machine as `name`.
+async fn create_named(gateway: &Arc<Gateway>, name: &str) -> String {
+    let (status, body) = call(
+        gateway,
+        "CreateStateMachine",
+        json!({"name": name, "definition": PASS, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["stateMachineArn"].as_str().expect("arn").to_owned()
+}
+
+/// Sends `n` starts in a row; returns how many were throttled, checking every answer is a
+/// success or AWS's ThrottlingException (400, `__type`, "Rate exceeded").
+async fn throttled_of(gateway: &Arc<Gateway>, target: &str, arn: &str, n: usize) -> usize {
+    let mut throttled = 0;
+    for _ in 0..n {
+        let (status, body) = call(gateway, target, json!({"stateMachineArn": arn})).await;
+        if status == StatusCode::OK {
+            continue;
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["__type"], "ThrottlingException", "{body}");
+        let message = body["message"].as_str().expect("a message");
+        assert!(message.starts_with("Rate exceeded"), "{message}");
+        throttled += 1;
+    }
+    throttled
+}
+
+/// Bursts far over the rate (20 calls where 3 per second are allowed, in well under a
+/// second): whatever the machine's speed, the first 3 pass and some are refused; counts
+/// are compared with what was seen, so the test needs no clock.
+#[tokio::test]
+async fn start_rates_throttle_one_state_machine_only() {
+    let config = GatewayConfig {
+        start_rates_per_second: [("orders".to_owned(), 3)].into(),
+        ..GatewayConfig::default()
+    };
+    let (gateway, publisher) = Gateway::in_memory(config);
+    let gateway = Arc::new(gateway);
+    let orders = create_named(&gateway, "orders").await;
+    let billing = create_named(&gateway, "billing").await;
+
+    let async_throttled = throttled_of(&gateway, "StartExecution", &orders, 20).await;
+    assert!((1..=17).contains(&async_throttled), "{async_throttled}");
+    let starts = publisher
+        .records()
+        .iter()
+        .filter(|r| r.topic == "quickstep.start")
+        .count();
+    assert_eq!(
+        starts,
+        20 - async_throttled,
+        "a throttled start produces nothing"
+    );
+    let sync_throttled = throttled_of(&gateway, "StartSyncExecution", &orders, 20).await;
+    assert!(sync_throttled >= 1, "the same bucket: {sync_throttled}");
+
+    // No rate for billing and no default: never throttled.
+    assert_eq!(
+        throttled_of(&gateway, "StartExecution", &billing, 200).await,
+        0
+    );
+    assert_eq!(
+        throttled_of(&gateway, "StartSyncExecution", &billing, 50).await,
+        0
+    );
+
+    let metrics = gateway.metrics().render();
+    for line in [
+        format!("quickstep_gateway_throttled_total{{operation=\"StartExecution\"}} {async_throttled}"),
+        format!("quickstep_gateway_throttled_total{{operation=\"StartSyncExecution\"}} {sync_throttled}"),
+        format!(
+            "quickstep_gateway_executions_throttled_total{{state_machine=\"orders\"}} {}",
+            async_throttled + sync_throttled
+        ),
+    ] {
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(!metrics.contains("executions_throttled_total{state_machine=\"billing\"}"));
+}
+
+#[tokio::test]
+async fn the_default_start_rate_applies_to_machines_without_their_own() {
+    let config = GatewayConfig {
+        start_rate_per_second: Some(2),
+        start_rates_per_second: [("orders".to_owned(), 100_000)].into(),
+        ..GatewayConfig::default()
+    };
+    let (gateway, _) = Gateway::in_memory(config);
+    let gateway = Arc::new(gateway);
+    let orders = create_named(&gateway, "orders").await;
+    let billing = create_named(&gateway, "billing").await;
+    let shipping = create_named(&gateway, "shipping").await;
+    assert!(throttled_of(&gateway, "StartExecution", &billing, 20).await >= 1);
+    // Each machine has a bucket of its own: billing's empty one does not hold shipping back.
+    let (status, body) = call(
+        &gateway,
+        "StartExecution",
+        json!({"stateMachineArn": shipping}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        throttled_of(&gateway, "StartExecution", &orders, 200).await,
+        0
+    );
+    // Unknown machines are not throttled (nor counted): they do not exist.
+    let (_, body) = call(
+        &gateway,
+        "StartExecution",
+        json!({"stateMachineArn": "arn:aws:states:local:000000000000:stateMachine:nope"}),
+    )
+    .await;
+    assert_eq!(body["__type"], "StateMachineDoesNotExist");
+}
+
 #[tokio::test]
 /// Tokens no sync execution of this gateway holds go to the topic, in the worker's
 /// `CallbackMessage` form (the worker that holds the token reads it there).

@@ -1,7 +1,10 @@
 //! Layers the gateway's configuration once at startup: defaults → `--config` file (TOML) →
 //! `QUICKSTEP_GATEWAY_*` environment (`__` nests) → flags. Access keys come from the file's
 //! `[access_keys]` table, `QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET[,ID:SECRET…]` (kept out of
-//! the generic layer, which lowercases names) and `--access-key ID:SECRET`.
+//! the generic layer, which lowercases names) and `--access-key ID:SECRET`; per-state-machine
+//! start rates likewise from `[start_rates_per_second]`,
+//! `QUICKSTEP_GATEWAY_START_RATES_PER_SECOND=NAME:RATE[,NAME:RATE…]` and `--start-rate
+//! NAME:RATE` (state machine names are case-sensitive and never contain `:` or `,`).
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -47,6 +50,16 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_sync_in_flight: Option<usize>,
+    /// Starts (StartExecution + StartSyncExecution) per second per state machine before
+    /// ThrottlingException [env: QUICKSTEP_GATEWAY_START_RATE_PER_SECOND] [default: no limit].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_rate_per_second: Option<u32>,
+    /// One state machine's start rate per second, NAME:RATE (repeatable), instead of
+    /// --start-rate-per-second [env: QUICKSTEP_GATEWAY_START_RATES_PER_SECOND=NAME:RATE,…].
+    #[arg(long = "start-rate", value_name = "NAME:RATE")]
+    #[serde(skip)]
+    pub start_rates: Vec<String>,
     /// express (AWS's rules) or standard (also .waitForTaskToken, .sync)
     /// [env: QUICKSTEP_GATEWAY_DEFINITION_RULES] [default: express].
     #[arg(long)]
@@ -80,11 +93,36 @@ fn access_key(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Layers the sources into one configuration; `env` is the access keys variable's value.
-pub fn load_with(
-    flags: &GatewayFlags,
-    access_keys_env: Option<&str>,
-) -> Result<GatewayConfig, String> {
+/// Parses `NAME:RATE`.
+fn start_rate(text: &str) -> Result<(String, u32), String> {
+    let invalid = || format!("a start rate is NAME:RATE (per second), not '{text}'");
+    let (name, rate) = text.trim().split_once(':').ok_or_else(invalid)?;
+    let rate = rate.trim().parse().map_err(|_| invalid())?;
+    if name.is_empty() {
+        return Err(invalid());
+    }
+    Ok((name.to_owned(), rate))
+}
+
+/// The variables the generic layer must not read, each with its own parser.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ListEnv<'a> {
+    /// `QUICKSTEP_GATEWAY_ACCESS_KEYS`.
+    pub access_keys: Option<&'a str>,
+    /// `QUICKSTEP_GATEWAY_START_RATES_PER_SECOND`.
+    pub start_rates: Option<&'a str>,
+}
+
+/// The comma-separated items of a list variable.
+fn items(value: Option<&str>) -> impl Iterator<Item = &str> {
+    value
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// Layers the sources into one configuration; `env` holds the list variables' values.
+pub fn load_with(flags: &GatewayFlags, env: ListEnv<'_>) -> Result<GatewayConfig, String> {
     let mut figment = Figment::from(Serialized::defaults(GatewayConfig::default()));
     if let Some(file) = &flags.config {
         figment = figment.merge(Toml::file_exact(file));
@@ -93,18 +131,25 @@ pub fn load_with(
         .merge(
             Env::prefixed("QUICKSTEP_GATEWAY_")
                 .split("__")
-                .ignore(&["access_keys"]),
+                .ignore(&["access_keys"])
+                // A lowercased key would name another state machine, so these rates come
+                // only from their own variable (below), never nested (`…__NAME`, split
+                // into `start_rates_per_second.name` by now).
+                .filter(|key| {
+                    // Not lowercased yet at this point.
+                    let key = key.as_str().to_ascii_lowercase();
+                    key != "start_rates_per_second" && !key.starts_with("start_rates_per_second.")
+                }),
         )
         .merge(Serialized::defaults(flags));
     let mut config: GatewayConfig = figment.extract().map_err(|e| e.to_string())?;
-    for text in access_keys_env
-        .into_iter()
-        .flat_map(|v| v.split(','))
-        .filter(|t| !t.trim().is_empty())
-        .chain(flags.access_keys.iter().map(String::as_str))
-    {
+    for text in items(env.access_keys).chain(flags.access_keys.iter().map(String::as_str)) {
         let (id, secret) = access_key(text)?;
         config.access_keys.insert(id, secret);
+    }
+    for text in items(env.start_rates).chain(flags.start_rates.iter().map(String::as_str)) {
+        let (name, rate) = start_rate(text)?;
+        config.start_rates_per_second.insert(name, rate);
     }
     config.validate().map_err(|e| e.to_string())?;
     Ok(config)
@@ -113,7 +158,14 @@ pub fn load_with(
 /// Layers the sources, reading the environment once.
 pub fn load(flags: &GatewayFlags) -> Result<GatewayConfig, String> {
     let keys = std::env::var("QUICKSTEP_GATEWAY_ACCESS_KEYS").ok();
-    load_with(flags, keys.as_deref())
+    let rates = std::env::var("QUICKSTEP_GATEWAY_START_RATES_PER_SECOND").ok();
+    load_with(
+        flags,
+        ListEnv {
+            access_keys: keys.as_deref(),
+            start_rates: rates.as_deref(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -136,7 +188,14 @@ mod tests {
                 access_keys: vec!["AKIDFLAG:s2".into()],
                 ..GatewayFlags::default()
             };
-            let config = load_with(&flags, Some("AKIDENV:s1")).expect("layers");
+            let config = load_with(
+                &flags,
+                ListEnv {
+                    access_keys: Some("AKIDENV:s1"),
+                    start_rates: None,
+                },
+            )
+            .expect("layers");
             assert_eq!(config.address, "0.0.0.0:9000");
             assert_eq!(config.brokers, "file:9092");
             assert_eq!(config.region, "us-east-1");
@@ -149,16 +208,79 @@ mod tests {
     }
 
     #[test]
+    fn start_rates_layer_and_keep_the_case_of_names() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "start_rate_per_second = 10\n[start_rates_per_second]\nOrder = 1\nbilling = 2\nshipping = 3\n",
+            )?;
+            jail.set_env("QUICKSTEP_GATEWAY_START_RATE_PER_SECOND", "20");
+            // The nested form would arrive lowercased ("order"): it is not read at all.
+            jail.set_env("QUICKSTEP_GATEWAY_START_RATES_PER_SECOND__ORDER", "99");
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                start_rates: vec!["shipping:30".into()],
+                ..GatewayFlags::default()
+            };
+            let env = ListEnv {
+                access_keys: None,
+                start_rates: Some("billing:20, Refunds:4"),
+            };
+            let config = load_with(&flags, env).expect("layers");
+            assert_eq!(config.start_rate_per_second, Some(20), "env over file");
+            let rates: Vec<(&str, u32)> = config
+                .start_rates_per_second
+                .iter()
+                .map(|(name, rate)| (name.as_str(), *rate))
+                .collect();
+            assert_eq!(
+                rates,
+                [
+                    ("Order", 1),
+                    ("Refunds", 4),
+                    ("billing", 20),
+                    ("shipping", 30)
+                ],
+                "file, then its variable, then flags; names as written"
+            );
+            let flags = GatewayFlags {
+                start_rate_per_second: Some(5),
+                ..GatewayFlags::default()
+            };
+            assert_eq!(
+                load_with(&flags, ListEnv::default())
+                    .expect("layers")
+                    .start_rate_per_second,
+                Some(5),
+                "the flag over the environment"
+            );
+            Ok(())
+        });
+        assert_eq!(start_rate("a:7"), Ok(("a".into(), 7)));
+        for bad in ["a", "a:", ":7", "a:-1", "a:x"] {
+            assert!(start_rate(bad).is_err(), "{bad}");
+        }
+        let flags = GatewayFlags {
+            start_rates: vec!["order:0".into()],
+            ..GatewayFlags::default()
+        };
+        assert!(
+            load_with(&flags, ListEnv::default()).is_err(),
+            "zero is refused"
+        );
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         let flags = GatewayFlags {
             access_keys: vec!["nocolon".into()],
             ..GatewayFlags::default()
         };
-        assert!(load_with(&flags, None).is_err());
+        assert!(load_with(&flags, ListEnv::default()).is_err());
         let flags = GatewayFlags {
             definition_rules: Some("loose".into()),
             ..GatewayFlags::default()
         };
-        assert!(load_with(&flags, None).is_err());
+        assert!(load_with(&flags, ListEnv::default()).is_err());
     }
 }

@@ -5,7 +5,8 @@ Usage: aws_clients.py ENDPOINT [SIGNED_ENDPOINT]
 
 ENDPOINT is an unauthenticated gateway with the example `order` state machine registered
 (`quickstep dev`). SIGNED_ENDPOINT, when given, is a gateway that requires SigV4 with the
-access key AKIDQUICKSTEPTEST / quickstep-test-secret. Installs awscli and boto3 when missing.
+access key AKIDQUICKSTEPTEST / quickstep-test-secret and starts `order` at most once per
+second (`--start-rate order:1`). Installs awscli and boto3 when missing.
 Prints one line `STARTED <executionArn>` per StartExecution whose result the caller should
 find on the results topic, and `OK` last when every check passed.
 """
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 
 def ensure_clients():
@@ -209,6 +211,33 @@ def check_signed():
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
+    check_start_rate(good)
+
+
+def check_start_rate(sfn):
+    """Five starts in a row where one per second is allowed: the first runs (a fresh bucket),
+    later ones get AWS's ThrottlingException (`__type`, HTTP 400, "Rate exceeded"), which the
+    SDK would retry were retries not off (`client`)."""
+    arn = ACCOUNT_ARN + "order"
+    for _ in range(300):  # the gateway follows the registry topic: wait until it knows `order`
+        try:
+            sfn.describe_state_machine(stateMachineArn=arn)
+            break
+        except sfn.exceptions.StateMachineDoesNotExist:
+            time.sleep(0.1)
+    outcomes = []
+    for _ in range(5):
+        try:
+            out = sfn.start_sync_execution(stateMachineArn=arn, input='{"id": 1, "amount": 5}')
+            assert out["status"] == "SUCCEEDED", out
+            outcomes.append("ran")
+        except botocore.exceptions.ClientError as error:
+            response = error.response
+            assert response["Error"]["Code"] == "ThrottlingException", response
+            assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
+            assert response["Error"]["Message"].startswith("Rate exceeded"), response
+            outcomes.append("throttled")
+    assert outcomes[0] == "ran" and "throttled" in outcomes, outcomes
 
 
 check_cli()

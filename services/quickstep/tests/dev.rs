@@ -1,7 +1,8 @@
 //! `quickstep dev` end to end: start it (embedded Kafka, or QUICKSTEP_TEST_BROKERS), drive it
 //! with the real AWS CLI and boto3 (tests/aws_clients.py installs them when missing), find
-//! StartExecution's results on the results topic, check a SigV4 gateway beside it and the
-//! refusal to serve a public address unauthenticated, then stop everything with SIGTERM.
+//! StartExecution's results on the results topic, check a SigV4 gateway beside it (with a
+//! start rate limit) and the refusal to serve a public address unauthenticated, then stop
+//! everything with SIGTERM.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -181,6 +182,9 @@ fn dev_runs_the_examples_for_the_aws_cli_and_stops_on_sigterm() {
             &brokers,
             "--access-key",
             "AKIDQUICKSTEPTEST:quickstep-test-secret",
+            // aws_clients.py bursts over it and expects ThrottlingException.
+            "--start-rate",
+            "order:1",
         ])
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")

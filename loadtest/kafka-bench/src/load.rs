@@ -1,0 +1,722 @@
+//! `kafka-bench load`: a scenario against a real broker and N `quickstep worker`s in one
+//! consumer group. Start records go out at a target rate, with record keys drawn uniformly or
+//! from a Zipf distribution, a share of duplicates (an earlier record's idempotency key and
+//! record key, at least a delay later, which the workers' idempotency must suppress) and values
+//! padded to a size; the results topic is read back into a `report::Report`.
+//!
+//! An execution is numbered; its idempotency key is `<run>-<number>` (unique per run, so a
+//! Redis store holding earlier runs' keys does not suppress this one's), sent in the
+//! `quickstep-idempotency-key` header, while the record key (`key-<k>`) only places it on a
+//! partition. A duplicate repeats both, so it lands on its original's partition, as a
+//! producer's retry would.
+
+use crate::report::{Produced, Report, Seen};
+use crate::{enqueue, producer_config, topics, unique, wait_group, Pending, Proc, Topics};
+use anyhow::{bail, Context as _, Result};
+use futures::StreamExt as _;
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
+use rand_distr::{Distribution as _, Zipf};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::{Header, Message as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The Redis URL `load` uses when several workers must share one idempotency store.
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct LoadArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// The quickstep binary (a release build), for --workers.
+    #[arg(long, default_value = "target/release/quickstep")]
+    quickstep: PathBuf,
+    /// The state machine, a NAME.asl.json file; start records name it NAME.
+    #[arg(long, default_value = "examples/order.asl.json")]
+    machine: PathBuf,
+    /// Start records per second (duplicates included); 0 = as fast as the producer goes.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Start records to produce, duplicates included [default: 10000 unless --duration-s].
+    #[arg(short = 'n', long)]
+    records: Option<u64>,
+    /// Produce for this many seconds instead of -n (needs --rate above 0).
+    #[arg(long, conflicts_with = "records")]
+    duration_s: Option<u64>,
+    /// Distinct record keys, `key-0` … `key-<N-1>`: what places records on partitions.
+    #[arg(long, default_value_t = 10_000)]
+    keys: u64,
+    /// How record keys are drawn.
+    #[arg(long, value_enum, default_value_t = KeyDistribution::Uniform)]
+    key_distribution: KeyDistribution,
+    /// The Zipf exponent s: key k (from 0) is drawn in proportion to 1/(k+1)^s.
+    #[arg(long, default_value_t = 1.0)]
+    zipf_exponent: f64,
+    /// Share of start records that repeat an earlier record (its idempotency key and record
+    /// key), 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_ratio: f64,
+    /// A duplicate goes out at least this long after its original, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    duplicate_delay_ms: u64,
+    /// Bytes of each start record's value: the input JSON with a "pad" string; 0 = unpadded.
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// `quickstep worker` processes to start in one consumer group; 0 = none (then name the
+    /// topics running workers read and write with --start-topic and --results-topic).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// The workers' --idempotency: memory, off or redis://HOST:PORT
+    /// [default: memory for one worker, redis://127.0.0.1:6379 for more].
+    #[arg(long)]
+    idempotency: Option<String>,
+    /// --max-in-flight of each worker.
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+    /// The start topic [default: a fresh one with 6 partitions].
+    #[arg(long)]
+    start_topic: Option<String>,
+    /// The results topic [default: a fresh one with 6 partitions].
+    #[arg(long)]
+    results_topic: Option<String>,
+    /// Once every execution has a result, read on this long for duplicates that ran again.
+    #[arg(long, default_value_t = 3000)]
+    settle_ms: u64,
+    /// Stop waiting for results this long after the last record was acknowledged.
+    #[arg(long, default_value_t = 300)]
+    timeout_s: u64,
+    /// Seed of the key and duplicate choices: the same seed and flags, the same scenario.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+/// How record keys are drawn.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq)]
+pub(crate) enum KeyDistribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Key k in proportion to 1/(k+1)^s (--zipf-exponent): a few hot keys, a long tail.
+    Zipf,
+}
+
+impl KeyDistribution {
+    /// The flag's spelling.
+    fn name(self) -> &'static str {
+        match self {
+            KeyDistribution::Uniform => "uniform",
+            KeyDistribution::Zipf => "zipf",
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the scenario (pure)
+
+/// Draws record keys in `0..n`.
+pub(crate) enum Keys {
+    Uniform(u64),
+    Zipf(u64, Zipf<f64>),
+}
+
+impl Keys {
+    pub(crate) fn new(n: u64, distribution: KeyDistribution, exponent: f64) -> Result<Keys> {
+        if n == 0 {
+            bail!("--keys must be at least 1");
+        }
+        Ok(match distribution {
+            KeyDistribution::Uniform => Keys::Uniform(n),
+            KeyDistribution::Zipf => Keys::Zipf(
+                n,
+                Zipf::new(n as f64, exponent)
+                    .map_err(|e| anyhow::anyhow!("--zipf-exponent {exponent}: {e}"))?,
+            ),
+        })
+    }
+
+    pub(crate) fn sample(&self, rng: &mut SmallRng) -> u64 {
+        match self {
+            Keys::Uniform(n) => rng.random_range(0..*n),
+            // Zipf draws ranks 1..=n as floats; the clamp only guards the float's edge.
+            Keys::Zipf(n, zipf) => (zipf.sample(rng) as u64).clamp(1, *n) - 1,
+        }
+    }
+}
+
+/// One start record to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Planned {
+    /// The execution it starts (its idempotency key).
+    pub execution: u64,
+    /// Its record key.
+    pub key: u64,
+    /// Whether an earlier record already started this execution.
+    pub duplicate: bool,
+}
+
+/// Decides each record: a new execution, or a duplicate of one sent at least `delay_ms`
+/// earlier. Duplicates keep the run's share at the ratio: until the first originals are old
+/// enough every record is new, then duplicates catch up (back to back) and follow the ratio.
+pub(crate) struct Planner {
+    keys: Keys,
+    ratio: f64,
+    delay_ms: i64,
+    rng: SmallRng,
+    /// Originals not yet old enough to repeat, oldest first: (sent ms, original).
+    young: VecDeque<(i64, Planned)>,
+    /// Originals old enough to repeat.
+    old: Vec<Planned>,
+    planned: u64,
+    duplicates: u64,
+    executions: u64,
+}
+
+impl Planner {
+    pub(crate) fn new(keys: Keys, ratio: f64, delay_ms: u64, seed: u64) -> Planner {
+        Planner {
+            keys,
+            ratio,
+            delay_ms: delay_ms as i64,
+            rng: SmallRng::seed_from_u64(seed),
+            young: VecDeque::new(),
+            old: Vec::new(),
+            planned: 0,
+            duplicates: 0,
+            executions: 0,
+        }
+    }
+
+    /// The record to send at `now_ms`.
+    pub(crate) fn next(&mut self, now_ms: i64) -> Planned {
+        while let Some((sent, original)) = self.young.front().copied() {
+            if now_ms - sent < self.delay_ms {
+                break;
+            }
+            self.young.pop_front();
+            self.old.push(original);
+        }
+        self.planned += 1;
+        let owed = (self.duplicates as f64) < self.ratio * self.planned as f64;
+        if owed && !self.old.is_empty() {
+            let original = self.old[self.rng.random_range(0..self.old.len())];
+            self.duplicates += 1;
+            return Planned {
+                duplicate: true,
+                ..original
+            };
+        }
+        let planned = Planned {
+            execution: self.executions,
+            key: self.keys.sample(&mut self.rng),
+            duplicate: false,
+        };
+        self.executions += 1;
+        self.young.push_back((now_ms, planned));
+        planned
+    }
+}
+
+/// The start record's value: the order machine's input, `{"id", "amount"}`, padded with a
+/// `"pad"` string to exactly `bytes` bytes when that is at least the padded minimum.
+pub(crate) fn payload(execution: u64, bytes: usize) -> String {
+    let amount = (execution * 37) % 200;
+    let bare = format!("{{\"id\":{execution},\"amount\":{amount}}}");
+    const PAD: &str = ",\"pad\":\"\"";
+    let minimum = bare.len() + PAD.len();
+    if bytes < minimum {
+        return bare;
+    }
+    let mut out = String::with_capacity(bytes);
+    out.push_str(&bare[..bare.len() - 1]);
+    out.push_str(",\"pad\":\"");
+    out.extend(std::iter::repeat_n('x', bytes - minimum));
+    out.push_str("\"}");
+    out
+}
+
+/// When record `index` is due after the start at `per_second` (None: not paced).
+pub(crate) fn due(index: u64, per_second: u64) -> Option<Duration> {
+    (per_second > 0)
+        .then(|| Duration::from_nanos((index as u128 * 1_000_000_000 / per_second as u128) as u64))
+}
+
+/// The execution number in one of this run's idempotency keys (`<run>-<number>`).
+fn execution_of(idempotency_key: &str, run: &str) -> Option<u64> {
+    idempotency_key
+        .strip_prefix(run)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
+// ------------------------------------------------------------------ the run
+
+/// Produces the scenario; returns what went out.
+async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Result<Produced> {
+    let producer: FutureProducer = producer_config(&args.brokers)
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let keys = Keys::new(args.keys, args.key_distribution, args.zipf_exponent)?;
+    let mut planner = Planner::new(
+        keys,
+        args.duplicate_ratio,
+        args.duplicate_delay_ms,
+        args.seed,
+    );
+    let limit = match (args.records, args.duration_s) {
+        (Some(n), _) => Some(n),
+        (None, Some(_)) => None,
+        (None, None) => Some(10_000),
+    };
+    let end = args
+        .duration_s
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut produced = Produced::default();
+    let mut pending = Pending::new();
+    let started = Instant::now();
+    let mut index = 0u64;
+    loop {
+        if limit.is_some_and(|n| index >= n) || end.is_some_and(|end| Instant::now() >= end) {
+            break;
+        }
+        if let Some(due) = due(index, args.rate) {
+            // Wait for the record's time, collecting acknowledgements meanwhile.
+            let at = started + due;
+            while Instant::now() < at {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    Some(done) = pending.next(), if !pending.is_empty() => {
+                        done?.map_err(|(e, _)| e)?;
+                    }
+                }
+            }
+        }
+        let ts = crate::now_ms();
+        let planned = planner.next(ts);
+        let idempotency_key = format!("{run}-{}", planned.execution);
+        let key = format!("key-{}", planned.key);
+        let value = payload(planned.execution, args.payload_bytes);
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "quickstep-state-machine",
+                value: Some(machine),
+            })
+            .insert(Header {
+                key: "quickstep-idempotency-key",
+                value: Some(&idempotency_key),
+            });
+        let record = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(value.as_str())
+            .timestamp(ts)
+            .headers(headers);
+        enqueue(&producer, &mut pending, record).await?;
+        produced.records += 1;
+        if planned.duplicate {
+            produced.duplicates += 1;
+        } else {
+            produced.sent_ms.insert(planned.execution, ts);
+        }
+        index += 1;
+    }
+    produced.send_seconds = started.elapsed().as_secs_f64();
+    crate::drain(&mut pending).await?;
+    producer.flush(Timeout::After(Duration::from_secs(30)))?;
+    produced.seconds = started.elapsed().as_secs_f64();
+    Ok(produced)
+}
+
+/// Reads results of this run until every execution in `expected` (sent once production
+/// ends) has one and `settle` has passed, or `limit` after that.
+async fn read(
+    brokers: &str,
+    topic: &str,
+    run: &str,
+    mut expected: watch::Receiver<Option<u64>>,
+    settle: Duration,
+    limit: Duration,
+) -> Result<Vec<Seen>> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("load-reader"))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut list = TopicPartitionList::new();
+    // From the beginning: a fresh topic holds only this run's results; on a shared one,
+    // results of other runs are skipped by their idempotency keys.
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        list.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+    }
+    if list.count() == 0 {
+        bail!("results topic {topic} has no partitions");
+    }
+    consumer.assign(&list)?;
+    let mut seen = Vec::new();
+    let mut distinct = HashSet::new();
+    let mut deadline: Option<Instant> = None;
+    let mut settled: Option<Instant> = None;
+    loop {
+        if deadline.is_none() {
+            if let Some(n) = *expected.borrow() {
+                deadline = Some(Instant::now() + limit);
+                if distinct.len() as u64 >= n {
+                    settled = Some(Instant::now() + settle);
+                }
+            }
+        }
+        let stop = match (settled, deadline) {
+            (Some(s), Some(d)) => s.min(d),
+            (None, Some(d)) => d,
+            (Some(s), None) => s,
+            // Production goes on: no deadline yet.
+            (None, None) => Instant::now() + Duration::from_secs(3600),
+        };
+        let message = tokio::select! {
+            _ = tokio::time::sleep_until(stop) => {
+                if settled.is_some() || deadline.is_some() {
+                    break;
+                }
+                continue;
+            }
+            changed = expected.changed(), if deadline.is_none() => {
+                changed.ok();
+                continue;
+            }
+            message = consumer.recv() => message,
+        };
+        let Ok(message) = message else { continue };
+        let timestamp_ms = message.timestamp().to_millis().unwrap_or_default();
+        let Some(result) = message
+            .payload()
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+            .and_then(|result| parse_result(&result, run, timestamp_ms))
+        else {
+            continue;
+        };
+        distinct.insert(result.execution);
+        seen.push(result);
+        if settled.is_none()
+            && expected
+                .borrow()
+                .is_some_and(|n| distinct.len() as u64 >= n)
+        {
+            settled = Some(Instant::now() + settle);
+        }
+    }
+    Ok(seen)
+}
+
+/// One of this run's results, from its proto3 JSON (`quickstep.v1.ExecutionResult`).
+fn parse_result(result: &serde_json::Value, run: &str, timestamp_ms: i64) -> Option<Seen> {
+    let execution = execution_of(result["idempotencyKey"].as_str()?, run)?;
+    Some(Seen {
+        execution,
+        timestamp_ms,
+        status: result["status"].as_str().unwrap_or("UNKNOWN").to_owned(),
+        error: result["error"].as_str().map(str::to_owned),
+        // proto3 JSON leaves out default values: no partition in a source is partition 0.
+        partition: result
+            .get("source")
+            .map(|source| source["partition"].as_i64().unwrap_or(0)),
+    })
+}
+
+/// The definition's name: `order` for `examples/order.asl.json`.
+fn machine_name(path: &Path) -> Result<String> {
+    let file = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .context("--machine names no file")?;
+    Ok(file
+        .strip_suffix(".asl.json")
+        .or_else(|| file.strip_suffix(".json"))
+        .unwrap_or(file)
+        .to_owned())
+}
+
+pub(crate) async fn run(args: LoadArgs) -> Result<()> {
+    if !(0.0..=1.0).contains(&args.duplicate_ratio) {
+        bail!("--duplicate-ratio must be between 0 and 1");
+    }
+    if args.duration_s.is_some() && args.rate == 0 {
+        bail!("--duration-s needs --rate above 0");
+    }
+    if args.workers == 0 && (args.start_topic.is_none() || args.results_topic.is_none()) {
+        bail!("--workers 0 needs --start-topic and --results-topic of running workers");
+    }
+    let idempotency = match (&args.idempotency, args.workers) {
+        (Some(store), _) => store.clone(),
+        (None, 0 | 1) => "memory".to_owned(),
+        (None, _) => {
+            eprintln!(
+                "load: {} workers: idempotency {DEFAULT_REDIS} (a memory store dedupes within one worker only; --idempotency to change)",
+                args.workers
+            );
+            DEFAULT_REDIS.to_owned()
+        }
+    };
+    if args.workers > 1 && idempotency == "memory" {
+        eprintln!("load: memory idempotency with {} workers: a duplicate whose partition moved to another worker runs again", args.workers);
+    }
+    let machine = machine_name(&args.machine)?;
+    let definition = std::fs::read_to_string(&args.machine)
+        .with_context(|| format!("reading {}", args.machine.display()))?;
+    let run = unique("load");
+    let scratch = std::env::temp_dir().join(&run);
+    std::fs::create_dir_all(&scratch)?;
+    std::fs::write(scratch.join(format!("{machine}.asl.json")), definition)?;
+
+    let t = match (&args.start_topic, &args.results_topic) {
+        (Some(input), Some(results)) => Topics {
+            input: input.clone(),
+            results: results.clone(),
+            group: unique("bench-load"),
+        },
+        (input, results) => {
+            let mut t = topics(&args.brokers, "load").await?;
+            t.input = input.clone().unwrap_or(t.input);
+            t.results = results.clone().unwrap_or(t.results);
+            t
+        }
+    };
+    let in_flight = args.max_in_flight.to_string();
+    let mut workers: Vec<Proc> = (0..args.workers)
+        .map(|i| {
+            crate::worker(
+                &args.quickstep,
+                &args.brokers,
+                &scratch,
+                &t,
+                &format!("worker-{i}"),
+                &["--max-in-flight", &in_flight, "--idempotency", &idempotency],
+            )
+        })
+        .collect::<Result<_>>()?;
+    if !workers.is_empty() {
+        wait_group(
+            &args.brokers,
+            &t.group,
+            workers.len(),
+            Duration::from_secs(90),
+            &mut workers,
+        )
+        .await
+        .with_context(|| format!("worker logs in {}", scratch.display()))?;
+    }
+    eprintln!(
+        "load: {} → {}, machine {machine}, {} workers, idempotency {idempotency}, rate {}/s, keys {} {}, duplicates {} (≥ {} ms later), payload {} bytes",
+        t.input,
+        t.results,
+        args.workers,
+        args.rate,
+        args.keys,
+        args.key_distribution.name(),
+        args.duplicate_ratio,
+        args.duplicate_delay_ms,
+        args.payload_bytes,
+    );
+
+    let (sender, expected) = watch::channel(None);
+    let reader = {
+        let (brokers, results, run) = (args.brokers.clone(), t.results.clone(), run.clone());
+        let settle = Duration::from_millis(args.settle_ms);
+        let limit = Duration::from_secs(args.timeout_s);
+        tokio::spawn(async move { read(&brokers, &results, &run, expected, settle, limit).await })
+    };
+    let produced = produce(&args, &t.input, &machine, &run).await?;
+    eprintln!(
+        "load: produced {} records in {:.1} s; reading results",
+        produced.records, produced.seconds
+    );
+    sender.send(Some(produced.sent_ms.len() as u64)).ok();
+    let seen = reader.await??;
+    for worker in &mut workers {
+        if let Ok(Some(status)) = worker.0.try_wait() {
+            eprintln!(
+                "load: a worker exited early ({status}); logs in {}",
+                scratch.display()
+            );
+        }
+    }
+    drop(workers);
+    let report = Report::new(&produced, &seen);
+    for line in report.lines() {
+        println!("{line}");
+    }
+    let mut json = report.json();
+    json["scenario"] = serde_json::json!({
+        "rate": args.rate, "workers": args.workers, "idempotency": idempotency,
+        "keys": args.keys, "key_distribution": args.key_distribution.name(),
+        "zipf_exponent": args.zipf_exponent, "duplicate_ratio": args.duplicate_ratio,
+        "duplicate_delay_ms": args.duplicate_delay_ms, "payload_bytes": args.payload_bytes,
+        "machine": machine, "max_in_flight": args.max_in_flight,
+    });
+    println!("{json}");
+    std::fs::remove_dir_all(&scratch).ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng() -> SmallRng {
+        SmallRng::seed_from_u64(1)
+    }
+
+    #[test]
+    fn uniform_keys_cover_the_range_and_stay_in_it() {
+        let keys = Keys::new(10, KeyDistribution::Uniform, 1.0).expect("keys");
+        let mut rng = rng();
+        let mut counts = [0u32; 10];
+        for _ in 0..10_000 {
+            counts[keys.sample(&mut rng) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn zipf_keys_stay_in_range_and_favour_the_first() {
+        let keys = Keys::new(1000, KeyDistribution::Zipf, 1.2).expect("keys");
+        let mut rng = rng();
+        let mut counts = vec![0u32; 1000];
+        for _ in 0..50_000 {
+            let key = keys.sample(&mut rng);
+            assert!(key < 1000, "{key}");
+            counts[key as usize] += 1;
+        }
+        // P(k=0)/P(k=1) = 2^1.2 ≈ 2.3; key 0 alone takes about a quarter of the draws
+        // (1/H(1000, 1.2) ≈ 0.25), a uniform draw would give it 0.1%.
+        assert!(
+            counts[0] > counts[1] && counts[1] > counts[9],
+            "{:?}",
+            &counts[..10]
+        );
+        assert!((10_000..15_000).contains(&counts[0]), "{}", counts[0]);
+        assert!(counts[0] as f64 / counts[1] as f64 > 1.9);
+        let one = Keys::new(1, KeyDistribution::Zipf, 1.0).expect("keys");
+        assert!((0..100).all(|_| one.sample(&mut rng) == 0));
+        assert!(Keys::new(0, KeyDistribution::Uniform, 1.0).is_err());
+        assert!(Keys::new(5, KeyDistribution::Zipf, -1.0).is_err());
+    }
+
+    /// Plans `n` records sent `step_ms` apart.
+    fn plan(ratio: f64, delay_ms: u64, n: u64, step_ms: i64) -> Vec<(i64, Planned)> {
+        let keys = Keys::new(100, KeyDistribution::Uniform, 1.0).expect("keys");
+        let mut planner = Planner::new(keys, ratio, delay_ms, 3);
+        (0..n)
+            .map(|i| {
+                let at = i as i64 * step_ms;
+                (at, planner.next(at))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn duplicates_repeat_an_original_at_least_the_delay_later() {
+        // 10,000 records 1 ms apart, 10% duplicates at least 2 s later.
+        let records = plan(0.10, 2000, 10_000, 1);
+        let mut originals = std::collections::HashMap::new();
+        let mut duplicates = 0;
+        for (at, planned) in &records {
+            if planned.duplicate {
+                duplicates += 1;
+                let (sent, key) = originals[&planned.execution];
+                assert!(at - sent >= 2000, "{planned:?} at {at}, original at {sent}");
+                assert_eq!(
+                    planned.key, key,
+                    "a duplicate keeps its original's record key"
+                );
+            } else {
+                assert!(
+                    originals
+                        .insert(planned.execution, (*at, planned.key))
+                        .is_none(),
+                    "execution numbers are new"
+                );
+            }
+        }
+        assert_eq!(duplicates, 1000, "the ratio, caught up after the first 2 s");
+        assert_eq!(originals.len(), 9000);
+        let numbers: Vec<u64> = (0..9000).collect();
+        let mut seen: Vec<u64> = originals.keys().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, numbers, "executions are numbered 0, 1, 2, …");
+        assert!(
+            records[..2000].iter().all(|(_, p)| !p.duplicate),
+            "nothing is old enough in the first 2 s"
+        );
+    }
+
+    #[test]
+    fn no_duplicates_at_ratio_zero_and_all_but_the_first_at_one() {
+        assert!(plan(0.0, 0, 1000, 1).iter().all(|(_, p)| !p.duplicate));
+        let all = plan(1.0, 0, 1000, 1);
+        assert!(!all[0].1.duplicate);
+        assert!(all[1..]
+            .iter()
+            .all(|(_, p)| p.duplicate && p.execution == 0));
+    }
+
+    #[test]
+    fn payloads_have_the_exact_size() {
+        for execution in [0, 7, 123_456_789] {
+            let bare = payload(execution, 0);
+            let value: serde_json::Value = serde_json::from_str(&bare).expect("JSON");
+            assert_eq!(value["id"], execution);
+            let minimum = bare.len() + ",\"pad\":\"\"".len();
+            for bytes in [minimum, minimum + 1, 1000, 4096, 262_144, 300_000] {
+                let text = payload(execution, bytes);
+                assert_eq!(text.len(), bytes, "{execution} at {bytes}");
+                let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                assert_eq!(value["id"], execution);
+                assert_eq!(value["amount"], (execution * 37) % 200);
+            }
+            assert_eq!(payload(execution, minimum - 1), bare, "too small to pad");
+        }
+    }
+
+    #[test]
+    fn records_are_due_at_the_rate() {
+        assert_eq!(due(0, 5000), Some(Duration::ZERO));
+        assert_eq!(due(1, 5000), Some(Duration::from_micros(200)));
+        assert_eq!(due(5000, 5000), Some(Duration::from_secs(1)));
+        assert_eq!(due(20_000, 5000), Some(Duration::from_secs(4)));
+        assert_eq!(due(7, 0), None);
+    }
+
+    #[test]
+    fn results_parse_with_proto3_defaults_left_out() {
+        let on_zero = serde_json::json!({"status": "SUCCEEDED", "idempotencyKey": "run-1-5",
+            "source": {"topic": "t", "offset": "3"}});
+        let seen = parse_result(&on_zero, "run-1", 42).expect("this run's");
+        assert_eq!(seen.execution, 5);
+        assert_eq!(seen.partition, Some(0));
+        assert_eq!(seen.timestamp_ms, 42);
+        let failed = serde_json::json!({"status": "FAILED", "error": "States.DataLimitExceeded",
+            "idempotencyKey": "run-1-6", "source": {"partition": 4}});
+        let seen = parse_result(&failed, "run-1", 0).expect("this run's");
+        assert_eq!(seen.partition, Some(4));
+        assert_eq!(seen.error.as_deref(), Some("States.DataLimitExceeded"));
+        assert!(parse_result(&failed, "run-2", 0).is_none());
+    }
+
+    #[test]
+    fn results_are_matched_to_this_run_only() {
+        assert_eq!(execution_of("load-1-2-17", "load-1-2"), Some(17));
+        assert_eq!(execution_of("load-1-3-17", "load-1-2"), None);
+        assert_eq!(execution_of("load-1-2x17", "load-1-2"), None);
+        assert_eq!(
+            machine_name(Path::new("examples/order.asl.json")).expect("name"),
+            "order"
+        );
+    }
+}
