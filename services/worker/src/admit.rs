@@ -9,6 +9,7 @@ use crate::registry::{Registry, Revision};
 use crate::source::SourceRecord;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::path::Path;
+use futures::future::BoxFuture;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use quickstep_proto::v1::StartExecution;
 use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
@@ -107,6 +108,14 @@ pub enum Admission {
     Abandoned,
 }
 
+/// Lets admission make sure the registry has read every revision written before a record:
+/// a state machine created a moment before its first start record is then found.
+pub trait RegistrySync: Send + Sync {
+    /// Resolves once every revision written before `produced_ms` (the record's timestamp;
+    /// `None`: any time) is applied, or after a bounded wait.
+    fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()>;
+}
+
 /// A trigger with its paths compiled.
 struct Trigger {
     config: TriggerConfig,
@@ -117,6 +126,7 @@ struct Trigger {
 /// The admission stage.
 pub struct Admit {
     registry: Arc<Registry>,
+    sync: Option<Arc<dyn RegistrySync>>,
     store: Option<Arc<dyn IdempotencyStore>>,
     triggers: Vec<Trigger>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
@@ -141,6 +151,7 @@ impl Admit {
     /// Builds the stage.
     pub fn new(
         registry: Arc<Registry>,
+        sync: Option<Arc<dyn RegistrySync>>,
         store: Option<Arc<dyn IdempotencyStore>>,
         triggers: &[TriggerConfig],
         start_rate_per_second: Option<u32>,
@@ -172,6 +183,7 @@ impl Admit {
             .map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
         Ok(Admit {
             registry,
+            sync,
             store,
             triggers,
             limiter,
@@ -310,7 +322,15 @@ impl Admit {
                 _ => None,
             })
             .unwrap_or(fallback_key);
-        let Some(revision) = self.registry.get(&name) else {
+        let revision = match (self.registry.get(&name), &self.sync) {
+            (Some(revision), _) => Some(revision),
+            (None, Some(sync)) => {
+                sync.catch_up(record.timestamp_ms).await;
+                self.registry.get(&name)
+            }
+            (None, None) => None,
+        };
+        let Some(revision) = revision else {
             let cause = format!("State Machine Does Not Exist: '{name}'");
             return self.reject(
                 record,
@@ -448,19 +468,30 @@ mod tests {
         }
     }
 
+    fn entry(name: &str) -> RegistryEntry {
+        RegistryEntry {
+            name: name.into(),
+            definition: r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#.into(),
+            role_arn: String::new(),
+            level: None,
+            include_execution_data: false,
+        }
+    }
+
     fn admit(store: Option<Arc<dyn IdempotencyStore>>, triggers: &[TriggerConfig]) -> Admit {
+        admit_with(None, store, triggers)
+    }
+
+    fn admit_with(
+        sync: Option<Arc<dyn RegistrySync>>,
+        store: Option<Arc<dyn IdempotencyStore>>,
+        triggers: &[TriggerConfig],
+    ) -> Admit {
         let registry = Arc::new(Registry::new("local", "000000000000"));
-        registry
-            .apply(&RegistryEntry {
-                name: "orders".into(),
-                definition: r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#.into(),
-                role_arn: String::new(),
-                level: None,
-                include_execution_data: false,
-            })
-            .expect("valid");
+        registry.apply(&entry("orders")).expect("valid");
         Admit::new(
             registry,
+            sync,
             store,
             triggers,
             None,
@@ -530,6 +561,53 @@ mod tests {
                 Admission::Reject(rejection) => assert_eq!(rejection.reason, reason),
                 other => panic!("expected {reason:?}, got {other:?}"),
             }
+        }
+    }
+
+    /// A registry reader that reads `late` only when asked to catch up.
+    struct LateReader {
+        registry: std::sync::Mutex<Option<Arc<Registry>>>,
+        asked: std::sync::Mutex<Vec<Option<i64>>>,
+        late: Option<&'static str>,
+    }
+
+    impl RegistrySync for LateReader {
+        fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()> {
+            self.asked.lock().unwrap().push(produced_ms);
+            if let (Some(registry), Some(name)) = (&*self.registry.lock().unwrap(), self.late) {
+                registry.apply(&entry(name)).expect("valid");
+            }
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_machine_waits_for_the_registry_to_catch_up_before_a_refusal() {
+        for (late, runs) in [(Some("fresh"), true), (None, false)] {
+            let reader = Arc::new(LateReader {
+                registry: Default::default(),
+                asked: Default::default(),
+                late,
+            });
+            let admit = admit_with(
+                Some(reader.clone() as Arc<dyn RegistrySync>),
+                None,
+                &default_trigger(),
+            );
+            *reader.registry.lock().unwrap() = Some(admit.registry.clone());
+            let mut start = record(b"{}", &[(HEADER_STATE_MACHINE, "fresh")]);
+            start.timestamp_ms = Some(1_700_000_000_000);
+            let decided = decide(&admit, start).await;
+            assert_eq!(matches!(decided, Admission::Run(_)), runs, "{decided:?}");
+            if !runs {
+                assert!(
+                    matches!(&decided, Admission::Reject(r) if r.reason == RejectReason::UnknownStateMachine)
+                );
+            }
+            assert_eq!(*reader.asked.lock().unwrap(), vec![Some(1_700_000_000_000)]);
+            // A known machine never waits.
+            decide(&admit, record(b"{}", &[(HEADER_STATE_MACHINE, "orders")])).await;
+            assert_eq!(reader.asked.lock().unwrap().len(), 1);
         }
     }
 

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod config;
 pub mod emit;
 pub mod execute;
+pub mod follow;
 pub mod idempotency;
 pub mod metrics;
 pub mod registry;
@@ -24,12 +25,11 @@ use crate::emit::Emitter;
 use crate::execute::Executor;
 use crate::idempotency::{IdempotencyStore, MemoryStore, RecordId, RedisStore};
 use crate::metrics::Metrics;
-use crate::registry::{Registry, RegistryEntry};
+use crate::registry::Registry;
 use crate::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
 use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord};
 use asl::history::Level;
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -82,6 +82,7 @@ pub struct Worker {
     emitter: Arc<Emitter>,
     metrics: Metrics,
     registry: Arc<Registry>,
+    registry_progress: Arc<follow::RegistryProgress>,
     callbacks: Arc<tasks::callback::CallbackRegistry>,
     /// Set once a rebalance has placed this worker in the group (`/readyz`).
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -130,8 +131,13 @@ impl Worker {
             }
         };
         metrics.max_in_flight.set(config.max_in_flight as i64);
+        let registry_progress = follow::RegistryProgress::new(
+            Arc::new(source::registry_consumer(&config)?),
+            config.registry_topic.clone(),
+        );
         let admit = Admit::new(
             registry.clone(),
+            Some(registry_progress.clone() as Arc<dyn admit::RegistrySync>),
             store.clone(),
             &config.triggers,
             config.start_rate_per_second,
@@ -171,6 +177,7 @@ impl Worker {
             emitter: Arc::new(emitter),
             metrics,
             registry,
+            registry_progress,
             callbacks,
             ready: Arc::default(),
         })
@@ -192,8 +199,8 @@ impl Worker {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let mut side_tasks = JoinSet::new();
         // Side tasks stop with the worker: abort on exit is their cancel policy.
-        side_tasks.spawn(follow_registry(
-            self.config.clone(),
+        side_tasks.spawn(follow::follow(
+            self.registry_progress.clone(),
             self.registry.clone(),
             shutdown.clone(),
         ));
@@ -458,54 +465,6 @@ fn flow(paused: bool, buffered_bytes: usize, max_buffered_bytes: usize) -> bool 
         buffered_bytes > max_buffered_bytes / 2
     } else {
         buffered_bytes >= max_buffered_bytes
-    }
-}
-
-/// Follows the compacted registry topic from its beginning: every record is a revision
-/// (value = `RegistryEntry` JSON) or a tombstone (no value) deleting the state machine.
-async fn follow_registry(
-    config: WorkerConfig,
-    registry: Arc<Registry>,
-    shutdown: CancellationToken,
-) {
-    let consumer = match source::registry_consumer(&config) {
-        Ok(consumer) => consumer,
-        Err(error) => {
-            tracing::error!(message = "Cannot follow the registry topic.", %error);
-            return;
-        }
-    };
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            message = consumer.recv() => message,
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(message = "Registry consumer error.", %error);
-                continue;
-            }
-        };
-        let name = message
-            .key()
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or_default()
-            .to_owned();
-        match message.payload() {
-            None => registry.remove(&name),
-            Some(payload) => match serde_json::from_slice::<RegistryEntry>(payload) {
-                Ok(entry) => match registry.apply(&entry) {
-                    Ok(revision) => {
-                        tracing::info!(message = "State machine registered.", name = %revision.name)
-                    }
-                    Err(error) => tracing::warn!(message = "Registry revision refused.", %error),
-                },
-                Err(error) => {
-                    tracing::warn!(message = "Registry record is not an entry.", %error, name)
-                }
-            },
-        }
     }
 }
 
