@@ -131,8 +131,6 @@ pub struct Admit {
     triggers: Vec<Trigger>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     metrics: Metrics,
-    region: String,
-    account: String,
 }
 
 /// A trigger whose JSONPath does not parse.
@@ -156,8 +154,6 @@ impl Admit {
         triggers: &[TriggerConfig],
         start_rate_per_second: Option<u32>,
         metrics: Metrics,
-        region: &str,
-        account: &str,
     ) -> Result<Admit, TriggerError> {
         let compile = |topic: &str, path: &Option<String>| {
             path.as_deref()
@@ -188,8 +184,6 @@ impl Admit {
             triggers,
             limiter,
             metrics,
-            region: region.to_owned(),
-            account: account.to_owned(),
         })
     }
 
@@ -347,10 +341,7 @@ impl Admit {
             .filter(|n| valid_name(n))
             .map(str::to_owned)
             .unwrap_or_else(|| derived_name(&record.id));
-        let execution_arn = format!(
-            "arn:aws:states:{}:{}:express:{}:{}",
-            self.region, self.account, revision.name, execution_name
-        );
+        let execution_arn = self.registry.execution_arn(&revision.name, &execution_name);
         if let Some(limiter) = &self.limiter {
             if limiter.check_key(&revision.name).is_err() {
                 self.metrics
@@ -489,17 +480,7 @@ mod tests {
     ) -> Admit {
         let registry = Arc::new(Registry::new("local", "000000000000"));
         registry.apply(&entry("orders")).expect("valid");
-        Admit::new(
-            registry,
-            sync,
-            store,
-            triggers,
-            None,
-            Metrics::new(),
-            "local",
-            "000000000000",
-        )
-        .expect("valid triggers")
+        Admit::new(registry, sync, store, triggers, None, Metrics::new()).expect("valid triggers")
     }
 
     fn default_trigger() -> Vec<TriggerConfig> {

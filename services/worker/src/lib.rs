@@ -142,8 +142,6 @@ impl Worker {
             &config.triggers,
             config.start_rate_per_second,
             metrics.clone(),
-            &config.region,
-            &config.account,
         )?;
         // Task integrations (issue 4): the producer serves the Kafka task; the registry
         // holds `.waitForTaskToken` tokens, answered through the callback topic.

@@ -104,6 +104,14 @@ impl Registry {
         )
     }
 
+    /// The ARN of an Express execution of a state machine.
+    pub fn execution_arn(&self, state_machine: &str, execution: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:express:{state_machine}:{execution}",
+            self.region, self.account
+        )
+    }
+
     /// Compiles and stores a revision; the previous one stays in use by running executions.
     pub fn apply(&self, entry: &RegistryEntry) -> Result<Arc<Revision>, RegistryError> {
         let value: Value =
