@@ -113,10 +113,12 @@ impl Executor {
             .and_then(|(_, value)| String::from_utf8(value.clone()).ok());
         // One span per execution (the engine adds one per state and per task call under it).
         let span = trace::execution_span(&info, traceparent.as_deref());
-        let outcome =
-            trace::with_traceparent(traceparent, revision.machine.run(input, &info, &services))
-                .instrument(span.clone())
-                .await;
+        // Boxed: the engine's future is large, and each enclosing future (this one, the
+        // spawned task) would otherwise hold it inline and copy it when it moves.
+        let run = Box::pin(revision.machine.run(input, &info, &services));
+        let outcome = trace::with_traceparent(traceparent, run)
+            .instrument(span.clone())
+            .await;
         trace::finished(&span, &outcome);
         drop(span);
         self.metrics.in_flight.dec();

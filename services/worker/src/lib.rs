@@ -316,8 +316,8 @@ impl Worker {
             Admission::Run(job) => {
                 let (executor, emitter) = (self.executor.clone(), self.emitter.clone());
                 executions.spawn(async move {
-                    let finished = executor.execute(*job).await;
-                    let record = emitter.finished(finished).await;
+                    let finished = Box::pin(executor.execute(*job)).await;
+                    let record = Box::pin(emitter.finished(finished)).await;
                     Done {
                         record,
                         finished_at: Instant::now(),
