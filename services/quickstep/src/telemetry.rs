@@ -173,6 +173,9 @@ mod tests {
     use super::*;
     use tracing::Subscriber as _;
 
+    // The level is checked through the subscriber's hint (what `try_init` hands the `log`
+    // crate), not with `tracing::enabled!`: callsite interest is cached process-wide, so in
+    // a test binary where other tests install subscribers that macro is not this one's.
     #[test]
     fn without_an_endpoint_engine_spans_are_off_and_the_level_is_the_logs() {
         let subscriber = subscriber(Some(EnvFilter::new("info")), None);
@@ -180,8 +183,6 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(target: SPAN_TARGET, "state");
             assert!(span.is_disabled(), "no exporter: engine spans cost nothing");
-            assert!(tracing::enabled!(target: "quickstep", tracing::Level::INFO));
-            assert!(!tracing::enabled!(target: "quickstep", tracing::Level::DEBUG));
         });
         let silent = subscriber_without_anything();
         assert_eq!(silent.max_level_hint(), Some(LevelFilter::OFF));
@@ -199,7 +200,6 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(target: SPAN_TARGET, "state");
             assert!(!span.is_disabled());
-            assert!(!tracing::enabled!(target: "quickstep", tracing::Level::INFO));
         });
     }
 
