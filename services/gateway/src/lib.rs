@@ -11,7 +11,6 @@ pub mod executions;
 pub mod metrics;
 pub mod protocol;
 pub mod publish;
-pub mod start_rate;
 pub mod state_machines;
 pub mod test_state;
 
@@ -72,7 +71,7 @@ pub struct Gateway {
     metrics: Metrics,
     sync_slots: Semaphore,
     /// Token buckets of StartExecution and StartSyncExecution, per state machine.
-    start_limits: start_rate::StartLimits,
+    start_limits: worker::start_rate::StartLimits,
     rng: asl::interpret::SplitMix64,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
@@ -146,7 +145,7 @@ impl Gateway {
             callbacks,
             history: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
-            start_limits: start_rate::StartLimits::new(
+            start_limits: worker::start_rate::StartLimits::new(
                 config.start_rate_per_second,
                 &config.start_rates_per_second,
             ),

@@ -93,17 +93,6 @@ fn access_key(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Parses `NAME:RATE`.
-fn start_rate(text: &str) -> Result<(String, u32), String> {
-    let invalid = || format!("a start rate is NAME:RATE (per second), not '{text}'");
-    let (name, rate) = text.trim().split_once(':').ok_or_else(invalid)?;
-    let rate = rate.trim().parse().map_err(|_| invalid())?;
-    if name.is_empty() {
-        return Err(invalid());
-    }
-    Ok((name.to_owned(), rate))
-}
-
 /// The variables the generic layer must not read, each with its own parser.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ListEnv<'a> {
@@ -114,7 +103,7 @@ pub struct ListEnv<'a> {
 }
 
 /// The comma-separated items of a list variable.
-fn items(value: Option<&str>) -> impl Iterator<Item = &str> {
+pub fn items(value: Option<&str>) -> impl Iterator<Item = &str> {
     value
         .into_iter()
         .flat_map(|v| v.split(','))
@@ -148,7 +137,7 @@ pub fn load_with(flags: &GatewayFlags, env: ListEnv<'_>) -> Result<GatewayConfig
         config.access_keys.insert(id, secret);
     }
     for text in items(env.start_rates).chain(flags.start_rates.iter().map(String::as_str)) {
-        let (name, rate) = start_rate(text)?;
+        let (name, rate) = worker::start_rate::parse(text)?;
         config.start_rates_per_second.insert(name, rate);
     }
     config.validate().map_err(|e| e.to_string())?;
@@ -256,9 +245,9 @@ mod tests {
             );
             Ok(())
         });
-        assert_eq!(start_rate("a:7"), Ok(("a".into(), 7)));
+        assert_eq!(worker::start_rate::parse("a:7"), Ok(("a".into(), 7)));
         for bad in ["a", "a:", ":7", "a:-1", "a:x"] {
-            assert!(start_rate(bad).is_err(), "{bad}");
+            assert!(worker::start_rate::parse(bad).is_err(), "{bad}");
         }
         let flags = GatewayFlags {
             start_rates: vec!["order:0".into()],

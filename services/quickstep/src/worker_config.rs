@@ -76,6 +76,11 @@ pub struct WorkerFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_rate_per_second: Option<u32>,
+    /// A state machine's own start rate, NAME:RATE per second; repeatable
+    /// [env: QUICKSTEP_START_RATES_PER_SECOND=NAME:RATE,…].
+    #[arg(long = "start-rate", value_name = "NAME:RATE")]
+    #[serde(skip)]
+    pub start_rates: Vec<String>,
     /// Seconds in-flight executions get to finish on SIGTERM [default: 30].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -112,8 +117,19 @@ const ENV_KEYS: &[&str] = &[
     "tasks",
 ];
 
-/// Layers the sources into one checked configuration.
+/// Layers the sources into one checked configuration. Per-machine start rates come from
+/// the file's `[start_rates_per_second]`, then QUICKSTEP_START_RATES_PER_SECOND and
+/// `--start-rate` (never from `QUICKSTEP_…__NAME`: the environment layer lowercases keys,
+/// which would name another state machine).
 pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, Box<figment::Error>> {
+    let rates = std::env::var("QUICKSTEP_START_RATES_PER_SECOND").ok();
+    load_with(flags, rates.as_deref())
+}
+
+fn load_with(
+    flags: &WorkerFlags,
+    env_rates: Option<&str>,
+) -> Result<WorkerConfig, Box<figment::Error>> {
     let mut figment = Figment::from(Serialized::defaults(WorkerConfig::default()));
     if let Some(file) = &flags.config {
         figment = figment.merge(Toml::file_exact(file));
@@ -125,6 +141,13 @@ pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, Box<figment::Error>> {
         }))
         .merge(Serialized::defaults(flags));
     let mut config: WorkerConfig = figment.extract().map_err(Box::new)?;
+    for text in
+        crate::gateway_config::items(env_rates).chain(flags.start_rates.iter().map(String::as_str))
+    {
+        let (name, rate) =
+            worker::start_rate::parse(text).map_err(|e| Box::new(figment::Error::from(e)))?;
+        config.start_rates_per_second.insert(name, rate);
+    }
     // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.
     config.tasks.read_env();
     if let Some(topic) = &flags.input_topic {
@@ -143,6 +166,45 @@ pub fn load(flags: &WorkerFlags) -> Result<WorkerConfig, Box<figment::Error>> {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_rates_layer_and_keep_the_case_of_names() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "worker.toml",
+                "start_rate_per_second = 10\n[start_rates_per_second]\nOrder = 1\nbilling = 2\n",
+            )?;
+            jail.set_env("QUICKSTEP_START_RATES_PER_SECOND__ORDER", "99");
+            let flags = WorkerFlags {
+                config: Some("worker.toml".into()),
+                start_rates: vec!["shipping:30".into()],
+                ..WorkerFlags::default()
+            };
+            let config = load_with(&flags, Some("billing:20, Extra:4")).expect("layers");
+            assert_eq!(config.start_rate_per_second, Some(10));
+            let rates: Vec<(&str, u32)> = config
+                .start_rates_per_second
+                .iter()
+                .map(|(n, r)| (n.as_str(), *r))
+                .collect();
+            assert_eq!(
+                rates,
+                [
+                    ("Extra", 4),
+                    ("Order", 1),
+                    ("billing", 20),
+                    ("shipping", 30)
+                ]
+            );
+            let bad = WorkerFlags {
+                start_rates: vec!["shipping".into()],
+                ..WorkerFlags::default()
+            };
+            let error = load_with(&bad, None).unwrap_err().to_string();
+            assert!(error.contains("NAME:RATE"), "{error}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn flags_override_file_overrides_defaults() {

@@ -7,14 +7,13 @@ use crate::idempotency::{Claim, ClaimKey, DuplicateOf, IdempotencyStore, RecordI
 use crate::metrics::Metrics;
 use crate::registry::{Registry, Revision};
 use crate::source::SourceRecord;
+use crate::start_rate::StartLimits;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::path::Path;
 use futures::future::BoxFuture;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use quickstep_proto::v1::StartExecution;
 use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
 use serde_json::Value;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -129,7 +128,7 @@ pub struct Admit {
     sync: Option<Arc<dyn RegistrySync>>,
     store: Option<Arc<dyn IdempotencyStore>>,
     triggers: Vec<Trigger>,
-    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    limits: StartLimits,
     metrics: Metrics,
 }
 
@@ -152,7 +151,7 @@ impl Admit {
         sync: Option<Arc<dyn RegistrySync>>,
         store: Option<Arc<dyn IdempotencyStore>>,
         triggers: &[TriggerConfig],
-        start_rate_per_second: Option<u32>,
+        limits: StartLimits,
         metrics: Metrics,
     ) -> Result<Admit, TriggerError> {
         let compile = |topic: &str, path: &Option<String>| {
@@ -174,15 +173,12 @@ impl Admit {
                 })
             })
             .collect::<Result<Vec<_>, TriggerError>>()?;
-        let limiter = start_rate_per_second
-            .and_then(NonZeroU32::new)
-            .map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
         Ok(Admit {
             registry,
             sync,
             store,
             triggers,
-            limiter,
+            limits,
             metrics,
         })
     }
@@ -342,14 +338,11 @@ impl Admit {
             .map(str::to_owned)
             .unwrap_or_else(|| derived_name(&record.id));
         let execution_arn = self.registry.execution_arn(&revision.name, &execution_name);
-        if let Some(limiter) = &self.limiter {
-            if limiter.check_key(&revision.name).is_err() {
-                self.metrics
-                    .throttled
-                    .with_label_values(&[&revision.name])
-                    .inc();
-                limiter.until_key_ready(&revision.name).await;
-            }
+        if self.limits.wait(&revision.name).await {
+            self.metrics
+                .throttled
+                .with_label_values(&[&revision.name])
+                .inc();
         }
         let claim = match &self.store {
             None => None,
@@ -480,7 +473,15 @@ mod tests {
     ) -> Admit {
         let registry = Arc::new(Registry::new("local", "000000000000"));
         registry.apply(&entry("orders")).expect("valid");
-        Admit::new(registry, sync, store, triggers, None, Metrics::new()).expect("valid triggers")
+        Admit::new(
+            registry,
+            sync,
+            store,
+            triggers,
+            StartLimits::new(None, &Default::default()),
+            Metrics::new(),
+        )
+        .expect("valid triggers")
     }
 
     fn default_trigger() -> Vec<TriggerConfig> {

@@ -56,8 +56,12 @@ pub struct WorkerConfig {
     #[serde(default = "default_partitions")]
     pub partitions: i32,
     /// Executions started per second per state machine (token bucket); none when absent.
+    /// Over the rate the worker waits (reading no further), it never refuses a record.
     #[serde(default)]
     pub start_rate_per_second: Option<u32>,
+    /// Per state machine name: its own start rate, over `start_rate_per_second`.
+    #[serde(default)]
+    pub start_rates_per_second: std::collections::BTreeMap<String, u32>,
     /// On SIGTERM, how long in-flight executions may take to finish, in seconds.
     #[serde(default = "default_shutdown_grace_seconds")]
     pub shutdown_grace_seconds: u64,
@@ -197,6 +201,16 @@ impl WorkerConfig {
         if self.max_buffered_bytes == 0 {
             return Err(ConfigError("max_buffered_bytes must be at least 1".into()));
         }
+        if self.start_rate_per_second == Some(0) {
+            return Err(ConfigError(
+                "start_rate_per_second must be at least 1 (leave it out for no limit)".into(),
+            ));
+        }
+        if let Some((name, _)) = self.start_rates_per_second.iter().find(|(_, r)| **r == 0) {
+            return Err(ConfigError(format!(
+                "start_rates_per_second.{name} must be at least 1"
+            )));
+        }
         if self.triggers.is_empty() {
             return Err(ConfigError("at least one trigger topic is needed".into()));
         }
@@ -274,5 +288,11 @@ mod tests {
         };
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("max_buffered_bytes"), "{error}");
+        let config = WorkerConfig {
+            start_rates_per_second: [("order".to_owned(), 0)].into(),
+            ..WorkerConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("start_rates_per_second.order"), "{error}");
     }
 }

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod serve;
 pub mod sinks;
 pub mod source;
+pub mod start_rate;
 pub mod tasks;
 
 use crate::admit::{Admission, Admit};
@@ -140,7 +141,10 @@ impl Worker {
             Some(registry_progress.clone() as Arc<dyn admit::RegistrySync>),
             store.clone(),
             &config.triggers,
-            config.start_rate_per_second,
+            start_rate::StartLimits::new(
+                config.start_rate_per_second,
+                &config.start_rates_per_second,
+            ),
             metrics.clone(),
         )?;
         // Task integrations (issue 4): the producer serves the Kafka task; the registry

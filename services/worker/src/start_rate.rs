@@ -1,7 +1,8 @@
-//! Start rate limits: a governor token bucket per state machine in front of StartExecution
-//! and StartSyncExecution (burst = the rate per second). Over the rate a start is refused
-//! at once, as AWS refuses it, rather than queued: the caller retries with backoff, while a
-//! worker waits instead (it cannot refuse a record). Knows nothing of HTTP.
+//! Start rate limits: a governor token bucket per state machine (burst = the rate per
+//! second), configured by a default and per-machine rates. The gateway refuses a start over
+//! the rate at once (`check`), as AWS refuses it, and the caller retries with backoff; a
+//! worker waits instead (`wait`: it cannot refuse a record, and while it waits it reads no
+//! further). Knows nothing of HTTP or Kafka.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -14,6 +15,17 @@ use std::num::NonZeroU32;
 type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 type Keyed<C> =
     RateLimiter<String, DefaultKeyedStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// Parses `NAME:RATE` (starts per second), as flags and list variables write a rate.
+pub fn parse(text: &str) -> Result<(String, u32), String> {
+    let invalid = || format!("a start rate is NAME:RATE (per second), not '{text}'");
+    let (name, rate) = text.trim().split_once(':').ok_or_else(invalid)?;
+    let rate = rate.trim().parse().map_err(|_| invalid())?;
+    if name.is_empty() {
+        return Err(invalid());
+    }
+    Ok((name.to_owned(), rate))
+}
 
 /// A start refused by its state machine's bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +72,22 @@ impl<C: Clock + Clone> StartLimits<C> {
         }
     }
 
+    /// Waits for a token from `machine`'s bucket; says whether it had to wait.
+    pub async fn wait(&self, machine: &str) -> bool
+    where
+        C: governor::clock::ReasonablyRealtime,
+    {
+        if self.check(machine).is_ok() {
+            return false;
+        }
+        match (self.machines.get(machine), &self.default) {
+            (Some((_, limiter)), _) => limiter.until_ready().await,
+            (None, Some((_, limiter))) => limiter.until_key_ready(&machine.to_owned()).await,
+            (None, None) => {}
+        }
+        true
+    }
+
     /// Takes a token from `machine`'s bucket, or says it is empty. A machine with neither an
     /// own rate nor a default is never limited.
     pub fn check(&self, machine: &str) -> Result<(), OverRate> {
@@ -100,6 +128,35 @@ mod tests {
     /// How many of `n` starts at one instant get through.
     fn admitted(limits: &StartLimits<FakeRelativeClock>, machine: &str, n: usize) -> usize {
         (0..n).filter(|_| limits.check(machine).is_ok()).count()
+    }
+
+    #[tokio::test]
+    async fn a_worker_waits_for_a_token_instead_of_refusing() {
+        let limits = StartLimits::new(Some(1000), &[("order".to_owned(), 2)].into());
+        let started = std::time::Instant::now();
+        let waited: Vec<bool> = vec![
+            limits.wait("order").await,
+            limits.wait("order").await,
+            limits.wait("order").await,
+        ];
+        assert_eq!(waited, [false, false, true], "burst 2, the third waits");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "a token returns every 500 ms"
+        );
+        assert!(
+            !limits.wait("other").await,
+            "the default bucket is another's"
+        );
+        assert!(!StartLimits::new(None, &BTreeMap::new()).wait("x").await);
+    }
+
+    #[test]
+    fn rates_parse_as_name_colon_rate() {
+        assert_eq!(parse(" Order:7 "), Ok(("Order".into(), 7)));
+        for bad in ["order", ":3", "order:", "order:-1", "order:fast"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
