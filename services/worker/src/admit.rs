@@ -40,7 +40,7 @@ pub struct Job {
     pub execution_arn: String,
     /// The idempotency key the execution holds.
     pub idempotency_key: String,
-    /// The claim to complete, when idempotency is on.
+    /// The key to claim before running and to complete after, when idempotency is on.
     pub claim: Option<ClaimKey>,
 }
 
@@ -204,8 +204,19 @@ impl Admit {
         })
     }
 
-    /// Decides what to do with one record.
+    /// Decides what to do with one record, its idempotency key claimed.
     pub async fn admit(&self, record: SourceRecord, shutdown: &CancellationToken) -> Admission {
+        match self.prepare(record).await {
+            Admission::Run(job) => self.claim_job(job, shutdown).await,
+            other => other,
+        }
+    }
+
+    /// Everything but the claim: decodes, routes, finds the revision and waits for the
+    /// start rate. A `Run` job must still be claimed (`claim_job`) before it runs: the worker
+    /// claims inside each execution's task, so claims (a Redis round trip each) overlap
+    /// instead of queueing one after another in the loop that reads the partitions.
+    pub async fn prepare(&self, record: SourceRecord) -> Admission {
         let trigger = self
             .triggers
             .iter()
@@ -344,23 +355,10 @@ impl Admit {
                 .with_label_values(&[&revision.name])
                 .inc();
         }
-        let claim = match &self.store {
-            None => None,
-            Some(store) => {
-                let claim_key = ClaimKey::new(revision.name.clone(), key.clone());
-                match self
-                    .claim(store.as_ref(), &claim_key, &record.id, shutdown)
-                    .await
-                {
-                    None => return Admission::Abandoned,
-                    Some(Claim::Duplicate(of)) => {
-                        self.metrics.duplicates.inc();
-                        return Admission::Duplicate(of);
-                    }
-                    Some(Claim::Claimed | Claim::TakenOver) => Some(claim_key),
-                }
-            }
-        };
+        let claim = self
+            .store
+            .as_ref()
+            .map(|_| ClaimKey::new(revision.name.clone(), key.clone()));
         Admission::Run(Box::new(Job {
             record,
             revision,
@@ -370,6 +368,26 @@ impl Admit {
             idempotency_key: key,
             claim,
         }))
+    }
+
+    /// Claims a prepared job's key: `Run` (claimed, or taken over from an earlier delivery of
+    /// the same record), `Duplicate`, or `Abandoned` when shutdown comes while the store is
+    /// unreachable (the record stays uncommitted for the next owner).
+    pub async fn claim_job(&self, job: Box<Job>, shutdown: &CancellationToken) -> Admission {
+        let (Some(store), Some(key)) = (&self.store, &job.claim) else {
+            return Admission::Run(job);
+        };
+        match self
+            .claim(store.as_ref(), key, &job.record.id, shutdown)
+            .await
+        {
+            None => Admission::Abandoned,
+            Some(Claim::Duplicate(of)) => {
+                self.metrics.duplicates.inc();
+                Admission::Duplicate(of)
+            }
+            Some(Claim::Claimed | Claim::TakenOver) => Admission::Run(job),
+        }
     }
 
     /// Claims with exponential backoff while the store is unreachable: the worker never runs

@@ -70,6 +70,9 @@ pub enum WorkerError {
 /// What ended a record's trip through the pipeline.
 struct Done {
     record: RecordId,
+    /// False when the record must stay uncommitted (shutdown while its claim could not be
+    /// made): its offset then holds the partition's commit position.
+    committed: bool,
     finished_at: Instant,
 }
 
@@ -316,14 +319,29 @@ impl Worker {
             return;
         }
         let id = record.id.clone();
-        match self.admit.admit(record, shutdown).await {
+        match self.admit.prepare(record).await {
             Admission::Run(job) => {
-                let (executor, emitter) = (self.executor.clone(), self.emitter.clone());
+                let (admit, executor, emitter) = (
+                    self.admit.clone(),
+                    self.executor.clone(),
+                    self.emitter.clone(),
+                );
+                let shutdown = shutdown.clone();
                 executions.spawn(async move {
-                    let finished = Box::pin(executor.execute(*job)).await;
-                    let record = Box::pin(emitter.finished(finished)).await;
+                    let record = job.record.id.clone();
+                    let committed = match admit.claim_job(job, &shutdown).await {
+                        Admission::Run(job) => {
+                            let finished = Box::pin(executor.execute(*job)).await;
+                            Box::pin(emitter.finished(finished)).await;
+                            true
+                        }
+                        Admission::Duplicate(_) => true,
+                        // Left uncommitted: the next owner of the partition sees it again.
+                        Admission::Abandoned | Admission::Reject(_) => false,
+                    };
                     Done {
                         record,
+                        committed,
                         finished_at: Instant::now(),
                     }
                 });
@@ -334,6 +352,7 @@ impl Worker {
                     let record = emitter.rejected(rejection).await;
                     Done {
                         record,
+                        committed: true,
                         finished_at: Instant::now(),
                     }
                 });
@@ -341,6 +360,7 @@ impl Worker {
             Admission::Duplicate(_) => self.finish(
                 Done {
                     record: id,
+                    committed: true,
                     finished_at: Instant::now(),
                 },
                 tracker,
@@ -351,6 +371,9 @@ impl Worker {
     }
 
     fn finish(&self, done: Done, tracker: &mut CommitTracker) {
+        if !done.committed {
+            return;
+        }
         let Some(position) = tracker.finish(&done.record) else {
             return;
         };
