@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use rdkafka::message::Message;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -380,23 +379,6 @@ async fn follow_registry(
     gateway: Arc<Gateway>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            message = consumer.recv() => message,
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(message = "Registry consumer error.", %error);
-                continue;
-            }
-        };
-        let name = message
-            .key()
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or_default()
-            .to_owned();
-        gateway.catalog.follow(&name, message.payload());
-    }
+    let apply = |name: &str, payload: Option<&[u8]>| gateway.catalog.follow(name, payload);
+    worker::follow::read(&consumer, None, apply, shutdown).await
 }

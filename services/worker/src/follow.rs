@@ -118,6 +118,32 @@ pub async fn follow(
     shutdown: CancellationToken,
 ) {
     let consumer = progress.consumer.clone();
+    let apply = |name: &str, payload: Option<&[u8]>| match payload {
+        None => registry.remove(name),
+        Some(payload) => match serde_json::from_slice::<RegistryEntry>(payload) {
+            Ok(entry) => match registry.apply(&entry) {
+                Ok(revision) => {
+                    tracing::info!(message = "State machine registered.", name = %revision.name)
+                }
+                Err(error) => tracing::warn!(message = "Registry revision refused.", %error),
+            },
+            Err(error) => {
+                tracing::warn!(message = "Registry record is not an entry.", %error, name)
+            }
+        },
+    };
+    read(&consumer, Some(&progress), apply, shutdown).await
+}
+
+/// Reads a registry topic until `shutdown`, handing each record's key (the state machine's
+/// name) and value (`None`: a tombstone) to `apply`, then noting its offset in `progress`.
+/// The workers' registry and the gateway's catalog both follow the topic through it.
+pub async fn read(
+    consumer: &StreamConsumer,
+    progress: Option<&RegistryProgress>,
+    mut apply: impl FnMut(&str, Option<&[u8]>),
+    shutdown: CancellationToken,
+) {
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -133,22 +159,10 @@ pub async fn follow(
         let name = message
             .key()
             .and_then(|k| std::str::from_utf8(k).ok())
-            .unwrap_or_default()
-            .to_owned();
-        match message.payload() {
-            None => registry.remove(&name),
-            Some(payload) => match serde_json::from_slice::<RegistryEntry>(payload) {
-                Ok(entry) => match registry.apply(&entry) {
-                    Ok(revision) => {
-                        tracing::info!(message = "State machine registered.", name = %revision.name)
-                    }
-                    Err(error) => tracing::warn!(message = "Registry revision refused.", %error),
-                },
-                Err(error) => {
-                    tracing::warn!(message = "Registry record is not an entry.", %error, name)
-                }
-            },
+            .unwrap_or_default();
+        apply(name, message.payload());
+        if let Some(progress) = progress {
+            progress.applied(message.partition(), message.offset());
         }
-        progress.applied(message.partition(), message.offset());
     }
 }
