@@ -105,6 +105,9 @@ pub enum Admission {
     /// Shutdown came while the idempotency store was unreachable: leave the record
     /// uncommitted for the next owner.
     Abandoned,
+    /// The named state machine is not in the registry, which may not have read it yet:
+    /// `reconsider` once it has caught up (off the loop that reads the partitions).
+    Unknown(Box<SourceRecord>),
 }
 
 /// Lets admission make sure the registry has read every revision written before a record:
@@ -206,10 +209,23 @@ impl Admit {
 
     /// Decides what to do with one record, its idempotency key claimed.
     pub async fn admit(&self, record: SourceRecord, shutdown: &CancellationToken) -> Admission {
-        match self.prepare(record).await {
+        let admission = match self.prepare(record).await {
+            Admission::Unknown(record) => self.reconsider(*record).await,
+            other => other,
+        };
+        match admission {
             Admission::Run(job) => self.claim_job(job, shutdown).await,
             other => other,
         }
+    }
+
+    /// Decides again on a record whose state machine was unknown, once the registry has
+    /// read every revision written before the record; still unknown, it is refused.
+    pub async fn reconsider(&self, record: SourceRecord) -> Admission {
+        if let Some(sync) = &self.sync {
+            sync.catch_up(record.timestamp_ms).await;
+        }
+        self.decide(record, false).await
     }
 
     /// Everything but the claim: decodes, routes, finds the revision and waits for the
@@ -217,6 +233,11 @@ impl Admit {
     /// claims inside each execution's task, so claims (a Redis round trip each) overlap
     /// instead of queueing one after another in the loop that reads the partitions.
     pub async fn prepare(&self, record: SourceRecord) -> Admission {
+        self.decide(record, self.sync.is_some()).await
+    }
+
+    /// `prepare`; with `may_wait`, an unknown state machine is `Unknown` rather than refused.
+    async fn decide(&self, record: SourceRecord, may_wait: bool) -> Admission {
         let trigger = self
             .triggers
             .iter()
@@ -323,14 +344,10 @@ impl Admit {
                 _ => None,
             })
             .unwrap_or(fallback_key);
-        let revision = match (self.registry.get(&name), &self.sync) {
-            (Some(revision), _) => Some(revision),
-            (None, Some(sync)) => {
-                sync.catch_up(record.timestamp_ms).await;
-                self.registry.get(&name)
-            }
-            (None, None) => None,
-        };
+        let revision = self.registry.get(&name);
+        if revision.is_none() && may_wait {
+            return Admission::Unknown(Box::new(record));
+        }
         let Some(revision) = revision else {
             let cause = format!("State Machine Does Not Exist: '{name}'");
             return self.reject(

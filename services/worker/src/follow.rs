@@ -27,7 +27,13 @@ pub struct RegistryProgress {
     applied: watch::Sender<HashMap<i32, i64>>,
     /// Epoch ms: every revision written before it is applied.
     confirmed_ms: AtomicI64,
+    /// One round of asking the broker at a time; callers waiting for it reuse its answer.
+    round: tokio::sync::Mutex<()>,
 }
+
+/// Clocks of producers and workers differ a little: a record is taken as written this much
+/// later than its timestamp says.
+const CLOCK_SKEW_MS: i64 = 1_000;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -43,23 +49,39 @@ impl RegistryProgress {
             topic,
             applied: watch::Sender::new(HashMap::new()),
             confirmed_ms: AtomicI64::new(i64::MIN),
+            round: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// The end of every partition now (a broker round trip, so off the async threads).
-    async fn ends(&self) -> Option<Vec<(i32, i64)>> {
+    /// Every assigned partition's (start, end) now, with the reader's position in it (broker
+    /// round trips, so off the async threads). `None` when they cannot be known — including
+    /// no partition assigned yet, which must not pass for "caught up".
+    async fn ends(&self) -> Option<Vec<Partition>> {
         let consumer = self.consumer.clone();
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || {
             let assignment = consumer.assignment().ok()?;
+            if assignment.count() == 0 {
+                return None;
+            }
+            let positions = consumer.position().ok()?;
             assignment
                 .elements()
                 .iter()
                 .map(|e| {
-                    consumer
+                    let (start, end) = consumer
                         .fetch_watermarks(&topic, e.partition(), Duration::from_secs(2))
-                        .map(|(_, high)| (e.partition(), high))
-                        .ok()
+                        .ok()?;
+                    let position = positions
+                        .find_partition(&topic, e.partition())
+                        .and_then(|p| p.offset().to_raw())
+                        .unwrap_or(-1);
+                    Some(Partition {
+                        id: e.partition(),
+                        start,
+                        end,
+                        position,
+                    })
                 })
                 .collect()
         })
@@ -75,16 +97,43 @@ impl RegistryProgress {
     }
 }
 
+/// One registry partition as a catch-up round sees it.
+struct Partition {
+    id: i32,
+    /// The first offset still stored (retention may have emptied the partition).
+    start: i64,
+    /// The offset the next write gets.
+    end: i64,
+    /// The reader's fetch position (`-1`: none yet).
+    position: i64,
+}
+
+impl Partition {
+    /// Whether everything below `end` has been read: applied, skipped by the reader (control
+    /// records), or gone (an emptied partition).
+    fn read(&self, applied: Option<i64>) -> bool {
+        self.start >= self.end
+            || self.position >= self.end
+            || applied.is_some_and(|next| next >= self.end)
+    }
+}
+
 impl RegistrySync for RegistryProgress {
     fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             // A record with no timestamp may be from any time: confirm.
-            if produced_ms.is_some_and(|t| t <= self.confirmed_ms.load(Ordering::Relaxed)) {
+            let produced = produced_ms.map_or(i64::MAX, |t| t.saturating_add(CLOCK_SKEW_MS));
+            if produced <= self.confirmed_ms.load(Ordering::Relaxed) {
+                return;
+            }
+            // Concurrent callers wait for one round and reuse what it confirmed.
+            let _round = self.round.lock().await;
+            if produced <= self.confirmed_ms.load(Ordering::Relaxed) {
                 return;
             }
             let asked_ms = now_ms();
             let Some(ends) = self.ends().await else {
-                tracing::warn!(message = "Cannot read the registry topic's end; refusing unknown state machines without waiting.");
+                tracing::warn!(message = "Cannot read the registry topic's end; refusing an unknown state machine without waiting.");
                 return;
             };
             let mut applied = self.applied.subscribe();
@@ -92,8 +141,7 @@ impl RegistrySync for RegistryProgress {
                 loop {
                     let done = {
                         let applied = applied.borrow_and_update();
-                        ends.iter()
-                            .all(|(p, end)| applied.get(p).copied().unwrap_or(0) >= *end)
+                        ends.iter().all(|p| p.read(applied.get(&p.id).copied()))
                     };
                     if done || applied.changed().await.is_err() {
                         return done;
@@ -164,5 +212,34 @@ pub async fn read(
         if let Some(progress) = progress {
             progress.applied(message.partition(), message.offset());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Partition;
+
+    fn partition(start: i64, end: i64, position: i64) -> Partition {
+        Partition {
+            id: 0,
+            start,
+            end,
+            position,
+        }
+    }
+
+    #[test]
+    fn a_partition_is_read_when_applied_positioned_or_empty() {
+        assert!(!partition(0, 5, -1).read(None), "nothing read yet");
+        assert!(!partition(0, 5, 3).read(Some(3)), "two to go");
+        assert!(partition(0, 5, 3).read(Some(5)), "applied to the end");
+        assert!(
+            partition(0, 5, 5).read(Some(4)),
+            "the reader is past a record it never hands out (a control record)"
+        );
+        assert!(
+            partition(7, 7, -1).read(None),
+            "retention emptied it: nothing to read"
+        );
     }
 }

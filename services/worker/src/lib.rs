@@ -318,9 +318,10 @@ impl Worker {
         if !tracker.admit(&record.id) {
             return;
         }
-        let id = record.id.clone();
         match self.admit.prepare(record).await {
-            Admission::Run(job) => {
+            // `prepare` neither claims nor gives up: these come from `claim_job`.
+            Admission::Duplicate(_) | Admission::Abandoned => {}
+            admission => {
                 let (admit, executor, emitter) = (
                     self.admit.clone(),
                     self.executor.clone(),
@@ -328,17 +329,8 @@ impl Worker {
                 );
                 let shutdown = shutdown.clone();
                 executions.spawn(async move {
-                    let record = job.record.id.clone();
-                    let committed = match admit.claim_job(job, &shutdown).await {
-                        Admission::Run(job) => {
-                            let finished = Box::pin(executor.execute(*job)).await;
-                            Box::pin(emitter.finished(finished)).await;
-                            true
-                        }
-                        Admission::Duplicate(_) => true,
-                        // Left uncommitted: the next owner of the partition sees it again.
-                        Admission::Abandoned | Admission::Reject(_) => false,
-                    };
+                    let (record, committed) =
+                        carry(admission, &admit, &executor, &emitter, &shutdown).await;
                     Done {
                         record,
                         committed,
@@ -346,27 +338,6 @@ impl Worker {
                     }
                 });
             }
-            Admission::Reject(rejection) => {
-                let emitter = self.emitter.clone();
-                executions.spawn(async move {
-                    let record = emitter.rejected(rejection).await;
-                    Done {
-                        record,
-                        committed: true,
-                        finished_at: Instant::now(),
-                    }
-                });
-            }
-            Admission::Duplicate(_) => self.finish(
-                Done {
-                    record: id,
-                    committed: true,
-                    finished_at: Instant::now(),
-                },
-                tracker,
-            ),
-            // Left uncommitted: the next owner of the partition will see it again.
-            Admission::Abandoned => {}
         }
     }
 
@@ -447,6 +418,42 @@ impl Worker {
             if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
                 tracing::warn!(message = "Final commit failed.", %error);
             }
+        }
+    }
+}
+
+/// Carries a prepared record to its end inside its execution's task: the registry catch-up
+/// for an unknown state machine and the idempotency claim (round trips both) happen here,
+/// so they overlap rather than stall the loop that reads the partitions. Returns the record
+/// and whether it may be committed (not when shutdown left its claim unmade).
+async fn carry(
+    admission: Admission,
+    admit: &Admit,
+    executor: &Executor,
+    emitter: &Emitter,
+    shutdown: &CancellationToken,
+) -> (RecordId, bool) {
+    let admission = match admission {
+        Admission::Unknown(record) => admit.reconsider(*record).await,
+        other => other,
+    };
+    match admission {
+        Admission::Run(job) => {
+            let record = job.record.id.clone();
+            match admit.claim_job(job, shutdown).await {
+                Admission::Run(job) => {
+                    let finished = Box::pin(executor.execute(*job)).await;
+                    (Box::pin(emitter.finished(finished)).await, true)
+                }
+                Admission::Duplicate(_) => (record, true),
+                // Left uncommitted: the next owner of the partition sees it again.
+                _ => (record, false),
+            }
+        }
+        Admission::Reject(rejection) => (emitter.rejected(rejection).await, true),
+        Admission::Unknown(record) => (record.id.clone(), false),
+        Admission::Duplicate(_) | Admission::Abandoned => {
+            unreachable!("only claim_job answers these, and it is called above")
         }
     }
 }

@@ -43,12 +43,15 @@ impl ClientContext for SourceContext {
     fn stats(&self, statistics: Statistics) {
         for (name, topic) in &statistics.topics {
             for (id, partition) in &topic.partitions {
-                // -1 is librdkafka's internal "unassigned" partition; a negative lag is
-                // "not known yet"; partitions not desired are no longer ours.
-                if *id >= 0 && partition.desired && partition.consumer_lag >= 0 {
+                // -1 is librdkafka's internal "unassigned" partition; partitions not desired
+                // are no longer ours.
+                if *id < 0 || !partition.desired {
+                    continue;
+                }
+                if let Some(lag) = lag(partition) {
                     self.lag
                         .with_label_values(&[name, &id.to_string()])
-                        .set(partition.consumer_lag);
+                        .set(lag);
                 }
             }
         }
@@ -79,6 +82,19 @@ impl ConsumerContext for SourceContext {
             Rebalance::Revoke(_) => {}
         }
     }
+}
+
+/// A partition's lag from its statistics: behind the committed offset, else (nothing
+/// committed yet, e.g. a new group with a backlog) behind the stored one, else behind what
+/// the worker has read. `None` while librdkafka knows none of them.
+fn lag(partition: &rdkafka::statistics::Partition) -> Option<i64> {
+    [partition.consumer_lag, partition.consumer_lag_stored]
+        .into_iter()
+        .find(|lag| *lag >= 0)
+        .or_else(|| {
+            (partition.hi_offset >= 0 && partition.app_offset >= 0)
+                .then(|| (partition.hi_offset - partition.app_offset).max(0))
+        })
 }
 
 /// The consumer the worker reads start records with.
@@ -156,7 +172,15 @@ pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(),
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .filter(|t| !existing.contains(t))
-        .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(1)))
+        .map(|t| {
+            let topic = NewTopic::new(t, config.partitions, TopicReplication::Fixed(1));
+            // The registry keeps the last revision of every state machine forever.
+            if *t == config.registry_topic {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
+        })
         .collect();
     if new.is_empty() {
         return Ok(());
