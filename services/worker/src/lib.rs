@@ -433,14 +433,16 @@ async fn carry(
     emitter: &Emitter,
     shutdown: &CancellationToken,
 ) -> (RecordId, bool) {
+    // The futures awaited here are boxed: held inline they would make every execution's
+    // task as large as the largest of them, copied whenever the task moves.
     let admission = match admission {
-        Admission::Unknown(record) => admit.reconsider(*record).await,
+        Admission::Unknown(record) => Box::pin(admit.reconsider(*record)).await,
         other => other,
     };
     match admission {
         Admission::Run(job) => {
             let record = job.record.id.clone();
-            match admit.claim_job(job, shutdown).await {
+            match Box::pin(admit.claim_job(job, shutdown)).await {
                 Admission::Run(job) => {
                     let finished = Box::pin(executor.execute(*job)).await;
                     (Box::pin(emitter.finished(finished)).await, true)
@@ -450,7 +452,7 @@ async fn carry(
                 _ => (record, false),
             }
         }
-        Admission::Reject(rejection) => (emitter.rejected(rejection).await, true),
+        Admission::Reject(rejection) => (Box::pin(emitter.rejected(rejection)).await, true),
         Admission::Unknown(record) => (record.id.clone(), false),
         Admission::Duplicate(_) | Admission::Abandoned => {
             unreachable!("only claim_job answers these, and it is called above")
