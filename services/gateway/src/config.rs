@@ -131,16 +131,8 @@ impl GatewayConfig {
         if self.max_sync_in_flight == 0 {
             return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
         }
-        if self.start_rate_per_second == Some(0) {
-            return Err(ConfigError(
-                "start_rate_per_second must be at least 1 (leave it out for no limit)".into(),
-            ));
-        }
-        if let Some((name, _)) = self.start_rates_per_second.iter().find(|(_, r)| **r == 0) {
-            return Err(ConfigError(format!(
-                "start_rates_per_second.{name} must be at least 1"
-            )));
-        }
+        worker::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
+            .map_err(ConfigError)?;
         if self.max_request_bytes < 1024 {
             return Err(ConfigError(
                 "max_request_bytes must be at least 1024".into(),

@@ -201,16 +201,8 @@ impl WorkerConfig {
         if self.max_buffered_bytes == 0 {
             return Err(ConfigError("max_buffered_bytes must be at least 1".into()));
         }
-        if self.start_rate_per_second == Some(0) {
-            return Err(ConfigError(
-                "start_rate_per_second must be at least 1 (leave it out for no limit)".into(),
-            ));
-        }
-        if let Some((name, _)) = self.start_rates_per_second.iter().find(|(_, r)| **r == 0) {
-            return Err(ConfigError(format!(
-                "start_rates_per_second.{name} must be at least 1"
-            )));
-        }
+        crate::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
+            .map_err(ConfigError)?;
         if self.triggers.is_empty() {
             return Err(ConfigError("at least one trigger topic is needed".into()));
         }

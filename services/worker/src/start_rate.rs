@@ -27,6 +27,17 @@ pub fn parse(text: &str) -> Result<(String, u32), String> {
     Ok((name.to_owned(), rate))
 }
 
+/// Refuses a zero rate, naming the setting: absent means no limit, zero would mean none ever.
+pub fn check(default: Option<u32>, machines: &BTreeMap<String, u32>) -> Result<(), String> {
+    if default == Some(0) {
+        return Err("start_rate_per_second must be at least 1 (leave it out for no limit)".into());
+    }
+    match machines.iter().find(|(_, rate)| **rate == 0) {
+        Some((name, _)) => Err(format!("start_rates_per_second.{name} must be at least 1")),
+        None => Ok(()),
+    }
+}
+
 /// A start refused by its state machine's bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverRate {
