@@ -12,37 +12,13 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use testkit::shared_dir;
+use testkit::{path_steps, shared_dir};
 use tower::ServiceExt;
 
 fn ratchet(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/ratchet")
         .join(name)
-}
-
-/// Steps of `$.a.b[0]['c']`.
-fn steps(path: &str) -> Vec<String> {
-    let mut steps = Vec::new();
-    let mut rest = path.strip_prefix('$').unwrap_or(path);
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("['") {
-            let end = r.find("']").unwrap_or(r.len());
-            steps.push(r[..end].to_owned());
-            rest = r.get(end + 2..).unwrap_or("");
-        } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').unwrap_or(r.len());
-            steps.push(r[..end].to_owned());
-            rest = r.get(end + 1..).unwrap_or("");
-        } else if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            steps.push(r[..end].to_owned());
-            rest = &r[end..];
-        } else {
-            break;
-        }
-    }
-    steps
 }
 
 fn node<'v>(root: &'v mut Value, steps: &[String]) -> Option<&'v mut Value> {
@@ -58,7 +34,7 @@ fn node<'v>(root: &'v mut Value, steps: &[String]) -> Option<&'v mut Value> {
 }
 
 fn remove(root: &mut Value, path: &str) {
-    let steps = steps(path);
+    let steps = path_steps(path);
     let Some((last, parents)) = steps.split_last() else {
         return;
     };
@@ -79,7 +55,7 @@ fn remove(root: &mut Value, path: &str) {
 
 /// Replaces JSON text at `path` with its parsed value.
 fn parse_at(root: &mut Value, path: &str) {
-    if let Some(value) = node(root, &steps(path)) {
+    if let Some(value) = node(root, &path_steps(path)) {
         if let Some(parsed) = value.as_str().and_then(|t| serde_json::from_str(t).ok()) {
             *value = parsed;
         }
@@ -90,7 +66,7 @@ fn request_body(case: &Value) -> Value {
     let mut request = case["request"].clone();
     for field in case["request_json_fields"].as_array().into_iter().flatten() {
         let path = format!("$.{}", field.as_str().unwrap_or_default());
-        if let Some(value) = node(&mut request, &steps(&path)) {
+        if let Some(value) = node(&mut request, &path_steps(&path)) {
             *value = Value::String(value.to_string());
         }
     }

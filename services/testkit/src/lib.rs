@@ -26,8 +26,9 @@ pub fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Removes the node an `ignore_paths` entry names (`$.output.a[0]`, `$.cause`).
-pub fn remove_path(root: &mut Value, path: &str) {
+/// The steps of a recorded case's path (`$.a.b[0]['c']` → `a`, `b`, `0`, `c`): enough
+/// JSONPath for `ignore_paths` and the TestState field names.
+pub fn path_steps(path: &str) -> Vec<String> {
     let mut steps = Vec::new();
     let mut rest = path.strip_prefix('$').unwrap_or(path);
     while !rest.is_empty() {
@@ -44,9 +45,15 @@ pub fn remove_path(root: &mut Value, path: &str) {
             steps.push(r[..end].to_owned());
             rest = &r[end..];
         } else {
-            return;
+            break;
         }
     }
+    steps
+}
+
+/// Removes the node an `ignore_paths` entry names (`$.output.a[0]`, `$.cause`).
+pub fn remove_path(root: &mut Value, path: &str) {
+    let steps = path_steps(path);
     let Some((last, parents)) = steps.split_last() else {
         return;
     };

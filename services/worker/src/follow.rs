@@ -183,9 +183,10 @@ pub async fn follow(
     read(&consumer, Some(&progress), apply, shutdown).await
 }
 
-/// Reads a registry topic until `shutdown`, handing each record's key (the state machine's
-/// name) and value (`None`: a tombstone) to `apply`, then noting its offset in `progress`.
-/// The workers' registry and the gateway's catalog both follow the topic through it.
+/// Reads a topic until `shutdown`, handing each record's key (for the registry, the state
+/// machine's name) and value (`None`: a tombstone) to `apply`, then noting its offset in
+/// `progress`. The workers' registry, the gateway's catalog and the callback router all
+/// follow their topics through it.
 pub async fn read(
     consumer: &StreamConsumer,
     progress: Option<&RegistryProgress>,
@@ -200,7 +201,7 @@ pub async fn read(
         let message = match message {
             Ok(message) => message,
             Err(error) => {
-                tracing::warn!(message = "Registry consumer error.", %error);
+                tracing::warn!(message = "Consumer error.", %error);
                 continue;
             }
         };

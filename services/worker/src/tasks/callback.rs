@@ -11,7 +11,6 @@
 use asl::interpret::{Clock, Heartbeat};
 use asl::{ErrorName, StatesError};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::ClientConfig;
@@ -354,20 +353,9 @@ pub async fn follow(
     registry: Arc<CallbackRegistry>,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            message = consumer.recv() => message,
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(message = "Callback consumer error.", %error);
-                continue;
-            }
-        };
-        let Some(payload) = message.payload() else {
-            continue;
+    let apply = |_: &str, payload: Option<&[u8]>| {
+        let Some(payload) = payload else {
+            return;
         };
         match serde_json::from_slice::<CallbackMessage>(payload) {
             // Tokens held by other workers are the common case: not worth a log line.
@@ -377,5 +365,6 @@ pub async fn follow(
             },
             Err(error) => tracing::warn!(message = "A callback record is not a callback.", %error),
         }
-    }
+    };
+    crate::follow::read(&consumer, None, apply, shutdown).await
 }
