@@ -176,8 +176,13 @@ mod tests {
     // The level is checked through the subscriber's hint (what `try_init` hands the `log`
     // crate), not with `tracing::enabled!`: callsite interest is cached process-wide, so in
     // a test binary where other tests install subscribers that macro is not this one's.
+    /// Callsite interest is computed over every live subscriber: two of these tests at once
+    /// would each see the other's interest. They take turns.
+    static ONE_SUBSCRIBER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn without_an_endpoint_engine_spans_are_off_and_the_level_is_the_logs() {
+        let _turn = ONE_SUBSCRIBER.lock().unwrap_or_else(|e| e.into_inner());
         let subscriber = subscriber(Some(EnvFilter::new("info")), None);
         assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::INFO));
         tracing::subscriber::with_default(subscriber, || {
@@ -194,6 +199,7 @@ mod tests {
 
     #[test]
     fn with_a_tracer_engine_spans_are_on_and_stay_out_of_the_log() {
+        let _turn = ONE_SUBSCRIBER.lock().unwrap_or_else(|e| e.into_inner());
         let provider = SdkTracerProvider::builder().build();
         let subscriber = subscriber(Some(EnvFilter::new("warn")), Some(provider.tracer("t")));
         assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::INFO));
