@@ -113,6 +113,16 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The message cannot be written as proto3 JSON (a timestamp outside years 1–9999, a
+    /// non-finite number in a `Struct`).
+    #[error("cannot encode {message} as JSON: {source}")]
+    JsonEncode {
+        /// The message's full name.
+        message: &'static str,
+        /// What sonic-rs said.
+        #[source]
+        source: sonic_rs::Error,
+    },
     /// The bytes are not the binary protobuf form of the message.
     #[error("invalid protobuf for {message}: {source}")]
     Protobuf {
@@ -148,7 +158,9 @@ macro_rules! wire_message {
             /// Encodes the message as proto3 JSON. Fails only on a timestamp outside years
             /// 1–9999 or a non-finite number in a `Struct`.
             pub fn to_json_bytes(&self) -> Result<Vec<u8>, Error> {
-                serde_json::to_vec(self).map_err(|source| Error::Json {
+                // sonic-rs writes what serde_json writes (tests/wire.rs holds them to it)
+                // with SIMD string escaping: every execution's result comes through here.
+                sonic_rs::to_vec(self).map_err(|source| Error::JsonEncode {
                     message: $full_name,
                     source,
                 })

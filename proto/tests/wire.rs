@@ -257,7 +257,7 @@ fn timestamps_render_canonically_and_accept_offsets() {
         }),
         ..Default::default()
     };
-    assert!(matches!(bad.to_json_bytes(), Err(Error::Json { .. })));
+    assert!(matches!(bad.to_json_bytes(), Err(Error::JsonEncode { .. })));
 }
 
 #[test]
@@ -354,4 +354,46 @@ fn descriptor_set_is_embedded() {
     ] {
         assert!(text.contains(name), "{name}");
     }
+}
+
+/// `to_json_bytes` encodes with sonic-rs for speed; what it writes must be byte for byte what
+/// serde_json writes from the same `Serialize` impls — escapes, unicode and numbers included.
+#[test]
+fn json_encoding_is_serde_json_s_byte_for_byte() {
+    let awkward = "quote \" backslash \\ slash / nul \u{0} unit \u{1f} del \u{7f} \
+                   tab \t newline \n é \u{2028}\u{2029} 😀 日本";
+    let mut result = sample_result();
+    result.output =
+        Some(serde_json::to_string(&json!({ "s": awkward, "n": [1.5, -0.0] })).unwrap());
+    result.cause = Some(awkward.into());
+    result.name = awkward.into();
+    let mut history = sample_history();
+    history.details = Some(
+        Struct::try_from(json!({
+            "text": awkward,
+            "numbers": [0.1, 1.0, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, 123456789012345680000.0, 12345.678],
+            "nested": {"empty": {}, "list": [], "null": null, "yes": true}
+        }))
+        .unwrap(),
+    );
+    let start = StartExecution {
+        input: awkward.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        result.to_json_bytes().unwrap(),
+        serde_json::to_vec(&result).unwrap()
+    );
+    assert_eq!(
+        history.to_json_bytes().unwrap(),
+        serde_json::to_vec(&history).unwrap()
+    );
+    assert_eq!(
+        start.to_json_bytes().unwrap(),
+        serde_json::to_vec(&start).unwrap()
+    );
+    assert_eq!(
+        ExecutionResult::from_json_bytes(&result.to_json_bytes().unwrap()).unwrap(),
+        result
+    );
 }

@@ -351,7 +351,13 @@ pub fn main() -> anyhow::Result<ExitCode> {
                     tracing::info!(message = "Shutting down.");
                     signals.cancel();
                 });
-                worker.run(shutdown).await.context("running the worker")
+                // The loop runs as a task on the runtime's threads, not on this one: the
+                // executions it spawns then start on its thread's local queue instead of
+                // being injected from outside and waking another thread for each.
+                tokio::spawn(worker.run(shutdown))
+                    .await
+                    .context("the worker's task failed")?
+                    .context("running the worker")
             });
             drop(runtime);
             telemetry.shutdown();

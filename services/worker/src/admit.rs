@@ -453,19 +453,27 @@ fn valid_name(name: &str) -> bool {
 /// A name from the record's coordinates: a redelivered record gets the same name (and so the
 /// same execution ARN), which is how duplicates of one execution are recognised downstream.
 fn derived_name(record: &RecordId) -> String {
+    use std::fmt::Write as _;
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let (partition, offset) = (record.partition, record.offset);
-    // Most topic names are already allowed and short: no per-character rebuild.
-    if record.topic.len() <= 48 && record.topic.chars().all(allowed) {
-        return format!("{}-{partition}-{offset}", record.topic);
+    // Sized once and written in place: this runs for every record, and `format!` would
+    // grow the string several times over.
+    let mut name = String::with_capacity(record.topic.len().min(48) + 32);
+    // Most topic names are already allowed and short: no per-character rebuild (and a
+    // byte check: only ASCII is allowed, so no need to decode characters).
+    if record.topic.len() <= 48 && record.topic.bytes().all(|b| allowed(char::from(b))) {
+        name.push_str(&record.topic);
+    } else {
+        name.extend(
+            record
+                .topic
+                .chars()
+                .map(|c| if allowed(c) { c } else { '_' })
+                .take(48),
+        );
     }
-    let topic: String = record
-        .topic
-        .chars()
-        .map(|c| if allowed(c) { c } else { '_' })
-        .take(48)
-        .collect();
-    format!("{topic}-{partition}-{offset}")
+    // Writing to a String cannot fail.
+    let _ = write!(name, "-{}-{}", record.partition, record.offset);
+    name
 }
 
 #[cfg(test)]

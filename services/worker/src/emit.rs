@@ -190,20 +190,23 @@ impl Emitter {
         let payload = result
             .to_json_bytes()
             .expect("a result always renders as JSON");
-        let mut headers = OwnedHeaders::new();
+        // The trace context travels with the result; without one there are no headers
+        // (an empty header list is still an allocation in librdkafka).
+        let mut headers: Option<OwnedHeaders> = None;
         for name in ["traceparent", "tracestate"] {
             if let Some(value) = record.header(name) {
-                headers = headers.insert(Header {
+                headers = Some(headers.unwrap_or_default().insert(Header {
                     key: name,
                     value: Some(value),
-                });
+                }));
             }
         }
         let mut delay = Duration::from_millis(100);
         loop {
-            let mut out = FutureRecord::to(&self.results_topic)
-                .payload(&payload)
-                .headers(headers.clone());
+            let mut out = FutureRecord::to(&self.results_topic).payload(&payload);
+            if let Some(headers) = &headers {
+                out = out.headers(headers.clone());
+            }
             if let Some(key) = &record.key {
                 out = out.key(key);
             }

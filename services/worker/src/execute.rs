@@ -97,10 +97,8 @@ impl Executor {
             rng: self.rng.as_ref(),
             history: collector.as_ref().map(|c| c as &dyn HistoryObserver),
         };
-        self.metrics
-            .executions_started
-            .with_label_values(&[&revision.name])
-            .inc();
+        let series = self.metrics.machine(&revision.name);
+        series.started.inc();
         self.metrics.in_flight.inc();
         let input = std::mem::take(&mut job.input);
         // The execution continues the start record's trace (W3C `traceparent`).
@@ -122,18 +120,11 @@ impl Executor {
         trace::finished(&span, &outcome);
         drop(span);
         self.metrics.in_flight.dec();
-        self.metrics
-            .executions_finished
-            .with_label_values(&[&revision.name, outcome.status.as_str()])
-            .inc();
-        self.metrics
-            .execution_duration
-            .with_label_values(&[&revision.name])
+        series.finished(outcome.status).inc();
+        series
+            .duration
             .observe((outcome.stop_ms - outcome.start_ms).max(0) as f64 / 1000.0);
-        self.metrics
-            .state_transitions
-            .with_label_values(&[&revision.name])
-            .inc_by(outcome.state_transitions);
+        series.transitions.inc_by(outcome.state_transitions);
         let history = collector
             .map(|c| {
                 c.events

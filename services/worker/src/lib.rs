@@ -275,9 +275,19 @@ impl Worker {
                     // Every assigned partition follows the worker's state.
                     self.set_paused(paused);
                 }
-                Some(done) = executions.join_next(), if !executions.is_empty() => match done {
-                    Ok(done) => self.finish(done, &mut tracker),
-                    Err(error) => tracing::error!(message = "An execution task failed.", %error),
+                Some(done) = executions.join_next(), if !executions.is_empty() => {
+                    // Every execution that has finished by now, with one offset store for
+                    // all of them: under load they finish in bursts.
+                    let mut moved = Vec::new();
+                    let mut next = Some(done);
+                    while let Some(done) = next {
+                        match done {
+                            Ok(done) => self.finish(done, &mut tracker, &mut moved),
+                            Err(error) => tracing::error!(message = "An execution task failed.", %error),
+                        }
+                        next = executions.try_join_next();
+                    }
+                    self.store_offsets(&moved);
                 },
                 message = self.consumer.recv() => match message {
                     Ok(message) => backlog.push(SourceRecord::from_message(&message)),
@@ -296,7 +306,9 @@ impl Worker {
                     break;
                 }
                 Some(done) = executions.join_next() => if let Ok(done) = done {
-                    self.finish(done, &mut tracker);
+                    let mut moved = Vec::new();
+                    self.finish(done, &mut tracker, &mut moved);
+                    self.store_offsets(&moved);
                 },
             }
         }
@@ -341,29 +353,46 @@ impl Worker {
         }
     }
 
-    fn finish(&self, done: Done, tracker: &mut CommitTracker) {
+    /// Marks a record finished; when its partition's commit position moved, notes the new
+    /// position in `moved` (one entry per partition, the latest position).
+    fn finish(&self, done: Done, tracker: &mut CommitTracker, moved: &mut Vec<(RecordId, i64)>) {
         if !done.committed {
             return;
         }
         let Some(position) = tracker.finish(&done.record) else {
             return;
         };
-        let mut list = TopicPartitionList::new();
-        if list
-            .add_partition_offset(
-                &done.record.topic,
-                done.record.partition,
-                Offset::Offset(position),
-            )
-            .is_ok()
-        {
-            if let Err(error) = self.consumer.store_offsets(&list) {
-                tracing::debug!(message = "Offset not stored (partition revoked?).", %error);
-            }
-        }
         self.metrics
             .commit_latency
             .observe(done.finished_at.elapsed().as_secs_f64());
+        let same = |(record, _): &&mut (RecordId, i64)| {
+            record.partition == done.record.partition && record.topic == done.record.topic
+        };
+        // Positions only move forward, so the latest is the one to store.
+        match moved.iter_mut().find(same) {
+            Some(entry) => entry.1 = position,
+            None => moved.push((done.record, position)),
+        }
+    }
+
+    /// Stores the commit positions that moved; the consumer's auto-commit sends them.
+    fn store_offsets(&self, moved: &[(RecordId, i64)]) {
+        if moved.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::with_capacity(moved.len());
+        for (record, position) in moved {
+            if let Err(error) = list.add_partition_offset(
+                &record.topic,
+                record.partition,
+                Offset::Offset(*position),
+            ) {
+                tracing::debug!(message = "Offset not stored.", %error, record = %record);
+            }
+        }
+        if let Err(error) = self.consumer.store_offsets(&list) {
+            tracing::debug!(message = "Offsets not stored (partition revoked?).", %error);
+        }
     }
 
     fn rebalanced(

@@ -2,10 +2,13 @@
 //! help text in one place. Handles are registered once at build and cloned into stages;
 //! label values come from bounded sets (state machine names, statuses, reasons).
 
+use asl::Status;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The worker's metric handles.
 #[derive(Clone)]
@@ -38,6 +41,32 @@ pub struct Metrics {
     pub idempotency_errors: IntCounterVec,
     /// Executions that waited for the start rate limit, by state machine.
     pub throttled: IntCounterVec,
+    /// Each state machine's execution series, resolved on first use.
+    machines: Arc<Mutex<HashMap<String, Arc<MachineSeries>>>>,
+}
+
+/// One state machine's execution series, resolved once: a labelled lookup hashes its labels
+/// and takes a lock, and every execution touches four of them.
+pub struct MachineSeries {
+    /// `executions_started`.
+    pub started: IntCounter,
+    /// `executions_finished`, by status (all three exist from the first execution on).
+    finished: [IntCounter; 3],
+    /// `execution_duration`.
+    pub duration: Histogram,
+    /// `state_transitions`.
+    pub transitions: IntCounter,
+}
+
+impl MachineSeries {
+    /// `executions_finished` with `status`.
+    pub fn finished(&self, status: Status) -> &IntCounter {
+        &self.finished[match status {
+            Status::Succeeded => 0,
+            Status::Failed => 1,
+            Status::TimedOut => 2,
+        }]
+    }
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -163,7 +192,29 @@ impl Metrics {
             consumer_lag,
             commit_latency,
             registry,
+            machines: Arc::default(),
         }
+    }
+
+    /// The execution series of state machine `name`.
+    pub fn machine(&self, name: &str) -> Arc<MachineSeries> {
+        // A map of handles: a panic while it is held leaves it consistent.
+        let mut machines = self.machines.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = machines.get(name) {
+            return series.clone();
+        }
+        let finished = [Status::Succeeded, Status::Failed, Status::TimedOut].map(|status| {
+            self.executions_finished
+                .with_label_values(&[name, status.as_str()])
+        });
+        let series = Arc::new(MachineSeries {
+            started: self.executions_started.with_label_values(&[name]),
+            finished,
+            duration: self.execution_duration.with_label_values(&[name]),
+            transitions: self.state_transitions.with_label_values(&[name]),
+        });
+        machines.insert(name.to_owned(), series.clone());
+        series
     }
 
     /// The text exposition format.
@@ -178,5 +229,35 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_machine_s_series_are_resolved_once_and_counted_under_its_name() {
+        let metrics = Metrics::new();
+        let series = metrics.machine("orders");
+        assert!(Arc::ptr_eq(&series, &metrics.machine("orders")));
+        assert!(!Arc::ptr_eq(&series, &metrics.machine("refunds")));
+        series.started.inc();
+        series.finished(Status::Failed).inc();
+        series.transitions.inc_by(5);
+        series.duration.observe(0.25);
+        // A clone of the handles shares the resolved series.
+        metrics.clone().machine("orders").started.inc();
+        let text = metrics.render();
+        for line in [
+            "quickstep_worker_executions_started_total{state_machine=\"orders\"} 2",
+            "quickstep_worker_executions_finished_total{state_machine=\"orders\",status=\"FAILED\"} 1",
+            "quickstep_worker_executions_finished_total{state_machine=\"orders\",status=\"SUCCEEDED\"} 0",
+            "quickstep_worker_state_transitions_total{state_machine=\"orders\"} 5",
+            "quickstep_worker_execution_duration_seconds_count{state_machine=\"orders\"} 1",
+            "quickstep_worker_executions_started_total{state_machine=\"refunds\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

@@ -106,10 +106,18 @@ impl Registry {
 
     /// The ARN of an Express execution of a state machine.
     pub fn execution_arn(&self, state_machine: &str, execution: &str) -> String {
-        format!(
-            "arn:aws:states:{}:{}:express:{state_machine}:{execution}",
-            self.region, self.account
-        )
+        // Joined into one allocation of the right size: this runs for every record.
+        [
+            "arn:aws:states:",
+            &self.region,
+            ":",
+            &self.account,
+            ":express:",
+            state_machine,
+            ":",
+            execution,
+        ]
+        .concat()
     }
 
     /// Compiles and stores a revision; the previous one stays in use by running executions.
