@@ -240,8 +240,11 @@ impl Call {
     /// Evaluates the call; failures are `States.IntrinsicFailure` (or what a path raises).
     pub fn eval(&self, env: &mut dyn IntrinsicEnv) -> Result<Value, StatesError> {
         let mut values = Vec::with_capacity(self.args.len());
-        for arg in &self.args {
+        for (i, arg) in self.args.iter().enumerate() {
             values.push(match arg {
+                // `States.Format` with a literal template reads the pieces split from it
+                // at parse time, never this copy: skip copying it on every call.
+                Arg::Literal(_) if i == 0 && self.template.is_some() => Value::Null,
                 Arg::Literal(value) => value.clone(),
                 Arg::Path(path) => env.resolve(path)?,
                 Arg::Call(call) => call.eval(env)?,
@@ -695,9 +698,18 @@ fn java_string(value: &Value, out: &mut String) {
             }
             out.push('}');
         }
+        // Integers are the common case (ids, counts): written without the `fmt` machinery,
+        // which cost as much as the rest of a one-placeholder `States.Format`.
+        Value::Number(n) if n.is_u64() || n.is_i64() => {
+            let mut digits = itoa::Buffer::new();
+            match n.as_u64() {
+                Some(u) => out.push_str(digits.format(u)),
+                None => out.push_str(digits.format(n.as_i64().unwrap_or_default())),
+            }
+        }
         other => {
             use std::fmt::Write as _;
-            // Numbers, booleans and null as JSON; writing to a String cannot fail.
+            // Other numbers, booleans and null as JSON; writing to a String cannot fail.
             let _ = write!(out, "{other}");
         }
     }

@@ -208,6 +208,7 @@ impl Path {
     /// matches nothing is `Err(Missing)`; an indefinite one yields an array (maybe empty).
     /// A trailing function (`.length()`) applies to what the rest selects and yields one value.
     /// Inside filters, `$` also means `root`.
+    #[inline]
     pub fn select<'a>(&self, root: &'a Value) -> Result<Cow<'a, Value>, Missing> {
         match self.body.eval(root, root) {
             Some(value) => Ok(value),
@@ -223,13 +224,16 @@ impl Path {
                 missing_property: false,
             });
         }
-        // Check first, so a failed assign leaves `target` untouched (no half-built objects).
-        self.check_assign(target)?;
         let steps = &self.body.steps;
         let Some((last, init)) = steps.split_last() else {
             *target = value;
             return Ok(());
         };
+        // Check first, so a failed assign leaves `target` untouched (no half-built objects).
+        // A one-step path creates nothing before its step, which fails as the check would.
+        if !init.is_empty() {
+            self.check_assign(target)?;
+        }
         let mut current = target;
         for (i, step) in init.iter().enumerate() {
             current = match (step, current) {
@@ -455,6 +459,7 @@ fn slice_indices(len: usize, from: Option<i64>, to: Option<i64>) -> Vec<usize> {
 
 impl Body {
     /// `None` when a definite path (or a function) finds nothing.
+    #[inline]
     fn eval<'a>(&self, start: &'a Value, document: &'a Value) -> Option<Cow<'a, Value>> {
         let selected = if self.prefix_definite {
             match self.steps.split_last() {
@@ -504,6 +509,7 @@ fn field_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut 
 }
 
 /// The hot path: a chain of names and indexes, no allocation.
+#[inline]
 fn lookup<'a>(steps: &[Step], mut current: &'a Value) -> Option<&'a Value> {
     for step in steps {
         current = match (step, current) {
@@ -2198,6 +2204,8 @@ mod tests {
         );
         assign_err("$.a", json!("text"), "No results for path: $['a']");
         assign_err("$.a", json!([1]), "No results for path: $['a']");
+        assign_err("$[3]", json!([1]), "No results for path: $[3]");
+        assign_err("$[0]", json!({"a": 1}), "No results for path: $[0]");
         assign_err(
             "$.a[2]",
             json!({"a": [1]}),

@@ -89,6 +89,9 @@ impl VirtualClock {
     /// Runs `future` to completion on this thread, advancing time to the next deadline
     /// whenever nothing else can make progress. `None` if the future waits on something
     /// that is not this clock (nothing could ever wake it).
+    /// Inlined so the caller builds the future in place: moving an execution's future in
+    /// was a copy of it per call.
+    #[inline]
     pub fn block_on<F: Future>(&self, future: F) -> Option<F::Output> {
         let mut future = std::pin::pin!(future);
         let flag = Arc::new(WakeFlag(AtomicBool::new(true)));

@@ -130,6 +130,9 @@ pub(crate) enum Text {
 pub(crate) enum Kind {
     Pass {
         result: Option<Value>,
+        /// Whether `result` is within the payload limit: known once here, not checked on
+        /// every run.
+        result_fits: bool,
     },
     Task(Task),
     Choice {
@@ -504,9 +507,15 @@ fn compile_state(
         _ => Transition::End,
     };
     let kind = match state_type {
-        "Pass" => Kind::Pass {
-            result: fields.get("Result").cloned(),
-        },
+        "Pass" => {
+            let result = fields.get("Result").cloned();
+            Kind::Pass {
+                result_fits: result
+                    .as_ref()
+                    .is_some_and(|r| super::run::fits(r, super::PAYLOAD_LIMIT_BYTES)),
+                result,
+            }
+        }
         "Task" => {
             let resource = fields
                 .string("Resource")?

@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// One call of a Task state, as an integration sees it.
@@ -200,13 +201,28 @@ impl Machine {
                     "The execution input exceeds the maximum number of bytes service limit.",
                 ));
             }
-            run.run_branch(&self.root, input, Vars::default(), started)
+            run.branch(&self.root, input, Vars::default(), started)
                 .await
         };
-        let timeout = services.clock.sleep(Duration::from_secs(limit));
-        let ended = match future::select(Box::pin(body), timeout).await {
-            Either::Left((result, _)) => result.map(|(output, _)| output).map_err(Some),
-            Either::Right(_) => Err(None),
+        let mut body = std::pin::pin!(body);
+        // An execution whose states await nothing ends in its first poll, so the timer is
+        // only set when that poll does not finish: setting it (a boxed sleep, a clock
+        // handle) cost a tenth of such an execution. It still counts from the start.
+        let ended = match futures::poll!(body.as_mut()) {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => {
+                let elapsed_ms = services.clock.now_ms().saturating_sub(start_ms).max(0);
+                let left = Duration::from_secs(limit)
+                    .saturating_sub(Duration::from_millis(elapsed_ms as u64));
+                match future::select(body, services.clock.sleep(left)).await {
+                    Either::Left((result, _)) => Ok(result),
+                    Either::Right(_) => Err(()),
+                }
+            }
+        };
+        let ended = match ended {
+            Ok(result) => result.map(|(output, _)| output).map_err(Some),
+            Err(()) => Err(None),
         };
         let last = run.event_ids.load(Ordering::Relaxed);
         let (status, output, error, cause) = match ended {
@@ -266,6 +282,7 @@ fn failure_details(failure: &StatesError) -> Value {
 /// the limits, and a bound on the size costs a walk without formatting a number or
 /// scanning a string for escapes — serializing each Pass result to count its bytes was a
 /// twentieth of the order machine's time. Only a bound above the limit is checked exactly.
+#[inline]
 pub(crate) fn fits(value: &Value, limit: usize) -> bool {
     size_bound(value) <= limit || json_size(value) <= limit
 }
@@ -273,19 +290,31 @@ pub(crate) fn fits(value: &Value, limit: usize) -> bool {
 /// An upper bound on `json_size`: a string's byte escaped as `\u00XX` takes 6 characters,
 /// a number at most 24 (`-1.7976931348623157e308`).
 fn size_bound(value: &Value) -> usize {
-    let string = |s: &str| 2 + 6 * s.len();
+    match value {
+        Value::Array(items) => items.iter().fold(2 + items.len(), |sum, item| {
+            sum.saturating_add(member_bound(item))
+        }),
+        Value::Object(map) => map.iter().fold(2 + 2 * map.len(), |sum, (key, item)| {
+            sum.saturating_add(string_bound(key))
+                .saturating_add(member_bound(item))
+        }),
+        scalar => member_bound(scalar),
+    }
+}
+
+/// `size_bound` of a member, without a call for the scalars most members are.
+#[inline]
+fn member_bound(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(_) => 5,
         Value::Number(_) => 24,
-        Value::String(s) => string(s),
-        Value::Array(items) => items.iter().fold(2 + items.len(), |sum, item| {
-            sum.saturating_add(size_bound(item))
-        }),
-        Value::Object(map) => map.iter().fold(2 + 2 * map.len(), |sum, (key, item)| {
-            sum.saturating_add(string(key))
-                .saturating_add(size_bound(item))
-        }),
+        Value::String(s) => string_bound(s),
+        container => size_bound(container),
     }
+}
+
+fn string_bound(s: &str) -> usize {
+    2 + 6 * s.len()
 }
 
 /// The serialized size of a value, without building the text.
@@ -333,7 +362,8 @@ impl Vars {
 struct StateContext<'a> {
     name: &'a str,
     entered_event_id: u64,
-    entered_time_ms: i64,
+    /// `None` for a state that awaits nothing: then it is the clock's time now.
+    entered_time_ms: Option<i64>,
     retry_count: u64,
     retriable: bool,
     task_token: Option<&'a str>,
@@ -429,7 +459,11 @@ impl Scope<'_> {
             "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
             "State": {
                 "Name": state.name,
-                "EnteredTime": timestamp::format(state.entered_time_ms),
+                "EnteredTime": timestamp::format(
+                    state
+                        .entered_time_ms
+                        .unwrap_or_else(|| self.run.services.clock.now_ms())
+                ),
             },
         });
         if let Some(redrives) = info.redrive_count {
@@ -448,8 +482,18 @@ impl Scope<'_> {
         context
     }
 
-    /// Selects with a path from the input, the context object or a variable.
+    /// Selects with a path from the input, the context object or a variable. Inlined for
+    /// the common `$…` path; the others build or look up their root first.
+    #[inline]
     fn select(&self, path: &Path) -> Result<Cow<'_, Value>, Selected> {
+        match path.root() {
+            Root::Input => path.select(self.input).map_err(Selected::Missing),
+            _ => self.select_elsewhere(path),
+        }
+    }
+
+    /// `select` for paths from the context object or a variable.
+    fn select_elsewhere(&self, path: &Path) -> Result<Cow<'_, Value>, Selected> {
         match path.root() {
             Root::Input => path.select(self.input).map_err(Selected::Missing),
             Root::Context => {
@@ -654,8 +698,16 @@ fn entered(kind: &Kind) -> (Event, Event) {
 const TRANSITIONS_PER_YIELD: u32 = 64;
 
 impl<'a> Run<'a> {
-    /// Records a step of the data flow for TestState's inspection data.
+    /// Records a step of the data flow for TestState's inspection data. Inlined so that
+    /// executions, which inspect nothing, pay one test per call.
+    #[inline]
     fn inspect(&self, state: &State, key: &str, value: &Value) {
+        if self.inspect.is_some() {
+            self.record_inspection(state, key, value);
+        }
+    }
+
+    fn record_inspection(&self, state: &State, key: &str, value: &Value) {
         if let Some((inspect, _)) = self.inspect.filter(|(_, s)| std::ptr::eq(*s, state)) {
             inspect
                 .lock()
@@ -665,27 +717,40 @@ impl<'a> Run<'a> {
     }
 
     /// Counts an event and, when someone listens at a level that admits it, builds it.
+    /// Inlined so that an execution without history pays for the count alone.
+    #[inline]
     fn event(&self, previous: u64, event_type: Event, details: impl FnOnce() -> Value) -> u64 {
         let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(history) = self.history {
-            if history.level().admits(event_type) {
-                let mut details = details();
-                if !history.include_execution_data() {
-                    if let Value::Object(map) = &mut details {
-                        map.remove("input");
-                        map.remove("output");
-                    }
-                }
-                history.record(HistoryEvent {
-                    id,
-                    previous_event_id: previous,
-                    event_timestamp_ms: self.services.clock.now_ms(),
-                    event_type,
-                    details,
-                });
-            }
+            self.record(history, id, previous, event_type, details);
         }
         id
+    }
+
+    fn record(
+        &self,
+        history: &dyn HistoryObserver,
+        id: u64,
+        previous: u64,
+        event_type: Event,
+        details: impl FnOnce() -> Value,
+    ) {
+        if history.level().admits(event_type) {
+            let mut details = details();
+            if !history.include_execution_data() {
+                if let Value::Object(map) = &mut details {
+                    map.remove("input");
+                    map.remove("output");
+                }
+            }
+            history.record(HistoryEvent {
+                id,
+                previous_event_id: previous,
+                event_timestamp_ms: self.services.clock.now_ms(),
+                event_type,
+                details,
+            });
+        }
     }
 
     fn runtime(&self, state: &StateContext<'_>, detail: impl std::fmt::Display) -> StatesError {
@@ -695,80 +760,93 @@ impl<'a> Run<'a> {
         ))
     }
 
+    /// `branch`, boxed: Parallel and Map run branches inside a state, and a future cannot
+    /// contain itself.
     fn run_branch<'b>(
         &'b self,
         branch: &'b Branch,
         input: Value,
+        vars: Vars,
+        previous: u64,
+    ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
+        self.branch(branch, input, vars, previous).boxed()
+    }
+
+    /// Runs a branch from its start to its end; returns the output and the last event id.
+    async fn branch(
+        &self,
+        branch: &Branch,
+        input: Value,
         mut vars: Vars,
         mut previous: u64,
-    ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
-        async move {
-            let mut current = branch.start;
-            let mut transitions_since_yield = 0u32;
-            let mut input = input;
-            loop {
-                let state = &branch.states[current];
-                self.transitions.fetch_add(1, Ordering::Relaxed);
-                let (entered_type, exited_type) = entered(&state.kind);
-                let entered_id = self.event(
-                    previous,
-                    entered_type,
-                    || json!({"name": state.name, "input": input}),
-                );
-                let context = StateContext {
-                    name: &state.name,
-                    entered_event_id: entered_id,
-                    entered_time_ms: self.services.clock.now_ms(),
-                    retry_count: 0,
-                    retriable: matches!(
-                        state.kind,
-                        Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
-                    ),
-                    task_token: None,
-                    map_item: None,
-                };
-                let span = spans::state(state);
-                let step = if Self::runs_now(state) {
-                    spans::now(&span, || {
-                        self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
-                    })
-                } else {
-                    // Boxed: the branch future (boxed itself, moved once per execution)
-                    // then holds a pointer, not the largest state kind's future.
-                    Box::pin(spans::within(&span, || {
-                        self.run_state(state, input, &mut vars, context)
-                    }))
-                    .await
-                }
-                .inspect_err(|error| spans::failed(&span, error))?;
-                if matches!(state.kind, Kind::Fail { .. }) {
-                    unreachable!("a Fail state always ends in an error");
-                }
-                let output = match &step {
-                    Step::Next(_, output) | Step::End(output) => output,
-                };
-                previous = self.event(
-                    self.event_ids.load(Ordering::Relaxed),
-                    exited_type,
-                    || json!({"name": state.name, "output": output}),
-                );
-                match step {
-                    Step::Next(next, output) => {
-                        current = next;
-                        input = output;
-                        // A loop of Pass and Choice states awaits nothing else: yield now and
-                        // then, so the executor can still fire the execution's timeout.
-                        transitions_since_yield += 1;
-                        if transitions_since_yield == TRANSITIONS_PER_YIELD {
-                            transitions_since_yield = 0;
-                            YieldNow(false).await;
-                        }
+    ) -> Result<(Value, u64), StatesError> {
+        let mut current = branch.start;
+        let mut transitions_since_yield = 0u32;
+        let mut input = input;
+        loop {
+            let state = &branch.states[current];
+            self.transitions.fetch_add(1, Ordering::Relaxed);
+            let (entered_type, exited_type) = entered(&state.kind);
+            let entered_id = self.event(
+                previous,
+                entered_type,
+                || json!({"name": state.name, "input": input}),
+            );
+            let runs_now = Self::runs_now(state);
+            let context = StateContext {
+                name: &state.name,
+                entered_event_id: entered_id,
+                // A state that awaits nothing enters and leaves within one poll: its
+                // entered time is read only if `$$` asks for it.
+                entered_time_ms: (!runs_now).then(|| self.services.clock.now_ms()),
+                retry_count: 0,
+                retriable: matches!(
+                    state.kind,
+                    Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+                ),
+                task_token: None,
+                map_item: None,
+            };
+            let span = spans::state(state);
+            let step = if runs_now {
+                spans::now(&span, || {
+                    self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
+                })
+            } else {
+                // Boxed: the branch future then holds a pointer, not the largest state
+                // kind's future.
+                Box::pin(spans::within(&span, || {
+                    self.run_state(state, input, &mut vars, context)
+                }))
+                .await
+            }
+            .inspect_err(|error| spans::failed(&span, error))?;
+            if matches!(state.kind, Kind::Fail { .. }) {
+                unreachable!("a Fail state always ends in an error");
+            }
+            let output = match &step {
+                Step::Next(_, output) | Step::End(output) => output,
+            };
+            previous = self.event(
+                self.event_ids.load(Ordering::Relaxed),
+                exited_type,
+                || json!({"name": state.name, "output": output}),
+            );
+            match step {
+                Step::Next(next, output) => {
+                    current = next;
+                    input = output;
+                    // A loop of Pass and Choice states awaits nothing else: yield now and
+                    // then, so the executor can still fire the execution's timeout.
+                    transitions_since_yield += 1;
+                    if transitions_since_yield == TRANSITIONS_PER_YIELD {
+                        transitions_since_yield = 0;
+                        YieldNow(false).await;
                     }
-                    Step::End(output) => return Ok((output, previous)),
                 }
+                Step::End(output) => return Ok((output, previous)),
             }
         }
-        .boxed()
     }
 
     /// One state, with its Retry and Catch.
@@ -900,6 +978,8 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// InputPath or OutputPath. Inlined for the common `$`, which selects the value itself.
+    #[inline]
     fn select_input<'v>(
         &self,
         selection: &Selection,
@@ -910,30 +990,38 @@ impl<'a> Run<'a> {
         match selection {
             Selection::Whole => Ok(Cow::Borrowed(value)),
             Selection::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
-            Selection::Path(path) => {
-                let scope = Scope {
-                    run: self,
-                    input: value,
-                    vars,
-                    state: context,
-                };
-                let invalid = |detail: String| {
-                    self.runtime(
-                        context,
-                        format!("Invalid path '{}' : {detail}", path.as_str()),
-                    )
-                };
-                match path.root() {
-                    Root::Input => path.select(value).map_err(|m| invalid(m.message())),
-                    _ => scope
-                        .select(path)
-                        .map(|v| Cow::Owned(v.into_owned()))
-                        .map_err(|e| match e {
-                            Selected::Missing(m) => invalid(m.message()),
-                            Selected::Undefined(name) => scope.undefined(&name),
-                        }),
-                }
-            }
+            Selection::Path(path) => self.select_path(path, value, context, vars),
+        }
+    }
+
+    fn select_path<'v>(
+        &self,
+        path: &Path,
+        value: &'v Value,
+        context: &StateContext<'_>,
+        vars: &Vars,
+    ) -> Result<Cow<'v, Value>, StatesError> {
+        let scope = Scope {
+            run: self,
+            input: value,
+            vars,
+            state: context,
+        };
+        let invalid = |detail: String| {
+            self.runtime(
+                context,
+                format!("Invalid path '{}' : {detail}", path.as_str()),
+            )
+        };
+        match path.root() {
+            Root::Input => path.select(value).map_err(|m| invalid(m.message())),
+            _ => scope
+                .select(path)
+                .map(|v| Cow::Owned(v.into_owned()))
+                .map_err(|e| match e {
+                    Selected::Missing(m) => invalid(m.message()),
+                    Selected::Undefined(name) => scope.undefined(&name),
+                }),
         }
     }
 
@@ -1005,7 +1093,9 @@ impl<'a> Run<'a> {
                 self.work_now(state, effective, vars, context)?
             }
         };
-        let settled = self.settle(state, prepared, &worked, vars, context)?;
+        let settled = self.settle(state, &prepared, &worked, vars, context)?;
+        // Ends its borrow of the raw input, which `finish` may then move.
+        drop(prepared);
         self.finish(state, raw, worked, settled, vars, context)
     }
 
@@ -1028,22 +1118,28 @@ impl<'a> Run<'a> {
         vars: &mut Vars,
         context: &StateContext<'_>,
     ) -> Result<Step, StatesError> {
-        let mut prepared = self.prepare(state, &raw, vars, context)?;
-        let worked = match (&state.kind, prepared.parameters.take()) {
-            // A Pass without Result passes its parameters on: moved, not copied.
-            (Kind::Pass { result: None }, Some(parameters)) => {
-                Worked::result(parameters, state.transition)
-            }
-            (_, parameters) => {
-                prepared.parameters = parameters;
-                self.work_now(state, prepared.effective(), vars, context)?
-            }
+        // `prepared` borrows the raw input, which `finish` may move: it ends with this
+        // block, dropped in place (`drop(prepared)` copied it first).
+        let (worked, settled) = {
+            let mut prepared = self.prepare(state, &raw, vars, context)?;
+            let worked = match (&state.kind, prepared.parameters.take()) {
+                // A Pass without Result passes its parameters on: moved, not copied.
+                (Kind::Pass { result: None, .. }, Some(parameters)) => {
+                    Worked::result(parameters, state.transition)
+                }
+                (_, parameters) => {
+                    prepared.parameters = parameters;
+                    self.work_now(state, prepared.effective(), vars, context)?
+                }
+            };
+            let settled = self.settle(state, &prepared, &worked, vars, context)?;
+            (worked, settled)
         };
-        let settled = self.settle(state, prepared, &worked, vars, context)?;
         self.finish(state, raw, worked, settled, vars, context)
     }
 
     /// InputPath, then Parameters (JSONPath) or Arguments (JSONata).
+    #[inline]
     fn prepare<'r>(
         &self,
         state: &State,
@@ -1083,6 +1179,7 @@ impl<'a> Run<'a> {
     }
 
     /// The work of the state kinds that await nothing.
+    #[inline]
     fn work_now<'s>(
         &self,
         state: &'s State,
@@ -1097,7 +1194,7 @@ impl<'a> Run<'a> {
             state: context,
         };
         match &state.kind {
-            Kind::Pass { result } => {
+            Kind::Pass { result, .. } => {
                 let result = match result {
                     Some(result) => result.clone(),
                     None => effective.clone(),
@@ -1146,12 +1243,13 @@ impl<'a> Run<'a> {
 
     /// What still needs the effective input once the work is done: for a JSONPath state
     /// without a result (Choice, Wait, Succeed), Assign and OutputPath apply to it. `None`:
-    /// the output is the raw input (or comes from the result, in `finish`). Consuming
-    /// `prepared` ends its borrow of the raw input, which `finish` may then move.
+    /// the output is the raw input (or comes from the result, in `finish`). Borrowed, not
+    /// consumed: moving `Prepared` (two values) in was a copy per state.
+    #[inline]
     fn settle(
         &self,
         state: &State,
-        prepared: Prepared<'_>,
+        prepared: &Prepared<'_>,
         worked: &Worked<'_>,
         vars: &mut Vars,
         context: &StateContext<'_>,
@@ -1175,6 +1273,7 @@ impl<'a> Run<'a> {
 
     /// ResultSelector, Assign, ResultPath and OutputPath (JSONPath) or Output and Assign
     /// (JSONata): the state's output and where it goes.
+    #[inline]
     fn finish(
         &self,
         state: &State,
@@ -1219,7 +1318,12 @@ impl<'a> Run<'a> {
             // effective input is the raw input.
             return Ok(step(settled.unwrap_or_else(|| raw.into_owned())));
         };
-        if matches!(state.kind, Kind::Pass { .. } | Kind::Task(_)) {
+        let checked = match &state.kind {
+            Kind::Pass { result_fits, .. } => *result_fits,
+            Kind::Task(_) => false,
+            _ => true,
+        };
+        if !checked {
             self.check_result_size(state, &result)?;
         }
         self.inspect(state, "result", &result);
@@ -2067,7 +2171,7 @@ impl Machine {
         let context = StateContext {
             name: &state.name,
             entered_event_id: 0,
-            entered_time_ms: start_ms,
+            entered_time_ms: Some(start_ms),
             retry_count: request.retrier_retry_count,
             retriable: matches!(
                 state.kind,

@@ -11,8 +11,18 @@ use serde_json::{Map, Value};
 pub(crate) enum Template {
     /// A subtree with no `.$` key anywhere below.
     Literal(Value),
-    /// An object with at least one dynamic entry: (output key, template).
-    Object(Vec<(String, Template)>),
+    /// An object with at least one dynamic entry and no key written twice. `shape` is the
+    /// object with its literal members in place and `null` where a dynamic one goes;
+    /// `fills` are the dynamic members as (slot in `shape`, template), slots increasing.
+    /// Building clones `shape` and writes the slots in place: serde_json's map hashes every
+    /// key it inserts with SipHash, and that was a quarter of the order machine's Parameters.
+    Object {
+        shape: Map<String, Value>,
+        fills: Vec<(usize, Template)>,
+    },
+    /// An object with a key written both plainly and with `.$` (`"a"` and `"a.$"`): built
+    /// by inserting each entry in order, so the last one wins at the first one's place.
+    Members(Vec<(String, Template)>),
     /// An array with at least one dynamic element.
     Array(Vec<Template>),
     /// `"key.$": "$.path"`: the field (with `.$`) is kept for error messages.
@@ -50,7 +60,7 @@ impl Template {
                     entries.push(entry);
                 }
                 Ok(if dynamic {
-                    Template::Object(entries)
+                    Template::object(entries)
                 } else {
                     Template::Literal(value.clone())
                 })
@@ -68,6 +78,28 @@ impl Template {
             }
             other => Ok(Template::Literal(other.clone())),
         }
+    }
+
+    /// An object with a dynamic entry: its shape and fills, or its members in order when
+    /// a key repeats.
+    fn object(entries: Vec<(String, Template)>) -> Template {
+        // Room for one more member: a ResultPath often adds one to the object that
+        // Parameters built, and growing a full map rehashes it.
+        let mut shape = Map::with_capacity(entries.len() + 1);
+        let mut fills = Vec::new();
+        for (key, template) in &entries {
+            let placeholder = match template {
+                Template::Literal(value) => value.clone(),
+                dynamic => {
+                    fills.push((shape.len(), dynamic.clone()));
+                    Value::Null
+                }
+            };
+            if shape.insert(key.clone(), placeholder).is_some() {
+                return Template::Members(entries);
+            }
+        }
+        Template::Object { shape, fills }
     }
 
     fn dynamic(field: &str, value: &Value) -> Result<Template, TemplateError> {
@@ -100,9 +132,20 @@ pub(crate) fn build<E>(
 ) -> Result<Value, E> {
     match template {
         Template::Literal(value) => Ok(value.clone()),
-        Template::Object(entries) => {
-            // Room for one more member: a ResultPath often adds one to the object that
-            // Parameters built, and growing a full map rehashes it.
+        Template::Object { shape, fills } => {
+            let mut map = shape.clone();
+            let mut slots = map.values_mut();
+            let mut next = 0;
+            for (slot, template) in fills {
+                let value = build(template, leaf)?;
+                *slots
+                    .nth(slot - next)
+                    .expect("a fill's slot is inside the shape") = value;
+                next = slot + 1;
+            }
+            Ok(Value::Object(map))
+        }
+        Template::Members(entries) => {
             let mut map = Map::with_capacity(entries.len() + 1);
             for (key, template) in entries {
                 map.insert(key.clone(), build(template, leaf)?);
