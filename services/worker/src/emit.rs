@@ -59,7 +59,7 @@ impl Emitter {
     /// Publishes a finished execution; resolves once everything is acknowledged.
     pub async fn finished(&self, finished: Finished) -> RecordId {
         let Finished {
-            job,
+            mut job,
             outcome,
             history,
         } = finished;
@@ -73,24 +73,26 @@ impl Emitter {
             Status::Failed => (result::Status::Failed, None),
             Status::TimedOut => (result::Status::TimedOut, None),
         };
+        // The result takes what it can from the job and the outcome rather than copying it;
+        // the execution's ARN stays with the job, for the history and the completion.
         let result = ExecutionResult {
             execution_arn: job.execution_arn.clone(),
             state_machine_arn: job.revision.arn.clone(),
-            name: job.name.clone(),
+            name: std::mem::take(&mut job.name),
             status: status as i32,
             start_date: Some(timestamp(outcome.start_ms)),
             stop_date: Some(timestamp(outcome.stop_ms)),
             output,
-            error: outcome.error.clone(),
-            cause: outcome.cause.clone(),
+            error: outcome.error,
+            cause: outcome.cause,
             billing_details: Some(BillingDetails {
                 billed_memory_used_in_mb: BILLED_MEMORY_MB,
                 billed_duration_in_milliseconds: u32::try_from(billed_ms).unwrap_or(u32::MAX),
             }),
+            idempotency_key: std::mem::take(&mut job.idempotency_key),
             ..ExecutionResult::default()
         };
-        self.publish_result(&job.record, result, &job.idempotency_key)
-            .await;
+        self.publish_result(&job.record, result).await;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
             let mut delay = Duration::from_millis(100);
             while let Err(error) = sink.write(&job.execution_arn, &history).await {
@@ -133,10 +135,10 @@ impl Emitter {
             status: result::Status::Failed as i32,
             error: Some(rejection.reason.error_name().to_owned()),
             cause: Some(rejection.cause.clone()),
+            idempotency_key: rejection.idempotency_key.clone(),
             ..ExecutionResult::default()
         };
-        self.publish_result(&rejection.record, result, &rejection.idempotency_key)
-            .await;
+        self.publish_result(&rejection.record, result).await;
         if let Some(topic) = &self.dead_letter_topic {
             let record = &rejection.record;
             let mut headers = OwnedHeaders::new();
@@ -175,13 +177,7 @@ impl Emitter {
 
     /// Produces one result record keyed like its start record; retries until acknowledged
     /// (the producer has no delivery timeout, so only a fatal error ends up here).
-    async fn publish_result(
-        &self,
-        record: &SourceRecord,
-        mut result: ExecutionResult,
-        idempotency_key: &str,
-    ) {
-        result.idempotency_key = idempotency_key.to_owned();
+    async fn publish_result(&self, record: &SourceRecord, mut result: ExecutionResult) {
         result.source = Some(Source {
             topic: record.id.topic.clone(),
             partition: record.id.partition,

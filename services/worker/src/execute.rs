@@ -83,9 +83,10 @@ impl Executor {
             include_execution_data: self.include_execution_data || revision.include_execution_data,
             events: Mutex::default(),
         });
+        // The job lends its ARN and name to the run and takes them back after.
         let info = ExecutionInfo {
-            execution_arn: job.execution_arn.clone(),
-            name: job.name.clone(),
+            execution_arn: std::mem::take(&mut job.execution_arn),
+            name: std::mem::take(&mut job.name),
             role_arn: revision.role_arn.clone(),
             state_machine_arn: revision.arn.clone(),
             state_machine_name: revision.name.clone(),
@@ -132,6 +133,8 @@ impl Executor {
                     .expect("collector lock is never poisoned")
             })
             .unwrap_or_default();
+        job.execution_arn = info.execution_arn;
+        job.name = info.name;
         Finished {
             job,
             outcome,

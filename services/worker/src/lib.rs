@@ -256,8 +256,7 @@ impl Worker {
                 let Some(record) = backlog.pop_front() else {
                     break;
                 };
-                self.start(record, &mut tracker, &mut executions, &shutdown)
-                    .await;
+                self.start(record, &mut tracker, &mut executions, &shutdown);
             }
             let pause = flow(paused, backlog.bytes, self.config.max_buffered_bytes);
             if pause != paused {
@@ -319,7 +318,8 @@ impl Worker {
         Ok(())
     }
 
-    async fn start(
+    /// Admits a record to the pipeline and spawns its execution's task.
+    fn start(
         &self,
         record: SourceRecord,
         tracker: &mut CommitTracker,
@@ -330,27 +330,20 @@ impl Worker {
         if !tracker.admit(&record.id) {
             return;
         }
-        match self.admit.prepare(record).await {
-            // `prepare` neither claims nor gives up: these come from `claim_job`.
-            Admission::Duplicate(_) | Admission::Abandoned => {}
-            admission => {
-                let (admit, executor, emitter) = (
-                    self.admit.clone(),
-                    self.executor.clone(),
-                    self.emitter.clone(),
-                );
-                let shutdown = shutdown.clone();
-                executions.spawn(async move {
-                    let (record, committed) =
-                        carry(admission, &admit, &executor, &emitter, &shutdown).await;
-                    Done {
-                        record,
-                        committed,
-                        finished_at: Instant::now(),
-                    }
-                });
+        let (admit, executor, emitter) = (
+            self.admit.clone(),
+            self.executor.clone(),
+            self.emitter.clone(),
+        );
+        let shutdown = shutdown.clone();
+        executions.spawn(async move {
+            let (record, committed) = carry(record, &admit, &executor, &emitter, &shutdown).await;
+            Done {
+                record,
+                committed,
+                finished_at: Instant::now(),
             }
-        }
+        });
     }
 
     /// Marks a record finished; when its partition's commit position moved, notes the new
@@ -451,12 +444,13 @@ impl Worker {
     }
 }
 
-/// Carries a prepared record to its end inside its execution's task: the registry catch-up
-/// for an unknown state machine and the idempotency claim (round trips both) happen here,
-/// so they overlap rather than stall the loop that reads the partitions. Returns the record
-/// and whether it may be committed (not when shutdown left its claim unmade).
+/// Carries a record to its end inside its execution's task: decoding and routing it, the
+/// registry catch-up for an unknown state machine and the idempotency claim (round trips
+/// both) happen here, so they spread over the runtime's threads and overlap rather than
+/// stall the loop that reads the partitions. Returns the record and whether it may be
+/// committed (not when shutdown left its claim unmade).
 async fn carry(
-    admission: Admission,
+    record: SourceRecord,
     admit: &Admit,
     executor: &Executor,
     emitter: &Emitter,
@@ -464,7 +458,7 @@ async fn carry(
 ) -> (RecordId, bool) {
     // The futures awaited here are boxed: held inline they would make every execution's
     // task as large as the largest of them, copied whenever the task moves.
-    let admission = match admission {
+    let admission = match Box::pin(admit.prepare(record)).await {
         Admission::Unknown(record) => Box::pin(admit.reconsider(*record)).await,
         other => other,
     };
