@@ -16,6 +16,6 @@ pub mod interpret;
 pub mod timestamp;
 
 pub use interpret::{
-    DefinitionError, ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler, TaskRequest,
-    TestStateInput, TestStateOutcome, TestStatus,
+    json_text, DefinitionError, ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler,
+    TaskRequest, TestStateInput, TestStateOutcome, TestStatus,
 };

@@ -180,7 +180,7 @@ pub async fn start_sync(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         let output = outcome
             .output
             .as_ref()
-            .map(Value::to_string)
+            .map(asl::json_text)
             .unwrap_or_else(|| "null".into());
         answer["output"] = output.into();
         answer["outputDetails"] = json!({"included": true});

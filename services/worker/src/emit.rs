@@ -15,7 +15,6 @@ use quickstep_proto::wkt::Timestamp;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +67,7 @@ impl Emitter {
         let (status, output) = match outcome.status {
             Status::Succeeded => (
                 result::Status::Succeeded,
-                outcome.output.as_ref().map(Value::to_string),
+                outcome.output.as_ref().map(asl::json_text),
             ),
             Status::Failed => (result::Status::Failed, None),
             Status::TimedOut => (result::Status::TimedOut, None),

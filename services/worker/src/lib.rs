@@ -30,6 +30,7 @@ use crate::registry::Registry;
 use crate::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
 use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord};
 use asl::history::Level;
+use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::VecDeque;
@@ -251,6 +252,8 @@ impl Worker {
         let mut backlog = Backlog::default();
         let mut paused = false;
         let max_in_flight = self.config.max_in_flight;
+        // One stream for the worker's life: each `recv` would register a waker slot anew.
+        let mut messages = self.consumer.stream();
         loop {
             while executions.len() < max_in_flight {
                 let Some(record) = backlog.pop_front() else {
@@ -288,9 +291,23 @@ impl Worker {
                     }
                     self.store_offsets(&moved);
                 },
-                message = self.consumer.recv() => match message {
-                    Ok(message) => backlog.push(SourceRecord::from_message(&message)),
-                    Err(error) => tracing::warn!(message = "Consumer error.", %error),
+                Some(message) = messages.next() => {
+                    // With one record, whatever else librdkafka has fetched already: a turn of
+                    // this loop per record would poll every branch above for each. Up to the
+                    // backlog's bound; the stream loses nothing when it is not ready.
+                    let mut next = Some(message);
+                    let mut taken = 0;
+                    while let Some(message) = next {
+                        match message {
+                            Ok(message) => backlog.push(SourceRecord::from_message(&message)),
+                            Err(error) => tracing::warn!(message = "Consumer error.", %error),
+                        }
+                        taken += 1;
+                        next = (taken < RECORDS_PER_TURN
+                            && backlog.bytes < self.config.max_buffered_bytes)
+                            .then(|| messages.next().now_or_never().flatten())
+                            .flatten();
+                    }
                 },
             }
         }
@@ -482,6 +499,9 @@ async fn carry(
         }
     }
 }
+
+/// The most records one turn of the worker's loop takes from the consumer.
+const RECORDS_PER_TURN: usize = 512;
 
 /// Records fetched and not yet started, in arrival order, with their size.
 #[derive(Default)]

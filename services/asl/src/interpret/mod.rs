@@ -12,8 +12,8 @@ mod template;
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
 pub use run::{
-    ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest, TestStateInput,
-    TestStateOutcome, TestStatus,
+    json_text, ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest,
+    TestStateInput, TestStateOutcome, TestStatus,
 };
 pub use spans::SPAN_TARGET;
 

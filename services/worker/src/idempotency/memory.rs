@@ -2,6 +2,7 @@
 
 use super::{effective_ttl, Claim, ClaimKey, DuplicateOf, IdempotencyStore, RecordId, StoreError};
 use futures::future::BoxFuture;
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -87,36 +88,42 @@ impl MemoryStore {
 
     fn claim_now(&self, key: &ClaimKey, record: &RecordId, running_ttl: Duration) -> Claim {
         let now = (self.now)();
-        let mut inner = self.lock();
-        let answer = match inner.entries.get_mut(key).filter(|e| e.live(now)) {
-            None => None,
-            Some(entry) => Some(match &entry.state {
-                State::Running(holder) if holder == record => {
-                    entry.expires_at = Self::deadline(now, running_ttl);
-                    Claim::TakenOver
-                }
-                State::Running(holder) => Claim::Duplicate(DuplicateOf::Running(holder.clone())),
-                State::Completed {
-                    record,
-                    execution_arn,
-                } => Claim::Duplicate(DuplicateOf::Completed {
-                    record: record.clone(),
-                    execution_arn: execution_arn.clone(),
-                }),
-            }),
+        let running = Entry {
+            state: State::Running(record.clone()),
+            expires_at: Self::deadline(now, running_ttl),
         };
-        if let Some(answer) = answer {
-            return answer;
+        let mut inner = self.lock();
+        // One lookup: with a key per execution the map is large, and each probe a cache miss.
+        match inner.entries.entry(key.clone()) {
+            MapEntry::Occupied(mut held) if held.get().live(now) => {
+                let entry = held.get_mut();
+                match &entry.state {
+                    State::Running(holder) if holder == record => {
+                        entry.expires_at = running.expires_at;
+                        Claim::TakenOver
+                    }
+                    State::Running(holder) => {
+                        Claim::Duplicate(DuplicateOf::Running(holder.clone()))
+                    }
+                    State::Completed {
+                        record,
+                        execution_arn,
+                    } => Claim::Duplicate(DuplicateOf::Completed {
+                        record: record.clone(),
+                        execution_arn: execution_arn.clone(),
+                    }),
+                }
+            }
+            MapEntry::Occupied(mut expired) => {
+                expired.insert(running);
+                Claim::Claimed
+            }
+            MapEntry::Vacant(absent) => {
+                absent.insert(running);
+                inner.swept(now);
+                Claim::Claimed
+            }
         }
-        inner.insert(
-            now,
-            key.clone(),
-            Entry {
-                state: State::Running(record.clone()),
-                expires_at: Self::deadline(now, running_ttl),
-            },
-        );
-        Claim::Claimed
     }
 
     fn complete_now(
@@ -127,23 +134,28 @@ impl MemoryStore {
         window: Duration,
     ) {
         let now = (self.now)();
-        let mut inner = self.lock();
-        let ours = match inner.entries.get(key).filter(|e| e.live(now)) {
-            None => true,
-            Some(entry) => matches!(&entry.state, State::Running(holder) if holder == record),
+        let completed = || Entry {
+            state: State::Completed {
+                record: record.clone(),
+                execution_arn: execution_arn.to_owned(),
+            },
+            expires_at: Self::deadline(now, window),
         };
-        if ours {
-            inner.insert(
-                now,
-                key.clone(),
-                Entry {
-                    state: State::Completed {
-                        record: record.clone(),
-                        execution_arn: execution_arn.to_owned(),
-                    },
-                    expires_at: Self::deadline(now, window),
-                },
-            );
+        let mut inner = self.lock();
+        // Ours to complete: absent, expired, or running by this record — updated in place,
+        // since it is almost always still there from the claim.
+        match inner.entries.get_mut(key) {
+            Some(entry) => {
+                let ours = !entry.live(now)
+                    || matches!(&entry.state, State::Running(holder) if holder == record);
+                if ours {
+                    *entry = completed();
+                }
+            }
+            None => {
+                inner.entries.insert(key.clone(), completed());
+                inner.swept(now);
+            }
         }
     }
 
@@ -164,8 +176,8 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn insert(&mut self, now: Instant, key: ClaimKey, entry: Entry) {
-        self.entries.insert(key, entry);
+    /// After an insert: drops the expired entries once the map has doubled since last time.
+    fn swept(&mut self, now: Instant) {
         if self.entries.len() >= self.sweep_at {
             self.entries.retain(|_, e| e.live(now));
             self.sweep_at = (self.entries.len() * 2).max(SWEEP_FLOOR);
