@@ -160,10 +160,15 @@ macro_rules! wire_message {
             pub fn to_json_bytes(&self) -> Result<Vec<u8>, Error> {
                 // sonic-rs writes what serde_json writes (tests/wire.rs holds them to it)
                 // with SIMD string escaping: every execution's result comes through here.
-                sonic_rs::to_vec(self).map_err(|source| Error::JsonEncode {
-                    message: $full_name,
-                    source,
-                })
+                // Sized from the binary form (JSON's names, quotes and escapes make it
+                // larger), so the buffer rarely grows and copies itself.
+                let mut out = Vec::with_capacity(2 * prost::Message::encoded_len(self) + 256);
+                sonic_rs::to_writer(&mut out, self)
+                    .map(|()| out)
+                    .map_err(|source| Error::JsonEncode {
+                        message: $full_name,
+                        source,
+                    })
             }
 
             /// Decodes proto3 JSON. Unknown fields are ignored; anything else malformed is an
