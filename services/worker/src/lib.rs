@@ -353,14 +353,16 @@ impl Worker {
             self.emitter.clone(),
         );
         let shutdown = shutdown.clone();
-        executions.spawn(async move {
+        // Boxed: the runtime moves a task's future into its cell and writes the output over
+        // it, each a copy of the whole future; a box makes those copies a pointer's.
+        executions.spawn(Box::pin(async move {
             let (record, committed) = carry(record, &admit, &executor, &emitter, &shutdown).await;
             Done {
                 record,
                 committed,
                 finished_at: Instant::now(),
             }
-        });
+        }));
     }
 
     /// Marks a record finished; when its partition's commit position moved, notes the new
