@@ -30,16 +30,17 @@ const MAX_ALIGN: usize = GUARANTEED_ALIGN;
 /// mimalloc as the global allocator.
 pub struct MiMalloc;
 
-fn plain(layout: &Layout) -> bool {
-    layout.align() <= GUARANTEED_ALIGN
-        || (layout.align() <= MAX_ALIGN && layout.size() >= MAX_ALIGN)
+/// Whether plain `mi_malloc` meets the alignment of a block of `size` bytes.
+fn plain(size: usize, align: usize) -> bool {
+    align <= GUARANTEED_ALIGN || (align <= MAX_ALIGN && size >= MAX_ALIGN)
 }
 
 // SAFETY: every block comes from mimalloc and goes back to it; blocks from `mi_malloc` meet
-// any alignment up to GUARANTEED_ALIGN, larger ones are asked of the aligned entry points.
+// any alignment up to GUARANTEED_ALIGN, and up to MAX_ALIGN from MAX_ALIGN bytes on (see
+// `plain`); other blocks are asked of the aligned entry points.
 unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if plain(&layout) {
+        if plain(layout.size(), layout.align()) {
             mi::mi_malloc(layout.size()) as *mut u8
         } else {
             mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
@@ -47,7 +48,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if plain(&layout) {
+        if plain(layout.size(), layout.align()) {
             mi::mi_zalloc(layout.size()) as *mut u8
         } else {
             mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
@@ -61,7 +62,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // The new block must be plain too: a 16-aligned block shrunk below 16 bytes may move
         // to a class with less alignment.
-        if plain(&layout) && (layout.align() <= GUARANTEED_ALIGN || new_size >= MAX_ALIGN) {
+        if plain(layout.size(), layout.align()) && plain(new_size, layout.align()) {
             mi::mi_realloc(ptr as *mut c_void, new_size) as *mut u8
         } else {
             mi::mi_realloc_aligned(ptr as *mut c_void, new_size, layout.align()) as *mut u8

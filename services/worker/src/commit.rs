@@ -14,6 +14,8 @@ struct Partition {
     next: i64,
     /// The last commit position handed out.
     committed: Option<i64>,
+    /// Whether `committed` moved since the last `take_moved`.
+    moved: bool,
 }
 
 impl Partition {
@@ -82,7 +84,23 @@ impl CommitTracker {
             return None;
         }
         partition.committed = Some(watermark);
+        partition.moved = true;
         Some(watermark)
+    }
+
+    /// The commit positions that moved since the last call, a partition once each: the
+    /// worker stores a burst of finished records' offsets in one call.
+    pub fn take_moved(&mut self) -> Vec<(String, i32, i64)> {
+        let mut moved = Vec::new();
+        for (topic, partitions) in &mut self.topics {
+            for (partition, p) in partitions.iter_mut().filter(|(_, p)| p.moved) {
+                p.moved = false;
+                if let Some(position) = p.committed {
+                    moved.push((topic.clone(), *partition, position));
+                }
+            }
+        }
+        moved
     }
 
     /// Records admitted and not yet finished, over all partitions.
@@ -165,6 +183,42 @@ mod tests {
         tracker.admit(&id(500));
         assert_eq!(tracker.finish(&id(480)), None);
         assert_eq!(tracker.finish(&id(500)), Some(501));
+    }
+
+    #[test]
+    fn moved_positions_are_taken_once_each_at_their_latest() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        tracker.assign("t", 1);
+        let other = |offset| RecordId {
+            partition: 1,
+            ..id(offset)
+        };
+        for offset in 0..3 {
+            tracker.admit(&id(offset));
+            tracker.admit(&other(offset));
+        }
+        assert!(tracker.take_moved().is_empty(), "nothing finished yet");
+        tracker.finish(&id(0));
+        tracker.finish(&id(1));
+        tracker.finish(&other(2));
+        let mut moved = tracker.take_moved();
+        moved.sort();
+        assert_eq!(
+            moved,
+            [("t".to_owned(), 0, 2), ("t".to_owned(), 1, 0)],
+            "partition 0 once, at its latest; partition 1 at the offset it still runs"
+        );
+        assert!(tracker.take_moved().is_empty(), "taken");
+        tracker.finish(&other(0));
+        tracker.admit(&id(3));
+        tracker.revoke("t", 0);
+        tracker.finish(&id(2));
+        assert_eq!(
+            tracker.take_moved(),
+            vec![("t".to_owned(), 1, 1)],
+            "a revoked partition moves nothing"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord};
 use asl::history::Level;
 use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -280,33 +282,29 @@ impl Worker {
                 Some(done) = executions.join_next(), if !executions.is_empty() => {
                     // Every execution that has finished by now, with one offset store for
                     // all of them: under load they finish in bursts.
-                    let mut moved = Vec::new();
                     let mut next = Some(done);
                     while let Some(done) = next {
                         match done {
-                            Ok(done) => self.finish(done, &mut tracker, &mut moved),
+                            Ok(done) => self.finish(done, &mut tracker),
                             Err(error) => tracing::error!(message = "An execution task failed.", %error),
                         }
                         next = executions.try_join_next();
                     }
-                    self.store_offsets(&moved);
+                    self.store_offsets(&tracker.take_moved());
                 },
                 Some(message) = messages.next() => {
-                    // With one record, whatever else librdkafka has fetched already: a turn of
-                    // this loop per record would poll every branch above for each. Up to the
+                    backlog.take(message);
+                    // With it, whatever else librdkafka has fetched already: a turn of this
+                    // loop per record would poll every branch above for each. Up to the
                     // backlog's bound; the stream loses nothing when it is not ready.
-                    let mut next = Some(message);
-                    let mut taken = 0;
-                    while let Some(message) = next {
-                        match message {
-                            Ok(message) => backlog.push(SourceRecord::from_message(&message)),
-                            Err(error) => tracing::warn!(message = "Consumer error.", %error),
+                    for _ in 1..RECORDS_PER_TURN {
+                        if backlog.bytes >= self.config.max_buffered_bytes {
+                            break;
                         }
-                        taken += 1;
-                        next = (taken < RECORDS_PER_TURN
-                            && backlog.bytes < self.config.max_buffered_bytes)
-                            .then(|| messages.next().now_or_never().flatten())
-                            .flatten();
+                        let Some(Some(message)) = messages.next().now_or_never() else {
+                            break;
+                        };
+                        backlog.take(message);
                     }
                 },
             }
@@ -322,9 +320,8 @@ impl Worker {
                     break;
                 }
                 Some(done) = executions.join_next() => if let Ok(done) = done {
-                    let mut moved = Vec::new();
-                    self.finish(done, &mut tracker, &mut moved);
-                    self.store_offsets(&moved);
+                    self.finish(done, &mut tracker);
+                    self.store_offsets(&tracker.take_moved());
                 },
             }
         }
@@ -365,44 +362,22 @@ impl Worker {
         }));
     }
 
-    /// Marks a record finished; when its partition's commit position moved, notes the new
-    /// position in `moved` (one entry per partition, the latest position).
-    fn finish(&self, done: Done, tracker: &mut CommitTracker, moved: &mut Vec<(RecordId, i64)>) {
-        if !done.committed {
-            return;
-        }
-        let Some(position) = tracker.finish(&done.record) else {
-            return;
-        };
-        self.metrics
-            .commit_latency
-            .observe(done.finished_at.elapsed().as_secs_f64());
-        let same = |(record, _): &&mut (RecordId, i64)| {
-            record.partition == done.record.partition && record.topic == done.record.topic
-        };
-        // Positions only move forward, so the latest is the one to store.
-        match moved.iter_mut().find(same) {
-            Some(entry) => entry.1 = position,
-            None => moved.push((done.record, position)),
+    /// Marks a record finished; `tracker.take_moved` then has its partition's new commit
+    /// position, if it moved.
+    fn finish(&self, done: Done, tracker: &mut CommitTracker) {
+        if done.committed && tracker.finish(&done.record).is_some() {
+            self.metrics
+                .commit_latency
+                .observe(done.finished_at.elapsed().as_secs_f64());
         }
     }
 
-    /// Stores the commit positions that moved; the consumer's auto-commit sends them.
-    fn store_offsets(&self, moved: &[(RecordId, i64)]) {
-        if moved.is_empty() {
+    /// Stores commit positions for the consumer's auto-commit to send.
+    fn store_offsets(&self, positions: &[(String, i32, i64)]) {
+        if positions.is_empty() {
             return;
         }
-        let mut list = TopicPartitionList::with_capacity(moved.len());
-        for (record, position) in moved {
-            if let Err(error) = list.add_partition_offset(
-                &record.topic,
-                record.partition,
-                Offset::Offset(*position),
-            ) {
-                tracing::debug!(message = "Offset not stored.", %error, record = %record);
-            }
-        }
-        if let Err(error) = self.consumer.store_offsets(&list) {
+        if let Err(error) = self.consumer.store_offsets(&partition_list(positions)) {
             tracing::debug!(message = "Offsets not stored (partition revoked?).", %error);
         }
     }
@@ -450,17 +425,24 @@ impl Worker {
     }
 
     fn commit_final(&self, tracker: &CommitTracker) {
-        let mut list = TopicPartitionList::new();
-        for (topic, partition, position) in tracker.positions() {
-            list.add_partition_offset(&topic, partition, Offset::Offset(position))
-                .ok();
-        }
+        let list = partition_list(&tracker.positions());
         if list.count() > 0 {
             if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
                 tracing::warn!(message = "Final commit failed.", %error);
             }
         }
     }
+}
+
+/// The librdkafka list of (topic, partition, position)s.
+fn partition_list(positions: &[(String, i32, i64)]) -> TopicPartitionList {
+    let mut list = TopicPartitionList::with_capacity(positions.len());
+    for (topic, partition, position) in positions {
+        // Fails only for an invalid offset, which a position never is.
+        list.add_partition_offset(topic, *partition, Offset::Offset(*position))
+            .ok();
+    }
+    list
 }
 
 /// Carries a record to its end inside its execution's task: decoding and routing it, the
@@ -513,6 +495,15 @@ struct Backlog {
 }
 
 impl Backlog {
+    /// Takes what the consumer gave: a record, or an error to log (librdkafka goes on
+    /// fetching).
+    fn take(&mut self, message: KafkaResult<BorrowedMessage<'_>>) {
+        match message {
+            Ok(message) => self.push(SourceRecord::from_message(&message)),
+            Err(error) => tracing::warn!(message = "Consumer error.", %error),
+        }
+    }
+
     fn push(&mut self, record: SourceRecord) {
         self.bytes += record.size();
         self.records.push_back(record);
