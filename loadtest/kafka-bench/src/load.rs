@@ -443,6 +443,15 @@ fn machine_name(path: &Path) -> Result<String> {
 }
 
 pub(crate) async fn run(args: LoadArgs) -> Result<()> {
+    let mut created = Vec::new();
+    let ran = run_scenario(&args, &mut created).await;
+    crate::delete_topics(&args.brokers, &created).await;
+    ran
+}
+
+/// The scenario of `run`; the names of the topics it makes go to `created` (never the
+/// ones given with `--start-topic`/`--results-topic`).
+async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> {
     if !(0.0..=1.0).contains(&args.duplicate_ratio) {
         bail!("--duplicate-ratio must be between 0 and 1");
     }
@@ -482,6 +491,7 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
         },
         (input, results) => {
             let mut t = topics(&args.brokers, "load").await?;
+            created.extend([t.input.clone(), t.results.clone()]);
             t.input = input.clone().unwrap_or(t.input);
             t.results = results.clone().unwrap_or(t.results);
             t
@@ -531,7 +541,7 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
         let limit = Duration::from_secs(args.timeout_s);
         tokio::spawn(async move { read(&brokers, &results, &run, expected, settle, limit).await })
     };
-    let produced = produce(&args, &t.input, &machine, &run).await?;
+    let produced = produce(args, &t.input, &machine, &run).await?;
     eprintln!(
         "load: produced {} records in {:.1} s; reading results",
         produced.records, produced.seconds

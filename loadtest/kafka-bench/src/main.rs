@@ -210,6 +210,29 @@ async fn create_topics(brokers: &str, topics: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the topics a run made: each phase makes fresh ones, and left behind they filled
+/// the local broker's disk (26 GB after a day of runs). Failures are reported, not fatal.
+async fn delete_topics(brokers: &str, topics: &[String]) {
+    if topics.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let deleted = async {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()?;
+        admin.delete_topics(&names, &AdminOptions::new()).await
+    };
+    match deleted.await {
+        Ok(results) => {
+            for (topic, error) in results.into_iter().filter_map(Result::err) {
+                eprintln!("kafka-bench: topic {topic} not deleted: {error}");
+            }
+        }
+        Err(error) => eprintln!("kafka-bench: topics not deleted: {error}"),
+    }
+}
+
 /// Waits until `group` is stable with at least `members` members; fails early when one of
 /// `processes` (the members-to-be) has exited.
 async fn wait_group(
@@ -459,6 +482,14 @@ fn worker(
 }
 
 async fn run(args: RunArgs) -> Result<()> {
+    let mut created = Vec::new();
+    let ran = run_phases(&args, &mut created).await;
+    delete_topics(&args.brokers, &created).await;
+    ran
+}
+
+/// The phases of `run`; the names of the topics they make go to `created`.
+async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
     let n = args.records;
     let phases: Vec<&str> = args.phases.split(',').collect();
     let defs = std::env::temp_dir().join(unique("kafka-bench"));
@@ -480,6 +511,7 @@ async fn run(args: RunArgs) -> Result<()> {
 
     if phases.contains(&"passthrough") {
         let t = topics(&args.brokers, "passthrough").await?;
+        created.extend([t.input.clone(), t.results.clone()]);
         let mut p = Proc(
             Command::new(std::env::current_exe()?)
                 .args(["passthrough", "--brokers", &args.brokers])
@@ -521,7 +553,9 @@ async fn run(args: RunArgs) -> Result<()> {
             continue;
         }
         let t = topics(&args.brokers, phase).await?;
-        let history = format!("kafka:{}", unique("bench-history"));
+        let history_topic = unique("bench-history");
+        created.extend([t.input.clone(), t.results.clone(), history_topic.clone()]);
+        let history = format!("kafka:{history_topic}");
         let mut flags = vec![
             "--max-in-flight",
             &in_flight,
@@ -557,6 +591,7 @@ async fn run(args: RunArgs) -> Result<()> {
     if phases.contains(&"memory") && args.memory_in_flight > 0 {
         let m = args.memory_in_flight;
         let t = topics(&args.brokers, "memory").await?;
+        created.extend([t.input.clone(), t.results.clone()]);
         let port = 19000 + (std::process::id() % 1000) as u16;
         let address = format!("127.0.0.1:{port}");
         let max = m.to_string();
