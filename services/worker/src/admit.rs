@@ -241,7 +241,7 @@ impl Admit {
         let trigger = self
             .triggers
             .iter()
-            .find(|t| t.config.topic == record.id.topic);
+            .find(|t| *t.config.topic == *record.id.topic);
         let fallback_key = record
             .header(HEADER_IDEMPOTENCY_KEY)
             .map(str::to_owned)

@@ -3,6 +3,7 @@
 //! finished (result and history acknowledged). Vector's `OrderedFinalizer`, by offset.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 pub use crate::idempotency::RecordId;
 
@@ -29,14 +30,14 @@ impl Partition {
 #[derive(Debug, Default)]
 pub struct CommitTracker {
     /// By topic, then partition: looked up with a borrowed topic on every record.
-    topics: HashMap<String, HashMap<i32, Partition>>,
+    topics: HashMap<Arc<str>, HashMap<i32, Partition>>,
 }
 
 impl CommitTracker {
     /// Starts tracking a newly assigned partition.
     pub fn assign(&mut self, topic: &str, partition: i32) {
         self.topics
-            .entry(topic.to_owned())
+            .entry(topic.into())
             .or_default()
             .entry(partition)
             .or_default();
@@ -90,7 +91,7 @@ impl CommitTracker {
 
     /// The commit positions that moved since the last call, a partition once each: the
     /// worker stores a burst of finished records' offsets in one call.
-    pub fn take_moved(&mut self) -> Vec<(String, i32, i64)> {
+    pub fn take_moved(&mut self) -> Vec<(Arc<str>, i32, i64)> {
         let mut moved = Vec::new();
         for (topic, partitions) in &mut self.topics {
             for (partition, p) in partitions.iter_mut().filter(|(_, p)| p.moved) {
@@ -113,7 +114,7 @@ impl CommitTracker {
     }
 
     /// Every partition's commit position, for a final commit.
-    pub fn positions(&self) -> Vec<(String, i32, i64)> {
+    pub fn positions(&self) -> Vec<(Arc<str>, i32, i64)> {
         self.topics
             .iter()
             .flat_map(|(topic, partitions)| {

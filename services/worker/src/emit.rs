@@ -178,7 +178,7 @@ impl Emitter {
     /// (the producer has no delivery timeout, so only a fatal error ends up here).
     async fn publish_result(&self, record: &SourceRecord, mut result: ExecutionResult) {
         result.source = Some(Source {
-            topic: record.id.topic.clone(),
+            topic: record.id.topic.to_string(),
             partition: record.id.partition,
             offset: record.id.offset,
         });

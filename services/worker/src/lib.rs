@@ -28,7 +28,7 @@ use crate::idempotency::{IdempotencyStore, MemoryStore, RecordId, RedisStore};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
-use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord};
+use crate::source::{RebalanceEvent, SourceConsumer, SourceRecord, TopicNames};
 use asl::history::Level;
 use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -373,7 +373,7 @@ impl Worker {
     }
 
     /// Stores commit positions for the consumer's auto-commit to send.
-    fn store_offsets(&self, positions: &[(String, i32, i64)]) {
+    fn store_offsets(&self, positions: &[(Arc<str>, i32, i64)]) {
         if positions.is_empty() {
             return;
         }
@@ -435,7 +435,7 @@ impl Worker {
 }
 
 /// The librdkafka list of (topic, partition, position)s.
-fn partition_list(positions: &[(String, i32, i64)]) -> TopicPartitionList {
+fn partition_list(positions: &[(Arc<str>, i32, i64)]) -> TopicPartitionList {
     let mut list = TopicPartitionList::with_capacity(positions.len());
     for (topic, partition, position) in positions {
         // Fails only for an invalid offset, which a position never is.
@@ -492,6 +492,7 @@ const RECORDS_PER_TURN: usize = 512;
 struct Backlog {
     records: VecDeque<SourceRecord>,
     bytes: usize,
+    topics: TopicNames,
 }
 
 impl Backlog {
@@ -499,7 +500,10 @@ impl Backlog {
     /// fetching).
     fn take(&mut self, message: KafkaResult<BorrowedMessage<'_>>) {
         match message {
-            Ok(message) => self.push(SourceRecord::from_message(&message)),
+            Ok(message) => {
+                let record = SourceRecord::from_message(&message, &mut self.topics);
+                self.push(record)
+            }
             Err(error) => tracing::warn!(message = "Consumer error.", %error),
         }
     }

@@ -14,6 +14,7 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -199,6 +200,24 @@ pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(),
     Ok(())
 }
 
+/// The names of the topics records came from, one allocation per topic: every record's id
+/// holds its topic, and a copy of the name per record was an allocation (and a free on
+/// another thread) each.
+#[derive(Debug, Default)]
+pub struct TopicNames(Vec<Arc<str>>);
+
+impl TopicNames {
+    /// The shared name of `topic`. A linear search: a worker reads a handful of topics.
+    pub fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(name) = self.0.iter().find(|name| ***name == *topic) {
+            return name.clone();
+        }
+        let name: Arc<str> = topic.into();
+        self.0.push(name.clone());
+        name
+    }
+}
+
 /// A start record, detached from the consumer.
 #[derive(Debug, Clone)]
 pub struct SourceRecord {
@@ -215,8 +234,9 @@ pub struct SourceRecord {
 }
 
 impl SourceRecord {
-    /// Copies a consumed message out of librdkafka's buffer.
-    pub fn from_message(message: &impl Message) -> SourceRecord {
+    /// Copies a consumed message out of librdkafka's buffer, its topic name shared through
+    /// `topics`.
+    pub fn from_message(message: &impl Message, topics: &mut TopicNames) -> SourceRecord {
         let headers = message
             .headers()
             .map(|headers| {
@@ -233,7 +253,7 @@ impl SourceRecord {
             .unwrap_or_default();
         SourceRecord {
             id: crate::idempotency::RecordId::new(
-                message.topic(),
+                topics.get(message.topic()),
                 message.partition(),
                 message.offset(),
             ),

@@ -18,6 +18,7 @@
 
 use futures::future::BoxFuture;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod memory;
@@ -29,8 +30,8 @@ pub use self::redis::{RedisStore, RedisStoreConfig};
 /// One Kafka record: where a start event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordId {
-    /// The topic.
-    pub topic: String,
+    /// The topic: shared by every record of the topic (see `source::TopicNames`).
+    pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The offset within the partition.
@@ -39,7 +40,7 @@ pub struct RecordId {
 
 impl RecordId {
     /// A record id from its parts.
-    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> Self {
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32, offset: i64) -> Self {
         RecordId {
             topic: topic.into(),
             partition,

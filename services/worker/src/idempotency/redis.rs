@@ -314,7 +314,7 @@ fn parse_value(raw: &str) -> Result<DuplicateOf, StoreError> {
         .and_then(|o| o.parse().ok())
         .ok_or_else(malformed)?;
     let record = RecordId {
-        topic,
+        topic: topic.into(),
         partition,
         offset,
     };
