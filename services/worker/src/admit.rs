@@ -207,37 +207,46 @@ impl Admit {
         })
     }
 
-    /// Decides what to do with one record, its idempotency key claimed.
+    /// Decides what to do with one record: decodes, routes, finds the revision, waits for
+    /// the start rate and claims the idempotency key. The worker admits inside each
+    /// execution's task, so claims (a Redis round trip each) overlap instead of queueing in
+    /// the loop that reads the partitions.
+    ///
+    /// Only what may wait is a future: the registry catch-up for an unknown state machine,
+    /// the rate limit once its bucket is empty, and the claim. The rest runs in place, and
+    /// the rarely taken waits are boxed, so the future stays small (each execution's task
+    /// holds it, and a large one was copied into its box for every record).
     pub async fn admit(&self, record: SourceRecord, shutdown: &CancellationToken) -> Admission {
-        let admission = match self.prepare(record).await {
-            Admission::Unknown(record) => self.reconsider(*record).await,
-            other => other,
-        };
-        match admission {
-            Admission::Run(job) => self.claim_job(job, shutdown).await,
-            other => other,
+        let mut admission = self.decide(record, self.sync.is_some());
+        if let Admission::Unknown(record) = admission {
+            admission = Box::pin(self.reconsider(*record)).await;
         }
+        let Admission::Run(job) = admission else {
+            return admission;
+        };
+        if self.limits.check(&job.revision.name).is_err()
+            && Box::pin(self.limits.wait(&job.revision.name)).await
+        {
+            self.metrics
+                .throttled
+                .with_label_values(&[&job.revision.name])
+                .inc();
+        }
+        self.claim_job(job, shutdown).await
     }
 
     /// Decides again on a record whose state machine was unknown, once the registry has
     /// read every revision written before the record; still unknown, it is refused.
-    pub async fn reconsider(&self, record: SourceRecord) -> Admission {
+    async fn reconsider(&self, record: SourceRecord) -> Admission {
         if let Some(sync) = &self.sync {
             sync.catch_up(record.timestamp_ms).await;
         }
-        self.decide(record, false).await
+        self.decide(record, false)
     }
 
-    /// Everything but the claim: decodes, routes, finds the revision and waits for the
-    /// start rate. A `Run` job must still be claimed (`claim_job`) before it runs: the worker
-    /// claims inside each execution's task, so claims (a Redis round trip each) overlap
-    /// instead of queueing one after another in the loop that reads the partitions.
-    pub async fn prepare(&self, record: SourceRecord) -> Admission {
-        self.decide(record, self.sync.is_some()).await
-    }
-
-    /// `prepare`; with `may_wait`, an unknown state machine is `Unknown` rather than refused.
-    async fn decide(&self, record: SourceRecord, may_wait: bool) -> Admission {
+    /// Decodes, routes and finds the revision; with `may_wait`, an unknown state machine is
+    /// `Unknown` rather than refused.
+    fn decide(&self, record: SourceRecord, may_wait: bool) -> Admission {
         let trigger = self
             .triggers
             .iter()
@@ -366,12 +375,6 @@ impl Admit {
             .map(str::to_owned)
             .unwrap_or_else(|| derived_name(&record.id));
         let execution_arn = self.registry.execution_arn(&revision.name, &execution_name);
-        if self.limits.wait(&revision.name).await {
-            self.metrics
-                .throttled
-                .with_label_values(&[&revision.name])
-                .inc();
-        }
         let claim = self
             .store
             .as_ref()
@@ -387,17 +390,22 @@ impl Admit {
         }))
     }
 
-    /// Claims a prepared job's key: `Run` (claimed, or taken over from an earlier delivery of
+    /// Claims a decided job's key: `Run` (claimed, or taken over from an earlier delivery of
     /// the same record), `Duplicate`, or `Abandoned` when shutdown comes while the store is
     /// unreachable (the record stays uncommitted for the next owner).
-    pub async fn claim_job(&self, job: Box<Job>, shutdown: &CancellationToken) -> Admission {
+    async fn claim_job(&self, job: Box<Job>, shutdown: &CancellationToken) -> Admission {
         let (Some(store), Some(key)) = (&self.store, &job.claim) else {
             return Admission::Run(job);
         };
-        match self
-            .claim(store.as_ref(), key, &job.record.id, shutdown)
-            .await
-        {
+        // The first attempt in place; the retries, rarely needed, in a box of their own.
+        let claim = match store.claim(key, &job.record.id, RUNNING_TTL).await {
+            Ok(claim) => Some(claim),
+            Err(error) => {
+                self.claim_failed(&error, &job.record.id);
+                Box::pin(self.claim_again(store.as_ref(), key, &job.record.id, shutdown)).await
+            }
+        };
+        match claim {
             None => Admission::Abandoned,
             Some(Claim::Duplicate(of)) => {
                 self.metrics.duplicates.inc();
@@ -407,9 +415,10 @@ impl Admit {
         }
     }
 
-    /// Claims with exponential backoff while the store is unreachable: the worker never runs
-    /// an execution without the guarantee it was configured with. `None` on shutdown.
-    async fn claim(
+    /// After a failed claim: claims again with exponential backoff while the store is
+    /// unreachable (the worker never runs an execution without the guarantee it was
+    /// configured with). `None` on shutdown.
+    async fn claim_again(
         &self,
         store: &dyn IdempotencyStore,
         key: &ClaimKey,
@@ -418,27 +427,25 @@ impl Admit {
     ) -> Option<Claim> {
         let mut delay = Duration::from_millis(100);
         loop {
-            match store.claim(key, record, RUNNING_TTL).await {
-                Ok(claim) => return Some(claim),
-                Err(error) => {
-                    self.metrics
-                        .idempotency_errors
-                        .with_label_values(&["claim"])
-                        .inc();
-                    log_store_error(&error, record);
-                }
-            }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = tokio::time::sleep(delay) => {}
             }
             delay = (delay * 2).min(Duration::from_secs(5));
+            match store.claim(key, record, RUNNING_TTL).await {
+                Ok(claim) => return Some(claim),
+                Err(error) => self.claim_failed(&error, record),
+            }
         }
     }
-}
 
-fn log_store_error(error: &StoreError, record: &RecordId) {
-    tracing::warn!(message = "Idempotency claim failed; retrying.", %error, record = %record);
+    fn claim_failed(&self, error: &StoreError, record: &RecordId) {
+        self.metrics
+            .idempotency_errors
+            .with_label_values(&["claim"])
+            .inc();
+        tracing::warn!(message = "Idempotency claim failed; retrying.", %error, record = %record);
+    }
 }
 
 /// AWS's execution name rules: 1–80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`

@@ -207,7 +207,7 @@ mod tests {
         moved.sort();
         assert_eq!(
             moved,
-            [("t".to_owned(), 0, 2), ("t".to_owned(), 1, 0)],
+            [("t".into(), 0, 2), ("t".into(), 1, 0)],
             "partition 0 once, at its latest; partition 1 at the offset it still runs"
         );
         assert!(tracker.take_moved().is_empty(), "taken");
@@ -217,7 +217,7 @@ mod tests {
         tracker.finish(&id(2));
         assert_eq!(
             tracker.take_moved(),
-            vec![("t".to_owned(), 1, 1)],
+            vec![("t".into(), 1, 1)],
             "a revoked partition moves nothing"
         );
     }
@@ -229,6 +229,6 @@ mod tests {
         tracker.assign("t", 1);
         tracker.admit(&id(5));
         tracker.finish(&id(5));
-        assert_eq!(tracker.positions(), vec![("t".to_owned(), 0, 6)]);
+        assert_eq!(tracker.positions(), vec![("t".into(), 0, 6)]);
     }
 }

@@ -249,6 +249,12 @@ impl Worker {
                 shutdown.clone(),
             ));
         }
+        let stages = Arc::new(Stages {
+            admit: self.admit.clone(),
+            executor: self.executor.clone(),
+            emitter: self.emitter.clone(),
+            shutdown: shutdown.clone(),
+        });
         let mut tracker = CommitTracker::default();
         let mut executions: JoinSet<Done> = JoinSet::new();
         let mut backlog = Backlog::default();
@@ -261,7 +267,7 @@ impl Worker {
                 let Some(record) = backlog.pop_front() else {
                     break;
                 };
-                self.start(record, &mut tracker, &mut executions, &shutdown);
+                start(record, &stages, &mut tracker, &mut executions);
             }
             let pause = flow(paused, backlog.bytes, self.config.max_buffered_bytes);
             if pause != paused {
@@ -330,36 +336,6 @@ impl Worker {
         self.consumer.unsubscribe();
         side_tasks.abort_all();
         Ok(())
-    }
-
-    /// Admits a record to the pipeline and spawns its execution's task.
-    fn start(
-        &self,
-        record: SourceRecord,
-        tracker: &mut CommitTracker,
-        executions: &mut JoinSet<Done>,
-        shutdown: &CancellationToken,
-    ) {
-        // A record fetched before its partition was revoked belongs to the new owner now.
-        if !tracker.admit(&record.id) {
-            return;
-        }
-        let (admit, executor, emitter) = (
-            self.admit.clone(),
-            self.executor.clone(),
-            self.emitter.clone(),
-        );
-        let shutdown = shutdown.clone();
-        // Boxed: the runtime moves a task's future into its cell and writes the output over
-        // it, each a copy of the whole future; a box makes those copies a pointer's.
-        executions.spawn(Box::pin(async move {
-            let (record, committed) = carry(record, &admit, &executor, &emitter, &shutdown).await;
-            Done {
-                record,
-                committed,
-                finished_at: Instant::now(),
-            }
-        }));
     }
 
     /// Marks a record finished; `tracker.take_moved` then has its partition's new commit
@@ -445,42 +421,56 @@ fn partition_list(positions: &[(Arc<str>, i32, i64)]) -> TopicPartitionList {
     list
 }
 
-/// Carries a record to its end inside its execution's task: decoding and routing it, the
-/// registry catch-up for an unknown state machine and the idempotency claim (round trips
-/// both) happen here, so they spread over the runtime's threads and overlap rather than
-/// stall the loop that reads the partitions. Returns the record and whether it may be
-/// committed (not when shutdown left its claim unmade).
-async fn carry(
+/// What each execution's task uses, shared: one reference count per task.
+struct Stages {
+    admit: Arc<Admit>,
+    executor: Arc<Executor>,
+    emitter: Arc<Emitter>,
+    shutdown: CancellationToken,
+}
+
+/// Admits a record to the pipeline and spawns its execution's task.
+fn start(
     record: SourceRecord,
-    admit: &Admit,
-    executor: &Executor,
-    emitter: &Emitter,
-    shutdown: &CancellationToken,
-) -> (RecordId, bool) {
-    // The futures awaited here are boxed: held inline they would make every execution's
-    // task as large as the largest of them, copied whenever the task moves.
-    let admission = match Box::pin(admit.prepare(record)).await {
-        Admission::Unknown(record) => Box::pin(admit.reconsider(*record)).await,
-        other => other,
-    };
-    match admission {
+    stages: &Arc<Stages>,
+    tracker: &mut CommitTracker,
+    executions: &mut JoinSet<Done>,
+) {
+    // A record fetched before its partition was revoked belongs to the new owner now.
+    if !tracker.admit(&record.id) {
+        return;
+    }
+    let stages = stages.clone();
+    // Boxed: the runtime moves a task's future into its cell and writes the output over
+    // it, each a copy of the whole future; a box makes those copies a pointer's.
+    executions.spawn(Box::pin(async move {
+        let (record, committed) = carry(record, &stages).await;
+        Done {
+            record,
+            committed,
+            finished_at: Instant::now(),
+        }
+    }));
+}
+
+/// Carries a record to its end inside its execution's task: admission (the registry
+/// catch-up for an unknown state machine and the idempotency claim are round trips) happens
+/// here, so it spreads over the runtime's threads and overlaps rather than stalling the
+/// loop that reads the partitions. Returns the record and whether it may be committed (not
+/// when shutdown left its claim unmade).
+async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
+    let id = record.id.clone();
+    match stages.admit.admit(record, &stages.shutdown).await {
+        // Boxed: the execution's and the emission's futures are large, and held inline they
+        // would make every task as large as the largest.
         Admission::Run(job) => {
-            let record = job.record.id.clone();
-            match Box::pin(admit.claim_job(job, shutdown)).await {
-                Admission::Run(job) => {
-                    let finished = Box::pin(executor.execute(*job)).await;
-                    (Box::pin(emitter.finished(finished)).await, true)
-                }
-                Admission::Duplicate(_) => (record, true),
-                // Left uncommitted: the next owner of the partition sees it again.
-                _ => (record, false),
-            }
+            let finished = Box::pin(stages.executor.execute(*job)).await;
+            (Box::pin(stages.emitter.finished(finished)).await, true)
         }
-        Admission::Reject(rejection) => (Box::pin(emitter.rejected(rejection)).await, true),
-        Admission::Unknown(record) => (record.id.clone(), false),
-        Admission::Duplicate(_) | Admission::Abandoned => {
-            unreachable!("only claim_job answers these, and it is called above")
-        }
+        Admission::Reject(rejection) => (Box::pin(stages.emitter.rejected(rejection)).await, true),
+        Admission::Duplicate(_) => (id, true),
+        // Left uncommitted: the next owner of the partition sees it again.
+        Admission::Abandoned | Admission::Unknown(_) => (id, false),
     }
 }
 

@@ -14,7 +14,6 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -200,20 +199,22 @@ pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(),
     Ok(())
 }
 
-/// The names of the topics records came from, one allocation per topic: every record's id
-/// holds its topic, and a copy of the name per record was an allocation (and a free on
-/// another thread) each.
+/// The names of the topics records came from, one allocation per topic for the process's
+/// life: every record's id holds its topic, and a copy of the name per record was an
+/// allocation (and a free on another thread) each, a shared `Arc` a contended reference
+/// count. Leaked on purpose: a consumer reads only the topics it subscribed to, a handful
+/// fixed by its configuration.
 #[derive(Debug, Default)]
-pub struct TopicNames(Vec<Arc<str>>);
+pub struct TopicNames(Vec<&'static str>);
 
 impl TopicNames {
     /// The shared name of `topic`. A linear search: a worker reads a handful of topics.
-    pub fn get(&mut self, topic: &str) -> Arc<str> {
-        if let Some(name) = self.0.iter().find(|name| ***name == *topic) {
-            return name.clone();
+    pub fn get(&mut self, topic: &str) -> &'static str {
+        if let Some(name) = self.0.iter().find(|name| **name == topic) {
+            return name;
         }
-        let name: Arc<str> = topic.into();
-        self.0.push(name.clone());
+        let name: &'static str = Box::leak(topic.into());
+        self.0.push(name);
         name
     }
 }

@@ -17,8 +17,8 @@
 //! Stores: [`MemoryStore`] for one worker, [`RedisStore`] for many.
 
 use futures::future::BoxFuture;
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 mod memory;
@@ -30,8 +30,11 @@ pub use self::redis::{RedisStore, RedisStoreConfig};
 /// One Kafka record: where a start event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordId {
-    /// The topic: shared by every record of the topic (see `source::TopicNames`).
-    pub topic: Arc<str>,
+    /// The topic: for consumed records, one name shared by every record of the topic (see
+    /// `source::TopicNames`), so a copy is a pointer's, with no allocation and no shared
+    /// reference count (each execution's task copies its record's id several times, on
+    /// both of the runtime's threads).
+    pub topic: Cow<'static, str>,
     /// The partition.
     pub partition: i32,
     /// The offset within the partition.
@@ -40,7 +43,7 @@ pub struct RecordId {
 
 impl RecordId {
     /// A record id from its parts.
-    pub fn new(topic: impl Into<Arc<str>>, partition: i32, offset: i64) -> Self {
+    pub fn new(topic: impl Into<Cow<'static, str>>, partition: i32, offset: i64) -> Self {
         RecordId {
             topic: topic.into(),
             partition,
