@@ -90,6 +90,13 @@ struct RunArgs {
     /// Phases to run, comma-separated: passthrough,off,all,memory.
     #[arg(long, default_value = "passthrough,off,all,memory")]
     phases: String,
+    /// Rounds of the throughput phases, run back to back (passthrough, off, all, then
+    /// again): the report gives each phase's median and each round's ratio to the
+    /// passthrough. On a shared machine one phase alone can run at half the speed of the
+    /// next with whatever else the cores are doing; pairs measured moments apart and the
+    /// median over rounds are steadier than any single run.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 fn main() -> Result<()> {
@@ -488,6 +495,125 @@ async fn run(args: RunArgs) -> Result<()> {
     ran
 }
 
+/// The raw passthrough (this binary in its own process), the ceiling.
+async fn passthrough_phase(args: &RunArgs, created: &mut Vec<String>) -> Result<Phase> {
+    let t = topics(&args.brokers, "passthrough").await?;
+    created.extend([t.input.clone(), t.results.clone()]);
+    let mut p = Proc(
+        Command::new(std::env::current_exe()?)
+            .args(["passthrough", "--brokers", &args.brokers])
+            .args([
+                "--input", &t.input, "--output", &t.results, "--group", &t.group,
+            ])
+            .args(["--max-in-flight", &args.max_in_flight.to_string()])
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    wait_group(
+        &args.brokers,
+        &t.group,
+        1,
+        Duration::from_secs(60),
+        std::slice::from_mut(&mut p),
+    )
+    .await?;
+    measure(
+        "passthrough (ceiling)",
+        &args.brokers,
+        &t.input,
+        &t.results,
+        args.records,
+    )
+    .await
+}
+
+/// `quickstep worker` on the order machine: history OFF (`off`) or ALL to a Kafka topic
+/// (`all`).
+async fn worker_phase(
+    args: &RunArgs,
+    defs: &std::path::Path,
+    phase: &str,
+    created: &mut Vec<String>,
+) -> Result<Phase> {
+    let t = topics(&args.brokers, phase).await?;
+    created.extend([t.input.clone(), t.results.clone()]);
+    let history_topic = unique("bench-history");
+    let history = format!("kafka:{history_topic}");
+    let in_flight = args.max_in_flight.to_string();
+    let mut flags = vec![
+        "--max-in-flight",
+        &in_flight,
+        "--idempotency",
+        &args.idempotency,
+    ];
+    let label = if phase == "all" {
+        // The worker creates it; it goes with the rest.
+        created.push(history_topic.clone());
+        flags.extend(["--history", history.as_str(), "--history-level", "ALL"]);
+        "order, history ALL → kafka"
+    } else {
+        "order, history OFF"
+    };
+    let mut w = worker(&args.quickstep, &args.brokers, defs, &t, phase, &flags)?;
+    wait_group(
+        &args.brokers,
+        &t.group,
+        1,
+        Duration::from_secs(60),
+        std::slice::from_mut(&mut w),
+    )
+    .await?;
+    measure(label, &args.brokers, &t.input, &t.results, args.records).await
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Each phase's median rate over the rounds, and, with a passthrough, each round's ratio
+/// to it and their median: the figure the bar is about.
+fn report_rounds(rounds: &[Vec<Phase>]) {
+    let Some(first) = rounds.first() else {
+        return;
+    };
+    for (i, phase) in first.iter().enumerate() {
+        let mut rates: Vec<f64> = rounds
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|p| p.rate)
+            .collect();
+        let listed: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        let median_rate = median(&mut rates);
+        let ceiling = first
+            .iter()
+            .position(|p| p.name.starts_with("passthrough"))
+            .filter(|&c| c != i);
+        let ratio = ceiling.map(|c| {
+            let mut ratios: Vec<f64> = rounds
+                .iter()
+                .filter_map(|r| Some(100.0 * r.get(i)?.rate / r.get(c)?.rate))
+                .collect();
+            let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.0}%")).collect();
+            format!(
+                "; {:.1}% of passthrough (median; rounds: {})",
+                median(&mut ratios),
+                listed.join(" ")
+            )
+        });
+        eprintln!(
+            "{:<28} median {median_rate:>7.0} exec/s (rounds: {}){}",
+            phase.name,
+            listed.join(" "),
+            ratio.unwrap_or_default()
+        );
+    }
+}
+
 /// The phases of `run`; the names of the topics they make go to `created`.
 async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
     let n = args.records;
@@ -507,86 +633,23 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
         "kafka-bench: {n} records per phase, broker {}, max-in-flight {in_flight}, idempotency {}",
         args.brokers, args.idempotency
     );
-    let mut results: Vec<Phase> = Vec::new();
-
-    if phases.contains(&"passthrough") {
-        let t = topics(&args.brokers, "passthrough").await?;
-        created.extend([t.input.clone(), t.results.clone()]);
-        let mut p = Proc(
-            Command::new(std::env::current_exe()?)
-                .args(["passthrough", "--brokers", &args.brokers])
-                .args([
-                    "--input", &t.input, "--output", &t.results, "--group", &t.group,
-                ])
-                .args(["--max-in-flight", &in_flight])
-                .stdin(Stdio::null())
-                .spawn()?,
-        );
-        wait_group(
-            &args.brokers,
-            &t.group,
-            1,
-            Duration::from_secs(60),
-            std::slice::from_mut(&mut p),
-        )
-        .await?;
-        results.push(
-            measure(
-                "passthrough (ceiling)",
-                &args.brokers,
-                &t.input,
-                &t.results,
-                n,
-            )
-            .await?,
-        );
-    }
-    for (phase, label, extra) in [
-        ("off", "order, history OFF", vec![]),
-        (
-            "all",
-            "order, history ALL → kafka",
-            vec!["--history-level", "ALL"],
-        ),
-    ] {
-        if !phases.contains(&phase) {
-            continue;
+    let mut rounds: Vec<Vec<Phase>> = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        if args.rounds > 1 {
+            eprintln!("round {round}");
         }
-        let t = topics(&args.brokers, phase).await?;
-        let history_topic = unique("bench-history");
-        created.extend([t.input.clone(), t.results.clone(), history_topic.clone()]);
-        let history = format!("kafka:{history_topic}");
-        let mut flags = vec![
-            "--max-in-flight",
-            &in_flight,
-            "--idempotency",
-            &args.idempotency,
-        ];
-        if phase == "all" {
-            flags.extend(["--history", history.as_str()]);
+        let mut results: Vec<Phase> = Vec::new();
+        if phases.contains(&"passthrough") {
+            results.push(passthrough_phase(args, created).await?);
         }
-        flags.extend(extra);
-        let mut w = worker(&args.quickstep, &args.brokers, &defs, &t, phase, &flags)?;
-        wait_group(
-            &args.brokers,
-            &t.group,
-            1,
-            Duration::from_secs(60),
-            std::slice::from_mut(&mut w),
-        )
-        .await?;
-        results.push(measure(label, &args.brokers, &t.input, &t.results, n).await?);
-    }
-    if let Some(ceiling) = results.iter().find(|p| p.name.starts_with("passthrough")) {
-        let ceiling = ceiling.rate;
-        for p in &results {
-            eprintln!(
-                "{:<28} {:>5.1}% of passthrough",
-                p.name,
-                100.0 * p.rate / ceiling
-            );
+        for phase in ["off", "all"] {
+            if phases.contains(&phase) {
+                results.push(worker_phase(args, &defs, phase, created).await?);
+            }
         }
+        rounds.push(results);
     }
+    report_rounds(&rounds);
 
     if phases.contains(&"memory") && args.memory_in_flight > 0 {
         let m = args.memory_in_flight;
