@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{DecodeContext, WireType};
 use prost::DecodeError;
@@ -86,10 +86,70 @@ impl From<Timestamp> for SystemTime {
 
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let time = self
-            .to_datetime()
-            .ok_or_else(|| serde::ser::Error::custom("google.protobuf.Timestamp out of range"))?;
-        serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        let mut text = [0; RFC3339_MAX];
+        let len = self.write_rfc3339(&mut text).ok_or_else(|| {
+            serde::ser::Error::custom("google.protobuf.Timestamp out of range (years 1–9999)")
+        })?;
+        serializer
+            .serialize_str(std::str::from_utf8(&text[..len]).map_err(serde::ser::Error::custom)?)
+    }
+}
+
+/// The longest proto3 JSON timestamp: `9999-12-31T23:59:59.999999999Z`.
+const RFC3339_MAX: usize = 30;
+
+impl Timestamp {
+    /// Writes the proto3 JSON form — RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits —
+    /// and returns its length; `None` outside years 1–9999 (the range proto3 allows) or
+    /// for nanos outside `0..1e9`. chrono's `to_rfc3339_opts(AutoSi, true)` writes the same
+    /// text (a test holds them to it) through its generic formatter into a new String, 700
+    /// instructions a timestamp; every result record has two. chrono still does the
+    /// calendar.
+    fn write_rfc3339(self, out: &mut [u8; RFC3339_MAX]) -> Option<usize> {
+        use chrono::{Datelike as _, Timelike as _};
+        let time = self.to_datetime()?;
+        let year = u32::try_from(time.year())
+            .ok()
+            .filter(|y| (1..=9999).contains(y))?;
+        let seconds = time.num_seconds_from_midnight();
+        let fields = [
+            (year, 4, b'-'),
+            (time.month(), 2, b'-'),
+            (time.day(), 2, b'T'),
+            (seconds / 3600, 2, b':'),
+            (seconds / 60 % 60, 2, b':'),
+            (seconds % 60, 2, b'.'),
+        ];
+        let mut at = 0;
+        for (value, width, separator) in fields {
+            write_digits(&mut out[at..at + width], value);
+            out[at + width] = separator;
+            at += width + 1;
+        }
+        // The '.' after the seconds stays only when there is a fraction.
+        let nanos = time.timestamp_subsec_nanos();
+        let (fraction, width) = match nanos {
+            0 => (0, 0),
+            n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+            n if n % 1_000 == 0 => (n / 1_000, 6),
+            n => (n, 9),
+        };
+        if width == 0 {
+            at -= 1;
+        } else {
+            write_digits(&mut out[at..at + width], fraction);
+            at += width;
+        }
+        out[at] = b'Z';
+        Some(at + 1)
+    }
+}
+
+/// `value` in decimal, zero-padded to fill `out`.
+fn write_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -284,5 +344,65 @@ fn from_wire_value(value: Option<WireValue>) -> Value {
                 .map(|entry| (entry.key, from_wire_value(entry.value)))
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::SecondsFormat;
+
+    fn render(ts: Timestamp) -> Option<String> {
+        let mut text = [0; RFC3339_MAX];
+        let len = ts.write_rfc3339(&mut text)?;
+        Some(String::from_utf8(text[..len].to_vec()).expect("ASCII"))
+    }
+
+    #[test]
+    fn writes_what_chrono_writes() {
+        // Spread over the whole range, with every fraction width, by a fixed LCG.
+        let (min, max) = (-62_135_596_800_i64, 253_402_300_799_i64);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 11
+        };
+        let mut cases = vec![(min, 0), (max, 999_999_999), (0, 0), (-1, 999_000_000)];
+        for _ in 0..20_000 {
+            let seconds = min + (next() % (max - min + 1) as u64) as i64;
+            let nanos = match next() % 4 {
+                0 => 0,
+                1 => (next() % 1000 * 1_000_000) as i32,
+                2 => (next() % 1_000_000 * 1_000) as i32,
+                _ => (next() % 1_000_000_000) as i32,
+            };
+            cases.push((seconds, nanos));
+        }
+        for (seconds, nanos) in cases {
+            let ts = Timestamp { seconds, nanos };
+            let chrono = ts
+                .to_datetime()
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            assert_eq!(render(ts), chrono, "{seconds} s {nanos} ns");
+        }
+    }
+
+    #[test]
+    fn refuses_what_proto3_cannot_hold() {
+        for (seconds, nanos) in [
+            (-62_135_596_801, 0), // 0000-12-31T23:59:59Z
+            (253_402_300_800, 0), // 10000-01-01T00:00:00Z
+            (0, -1),
+            (0, 1_000_000_000),
+            (i64::MAX, 0),
+        ] {
+            assert_eq!(
+                render(Timestamp { seconds, nanos }),
+                None,
+                "{seconds} {nanos}"
+            );
+        }
     }
 }

@@ -132,7 +132,7 @@ pub async fn start_sync(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
     let start = prepare(gateway, input)?;
     let _slot = gateway.sync_slot(Operation::StartSyncExecution)?;
     let execution_arn = execution_arn(gateway, &start.revision.name, &start.name);
-    let job = Job {
+    let job = Box::new(Job {
         record: SourceRecord {
             id: RecordId::new("gateway", 0, 0),
             key: None,
@@ -146,7 +146,7 @@ pub async fn start_sync(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         execution_arn: execution_arn.clone(),
         idempotency_key: start.name.clone(),
         claim: None,
-    };
+    });
     let finished = gateway.executor.execute(job).await;
     let outcome = &finished.outcome;
     gateway

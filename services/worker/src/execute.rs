@@ -13,8 +13,8 @@ use tracing::Instrument as _;
 /// A job that ran, with what it produced.
 #[derive(Debug)]
 pub struct Finished {
-    /// The job.
-    pub job: Job,
+    /// The job, still in the box admission put it in: the futures that carry it stay small.
+    pub job: Box<Job>,
     /// How it ended.
     pub outcome: Outcome,
     /// Its history, filtered by level (empty when history is off).
@@ -75,7 +75,7 @@ impl Executor {
     }
 
     /// Runs a job to its end.
-    pub async fn execute(&self, mut job: Job) -> Finished {
+    pub async fn execute(&self, mut job: Box<Job>) -> Finished {
         let revision = &job.revision;
         let level = revision.level.unwrap_or(self.default_level);
         let collector = (level != Level::Off).then(|| Collector {

@@ -464,7 +464,7 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
         // Boxed: the execution's and the emission's futures are large, and held inline they
         // would make every task as large as the largest.
         Admission::Run(job) => {
-            let finished = Box::pin(stages.executor.execute(*job)).await;
+            let finished = Box::pin(stages.executor.execute(job)).await;
             (Box::pin(stages.emitter.finished(finished)).await, true)
         }
         Admission::Reject(rejection) => (Box::pin(stages.emitter.rejected(rejection)).await, true),
