@@ -314,3 +314,50 @@ pub fn registry_consumer(
     consumer.assign(&list)?;
     Ok(consumer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{lag, TopicNames};
+    use rdkafka::statistics::Partition;
+
+    fn partition(committed: i64, stored: i64, hi: i64, app: i64) -> Partition {
+        Partition {
+            consumer_lag: committed,
+            consumer_lag_stored: stored,
+            hi_offset: hi,
+            app_offset: app,
+            ..Partition::default()
+        }
+    }
+
+    #[test]
+    fn lag_falls_back_from_committed_to_stored_to_read() {
+        assert_eq!(lag(&partition(7, 3, 100, 90)), Some(7), "committed first");
+        assert_eq!(
+            lag(&partition(-1, 3, 100, 90)),
+            Some(3),
+            "nothing committed yet"
+        );
+        assert_eq!(
+            lag(&partition(-1, -1, 100, 90)),
+            Some(10),
+            "a new group with a backlog: behind what the worker has read"
+        );
+        assert_eq!(lag(&partition(-1, -1, 100, 120)), Some(0), "never negative");
+        assert_eq!(
+            lag(&partition(-1, -1, -1, 90)),
+            None,
+            "no high watermark yet"
+        );
+        assert_eq!(lag(&partition(-1, -1, 100, -1)), None, "nothing read yet");
+    }
+
+    #[test]
+    fn topic_names_are_shared() {
+        let mut names = TopicNames::default();
+        let first = names.get("quickstep.start");
+        assert!(std::ptr::eq(first, names.get("quickstep.start")));
+        assert_eq!(names.get("orders"), "orders");
+        assert!(!std::ptr::eq(first, names.get("orders")));
+    }
+}
