@@ -230,11 +230,12 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
             gateway.config.region, gateway.config.account
         ),
         name: execution_name,
-        role_arn: request.role_arn.unwrap_or_default(),
+        role_arn: request.role_arn.unwrap_or_default().into(),
         state_machine_arn: format!(
             "arn:aws:states:{}:{}:stateMachine:TestState",
             gateway.config.region, gateway.config.account
-        ),
+        )
+        .into(),
         state_machine_name: "TestState".into(),
         redrive_count: None,
     };

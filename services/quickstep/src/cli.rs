@@ -216,7 +216,7 @@ fn load(definition: &Path) -> anyhow::Result<Machine> {
         .with_context(|| format!("{} is not a valid definition", definition.display()))
 }
 
-fn info_for(definition: &Path) -> ExecutionInfo {
+fn info_for(definition: &Path) -> ExecutionInfo<'static> {
     let name = definition
         .file_name()
         .and_then(|n| n.to_str())
@@ -227,8 +227,8 @@ fn info_for(definition: &Path) -> ExecutionInfo {
         execution_arn: format!("arn:aws:states:local:000000000000:express:{name}:run"),
         name: "run".into(),
         role_arn: "arn:aws:iam::000000000000:role/quickstep".into(),
-        state_machine_arn: format!("arn:aws:states:local:000000000000:stateMachine:{name}"),
-        state_machine_name: name,
+        state_machine_arn: format!("arn:aws:states:local:000000000000:stateMachine:{name}").into(),
+        state_machine_name: name.into(),
         redrive_count: None,
     }
 }

@@ -73,9 +73,9 @@ impl Emitter {
             Status::TimedOut => (result::Status::TimedOut, None),
         };
         // The result takes what it can from the job and the outcome rather than copying it;
-        // the execution's ARN stays with the job, for the history and the completion.
-        let result = ExecutionResult {
-            execution_arn: job.execution_arn.clone(),
+        // the history and the completion read the execution's ARN from it after.
+        let mut result = ExecutionResult {
+            execution_arn: std::mem::take(&mut job.execution_arn),
             state_machine_arn: job.revision.arn.clone(),
             name: std::mem::take(&mut job.name),
             status: status as i32,
@@ -91,15 +91,16 @@ impl Emitter {
             idempotency_key: std::mem::take(&mut job.idempotency_key),
             ..ExecutionResult::default()
         };
-        self.publish_result(&job.record, result).await;
+        self.publish_result(&job.record, &mut result).await;
+        let execution_arn = &result.execution_arn;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
             let mut delay = Duration::from_millis(100);
-            while let Err(error) = sink.write(&job.execution_arn, &history).await {
+            while let Err(error) = sink.write(execution_arn, &history).await {
                 self.metrics
                     .sink_errors
                     .with_label_values(&["history"])
                     .inc();
-                tracing::warn!(message = "History sink failed; retrying.", %error, execution_arn = %job.execution_arn);
+                tracing::warn!(message = "History sink failed; retrying.", %error, %execution_arn);
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -109,7 +110,7 @@ impl Emitter {
         if let (Some(store), Some(claim)) = (&self.store, &job.claim) {
             for attempt in 0..5u32 {
                 match store
-                    .complete(claim, &job.record.id, &job.execution_arn, self.window)
+                    .complete(claim, &job.record.id, execution_arn, self.window)
                     .await
                 {
                     Ok(()) => break,
@@ -129,7 +130,7 @@ impl Emitter {
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).
     pub async fn rejected(&self, rejection: Rejection) -> RecordId {
-        let result = ExecutionResult {
+        let mut result = ExecutionResult {
             state_machine_arn: rejection.state_machine.clone().unwrap_or_default(),
             status: result::Status::Failed as i32,
             error: Some(rejection.reason.error_name().to_owned()),
@@ -137,7 +138,7 @@ impl Emitter {
             idempotency_key: rejection.idempotency_key.clone(),
             ..ExecutionResult::default()
         };
-        self.publish_result(&rejection.record, result).await;
+        self.publish_result(&rejection.record, &mut result).await;
         if let Some(topic) = &self.dead_letter_topic {
             let record = &rejection.record;
             let mut headers = OwnedHeaders::new();
@@ -176,7 +177,7 @@ impl Emitter {
 
     /// Produces one result record keyed like its start record; retries until acknowledged
     /// (the producer has no delivery timeout, so only a fatal error ends up here).
-    async fn publish_result(&self, record: &SourceRecord, mut result: ExecutionResult) {
+    async fn publish_result(&self, record: &SourceRecord, result: &mut ExecutionResult) {
         result.source = Some(Source {
             topic: record.id.topic.to_string(),
             partition: record.id.partition,

@@ -87,9 +87,9 @@ impl Executor {
         let info = ExecutionInfo {
             execution_arn: std::mem::take(&mut job.execution_arn),
             name: std::mem::take(&mut job.name),
-            role_arn: revision.role_arn.clone(),
-            state_machine_arn: revision.arn.clone(),
-            state_machine_name: revision.name.clone(),
+            role_arn: revision.role_arn.as_str().into(),
+            state_machine_arn: revision.arn.as_str().into(),
+            state_machine_name: revision.name.as_str().into(),
             redrive_count: None,
         };
         let services = Services {

@@ -78,19 +78,20 @@ pub trait TaskHandler: Send + Sync {
 }
 
 /// What an execution is called and where it runs: the context object's `Execution` and
-/// `StateMachine` parts.
+/// `StateMachine` parts. The state machine's parts are the same for all its executions, so
+/// a caller may lend them (a worker runs thousands of executions a second of one machine).
 #[derive(Debug, Clone, Default)]
-pub struct ExecutionInfo {
+pub struct ExecutionInfo<'m> {
     /// `$$.Execution.Id`.
     pub execution_arn: String,
     /// `$$.Execution.Name`.
     pub name: String,
     /// `$$.Execution.RoleArn`.
-    pub role_arn: String,
+    pub role_arn: Cow<'m, str>,
     /// `$$.StateMachine.Id`.
-    pub state_machine_arn: String,
+    pub state_machine_arn: Cow<'m, str>,
     /// `$$.StateMachine.Name`.
-    pub state_machine_name: String,
+    pub state_machine_name: Cow<'m, str>,
     /// `$$.Execution.RedriveCount`; Express executions have none (`None`).
     pub redrive_count: Option<u64>,
 }
@@ -171,7 +172,7 @@ impl Machine {
     pub async fn run(
         &self,
         input: Value,
-        info: &ExecutionInfo,
+        info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
         let start_ms = services.clock.now_ms();
@@ -380,7 +381,7 @@ struct StateContext<'a> {
 
 struct Run<'a> {
     services: &'a Services<'a>,
-    info: &'a ExecutionInfo,
+    info: &'a ExecutionInfo<'a>,
     execution_input: &'a Value,
     start_ms: i64,
     event_ids: AtomicU64,
@@ -2150,7 +2151,7 @@ impl Machine {
     pub async fn test_state(
         &self,
         request: TestStateInput,
-        info: &ExecutionInfo,
+        info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Option<TestStateOutcome> {
         let index = self

@@ -57,7 +57,7 @@ pub fn outgoing() -> String {
 
 /// The span of one execution: a child of `traceparent` when it is valid, else a root.
 /// Disabled (and free) unless a subscriber wants `SPAN_TARGET` spans.
-pub fn execution_span(info: &ExecutionInfo, traceparent: Option<&str>) -> tracing::Span {
+pub fn execution_span(info: &ExecutionInfo<'_>, traceparent: Option<&str>) -> tracing::Span {
     let span = tracing::info_span!(
         target: SPAN_TARGET,
         "execution",

@@ -117,7 +117,7 @@ pub async fn lambda_server() -> (String, Functions) {
     (format!("http://{address}"), functions)
 }
 
-pub fn info() -> ExecutionInfo {
+pub fn info() -> ExecutionInfo<'static> {
     ExecutionInfo {
         execution_arn: "arn:aws:states:us-east-1:111111111111:execution:test:run".into(),
         name: "run".into(),
