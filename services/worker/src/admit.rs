@@ -398,7 +398,11 @@ impl Admit {
             return Admission::Run(job);
         };
         // The first attempt in place; the retries, rarely needed, in a box of their own.
-        let claim = match store.claim(key, &job.record.id, RUNNING_TTL).await {
+        let first = match store.claim_in_place(key, &job.record.id, RUNNING_TTL) {
+            Some(answer) => answer,
+            None => store.claim(key, &job.record.id, RUNNING_TTL).await,
+        };
+        let claim = match first {
             Ok(claim) => Some(claim),
             Err(error) => {
                 self.claim_failed(&error, &job.record.id);

@@ -109,10 +109,17 @@ impl Emitter {
         // than losing its result.
         if let (Some(store), Some(claim)) = (&self.store, &job.claim) {
             for attempt in 0..5u32 {
-                match store
-                    .complete(claim, &job.record.id, execution_arn, self.window)
-                    .await
-                {
+                let record = &job.record.id;
+                let answer =
+                    match store.complete_in_place(claim, record, execution_arn, self.window) {
+                        Some(answer) => answer,
+                        None => {
+                            store
+                                .complete(claim, record, execution_arn, self.window)
+                                .await
+                        }
+                    };
+                match answer {
                     Ok(()) => break,
                     Err(error) => {
                         self.metrics

@@ -235,6 +235,26 @@ impl IdempotencyStore for MemoryStore {
         Box::pin(async move { Ok(self.claim_now(key, record, running_ttl)) })
     }
 
+    fn claim_in_place(
+        &self,
+        key: &ClaimKey,
+        record: &RecordId,
+        running_ttl: Duration,
+    ) -> Option<Result<Claim, StoreError>> {
+        Some(Ok(self.claim_now(key, record, running_ttl)))
+    }
+
+    fn complete_in_place(
+        &self,
+        key: &ClaimKey,
+        record: &RecordId,
+        execution_arn: &str,
+        window: Duration,
+    ) -> Option<Result<(), StoreError>> {
+        self.complete_now(key, record, execution_arn, window);
+        Some(Ok(()))
+    }
+
     fn complete<'a>(
         &'a self,
         key: &'a ClaimKey,
@@ -335,6 +355,25 @@ mod tests {
     #[tokio::test]
     async fn record_ids_round_trip() {
         conformance::record_ids_round_trip(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn answers_in_place_as_through_the_futures() {
+        let store = MemoryStore::new();
+        let k = key("k");
+        assert_eq!(store.claim_in_place(&k, &rec(1), SEC), Some(Ok(Claim::Claimed)));
+        assert_eq!(
+            store.claim(&k, &rec(2), SEC).await,
+            Ok(Claim::Duplicate(DuplicateOf::Running(rec(1))))
+        );
+        assert_eq!(store.complete_in_place(&k, &rec(1), "arn:1", SEC), Some(Ok(())));
+        assert_eq!(
+            store.claim_in_place(&k, &rec(2), SEC),
+            Some(Ok(Claim::Duplicate(DuplicateOf::Completed {
+                record: rec(1),
+                execution_arn: "arn:1".into()
+            })))
+        );
     }
 
     #[tokio::test]

@@ -195,6 +195,28 @@ pub trait IdempotencyStore: Send + Sync {
         window: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// `claim`, answered in place by a store that needs no I/O (the memory store): no future
+    /// to allocate per record. `None`: this store answers only through `claim`.
+    fn claim_in_place(
+        &self,
+        _key: &ClaimKey,
+        _record: &RecordId,
+        _running_ttl: Duration,
+    ) -> Option<Result<Claim, StoreError>> {
+        None
+    }
+
+    /// `complete`, answered in place like `claim_in_place`; `None`: use `complete`.
+    fn complete_in_place(
+        &self,
+        _key: &ClaimKey,
+        _record: &RecordId,
+        _execution_arn: &str,
+        _window: Duration,
+    ) -> Option<Result<(), StoreError>> {
+        None
+    }
+
     /// Releases a running claim without completing (e.g. the execution could not start); only
     /// if still held by `record`. Otherwise a no-op.
     fn release<'a>(
