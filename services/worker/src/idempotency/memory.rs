@@ -361,12 +361,18 @@ mod tests {
     async fn answers_in_place_as_through_the_futures() {
         let store = MemoryStore::new();
         let k = key("k");
-        assert_eq!(store.claim_in_place(&k, &rec(1), SEC), Some(Ok(Claim::Claimed)));
+        assert_eq!(
+            store.claim_in_place(&k, &rec(1), SEC),
+            Some(Ok(Claim::Claimed))
+        );
         assert_eq!(
             store.claim(&k, &rec(2), SEC).await,
             Ok(Claim::Duplicate(DuplicateOf::Running(rec(1))))
         );
-        assert_eq!(store.complete_in_place(&k, &rec(1), "arn:1", SEC), Some(Ok(())));
+        assert_eq!(
+            store.complete_in_place(&k, &rec(1), "arn:1", SEC),
+            Some(Ok(()))
+        );
         assert_eq!(
             store.claim_in_place(&k, &rec(2), SEC),
             Some(Ok(Claim::Duplicate(DuplicateOf::Completed {
