@@ -240,6 +240,18 @@ async fn delete_topics(brokers: &str, topics: &[String]) {
     }
 }
 
+/// Waits until `process`, the only member of `group`, has joined it (a minute at most).
+async fn joined(brokers: &str, group: &str, process: &mut Proc) -> Result<()> {
+    wait_group(
+        brokers,
+        group,
+        1,
+        Duration::from_secs(60),
+        std::slice::from_mut(process),
+    )
+    .await
+}
+
 /// Waits until `group` is stable with at least `members` members; fails early when one of
 /// `processes` (the members-to-be) has exited.
 async fn wait_group(
@@ -509,14 +521,7 @@ async fn passthrough_phase(args: &RunArgs, created: &mut Vec<String>) -> Result<
             .stdin(Stdio::null())
             .spawn()?,
     );
-    wait_group(
-        &args.brokers,
-        &t.group,
-        1,
-        Duration::from_secs(60),
-        std::slice::from_mut(&mut p),
-    )
-    .await?;
+    joined(&args.brokers, &t.group, &mut p).await?;
     measure(
         "passthrough (ceiling)",
         &args.brokers,
@@ -555,14 +560,7 @@ async fn worker_phase(
         "order, history OFF"
     };
     let mut w = worker(&args.quickstep, &args.brokers, defs, &t, phase, &flags)?;
-    wait_group(
-        &args.brokers,
-        &t.group,
-        1,
-        Duration::from_secs(60),
-        std::slice::from_mut(&mut w),
-    )
-    .await?;
+    joined(&args.brokers, &t.group, &mut w).await?;
     measure(label, &args.brokers, &t.input, &t.results, args.records).await
 }
 
@@ -673,14 +671,7 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
                 &address,
             ],
         )?;
-        wait_group(
-            &args.brokers,
-            &t.group,
-            1,
-            Duration::from_secs(60),
-            std::slice::from_mut(&mut w),
-        )
-        .await?;
+        joined(&args.brokers, &t.group, &mut w).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let idle = rss_kb(w.0.id())?;
         produce(&args.brokers, &t.input, m as u64, "slow").await?;

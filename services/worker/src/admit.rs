@@ -552,6 +552,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn over_the_start_rate_admission_waits_and_counts_it() {
+        // Two starts per second, a bucket of two: the third record waits for a token.
+        let registry = Arc::new(Registry::new("local", "000000000000"));
+        registry.apply(&entry("orders")).expect("valid");
+        let metrics = Metrics::new();
+        let admit = Admit::new(
+            registry,
+            None,
+            None,
+            &default_trigger(),
+            StartLimits::new(None, &[("orders".to_owned(), 2)].into()),
+            metrics.clone(),
+        )
+        .expect("valid triggers");
+        let throttled = || metrics.throttled.with_label_values(&["orders"]).get();
+        let started = std::time::Instant::now();
+        for _ in 0..2 {
+            let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+            assert!(matches!(decide(&admit, start).await, Admission::Run(_)));
+        }
+        assert_eq!(throttled(), 0, "within the bucket");
+        let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert!(matches!(decide(&admit, start).await, Admission::Run(_)));
+        assert_eq!(throttled(), 1);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(400),
+            "a token comes every 500 ms: waited {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn a_good_record_runs_with_a_derived_name() {
         let admit = admit(None, &default_trigger());
         let Admission::Run(job) = decide(
