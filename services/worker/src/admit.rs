@@ -551,6 +551,83 @@ mod tests {
         admit.admit(record, &CancellationToken::new()).await
     }
 
+    /// Unreachable for its first `failures` claims, then claims everything.
+    struct Flaky {
+        failures: std::sync::atomic::AtomicUsize,
+    }
+
+    impl IdempotencyStore for Flaky {
+        fn claim<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+            _running_ttl: Duration,
+        ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let down = self
+                .failures
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            Box::pin(async move {
+                if down {
+                    Err(StoreError::Unavailable("connection refused".into()))
+                } else {
+                    Ok(Claim::Claimed)
+                }
+            })
+        }
+        fn complete<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+            _execution_arn: &'a str,
+            _window: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn release<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn flaky(failures: usize) -> Arc<dyn IdempotencyStore> {
+        Arc::new(Flaky {
+            failures: failures.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_retried_until_it_claims() {
+        let admit = admit(Some(flaky(2)), &default_trigger());
+        let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert!(matches!(decide(&admit, start).await, Admission::Run(_)));
+        assert_eq!(
+            admit
+                .metrics
+                .idempotency_errors
+                .with_label_values(&["claim"])
+                .get(),
+            2,
+            "the first attempt and one retry failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_while_the_store_is_unreachable_abandons_the_record() {
+        let admit = admit(Some(flaky(usize::MAX)), &default_trigger());
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert!(matches!(
+            admit.admit(start, &shutdown).await,
+            Admission::Abandoned
+        ));
+    }
+
     #[tokio::test]
     async fn over_the_start_rate_admission_waits_and_counts_it() {
         // Two starts per second, a bucket of two: the third record waits for a token.

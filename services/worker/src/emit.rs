@@ -4,7 +4,7 @@
 
 use crate::admit::Rejection;
 use crate::execute::Finished;
-use crate::idempotency::{IdempotencyStore, RecordId};
+use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::sinks::HistorySink;
 use crate::source::SourceRecord;
@@ -56,7 +56,7 @@ impl Emitter {
     }
 
     /// Publishes a finished execution; resolves once everything is acknowledged.
-    pub async fn finished(&self, finished: Finished) -> RecordId {
+    pub async fn finished(&self, finished: Finished) {
         let Finished {
             mut job,
             outcome,
@@ -132,11 +132,10 @@ impl Emitter {
                 }
             }
         }
-        job.record.id
     }
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).
-    pub async fn rejected(&self, rejection: Rejection) -> RecordId {
+    pub async fn rejected(&self, rejection: Rejection) {
         let mut result = ExecutionResult {
             state_machine_arn: rejection.state_machine.clone().unwrap_or_default(),
             status: result::Status::Failed as i32,
@@ -179,7 +178,6 @@ impl Emitter {
                 tracing::warn!(message = "Dead-letter copy failed.", %error, record = %record.id);
             }
         }
-        rejection.record.id
     }
 
     /// Produces one result record keyed like its start record; retries until acknowledged

@@ -460,18 +460,24 @@ fn start(
 /// when shutdown left its claim unmade).
 async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
     let id = record.id.clone();
-    match stages.admit.admit(record, &stages.shutdown).await {
+    let committed = match stages.admit.admit(record, &stages.shutdown).await {
         // Held inline: the task's future is boxed once when it is spawned, and a box for each
         // stage was one more allocation and one more copy of its future per record.
         Admission::Run(job) => {
             let finished = stages.executor.execute(job).await;
-            (stages.emitter.finished(finished).await, true)
+            stages.emitter.finished(finished).await;
+            true
         }
-        Admission::Reject(rejection) => (Box::pin(stages.emitter.rejected(rejection)).await, true),
-        Admission::Duplicate(_) => (id, true),
-        // Left uncommitted: the next owner of the partition sees it again.
-        Admission::Abandoned | Admission::Unknown(_) => (id, false),
-    }
+        Admission::Reject(rejection) => {
+            Box::pin(stages.emitter.rejected(rejection)).await;
+            true
+        }
+        Admission::Duplicate(_) => true,
+        // Left uncommitted: the next owner of the partition sees it again. (`admit` answers
+        // `Unknown` never: it reconsiders such a record itself.)
+        Admission::Abandoned | Admission::Unknown(_) => false,
+    };
+    (id, committed)
 }
 
 /// The most records one turn of the worker's loop takes from the consumer.
