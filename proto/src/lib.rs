@@ -19,6 +19,8 @@
 //! **ignore unknown fields**, as binary protobuf does, so a newer producer never breaks an
 //! older worker. Malformed input is an [`Error`], never a panic.
 
+#![forbid(unsafe_code)]
+
 pub mod wkt;
 
 /// The generated types of package `quickstep.v1`.

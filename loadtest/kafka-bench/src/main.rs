@@ -15,6 +15,8 @@
 //! settings (consumer: cooperative-sticky, explicit offset store + auto-commit; producer:
 //! idempotent, acks=all, linger.ms=5).
 
+#![forbid(unsafe_code)]
+
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 use futures::stream::{FuturesUnordered, StreamExt};

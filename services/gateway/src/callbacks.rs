@@ -7,9 +7,9 @@ use crate::publish::Record;
 use crate::Gateway;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use axum::response::Response;
+use runtime::tasks::callback::{CallbackError, CallbackMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::tasks::callback::{CallbackError, CallbackMessage};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,9 +2,10 @@
 //! documented for the user, defaults live in named `default_*` functions, units are in the
 //! names. The binary layers defaults → file → `QUICKSTEP_GATEWAY_*` env → flags into it.
 
+use runtime::kafka::{KafkaSettings, KafkaValue};
+use runtime::tasks::config::TasksConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use worker::config::{KafkaValue, WorkerConfig};
 
 /// Everything `quickstep gateway` needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +72,9 @@ pub struct GatewayConfig {
     /// Extra librdkafka settings for every client.
     #[serde(default)]
     pub kafka: BTreeMap<String, KafkaValue>,
+    /// Task integrations of sync executions (the same `[tasks]` section as the worker's).
+    #[serde(default)]
+    pub tasks: TasksConfig,
 }
 
 fn default_address() -> String {
@@ -131,7 +135,7 @@ impl GatewayConfig {
         if self.max_sync_in_flight == 0 {
             return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
         }
-        worker::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
+        runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
         if self.max_request_bytes < 1024 {
             return Err(ConfigError(
@@ -150,7 +154,7 @@ impl GatewayConfig {
                 self.history_level
             )));
         }
-        worker::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
         Ok(())
     }
 
@@ -159,17 +163,14 @@ impl GatewayConfig {
         !self.access_keys.is_empty()
     }
 
-    /// The worker-shaped view of the Kafka settings, for the worker's client builders.
-    pub fn kafka_view(&self) -> WorkerConfig {
-        WorkerConfig {
+    /// What the gateway's Kafka clients share.
+    pub fn kafka_settings(&self) -> KafkaSettings {
+        KafkaSettings {
             brokers: self.brokers.clone(),
-            group: "quickstep-gateway".into(),
+            client_group: "quickstep-gateway".into(),
             registry_topic: self.registry_topic.clone(),
             partitions: self.partitions,
-            region: self.region.clone(),
-            account: self.account.clone(),
-            kafka: self.kafka.clone(),
-            ..WorkerConfig::default()
+            overrides: self.kafka.clone(),
         }
     }
 }

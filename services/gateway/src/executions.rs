@@ -10,17 +10,13 @@ use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::Status;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use runtime::execute::ExecutionRequest;
+use runtime::kafka::{HEADER_EXECUTION_NAME, HEADER_STATE_MACHINE, HEADER_TRACEPARENT};
+use runtime::registry::Revision;
+use runtime::result::execution_result;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use worker::admit::{Job, HEADER_EXECUTION_NAME, HEADER_STATE_MACHINE};
-use worker::idempotency::RecordId;
-use worker::registry::Revision;
-use worker::source::SourceRecord;
-
-/// Express bills memory in 64 MB units and duration in 100 ms steps.
-const BILLED_MEMORY_MB: u64 = 64;
-const BILLING_STEP_MS: i64 = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,12 +74,12 @@ fn prepare(gateway: &Gateway, input: StartInput) -> Result<Start, ApiError> {
     })
 }
 
-fn execution_arn(gateway: &Gateway, machine: &str, name: &str) -> String {
-    // The worker names the executions it runs the same way.
-    format!(
-        "arn:aws:states:{}:{}:express:{machine}:{name}",
-        gateway.config.region, gateway.config.account
-    )
+/// The caller's W3C trace context, if it sent one.
+fn caller_traceparent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(HEADER_TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// StartExecution: produces `{input}` to the start topic keyed by the execution name (the
@@ -96,15 +92,11 @@ pub async fn start(
     let input: StartInput = protocol::parse(body)?;
     let trace_header = input.trace_header.clone();
     let start = prepare(gateway, input)?;
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| gateway.traceparent());
+    let traceparent = caller_traceparent(headers).unwrap_or_else(|| gateway.traceparent());
     let mut record_headers = vec![
         (HEADER_STATE_MACHINE.to_owned(), start.revision.name.clone()),
         (HEADER_EXECUTION_NAME.to_owned(), start.name.clone()),
-        ("traceparent".to_owned(), traceparent),
+        (HEADER_TRACEPARENT.to_owned(), traceparent),
     ];
     if let Some(trace) = trace_header {
         record_headers.push(("x-amzn-trace-id".to_owned(), trace));
@@ -121,75 +113,75 @@ pub async fn start(
         .await
         .map_err(ApiError::Internal)?;
     Ok(protocol::ok(json!({
-        "executionArn": execution_arn(gateway, &start.revision.name, &start.name),
+        "executionArn": gateway.registry().execution_arn(&start.revision.name, &start.name),
         "startDate": epoch_seconds(started),
     })))
 }
 
-/// StartSyncExecution: runs to the end here and answers AWS's full response.
-pub async fn start_sync(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
+/// StartSyncExecution: runs to the end here, on the runtime's executor as a worker would
+/// (continuing the caller's `traceparent`), and answers AWS's full response.
+pub async fn start_sync(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let input: StartInput = protocol::parse(body)?;
     let start = prepare(gateway, input)?;
     let _slot = gateway.sync_slot(Operation::StartSyncExecution)?;
-    let execution_arn = execution_arn(gateway, &start.revision.name, &start.name);
-    let job = Box::new(Job {
-        record: SourceRecord {
-            id: RecordId::new("gateway", 0, 0),
-            key: None,
-            payload: None,
-            headers: Vec::new(),
-            timestamp_ms: None,
-        },
+    let mut request = ExecutionRequest {
+        execution_arn: gateway
+            .registry()
+            .execution_arn(&start.revision.name, &start.name),
         revision: start.revision.clone(),
         input: start.input,
-        name: start.name.clone(),
-        execution_arn: execution_arn.clone(),
-        idempotency_key: start.name.clone(),
-        claim: None,
-    });
-    let finished = gateway.executor.execute(job).await;
-    let outcome = &finished.outcome;
+        name: start.name,
+        traceparent: caller_traceparent(headers),
+    };
+    let finished = gateway.executor.execute(&mut request).await;
+    let status = finished.outcome.status;
     gateway
         .metrics
         .sync_executions
-        .with_label_values(&[&start.revision.name, outcome.status.as_str()])
+        .with_label_values(&[&start.revision.name, status.as_str()])
         .inc();
+    let execution_arn = &request.execution_arn;
     if let (Some(sink), false) = (&gateway.history, finished.history.is_empty()) {
         // At most once: a history sink failure is logged, not retried into the answer.
-        if let Err(error) = sink.write(&execution_arn, &finished.history).await {
+        if let Err(error) = sink.write(execution_arn, &finished.history).await {
             tracing::warn!(message = "History of a sync execution not written.", %error, %execution_arn);
         }
     }
-    let duration_ms = (outcome.stop_ms - outcome.start_ms).max(1);
-    let billed_ms = (duration_ms + BILLING_STEP_MS - 1) / BILLING_STEP_MS * BILLING_STEP_MS;
+    let result = execution_result(&mut request, finished.outcome);
+    let billing = result.billing_details.unwrap_or_default();
     let mut answer = json!({
-        "executionArn": execution_arn,
-        "stateMachineArn": start.revision.arn,
-        "name": start.name,
-        "startDate": epoch_seconds(outcome.start_ms),
-        "stopDate": epoch_seconds(outcome.stop_ms),
-        "status": outcome.status.as_str(),
+        "executionArn": result.execution_arn,
+        "stateMachineArn": result.state_machine_arn,
+        "name": result.name,
+        "startDate": seconds(result.start_date),
+        "stopDate": seconds(result.stop_date),
+        "status": status.as_str(),
         "input": start.input_text,
         "inputDetails": {"included": true},
         "billingDetails": {
-            "billedMemoryUsedInMB": BILLED_MEMORY_MB,
-            "billedDurationInMilliseconds": billed_ms,
+            "billedMemoryUsedInMB": billing.billed_memory_used_in_mb,
+            "billedDurationInMilliseconds": billing.billed_duration_in_milliseconds,
         },
     });
-    if outcome.status == Status::Succeeded {
-        let output = outcome
-            .output
-            .as_ref()
-            .map(asl::json_text)
-            .unwrap_or_else(|| "null".into());
-        answer["output"] = output.into();
+    if status == Status::Succeeded {
+        answer["output"] = result.output.unwrap_or_else(|| "null".into()).into();
         answer["outputDetails"] = json!({"included": true});
     }
-    if let Some(error) = &outcome.error {
-        answer["error"] = error.clone().into();
+    if let Some(error) = result.error {
+        answer["error"] = error.into();
     }
-    if let Some(cause) = &outcome.cause {
-        answer["cause"] = cause.clone().into();
+    if let Some(cause) = result.cause {
+        answer["cause"] = cause.into();
     }
     Ok(protocol::ok(answer))
+}
+
+/// A result timestamp as the API's epoch seconds.
+fn seconds(timestamp: Option<quickstep_proto::wkt::Timestamp>) -> Value {
+    let timestamp = timestamp.unwrap_or_default();
+    epoch_seconds(timestamp.seconds * 1000 + i64::from(timestamp.nanos / 1_000_000))
 }

@@ -4,6 +4,8 @@
 //! engine, task integrations, history and metrics as a worker. The AWS CLI and SDKs work
 //! against it with `--endpoint-url`.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod callbacks;
 pub mod config;
@@ -27,14 +29,17 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use rdkafka::producer::FutureProducer;
+use runtime::clock::{system_rng, SystemClock};
+use runtime::execute::Executor;
+use runtime::registry::Registry;
+use runtime::sinks::{HistorySink, HistorySinkKind};
+use runtime::tasks::callback::CallbackRegistry;
+use runtime::tasks::Integrations;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use worker::clock::{system_rng, SystemClock};
-use worker::execute::Executor;
-use worker::registry::Registry;
-use worker::sinks::{FileSink, HistorySink, HistorySinkKind, KafkaSink, StdoutSink};
 
 /// Why the gateway could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +52,10 @@ pub enum GatewayError {
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The history sink could not be opened.
     #[error(transparent)]
-    Sink(#[from] worker::sinks::SinkError),
+    Sink(#[from] runtime::sinks::SinkError),
+    /// The task integrations could not be built.
+    #[error(transparent)]
+    Tasks(#[from] runtime::tasks::TasksError),
     /// Listening without authentication on an address others can reach.
     #[error("refusing to serve {0} without authentication: configure access keys, listen on a loopback address, or pass --allow-unauthenticated")]
     Unauthenticated(std::net::SocketAddr),
@@ -65,12 +73,12 @@ pub struct Gateway {
     /// The task integrations the executor runs (TestState falls back on them).
     executor_tasks: Arc<dyn asl::TaskHandler>,
     /// Task tokens this gateway's own sync executions wait on.
-    callbacks: Arc<worker::tasks::callback::CallbackRegistry>,
+    callbacks: Arc<CallbackRegistry>,
     history: Option<Arc<dyn HistorySink>>,
     metrics: Metrics,
     sync_slots: Semaphore,
     /// Token buckets of StartExecution and StartSyncExecution, per state machine.
-    start_limits: worker::start_rate::StartLimits,
+    start_limits: runtime::start_rate::StartLimits,
     rng: asl::interpret::SplitMix64,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
@@ -80,7 +88,7 @@ impl Gateway {
     /// Connects to Kafka (creating missing topics) and subscribes to the registry topic.
     pub async fn build(config: GatewayConfig, metrics: Metrics) -> Result<Gateway, GatewayError> {
         config.validate()?;
-        let kafka = config.kafka_view();
+        let kafka = config.kafka_settings();
         let history_kind = HistorySinkKind::parse(&config.history).map_err(config::ConfigError)?;
         let mut topics = vec![
             config.registry_topic.as_str(),
@@ -90,44 +98,42 @@ impl Gateway {
         if let HistorySinkKind::Kafka(topic) = &history_kind {
             topics.push(topic);
         }
-        worker::source::ensure_topics(&kafka, &topics).await?;
-        let producer = worker::source::producer(&kafka)?;
-        let history: Option<Arc<dyn HistorySink>> = match history_kind {
-            HistorySinkKind::Off => None,
-            HistorySinkKind::Stdout => Some(Arc::new(StdoutSink)),
-            HistorySinkKind::File(path) => Some(Arc::new(FileSink::open(&path).await?)),
-            HistorySinkKind::Kafka(topic) => {
-                Some(Arc::new(KafkaSink::new(producer.clone(), topic)))
-            }
-        };
-        let follower = worker::source::registry_consumer(&kafka)?;
-        let mut gateway =
-            Gateway::assemble(config, Arc::new(KafkaPublisher::new(producer)), metrics);
+        kafka.ensure_topics(&topics).await?;
+        let producer = kafka.producer()?;
+        let history = history_kind.open(&producer).await?;
+        let follower = kafka.registry_consumer()?;
+        let publisher = Arc::new(KafkaPublisher::new(producer.clone()));
+        let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer))?;
         gateway.history = history;
         gateway.follower = Some(follower);
         Ok(gateway)
     }
 
     /// A gateway without Kafka: records are kept in the returned publisher (tests).
-    pub fn in_memory(config: GatewayConfig) -> (Gateway, Arc<MemoryPublisher>) {
+    pub fn in_memory(
+        config: GatewayConfig,
+    ) -> Result<(Gateway, Arc<MemoryPublisher>), GatewayError> {
         let publisher = Arc::new(MemoryPublisher::default());
-        let gateway = Gateway::assemble(config, publisher.clone(), Metrics::default());
-        (gateway, publisher)
+        let gateway = Gateway::assemble(config, publisher.clone(), Metrics::default(), None)?;
+        Ok((gateway, publisher))
     }
 
-    fn assemble(config: GatewayConfig, publisher: Arc<dyn Publisher>, metrics: Metrics) -> Gateway {
+    /// The gateway's parts. Sync executions run on the same integrations as a worker's,
+    /// from the same `[tasks]` configuration (`producer` serves the Kafka task); their
+    /// callbacks are this process's.
+    fn assemble(
+        config: GatewayConfig,
+        publisher: Arc<dyn Publisher>,
+        metrics: Metrics,
+        producer: Option<FutureProducer>,
+    ) -> Result<Gateway, GatewayError> {
         let registry = Arc::new(Registry::new(&config.region, &config.account));
-        // Sync executions use the integrations with their defaults (no connections or
-        // secrets yet, so building them cannot fail); their callbacks are this process's.
-        let callbacks = worker::tasks::callback::CallbackRegistry::new(Arc::new(SystemClock));
-        let tasks: Arc<dyn asl::TaskHandler> = Arc::new(
-            worker::tasks::Integrations::new(
-                &worker::tasks::config::TasksConfig::default(),
-                None,
-                callbacks.clone(),
-            )
-            .expect("the default task configuration reads no secrets"),
-        );
+        let callbacks = CallbackRegistry::new(Arc::new(SystemClock));
+        let tasks: Arc<dyn asl::TaskHandler> = Arc::new(Integrations::new(
+            &config.tasks,
+            producer,
+            callbacks.clone(),
+        )?);
         let executor = Executor::new(
             tasks.clone(),
             Arc::new(SystemClock),
@@ -136,7 +142,7 @@ impl Gateway {
             Level::parse(&config.history_level).unwrap_or_default(),
             config.include_execution_data,
         );
-        Gateway {
+        Ok(Gateway {
             catalog: Catalog::new(registry),
             publisher,
             executor,
@@ -144,7 +150,7 @@ impl Gateway {
             callbacks,
             history: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
-            start_limits: worker::start_rate::StartLimits::new(
+            start_limits: runtime::start_rate::StartLimits::new(
                 config.start_rate_per_second,
                 &config.start_rates_per_second,
             ),
@@ -152,7 +158,7 @@ impl Gateway {
             rng: system_rng(),
             follower: None,
             config,
-        }
+        })
     }
 
     /// The registry the gateway runs sync executions from.
@@ -309,7 +315,7 @@ impl Gateway {
             Operation::ListStateMachines => state_machines::list(self, &body),
             Operation::ValidateStateMachineDefinition => state_machines::validate(&body),
             Operation::StartExecution => executions::start(self, headers, &body).await,
-            Operation::StartSyncExecution => executions::start_sync(self, &body).await,
+            Operation::StartSyncExecution => executions::start_sync(self, headers, &body).await,
             Operation::TestState => test_state::test_state(self, &body).await,
             Operation::SendTaskSuccess
             | Operation::SendTaskFailure
@@ -380,5 +386,5 @@ async fn follow_registry(
     shutdown: CancellationToken,
 ) {
     let apply = |name: &str, payload: Option<&[u8]>| gateway.catalog.follow(name, payload);
-    worker::follow::read(&consumer, None, apply, shutdown).await
+    runtime::follow::read(&consumer, None, apply, shutdown).await
 }

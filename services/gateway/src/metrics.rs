@@ -1,8 +1,9 @@
 //! Every metric the gateway exports, named `quickstep_gateway_<what>_<unit>[_total]`.
-//! Executions run in-process (StartSyncExecution) also count in the worker's metrics
-//! (`quickstep_worker_*`), which `/metrics` renders alongside.
+//! Executions run in-process (StartSyncExecution) also count in the runtime's execution
+//! metrics (`quickstep_worker_*`), which `/metrics` renders alongside.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use runtime::metrics::{register, ExecutionMetrics};
 
 /// The gateway's metric handles.
 #[derive(Clone)]
@@ -21,21 +22,16 @@ pub struct Metrics {
     pub throttled: IntCounterVec,
     /// Starts refused by their state machine's start rate limit, by state machine.
     pub executions_throttled: IntCounterVec,
-    /// The engine's execution metrics for sync executions.
-    pub executions: worker::metrics::Metrics,
-}
-
-fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("each metric registers once");
-    metric
+    /// The runtime's execution metrics for sync executions.
+    pub executions: ExecutionMetrics,
+    /// Other registries `/metrics` renders too (`quickstep dev`: the worker's).
+    also: Vec<Registry>,
 }
 
 impl Metrics {
     /// Registers the gateway's metrics; execution metrics go to `executions` (share the
     /// worker's when both run in one process).
-    pub fn new(executions: worker::metrics::Metrics) -> Metrics {
+    pub fn new(executions: ExecutionMetrics) -> Metrics {
         let registry = Registry::new();
         let requests = register(
             &registry,
@@ -115,22 +111,29 @@ impl Metrics {
             throttled,
             executions_throttled,
             executions,
+            also: Vec::new(),
         }
+    }
+
+    /// Renders `registry` at `/metrics` too, after the gateway's and the executions' metrics.
+    pub fn also_render(mut self, registry: Registry) -> Metrics {
+        self.also.push(registry);
+        self
     }
 
     /// The text exposition format: the gateway's metrics, then the execution metrics.
     pub fn render(&self) -> String {
-        let encoder = prometheus::TextEncoder::new();
-        let mut text = encoder
-            .encode_to_string(&self.registry.gather())
-            .unwrap_or_default();
+        let mut text = runtime::metrics::render(&self.registry);
         text.push_str(&self.executions.render());
+        for registry in &self.also {
+            text.push_str(&runtime::metrics::render(registry));
+        }
         text
     }
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics::new(worker::metrics::Metrics::new())
+        Metrics::new(ExecutionMetrics::new())
     }
 }

@@ -11,11 +11,11 @@ use crate::Gateway;
 use asl::history::Level;
 use asl::validate::{self, Diagnostic, MachineType, Severity};
 use axum::response::Response;
+use runtime::registry::{Registry, RegistryEntry};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use worker::registry::{Registry, RegistryEntry};
 
 /// A registry record's value as the gateway writes it: what workers read, plus the API's
 /// own fields (workers ignore them).
@@ -84,7 +84,7 @@ impl Catalog {
         }
     }
 
-    fn apply(&self, stored: StoredEntry) -> Result<(), worker::registry::RegistryError> {
+    fn apply(&self, stored: StoredEntry) -> Result<(), runtime::registry::RegistryError> {
         self.registry.apply(&stored.entry)?;
         self.entries
             .write()
@@ -251,7 +251,7 @@ fn check_logging(logging: &LoggingConfiguration) -> Result<(), ApiError> {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    asl::interpret::Clock::now_ms(&worker::clock::SystemClock)
+    asl::interpret::Clock::now_ms(&runtime::clock::SystemClock)
 }
 
 async fn write(gateway: &Gateway, stored: StoredEntry) -> Result<(), ApiError> {

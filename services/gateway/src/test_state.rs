@@ -11,9 +11,9 @@ use asl::validate::{self, MachineType};
 use asl::{ErrorName, ExecutionInfo, Machine, Services, StatesError, TaskHandler, TaskRequest};
 use axum::response::Response;
 use futures::future::BoxFuture;
+use runtime::clock::{system_rng, SystemClock};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::clock::{system_rng, SystemClock};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

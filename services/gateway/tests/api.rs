@@ -15,7 +15,7 @@ const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"ok"
 const ARN: &str = "arn:aws:states:local:000000000000:stateMachine:orders";
 
 fn gateway() -> (Arc<Gateway>, Arc<MemoryPublisher>) {
-    let (gateway, publisher) = Gateway::in_memory(GatewayConfig::default());
+    let (gateway, publisher) = Gateway::in_memory(GatewayConfig::default()).expect("gateway");
     (Arc::new(gateway), publisher)
 }
 
@@ -64,7 +64,7 @@ async fn state_machine_lifecycle() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].topic, "quickstep.state-machines");
     assert_eq!(records[0].key, "orders");
-    let entry: worker::registry::RegistryEntry =
+    let entry: runtime::registry::RegistryEntry =
         serde_json::from_slice(records[0].payload.as_deref().expect("value")).expect("entry");
     assert_eq!(entry.level.as_deref(), Some("ALL"));
     assert!(entry.include_execution_data);
@@ -387,7 +387,7 @@ async fn start_rates_throttle_one_state_machine_only() {
         start_rates_per_second: [("orders".to_owned(), 3)].into(),
         ..GatewayConfig::default()
     };
-    let (gateway, publisher) = Gateway::in_memory(config);
+    let (gateway, publisher) = Gateway::in_memory(config).expect("gateway");
     let gateway = Arc::new(gateway);
     let orders = create_named(&gateway, "orders").await;
     let billing = create_named(&gateway, "billing").await;
@@ -438,7 +438,7 @@ async fn the_default_start_rate_applies_to_machines_without_their_own() {
         start_rates_per_second: [("orders".to_owned(), 100_000)].into(),
         ..GatewayConfig::default()
     };
-    let (gateway, _) = Gateway::in_memory(config);
+    let (gateway, _) = Gateway::in_memory(config).expect("gateway");
     let gateway = Arc::new(gateway);
     let orders = create_named(&gateway, "orders").await;
     let billing = create_named(&gateway, "billing").await;

@@ -125,7 +125,11 @@ async fn teststate_corpus() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    let gateway = Arc::new(Gateway::in_memory(GatewayConfig::default()).0);
+    let gateway = Arc::new(
+        Gateway::in_memory(GatewayConfig::default())
+            .expect("gateway")
+            .0,
+    );
     let mut passing = BTreeSet::new();
     let mut failures = Vec::new();
     for file in &files {

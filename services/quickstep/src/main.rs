@@ -1,12 +1,16 @@
 //! The `quickstep` binary: turns flags into a call of a library and its result into an exit
-//! code. Logic lives in the crates (`asl` for the language); nothing here decides semantics.
+//! code (see `cli` for the codes). Logic lives in the crates (`asl` for the language,
+//! `runtime` for executions, `worker` and `gateway`); nothing here decides semantics.
 
+// No unsafe code but the allocator's (the GlobalAlloc contract is unsafe by definition).
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
 mod allocator;
 mod cli;
-mod dev;
-mod gateway_config;
+mod commands;
+mod config;
 mod telemetry;
-mod worker_config;
 
 use std::process::ExitCode;
 
@@ -16,9 +20,10 @@ static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 fn main() -> ExitCode {
     match cli::main() {
         Ok(code) => code,
-        Err(error) => {
+        Err(failure) => {
+            let (code, error) = failure.report();
             eprintln!("quickstep: {error:#}");
-            ExitCode::from(cli::EXIT_USAGE)
+            ExitCode::from(code)
         }
     }
 }

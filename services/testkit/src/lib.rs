@@ -2,6 +2,8 @@
 //! the AWS-recorded corpora live, and JSON comparison as the corpus README defines it (numbers
 //! as numbers, `ignore_paths` removed). Test-only: no crate depends on it outside dev.
 
+#![forbid(unsafe_code)]
+
 use serde_json::Value;
 
 /// The shared corpora: `QUICKSTEP_SHARED`, else `shared/` beside the checkout.

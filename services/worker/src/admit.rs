@@ -5,39 +5,30 @@
 use crate::config::TriggerConfig;
 use crate::idempotency::{Claim, ClaimKey, DuplicateOf, IdempotencyStore, RecordId, StoreError};
 use crate::metrics::Metrics;
-use crate::registry::{Registry, Revision};
 use crate::source::SourceRecord;
-use crate::start_rate::StartLimits;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::path::Path;
-use futures::future::BoxFuture;
 use quickstep_proto::v1::StartExecution;
 use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
+use runtime::execute::ExecutionRequest;
+pub use runtime::follow::RegistrySync;
+use runtime::kafka::HEADER_TRACEPARENT;
+pub use runtime::kafka::{HEADER_EXECUTION_NAME, HEADER_IDEMPOTENCY_KEY, HEADER_STATE_MACHINE};
+use runtime::registry::Registry;
+use runtime::start_rate::StartLimits;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Header naming the state machine (name or ARN).
-pub const HEADER_STATE_MACHINE: &str = "quickstep-state-machine";
-/// Header carrying the idempotency key (else the record key).
-pub const HEADER_IDEMPOTENCY_KEY: &str = "quickstep-idempotency-key";
-/// Header naming the execution.
-pub const HEADER_EXECUTION_NAME: &str = "quickstep-execution-name";
 
 /// A start record ready to run.
 #[derive(Debug)]
 pub struct Job {
     /// The record it came from.
     pub record: SourceRecord,
-    /// The state machine revision current at admission.
-    pub revision: Arc<Revision>,
-    /// The execution input.
-    pub input: Value,
-    /// The execution's name.
-    pub name: String,
-    /// The execution's ARN.
-    pub execution_arn: String,
+    /// What the runtime runs: the revision current at admission, the input, the name and
+    /// ARN, the record's trace context.
+    pub execution: ExecutionRequest,
     /// The idempotency key the execution holds.
     pub idempotency_key: String,
     /// The key to claim before running and to complete after, when idempotency is on.
@@ -108,14 +99,6 @@ pub enum Admission {
     /// The named state machine is not in the registry, which may not have read it yet:
     /// `reconsider` once it has caught up (off the loop that reads the partitions).
     Unknown(Box<SourceRecord>),
-}
-
-/// Lets admission make sure the registry has read every revision written before a record:
-/// a state machine created a moment before its first start record is then found.
-pub trait RegistrySync: Send + Sync {
-    /// Resolves once every revision written before `produced_ms` (the record's timestamp;
-    /// `None`: any time) is applied, or after a bounded wait.
-    fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()>;
 }
 
 /// A trigger with its paths compiled.
@@ -224,12 +207,12 @@ impl Admit {
         let Admission::Run(job) = admission else {
             return admission;
         };
-        if self.limits.check(&job.revision.name).is_err()
-            && Box::pin(self.limits.wait(&job.revision.name)).await
+        if self.limits.check(&job.execution.revision.name).is_err()
+            && Box::pin(self.limits.wait(&job.execution.revision.name)).await
         {
             self.metrics
                 .throttled
-                .with_label_values(&[&job.revision.name])
+                .with_label_values(&[&job.execution.revision.name])
                 .inc();
         }
         self.claim_job(job, shutdown).await
@@ -379,12 +362,17 @@ impl Admit {
             .store
             .as_ref()
             .map(|_| ClaimKey::new(revision.name.clone(), key.clone()));
+        // The execution continues the start record's trace (W3C `traceparent`).
+        let traceparent = record.header(HEADER_TRACEPARENT).map(str::to_owned);
         Admission::Run(Box::new(Job {
             record,
-            revision,
-            input,
-            name: execution_name,
-            execution_arn,
+            execution: ExecutionRequest {
+                revision,
+                input,
+                name: execution_name,
+                execution_arn,
+                traceparent,
+            },
             idempotency_key: key,
             claim,
         }))
@@ -491,7 +479,8 @@ fn derived_name(record: &RecordId) -> String {
 mod tests {
     use super::*;
     use crate::idempotency::MemoryStore;
-    use crate::registry::RegistryEntry;
+    use futures::future::BoxFuture;
+    use runtime::registry::RegistryEntry;
 
     fn record(payload: &[u8], headers: &[(&str, &str)]) -> SourceRecord {
         SourceRecord {
@@ -671,13 +660,13 @@ mod tests {
         else {
             panic!("should run")
         };
-        assert_eq!(job.name, "quickstep_start-2-7");
+        assert_eq!(job.execution.name, "quickstep_start-2-7");
         assert_eq!(
-            job.execution_arn,
+            job.execution.execution_arn,
             "arn:aws:states:local:000000000000:express:orders:quickstep_start-2-7"
         );
         assert_eq!(job.idempotency_key, "key-1");
-        assert_eq!(job.input, serde_json::json!({"a": 1}));
+        assert_eq!(job.execution.input, serde_json::json!({"a": 1}));
     }
 
     #[tokio::test]
@@ -774,7 +763,7 @@ mod tests {
             panic!("should run")
         };
         assert_eq!(job.idempotency_key, "99");
-        assert_eq!(job.revision.name, "orders");
+        assert_eq!(job.execution.revision.name, "orders");
     }
 
     #[tokio::test]
@@ -820,10 +809,10 @@ mod tests {
             panic!("should run")
         };
         assert_eq!(
-            (job.name.as_str(), job.idempotency_key.as_str()),
+            (job.execution.name.as_str(), job.idempotency_key.as_str()),
             ("order-7", "k-7")
         );
-        assert_eq!(job.input, serde_json::json!({"id": 7}));
+        assert_eq!(job.execution.input, serde_json::json!({"id": 7}));
         let garbage = record(
             b"\xff\xff\xff",
             &[(CONTENT_TYPE_HEADER, StartExecution::CONTENT_TYPE)],

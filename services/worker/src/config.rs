@@ -2,6 +2,8 @@
 //! documented for the user, defaults live in named `default_*` functions, units are in the
 //! names. The binary layers defaults → file → `QUICKSTEP_*` env → flags into this struct.
 
+use runtime::kafka::KafkaSettings;
+pub use runtime::kafka::KafkaValue;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -80,33 +82,7 @@ pub struct WorkerConfig {
     pub kafka: std::collections::BTreeMap<String, KafkaValue>,
     /// Task integrations: Lambda endpoint, HTTP connections, rate limits, callbacks.
     #[serde(default)]
-    pub tasks: crate::tasks::config::TasksConfig,
-}
-
-/// A librdkafka setting's value as a file or the environment writes it: librdkafka takes
-/// text, so numbers and booleans are rendered back to text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum KafkaValue {
-    /// `"6000"`, `"earliest"`.
-    Text(String),
-    /// `6000`.
-    Integer(i64),
-    /// `0.5`.
-    Float(f64),
-    /// `true`.
-    Bool(bool),
-}
-
-impl std::fmt::Display for KafkaValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KafkaValue::Text(text) => f.write_str(text),
-            KafkaValue::Integer(n) => write!(f, "{n}"),
-            KafkaValue::Float(x) => write!(f, "{x}"),
-            KafkaValue::Bool(b) => write!(f, "{b}"),
-        }
-    }
+    pub tasks: runtime::tasks::config::TasksConfig,
 }
 
 /// One input topic.
@@ -193,6 +169,17 @@ impl Default for WorkerConfig {
 pub struct ConfigError(pub String);
 
 impl WorkerConfig {
+    /// What the worker's Kafka clients share.
+    pub fn kafka_settings(&self) -> KafkaSettings {
+        KafkaSettings {
+            brokers: self.brokers.clone(),
+            client_group: self.group.clone(),
+            registry_topic: self.registry_topic.clone(),
+            partitions: self.partitions,
+            overrides: self.kafka.clone(),
+        }
+    }
+
     /// Checks what serde cannot: values that parse but make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_in_flight == 0 {
@@ -201,7 +188,7 @@ impl WorkerConfig {
         if self.max_buffered_bytes == 0 {
             return Err(ConfigError("max_buffered_bytes must be at least 1".into()));
         }
-        crate::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
+        runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
         if self.triggers.is_empty() {
             return Err(ConfigError("at least one trigger topic is needed".into()));
@@ -212,7 +199,7 @@ impl WorkerConfig {
                 self.history_level
             )));
         }
-        crate::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
         IdempotencyKind::parse(&self.idempotency).map_err(ConfigError)?;
         Ok(())
     }

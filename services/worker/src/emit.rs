@@ -2,25 +2,20 @@
 //! the history, a dead-letter copy — and marks the idempotency key completed. Only when
 //! all of that is acknowledged does the record count as finished for the commit.
 
-use crate::admit::Rejection;
-use crate::execute::Finished;
+use crate::admit::{Job, Rejection};
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
-use crate::sinks::HistorySink;
 use crate::source::SourceRecord;
-use asl::Status;
 use quickstep_proto::v1::execution_result as result;
-use quickstep_proto::v1::{BillingDetails, ExecutionResult, Source};
-use quickstep_proto::wkt::Timestamp;
+use quickstep_proto::v1::{ExecutionResult, Source};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use runtime::execute::Finished;
+use runtime::result::execution_result;
+use runtime::sinks::HistorySink;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Express bills memory in 64 MB units and duration in 100 ms steps.
-const BILLED_MEMORY_MB: u32 = 64;
-const BILLING_STEP_MS: i64 = 100;
 
 /// The emit stage.
 pub struct Emitter {
@@ -56,41 +51,12 @@ impl Emitter {
     }
 
     /// Publishes a finished execution; resolves once everything is acknowledged.
-    pub async fn finished(&self, finished: Finished) {
-        let Finished {
-            mut job,
-            outcome,
-            history,
-        } = finished;
-        let duration_ms = (outcome.stop_ms - outcome.start_ms).max(1);
-        let billed_ms = (duration_ms + BILLING_STEP_MS - 1) / BILLING_STEP_MS * BILLING_STEP_MS;
-        let (status, output) = match outcome.status {
-            Status::Succeeded => (
-                result::Status::Succeeded,
-                outcome.output.as_ref().map(asl::json_text),
-            ),
-            Status::Failed => (result::Status::Failed, None),
-            Status::TimedOut => (result::Status::TimedOut, None),
-        };
+    pub async fn finished(&self, mut job: Box<Job>, finished: Finished) {
+        let Finished { outcome, history } = finished;
         // The result takes what it can from the job and the outcome rather than copying it;
         // the history and the completion read the execution's ARN from it after.
-        let mut result = ExecutionResult {
-            execution_arn: std::mem::take(&mut job.execution_arn),
-            state_machine_arn: job.revision.arn.clone(),
-            name: std::mem::take(&mut job.name),
-            status: status as i32,
-            start_date: Some(timestamp(outcome.start_ms)),
-            stop_date: Some(timestamp(outcome.stop_ms)),
-            output,
-            error: outcome.error,
-            cause: outcome.cause,
-            billing_details: Some(BillingDetails {
-                billed_memory_used_in_mb: BILLED_MEMORY_MB,
-                billed_duration_in_milliseconds: u32::try_from(billed_ms).unwrap_or(u32::MAX),
-            }),
-            idempotency_key: std::mem::take(&mut job.idempotency_key),
-            ..ExecutionResult::default()
-        };
+        let mut result = execution_result(&mut job.execution, outcome);
+        result.idempotency_key = std::mem::take(&mut job.idempotency_key);
         self.publish_result(&job.record, &mut result).await;
         let execution_arn = &result.execution_arn;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
@@ -224,12 +190,5 @@ impl Emitter {
                 }
             }
         }
-    }
-}
-
-fn timestamp(epoch_ms: i64) -> Timestamp {
-    Timestamp {
-        seconds: epoch_ms.div_euclid(1000),
-        nanos: (epoch_ms.rem_euclid(1000) * 1_000_000) as i32,
     }
 }

@@ -1,144 +1,81 @@
-//! Execution: runs one admitted job on the engine with the real clock, the worker's task
-//! integrations and, when history is on, a collector for its events.
+//! The execute stage: each start record's own task carries it through admission, the
+//! runtime's executor and emission, off the loop that reads the partitions.
 
-use crate::admit::Job;
-use crate::metrics::Metrics;
-use crate::tasks::trace;
-use asl::history::{HistoryEvent, HistoryObserver, Level};
-use asl::interpret::{Clock, Rng};
-use asl::{ExecutionInfo, Outcome, Services, TaskHandler};
-use std::sync::{Arc, Mutex};
-use tracing::Instrument as _;
+use crate::admit::{Admission, Admit};
+use crate::commit::CommitTracker;
+use crate::emit::Emitter;
+use crate::idempotency::RecordId;
+use crate::source::SourceRecord;
+use runtime::execute::Executor;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-/// A job that ran, with what it produced.
-#[derive(Debug)]
-pub struct Finished {
-    /// The job, still in the box admission put it in: the futures that carry it stay small.
-    pub job: Box<Job>,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Its history, filtered by level (empty when history is off).
-    pub history: Vec<HistoryEvent>,
+/// What ended a record's trip through the pipeline.
+pub(crate) struct Done {
+    pub(crate) record: RecordId,
+    /// False when the record must stay uncommitted (shutdown while its claim could not be
+    /// made): its offset then holds the partition's commit position.
+    pub(crate) committed: bool,
+    pub(crate) finished_at: Instant,
 }
 
-/// Collects one execution's events in memory until the sink takes them.
-struct Collector {
-    level: Level,
-    include_execution_data: bool,
-    events: Mutex<Vec<HistoryEvent>>,
+/// What each execution's task uses, shared: one reference count per task.
+pub(crate) struct Stages {
+    pub(crate) admit: Arc<Admit>,
+    pub(crate) executor: Arc<Executor>,
+    pub(crate) emitter: Arc<Emitter>,
+    pub(crate) shutdown: CancellationToken,
 }
 
-impl HistoryObserver for Collector {
-    fn level(&self) -> Level {
-        self.level
+/// Admits a record to the pipeline and spawns its execution's task.
+pub(crate) fn start(
+    record: SourceRecord,
+    stages: &Arc<Stages>,
+    tracker: &mut CommitTracker,
+    executions: &mut JoinSet<Done>,
+) {
+    // A record fetched before its partition was revoked belongs to the new owner now.
+    if !tracker.admit(&record.id) {
+        return;
     }
-    fn include_execution_data(&self) -> bool {
-        self.include_execution_data
-    }
-    fn record(&self, event: HistoryEvent) {
-        self.events
-            .lock()
-            .expect("collector lock is never poisoned")
-            .push(event);
-    }
-}
-
-/// The execution stage.
-pub struct Executor {
-    tasks: Arc<dyn TaskHandler>,
-    clock: Arc<dyn Clock>,
-    rng: Arc<dyn Rng>,
-    metrics: Metrics,
-    /// The worker's history level, for revisions that set none.
-    default_level: Level,
-    include_execution_data: bool,
-}
-
-impl Executor {
-    /// Builds the stage.
-    pub fn new(
-        tasks: Arc<dyn TaskHandler>,
-        clock: Arc<dyn Clock>,
-        rng: Arc<dyn Rng>,
-        metrics: Metrics,
-        default_level: Level,
-        include_execution_data: bool,
-    ) -> Executor {
-        Executor {
-            tasks,
-            clock,
-            rng,
-            metrics,
-            default_level,
-            include_execution_data,
+    let stages = stages.clone();
+    // Boxed: the runtime moves a task's future into its cell and writes the output over
+    // it, each a copy of the whole future; a box makes those copies a pointer's.
+    executions.spawn(Box::pin(async move {
+        let (record, committed) = carry(record, &stages).await;
+        Done {
+            record,
+            committed,
+            finished_at: Instant::now(),
         }
-    }
+    }));
+}
 
-    /// Runs a job to its end.
-    pub async fn execute(&self, mut job: Box<Job>) -> Finished {
-        let revision = &job.revision;
-        let level = revision.level.unwrap_or(self.default_level);
-        let collector = (level != Level::Off).then(|| Collector {
-            level,
-            include_execution_data: self.include_execution_data || revision.include_execution_data,
-            events: Mutex::default(),
-        });
-        // The job lends its ARN and name to the run and takes them back after.
-        let info = ExecutionInfo {
-            execution_arn: std::mem::take(&mut job.execution_arn),
-            name: std::mem::take(&mut job.name),
-            role_arn: revision.role_arn.as_str().into(),
-            state_machine_arn: revision.arn.as_str().into(),
-            state_machine_name: revision.name.as_str().into(),
-            redrive_count: None,
-        };
-        let services = Services {
-            tasks: self.tasks.as_ref(),
-            clock: self.clock.as_ref(),
-            rng: self.rng.as_ref(),
-            history: collector.as_ref().map(|c| c as &dyn HistoryObserver),
-        };
-        let series = self.metrics.machine(&revision.name);
-        series.started.inc();
-        self.metrics.in_flight.inc();
-        let input = std::mem::take(&mut job.input);
-        // The execution continues the start record's trace (W3C `traceparent`).
-        let traceparent = job
-            .record
-            .headers
-            .iter()
-            .rev()
-            .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
-            .and_then(|(_, value)| String::from_utf8(value.clone()).ok());
-        // One span per execution (the engine adds one per state and per task call under it).
-        let span = trace::execution_span(&info, traceparent.as_deref());
-        // Boxed: the engine's future is large, and each enclosing future (this one, the
-        // spawned task) would otherwise hold it inline and copy it when it moves.
-        let run = Box::pin(revision.machine.run(input, &info, &services));
-        let outcome = trace::with_traceparent(traceparent, run)
-            .instrument(span.clone())
-            .await;
-        trace::finished(&span, &outcome);
-        drop(span);
-        self.metrics.in_flight.dec();
-        series.finished(outcome.status).inc();
-        series
-            .duration
-            .observe((outcome.stop_ms - outcome.start_ms).max(0) as f64 / 1000.0);
-        series.transitions.inc_by(outcome.state_transitions);
-        let history = collector
-            .map(|c| {
-                c.events
-                    .into_inner()
-                    .expect("collector lock is never poisoned")
-            })
-            .unwrap_or_default();
-        job.execution_arn = info.execution_arn;
-        job.name = info.name;
-        Finished {
-            job,
-            outcome,
-            history,
+/// Carries a record to its end inside its execution's task: admission (the registry
+/// catch-up for an unknown state machine and the idempotency claim are round trips) happens
+/// here, so it spreads over the runtime's threads and overlaps rather than stalling the
+/// loop that reads the partitions. Returns the record and whether it may be committed (not
+/// when shutdown left its claim unmade).
+async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
+    let id = record.id.clone();
+    let committed = match stages.admit.admit(record, &stages.shutdown).await {
+        // Held inline: the task's future is boxed once when it is spawned, and a box for each
+        // stage was one more allocation and one more copy of its future per record.
+        Admission::Run(mut job) => {
+            let finished = stages.executor.execute(&mut job.execution).await;
+            stages.emitter.finished(job, finished).await;
+            true
         }
-    }
+        Admission::Reject(rejection) => {
+            Box::pin(stages.emitter.rejected(rejection)).await;
+            true
+        }
+        Admission::Duplicate(_) => true,
+        // Left uncommitted: the next owner of the partition sees it again. (`admit` answers
+        // `Unknown` never: it reconsiders such a record itself.)
+        Admission::Abandoned | Admission::Unknown(_) => false,
+    };
+    (id, committed)
 }

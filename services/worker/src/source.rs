@@ -1,20 +1,14 @@
-//! The Kafka side of the worker: a consumer in the group that hands records on and reports
-//! rebalances, a producer for results, and topic creation. Offsets are stored explicitly
+//! The source stage: the consumer in the group that hands start records on and reports
+//! rebalances (producers and topic creation are the runtime's `kafka` module). Offsets are stored explicitly
 //! (the commit tracker's watermarks) and committed by librdkafka's auto-commit and on revoke.
 
 use crate::config::WorkerConfig;
 use prometheus::IntGaugeVec;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
-use rdkafka::{Offset, TopicPartitionList};
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A rebalance, as the main loop needs to hear of it.
@@ -100,28 +94,14 @@ fn lag(partition: &rdkafka::statistics::Partition) -> Option<i64> {
 /// The consumer the worker reads start records with.
 pub type SourceConsumer = StreamConsumer<SourceContext>;
 
-fn client_config(config: &WorkerConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    client
-}
-
-/// The user's `kafka` settings go last, so they override the worker's defaults. Names may
-/// use `_` for `.` (environment variables cannot hold dots; librdkafka names have no `_`).
-fn with_overrides(mut client: ClientConfig, config: &WorkerConfig) -> ClientConfig {
-    for (key, value) in &config.kafka {
-        client.set(key.replace('_', "."), value.to_string());
-    }
-    client
-}
-
 /// Builds the group consumer, subscribed to every trigger topic.
 pub fn consumer(
     config: &WorkerConfig,
     lag: IntGaugeVec,
 ) -> Result<(SourceConsumer, mpsc::UnboundedReceiver<RebalanceEvent>), KafkaError> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let mut client = client_config(config);
+    let settings = config.kafka_settings();
+    let mut client = settings.client();
     client
         .set("group.id", &config.group)
         .set("enable.auto.commit", "true")
@@ -136,67 +116,12 @@ pub fn consumer(
         events: sender,
         lag,
     };
-    let consumer: SourceConsumer = with_overrides(client, config).create_with_context(context)?;
+    let consumer: SourceConsumer = settings
+        .with_overrides(client)
+        .create_with_context(context)?;
     let topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     Ok((consumer, receiver))
-}
-
-/// Builds the producer for results, history and dead letters: idempotent, acks=all, and
-/// no delivery timeout, so a broker outage delays results instead of losing them.
-pub fn producer(config: &WorkerConfig) -> Result<FutureProducer, KafkaError> {
-    let mut client = client_config(config);
-    client
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("message.timeout.ms", "0")
-        .set("linger.ms", "5");
-    with_overrides(client, config).create()
-}
-
-/// Creates the topics the worker uses when they are missing.
-pub async fn ensure_topics(config: &WorkerConfig, topics: &[&str]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> =
-        with_overrides(client_config(config), config).create()?;
-    // Only missing topics are created: some clusters (librdkafka's mock) never answer
-    // CreateTopics, and existing topics need no round trip.
-    let metadata = admin
-        .inner()
-        .fetch_metadata(None, Duration::from_secs(10))?;
-    let existing: Vec<&str> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-        .map(|t| t.name())
-        .collect();
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .filter(|t| !existing.contains(t))
-        .map(|t| {
-            let topic = NewTopic::new(t, config.partitions, TopicReplication::Fixed(1));
-            // The registry keeps the last revision of every state machine forever.
-            if *t == config.registry_topic {
-                topic.set("cleanup.policy", "compact")
-            } else {
-                topic
-            }
-        })
-        .collect();
-    if new.is_empty() {
-        return Ok(());
-    }
-    let results = admin.create_topics(&new, &AdminOptions::new()).await?;
-    for result in results {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(KafkaError::AdminOp(code)).inspect_err(
-                    |_| tracing::warn!(message = "Topic creation failed.", topic, error = %code),
-                )
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The names of the topics records came from, one allocation per topic for the process's
@@ -287,32 +212,6 @@ impl SourceRecord {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
     }
-}
-
-/// A consumer outside the group, assigned every partition of the registry topic from the
-/// beginning: every worker reads every revision.
-pub fn registry_consumer(
-    config: &WorkerConfig,
-) -> Result<rdkafka::consumer::StreamConsumer, rdkafka::error::KafkaError> {
-    let mut client = client_config(config);
-    client
-        .set(
-            "group.id",
-            format!("{}-registry-{}", config.group, std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
-    let consumer: rdkafka::consumer::StreamConsumer = with_overrides(client, config).create()?;
-    let metadata =
-        consumer.fetch_metadata(Some(&config.registry_topic), Duration::from_secs(10))?;
-    let mut list = TopicPartitionList::new();
-    for topic in metadata.topics() {
-        for partition in topic.partitions() {
-            list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&list)?;
-    Ok(consumer)
 }
 
 #[cfg(test)]

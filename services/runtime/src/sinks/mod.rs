@@ -12,7 +12,9 @@ pub use stdout::StdoutSink;
 
 use asl::history::HistoryEvent;
 use futures::future::BoxFuture;
+use rdkafka::producer::FutureProducer;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// Which sink the configuration names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,21 @@ impl HistorySinkKind {
                 )),
             },
         }
+    }
+
+    /// Opens the sink (none for `Off`); a Kafka sink produces with `producer`.
+    pub async fn open(
+        self,
+        producer: &FutureProducer,
+    ) -> Result<Option<Arc<dyn HistorySink>>, SinkError> {
+        Ok(match self {
+            HistorySinkKind::Off => None,
+            HistorySinkKind::Stdout => Some(Arc::new(StdoutSink)),
+            HistorySinkKind::File(path) => Some(Arc::new(FileSink::open(&path).await?)),
+            HistorySinkKind::Kafka(topic) => {
+                Some(Arc::new(KafkaSink::new(producer.clone(), topic)))
+            }
+        })
     }
 }
 

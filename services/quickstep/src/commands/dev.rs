@@ -3,10 +3,13 @@
 //! idempotency, the gateway on a loopback address without authentication, and the example
 //! state machines registered. Prints what to try next; SIGTERM or Ctrl-C stops it cleanly.
 
-use anyhow::{bail, Context as _};
+use crate::cli::{wait_for_signal, Failure};
+use anyhow::Context as _;
 use gateway::config::GatewayConfig;
 use rdkafka::mocking::MockCluster;
+use runtime::tasks::config::TasksConfig;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use worker::config::WorkerConfig;
 
@@ -28,6 +31,11 @@ pub struct DevFlags {
     /// History level when history is on: ALL, ERROR, FATAL or OFF.
     #[arg(long, default_value = "ALL")]
     pub history_level: String,
+    /// A configuration file whose `[tasks]` section configures the task integrations of
+    /// the worker and of StartSyncExecution alike (also QUICKSTEP_TASKS__* and
+    /// QUICKSTEP_LAMBDA_ENDPOINT).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 const TOPICS: &[&str] = &[
@@ -62,29 +70,36 @@ fn examples(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
 }
 
 /// Runs `quickstep dev` until SIGTERM or Ctrl-C.
-pub fn run(
-    flags: DevFlags,
-    wait_for_signal: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+pub fn run(flags: DevFlags) -> Result<ExitCode, Failure> {
+    let telemetry = crate::telemetry::init("quickstep-dev", &Default::default(), true)
+        .map_err(Failure::Usage)?;
     let address: std::net::SocketAddr = flags
         .address
         .parse()
-        .with_context(|| format!("--address {} is not HOST:PORT", flags.address))?;
+        .with_context(|| format!("--address {} is not HOST:PORT", flags.address))
+        .map_err(Failure::Usage)?;
     if !address.ip().is_loopback() {
-        bail!("quickstep dev serves without authentication, so only on a loopback address (not {address}); use `quickstep gateway` with access keys instead");
+        return Err(Failure::Usage(anyhow::anyhow!("quickstep dev serves without authentication, so only on a loopback address (not {address}); use `quickstep gateway` with access keys instead")));
     }
+    let tasks = crate::config::tasks::load(flags.config.as_deref())
+        .map_err(|e| Failure::Usage(anyhow::Error::msg(e).context("loading the configuration")))?;
     // The mock cluster lives on this thread for the whole run: its brokers are librdkafka
     // threads behind real loopback sockets.
     let mock = match &flags.brokers {
         Some(_) => None,
-        None => Some(MockCluster::new(1).context("starting the embedded Kafka")?),
+        None => Some(
+            MockCluster::new(1)
+                .context("starting the embedded Kafka")
+                .map_err(Failure::Environment)?,
+        ),
     };
     let brokers = match (&flags.brokers, &mock) {
         (Some(brokers), _) => brokers.clone(),
         (None, Some(mock)) => {
             for topic in TOPICS {
                 mock.create_topic(topic, 3, 1)
-                    .with_context(|| format!("creating {topic}"))?;
+                    .with_context(|| format!("creating {topic}"))
+                    .map_err(Failure::Environment)?;
             }
             mock.bootstrap_servers()
         }
@@ -93,26 +108,22 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?;
-    let result = runtime.block_on(serve(
-        flags,
-        brokers,
-        mock.is_some(),
-        address,
-        wait_for_signal,
-    ));
+        .context("starting the runtime")
+        .map_err(Failure::Environment)?;
+    let result = runtime.block_on(serve(flags, tasks, brokers, mock.is_some(), address));
     drop(runtime);
     drop(mock);
-    result
+    telemetry.shutdown();
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 async fn serve(
     flags: DevFlags,
+    tasks: TasksConfig,
     brokers: String,
     embedded: bool,
     address: std::net::SocketAddr,
-    wait_for_signal: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let worker_metrics = worker::metrics::Metrics::new();
     let worker_config = WorkerConfig {
         brokers: brokers.clone(),
@@ -125,11 +136,13 @@ async fn serve(
         },
         partitions: 3,
         shutdown_grace_seconds: 10,
+        tasks: tasks.clone(),
         ..WorkerConfig::default()
     };
     let worker = worker::Worker::build(worker_config.clone(), worker_metrics.clone())
         .await
-        .context("starting the worker")?;
+        .context("starting the worker")
+        .map_err(Failure::Environment)?;
     let gateway_config = GatewayConfig {
         address: address.to_string(),
         brokers: brokers.clone(),
@@ -138,16 +151,19 @@ async fn serve(
         partitions: 3,
         // Dev runs examples that use callbacks too.
         definition_rules: "standard".into(),
+        // StartSyncExecution calls what the worker calls.
+        tasks,
         ..GatewayConfig::default()
     };
-    let gateway = gateway::Gateway::build(
-        gateway_config,
-        gateway::metrics::Metrics::new(worker_metrics),
-    )
-    .await
-    .context("starting the gateway")?;
+    // One set of execution metrics for both, and the worker's at the gateway's /metrics.
+    let gateway_metrics = gateway::metrics::Metrics::new(worker_metrics.executions.clone())
+        .also_render(worker_metrics.registry.clone());
+    let gateway = gateway::Gateway::build(gateway_config, gateway_metrics)
+        .await
+        .context("starting the gateway")
+        .map_err(Failure::Environment)?;
     let mut registered = Vec::new();
-    for (name, path, text) in examples(&flags.examples)? {
+    for (name, path, text) in examples(&flags.examples).map_err(Failure::Usage)? {
         match gateway.register(&name, &text).await {
             Ok(arn) => registered.push((name, path, arn)),
             Err(error) => {
@@ -157,23 +173,34 @@ async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await
-        .with_context(|| format!("listening on {address}"))?;
-    let url = format!("http://{}", listener.local_addr()?);
+        .with_context(|| format!("listening on {address}"))
+        .map_err(Failure::Environment)?;
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .context("the listener's address")
+            .map_err(Failure::Environment)?
+    );
     let shutdown = CancellationToken::new();
     let worker_task = tokio::spawn(worker.run(shutdown.clone()));
     let gateway_task = tokio::spawn(gateway.serve(listener, shutdown.clone()));
     print_banner(&url, &brokers, embedded, &registered);
-    wait_for_signal.await;
+    wait_for_signal().await;
     tracing::info!(message = "Shutting down.");
     shutdown.cancel();
     gateway_task
         .await
-        .context("the gateway task")?
-        .context("serving the gateway")?;
+        .context("the gateway task")
+        .map_err(Failure::Environment)?
+        .context("serving the gateway")
+        .map_err(Failure::Environment)?;
     worker_task
         .await
-        .context("the worker task")?
-        .context("running the worker")?;
+        .context("the worker task")
+        .map_err(Failure::Environment)?
+        .context("running the worker")
+        .map_err(Failure::Environment)?;
     println!("quickstep dev stopped.");
     Ok(())
 }
@@ -220,8 +247,19 @@ fn print_banner(
                 "'{}'".into(),
             )
         });
+    // kcat sends a file as one record. No key: the idempotency key is then the record's
+    // coordinates, so every run starts a new execution.
+    let machine = registered
+        .first()
+        .map_or("NAME", |(name, ..)| name.as_str());
+    let produce =
+        format!("kcat -b {brokers} -P -t quickstep.start -H quickstep-state-machine={machine}");
+    let produce = match input.strip_prefix("file://") {
+        Some(file) => format!("{produce} {file}"),
+        None => format!("echo {input} | {produce}"),
+    };
     text.push_str(&format!(
-        "\nTry:\n  export AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=local AWS_DISABLE_HOST_PREFIX_INJECTION=true\n  aws stepfunctions start-sync-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions start-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  kcat -b {brokers} -C -t quickstep.results -f '%k %s\\n'\n  curl -s {url}/metrics | grep quickstep_\n\nCtrl-C stops it.\n"
+        "\nTry:\n  export AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=local AWS_DISABLE_HOST_PREFIX_INJECTION=true\n  aws stepfunctions start-sync-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions start-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  {produce}\n  kcat -b {brokers} -C -t quickstep.results -f '%k %s\\n'\n  curl -s {url}/metrics | grep quickstep_\n\nCtrl-C stops it.\n"
     ));
     println!("{text}");
 }

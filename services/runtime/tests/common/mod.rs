@@ -10,10 +10,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use runtime::clock::SystemClock;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use worker::clock::SystemClock;
 
 /// Functions by namespace (a path prefix, one per test case) and name.
 #[derive(Clone, Default)]

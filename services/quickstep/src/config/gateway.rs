@@ -1,5 +1,5 @@
 //! Layers the gateway's configuration once at startup: defaults → `--config` file (TOML) →
-//! `QUICKSTEP_GATEWAY_*` environment (`__` nests) → flags. Access keys come from the file's
+//! `QUICKSTEP_GATEWAY_*` environment (`__` nests; the integrations' `QUICKSTEP_TASKS__*`) → flags. Access keys come from the file's
 //! `[access_keys]` table, `QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET[,ID:SECRET…]` (kept out of
 //! the generic layer, which lowercases names) and `--access-key ID:SECRET`; per-state-machine
 //! start rates likewise from `[start_rates_per_second]`,
@@ -130,14 +130,19 @@ pub fn load_with(flags: &GatewayFlags, env: ListEnv<'_>) -> Result<GatewayConfig
                     key != "start_rates_per_second" && !key.starts_with("start_rates_per_second.")
                 }),
         )
+        // Task integrations: the same `[tasks]` section and QUICKSTEP_TASKS__* variables
+        // as every other command (config::tasks).
+        .merge(crate::config::tasks::env_layer())
         .merge(Serialized::defaults(flags));
     let mut config: GatewayConfig = figment.extract().map_err(|e| e.to_string())?;
+    // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.
+    config.tasks.read_env();
     for text in items(env.access_keys).chain(flags.access_keys.iter().map(String::as_str)) {
         let (id, secret) = access_key(text)?;
         config.access_keys.insert(id, secret);
     }
     for text in items(env.start_rates).chain(flags.start_rates.iter().map(String::as_str)) {
-        let (name, rate) = worker::start_rate::parse(text)?;
+        let (name, rate) = runtime::start_rate::parse(text)?;
         config.start_rates_per_second.insert(name, rate);
     }
     config.validate().map_err(|e| e.to_string())?;
@@ -245,9 +250,9 @@ mod tests {
             );
             Ok(())
         });
-        assert_eq!(worker::start_rate::parse("a:7"), Ok(("a".into(), 7)));
+        assert_eq!(runtime::start_rate::parse("a:7"), Ok(("a".into(), 7)));
         for bad in ["a", "a:", ":7", "a:-1", "a:x"] {
-            assert!(worker::start_rate::parse(bad).is_err(), "{bad}");
+            assert!(runtime::start_rate::parse(bad).is_err(), "{bad}");
         }
         let flags = GatewayFlags {
             start_rates: vec!["order:0".into()],

@@ -142,10 +142,10 @@ fn load_with(
         .merge(Serialized::defaults(flags));
     let mut config: WorkerConfig = figment.extract().map_err(Box::new)?;
     for text in
-        crate::gateway_config::items(env_rates).chain(flags.start_rates.iter().map(String::as_str))
+        crate::config::gateway::items(env_rates).chain(flags.start_rates.iter().map(String::as_str))
     {
         let (name, rate) =
-            worker::start_rate::parse(text).map_err(|e| Box::new(figment::Error::from(e)))?;
+            runtime::start_rate::parse(text).map_err(|e| Box::new(figment::Error::from(e)))?;
         config.start_rates_per_second.insert(name, rate);
     }
     // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.

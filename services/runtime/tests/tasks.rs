@@ -11,17 +11,17 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use common::{lambda_server, run, task};
+use runtime::clock::SystemClock;
+use runtime::tasks::callback::{
+    CallbackError, CallbackMessage, CallbackRegistry, CallbackRouter, Routed,
+};
+use runtime::tasks::config::TasksConfig;
+use runtime::tasks::mock::MockTasks;
+use runtime::tasks::Integrations;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use worker::clock::SystemClock;
-use worker::tasks::callback::{
-    CallbackError, CallbackMessage, CallbackRegistry, CallbackRouter, Routed,
-};
-use worker::tasks::config::TasksConfig;
-use worker::tasks::mock::MockTasks;
-use worker::tasks::Integrations;
 
 const API_KEY: &str = "key-5ecret-value-42";
 const PASSWORD: &str = "pa55word-very-secret";
@@ -151,7 +151,7 @@ async fn http_trace_context_is_propagated() {
     let tasks = integrations(json!({}));
     let definition = http(json!({"ApiEndpoint": format!("{base}/echo"), "Method": "GET"}));
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned();
-    let outcome = worker::tasks::trace::with_traceparent(
+    let outcome = runtime::tasks::trace::with_traceparent(
         Some(parent),
         run(&definition, json!({}), MachineType::Express, &tasks),
     )

@@ -3,7 +3,6 @@
 //! created a moment before it is not refused as unknown (AWS lets a caller start a machine
 //! right after CreateStateMachine returns; the gateway writes the revision first).
 
-use crate::admit::RegistrySync;
 use crate::registry::{Registry, RegistryEntry};
 use futures::future::BoxFuture;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -14,6 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+/// Lets a runner make sure the registry has read every revision written before a start:
+/// a state machine created a moment before its first start record is then found.
+pub trait RegistrySync: Send + Sync {
+    /// Resolves once every revision written before `produced_ms` (the record's timestamp;
+    /// `None`: any time) is applied, or after a bounded wait.
+    fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()>;
+}
 
 /// How long admission waits for the registry to catch up before refusing a record whose
 /// state machine it does not know.

@@ -8,14 +8,14 @@ mod common;
 
 use asl::validate::MachineType;
 use common::{lambda_server, run};
+use runtime::clock::SystemClock;
+use runtime::tasks::callback::CallbackRegistry;
+use runtime::tasks::config::TasksConfig;
+use runtime::tasks::Integrations;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use testkit::{remove_path, same, shared_dir};
-use worker::clock::SystemClock;
-use worker::tasks::callback::CallbackRegistry;
-use worker::tasks::config::TasksConfig;
-use worker::tasks::Integrations;
 
 async fn check(case: &Value, endpoint: String) -> Result<(), String> {
     let config: TasksConfig =

@@ -1,0 +1,189 @@
+//! Kafka clients as every part of Quickstep builds them: the settings they share
+//! (`KafkaSettings`: brokers, partitions of created topics, the user's librdkafka
+//! overrides), the producer of results, history and start records, topic creation, the
+//! registry reader, and the header names of the start-record contract.
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The start-record header that names the state machine (name or ARN).
+pub const HEADER_STATE_MACHINE: &str = "quickstep-state-machine";
+/// The start-record header that gives the idempotency key (else the record key).
+pub const HEADER_IDEMPOTENCY_KEY: &str = "quickstep-idempotency-key";
+/// The start-record header that names the execution.
+pub const HEADER_EXECUTION_NAME: &str = "quickstep-execution-name";
+/// The W3C trace context header a start record (or an API call) carries.
+pub const HEADER_TRACEPARENT: &str = "traceparent";
+
+/// A librdkafka setting's value as a file or the environment writes it: librdkafka takes
+/// text, so numbers and booleans are rendered back to text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KafkaValue {
+    /// `"6000"`, `"earliest"`.
+    Text(String),
+    /// `6000`.
+    Integer(i64),
+    /// `0.5`.
+    Float(f64),
+    /// `true`.
+    Bool(bool),
+}
+
+impl std::fmt::Display for KafkaValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KafkaValue::Text(text) => f.write_str(text),
+            KafkaValue::Integer(n) => write!(f, "{n}"),
+            KafkaValue::Float(x) => write!(f, "{x}"),
+            KafkaValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// What every Kafka client of one process shares.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Names this process's private consumers (the registry reader's group id starts with it).
+    pub client_group: String,
+    /// The compacted topic of state machine revisions (created compacted).
+    pub registry_topic: String,
+    /// Partitions of topics created when missing.
+    pub partitions: i32,
+    /// The user's librdkafka settings, applied last.
+    pub overrides: BTreeMap<String, KafkaValue>,
+}
+
+impl KafkaSettings {
+    /// A client configuration with the brokers set and nothing else.
+    pub fn client(&self) -> ClientConfig {
+        let mut client = ClientConfig::new();
+        client.set("bootstrap.servers", &self.brokers);
+        client
+    }
+
+    /// The user's `kafka` settings go last, so they override Quickstep's defaults. Names may
+    /// use `_` for `.` (environment variables cannot hold dots; librdkafka names have no `_`).
+    pub fn with_overrides(&self, mut client: ClientConfig) -> ClientConfig {
+        for (key, value) in &self.overrides {
+            client.set(key.replace('_', "."), value.to_string());
+        }
+        client
+    }
+
+    /// The producer for results, history, dead letters, start records and the Kafka task:
+    /// idempotent, acks=all, and no delivery timeout, so a broker outage delays records
+    /// instead of losing them.
+    pub fn producer(&self) -> Result<FutureProducer, KafkaError> {
+        let mut client = self.client();
+        client
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "0")
+            .set("linger.ms", "5");
+        self.with_overrides(client).create()
+    }
+
+    /// Creates the topics that are missing (the registry topic compacted).
+    pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.with_overrides(self.client()).create()?;
+        // Only missing topics are created: some clusters (librdkafka's mock) never answer
+        // CreateTopics, and existing topics need no round trip.
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))?;
+        let existing: Vec<&str> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| t.name())
+            .collect();
+        let new: Vec<NewTopic<'_>> = topics
+            .iter()
+            .filter(|t| !existing.contains(t))
+            .map(|t| {
+                let topic = NewTopic::new(t, self.partitions, TopicReplication::Fixed(1));
+                // The registry keeps the last revision of every state machine forever.
+                if *t == self.registry_topic {
+                    topic.set("cleanup.policy", "compact")
+                } else {
+                    topic
+                }
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let results = admin.create_topics(&new, &AdminOptions::new()).await?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(KafkaError::AdminOp(code)).inspect_err(
+                    |_| tracing::warn!(message = "Topic creation failed.", topic, error = %code),
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// A consumer outside any group's assignment, assigned every partition of the registry
+    /// topic from the beginning: every worker and gateway reads every revision.
+    pub fn registry_consumer(&self) -> Result<StreamConsumer, KafkaError> {
+        let mut client = self.client();
+        client
+            .set(
+                "group.id",
+                format!("{}-registry-{}", self.client_group, std::process::id()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest");
+        let consumer: StreamConsumer = self.with_overrides(client).create()?;
+        let metadata =
+            consumer.fetch_metadata(Some(&self.registry_topic), Duration::from_secs(10))?;
+        let mut list = TopicPartitionList::new();
+        for topic in metadata.topics() {
+            for partition in topic.partitions() {
+                list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+            }
+        }
+        consumer.assign(&list)?;
+        Ok(consumer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_go_last_and_take_underscores_for_dots() {
+        let settings = KafkaSettings {
+            brokers: "b:1".into(),
+            client_group: "g".into(),
+            registry_topic: "r".into(),
+            partitions: 1,
+            overrides: [
+                ("session_timeout_ms".to_owned(), KafkaValue::Integer(6000)),
+                (
+                    "bootstrap.servers".to_owned(),
+                    KafkaValue::Text("c:2".into()),
+                ),
+            ]
+            .into(),
+        };
+        let client = settings.with_overrides(settings.client());
+        assert_eq!(client.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(client.get("bootstrap.servers"), Some("c:2"));
+    }
+}
