@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The trace test: `quickstep run` exports to a real OTLP receiver (Jaeger v2), and the spans
-it stored have the right parents and attributes.
+"""The trace test: `quickstep run` exports to a real OTLP receiver (an OpenTelemetry Collector,
+built by ./install-collector), and the spans it received have the right parents and attributes.
 
-Usage: check_traces.py QUICKSTEP_BINARY JAEGER_BINARY
+Usage: check_traces.py QUICKSTEP_BINARY COLLECTOR_BINARY
 
-One execution of a machine with a Pass, an HTTP Task, a Lambda Task and a Succeed state runs
-with TRACEPARENT set (as a start record's `traceparent` header is for the worker). Checked:
-- one execution span, a child of TRACEPARENT's span in the same trace, service quickstep-run;
+The Collector decodes the OTLP/HTTP protobuf that quickstep sends and its file exporter writes
+what it decoded, as OTLP JSON, to a file this script reads. One execution of a machine with a
+Pass, an HTTP Task, a Lambda Task and a Succeed state runs with TRACEPARENT set (as a start
+record's `traceparent` header is for the worker). Checked:
+- every span received is in TRACEPARENT's trace and from service quickstep-run;
+- one execution span, a child of TRACEPARENT's span;
 - one span per state, each a child of the execution span, with state.name and state.type;
 - one task span per Task state, a child of that state's span, with task.resource;
 - the HTTP and Lambda servers saw a traceparent of the same trace whose parent is the task span.
@@ -34,9 +37,53 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
+def post_empty_export(endpoint):
+    """An empty ExportTraceServiceRequest (zero bytes of protobuf): 200 once the receiver is up."""
+    request = urllib.request.Request(
+        f"{endpoint}/v1/traces",
+        data=b"",
+        headers={"content-type": "application/x-protobuf"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
+def attributes(pairs):
+    """OTLP JSON attributes ([{key, value: AnyValue}]) as a dict of plain values."""
+    out = {}
+    for pair in pairs or []:
+        value = pair.get("value", {})
+        [(kind, v)] = value.items() if value else [("empty", None)]
+        out[pair["key"]] = int(v) if kind == "intValue" else v
+    return out
+
+
+def read_spans(path):
+    """Every span in the file exporter's output: OTLP JSON, one export request a line (a
+    trailing partial line, not yet flushed whole, is left for the next read)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    spans = []
+    for line in text.split("\n")[:-1]:
+        if not line.strip():
+            continue
+        for resource_spans in json.loads(line).get("resourceSpans", []):
+            resource = attributes(resource_spans.get("resource", {}).get("attributes"))
+            for scope_spans in resource_spans.get("scopeSpans", []):
+                for span in scope_spans.get("spans", []):
+                    spans.append({
+                        "traceId": span.get("traceId", ""),
+                        "spanId": span.get("spanId", ""),
+                        "parentSpanId": span.get("parentSpanId", ""),
+                        "name": span.get("name", ""),
+                        "attributes": attributes(span.get("attributes")),
+                        "service": resource.get("service.name"),
+                    })
+    return spans
 
 
 class Downstream(http.server.BaseHTTPRequestHandler):
@@ -60,20 +107,25 @@ class Downstream(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    quickstep, jaeger = sys.argv[1], sys.argv[2]
-    ports = {
-        "JAEGER_OTLP_HTTP_PORT": free_port(),
-        "JAEGER_QUERY_HTTP_PORT": free_port(),
-        "JAEGER_QUERY_GRPC_PORT": free_port(),
-    }
-    env = dict(os.environ, **{k: str(v) for k, v in ports.items()})
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    quickstep, collector = sys.argv[1], sys.argv[2]
+    scratch = tempfile.TemporaryDirectory()
+    spans_file = os.path.join(scratch.name, "spans.jsonl")
+    otlp = f"http://127.0.0.1:{free_port()}"
+    receiver_log = open(os.path.join(scratch.name, "collector.log"), "w+b")
     receiver = subprocess.Popen(
-        [jaeger, "--config", os.path.join(HERE, "jaeger.yaml")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [collector, "--config", "file:" + os.path.join(HERE, "collector.yaml")],
+        env=dict(os.environ, OTLP_HTTP_PORT=otlp.rsplit(":", 1)[1], SPANS_FILE=spans_file),
+        stdout=receiver_log,
+        stderr=subprocess.STDOUT,
     )
-    query = f"http://127.0.0.1:{ports['JAEGER_QUERY_HTTP_PORT']}"
+
+    def receiver_output():
+        receiver_log.flush()
+        receiver_log.seek(0)
+        return receiver_log.read().decode(errors="replace")[-3000:]
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Downstream)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     downstream = f"http://127.0.0.1:{server.server_address[1]}"
@@ -81,12 +133,13 @@ def main():
         deadline = time.time() + 60
         while True:
             try:
-                get_json(f"{query}/api/services")
-                break
+                if post_empty_export(otlp) == 200:
+                    break
             except OSError:
-                if receiver.poll() is not None or time.time() > deadline:
-                    sys.exit("jaeger did not start: " + receiver.stderr.read().decode()[-2000:])
-                time.sleep(0.2)
+                pass
+            if receiver.poll() is not None or time.time() > deadline:
+                sys.exit("traces: FAILED: the collector did not start:\n" + receiver_output())
+            time.sleep(0.2)
 
         trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
         definition = {
@@ -108,37 +161,37 @@ def main():
                 "Done": {"Type": "Succeed"},
             },
         }
-        with tempfile.TemporaryDirectory() as scratch:
-            path = os.path.join(scratch, "traced.asl.json")
-            with open(path, "w") as f:
-                json.dump(definition, f)
-            run = subprocess.run(
-                [quickstep, "run", path],
-                env=dict(
-                    os.environ,
-                    TRACEPARENT=f"00-{trace_id}-{parent_id}-01",
-                    QUICKSTEP_OTLP_ENDPOINT=f"http://127.0.0.1:{ports['JAEGER_OTLP_HTTP_PORT']}",
-                    QUICKSTEP_LAMBDA_ENDPOINT=downstream,
-                ),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+        path = os.path.join(scratch.name, "traced.asl.json")
+        with open(path, "w") as f:
+            json.dump(definition, f)
+        run = subprocess.run(
+            [quickstep, "run", path],
+            env=dict(
+                os.environ,
+                TRACEPARENT=f"00-{trace_id}-{parent_id}-01",
+                QUICKSTEP_OTLP_ENDPOINT=otlp,
+                QUICKSTEP_LAMBDA_ENDPOINT=downstream,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         outcome = json.loads(run.stdout.strip().splitlines()[-1])
         assert run.returncode == 0 and outcome["status"] == "SUCCEEDED", (run.stdout, run.stderr)
 
-        # The exporter flushed before `run` exited; the receiver stores asynchronously.
+        # The exporter flushed before `run` exited; the file exporter writes the file every
+        # flush_interval (collector.yaml).
         deadline = time.time() + 30
         while True:
-            try:
-                data = get_json(f"{query}/api/traces/{trace_id}")["data"]
-            except OSError:
-                data = []
-            spans = data[0]["spans"] if data else []
+            spans = read_spans(spans_file)
             if len(spans) >= 7 or time.time() > deadline:
                 break
-            time.sleep(0.3)
-        check(data, spans, trace_id, parent_id)
+            time.sleep(0.2)
+        try:
+            check(spans, trace_id, parent_id)
+        except AssertionError:
+            print(f"the collector's output:\n{receiver_output()}", file=sys.stderr)
+            raise
         print("traces: 1 passed, 0 failed")
     finally:
         server.shutdown()
@@ -147,53 +200,51 @@ def main():
             receiver.wait(timeout=10)
         except subprocess.TimeoutExpired:
             receiver.kill()
+        receiver_log.close()
+        scratch.cleanup()
 
 
-def check(data, spans, trace_id, parent_id):
-    assert data, f"the receiver has no trace {trace_id}"
-    processes = data[0]["processes"]
-
-    def tags(span):
-        return {t["key"]: t["value"] for t in span.get("tags", [])}
+def check(spans, trace_id, parent_id):
+    assert spans, f"the collector received no spans (trace {trace_id})"
 
     def parent(span):
-        refs = [r for r in span.get("references", []) if r["refType"] == "CHILD_OF"]
-        assert len(refs) == 1, f"{span['operationName']}: references {span.get('references')}"
-        assert refs[0]["traceID"] == trace_id, refs
-        return refs[0]["spanID"]
+        assert span["parentSpanId"], f"{span['name']}: no parent span"
+        return span["parentSpanId"]
 
     by_kind = {}
     for span in spans:
-        assert span["traceID"] == trace_id
-        service = processes[span["processID"]]["serviceName"]
-        assert service == "quickstep-run", service
-        kind = ("task" if "task.resource" in tags(span)
-                else "state" if "state.type" in tags(span)
-                else "execution" if "execution.arn" in tags(span) else "other")
+        assert span["traceId"] == trace_id, f"{span['name']}: trace {span['traceId']}"
+        assert span["service"] == "quickstep-run", span["service"]
+        a = span["attributes"]
+        kind = ("task" if "task.resource" in a
+                else "state" if "state.type" in a
+                else "execution" if "execution.arn" in a else "other")
         by_kind.setdefault(kind, []).append(span)
-    summary = {k: [s["operationName"] for s in v] for k, v in by_kind.items()}
+    summary = {k: [s["name"] for s in v] for k, v in by_kind.items()}
     assert sorted(by_kind) == ["execution", "state", "task"], summary
 
     [execution] = by_kind["execution"]
     assert parent(execution) == parent_id, "the execution span continues TRACEPARENT"
-    t = tags(execution)
-    assert execution["operationName"] == "traced", execution["operationName"]
+    t = execution["attributes"]
+    assert execution["name"] == "traced", execution["name"]
     assert t["state_machine.name"] == "traced" and t["execution.status"] == "SUCCEEDED", t
 
-    states = {tags(s)["state.name"]: s for s in by_kind["state"]}
+    states = {s["attributes"]["state.name"]: s for s in by_kind["state"]}
     assert sorted(states) == ["CallApi", "Done", "Greet", "Prepare"], summary
-    types = {name: tags(s)["state.type"] for name, s in states.items()}
+    assert len(by_kind["state"]) == len(states), f"one span per state: {summary}"
+    types = {name: s["attributes"]["state.type"] for name, s in states.items()}
     assert types == {"Prepare": "Pass", "CallApi": "Task", "Greet": "Task", "Done": "Succeed"}, types
     for name, span in states.items():
-        assert parent(span) == execution["spanID"], f"state {name} is a child of the execution"
-        assert span["operationName"] == name
+        assert parent(span) == execution["spanId"], f"state {name} is a child of the execution"
+        assert span["name"] == name
 
-    tasks = {tags(s)["state.name"]: s for s in by_kind["task"]}
+    tasks = {s["attributes"]["state.name"]: s for s in by_kind["task"]}
     assert sorted(tasks) == ["CallApi", "Greet"], summary
-    assert tags(tasks["CallApi"])["task.resource"] == "arn:aws:states:::http:invoke"
-    assert tags(tasks["Greet"])["task.resource"].endswith(":function:greet")
+    assert len(by_kind["task"]) == len(tasks), f"one span per task call: {summary}"
+    assert tasks["CallApi"]["attributes"]["task.resource"] == "arn:aws:states:::http:invoke"
+    assert tasks["Greet"]["attributes"]["task.resource"].endswith(":function:greet")
     for name, span in tasks.items():
-        assert parent(span) == states[name]["spanID"], f"task {name} is a child of its state"
+        assert parent(span) == states[name]["spanId"], f"task {name} is a child of its state"
 
     seen = dict(Downstream.seen)
     lambda_path = "/2015-03-31/functions/greet/invocations"
@@ -202,7 +253,7 @@ def check(data, spans, trace_id, parent_id):
         assert header, f"{path} saw no traceparent: {Downstream.seen}"
         version, trace, span, flags = header.split("-")
         assert (version, trace, flags) == ("00", trace_id, "01"), header
-        assert span == tasks[task]["spanID"], f"{path}: the callee's parent is the task span"
+        assert span == tasks[task]["spanId"], f"{path}: the callee's parent is the task span"
     print(f"trace {trace_id}: {summary}; downstream traceparents: {sorted(seen.values())}")
 
 
