@@ -234,7 +234,7 @@ const MAX_STATE_NAME: usize = 80;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum QueryLanguage {
     JsonPath,
-    JsonAta,
+    Jsonata,
 }
 
 /// Which language a field belongs to.
@@ -242,7 +242,7 @@ enum QueryLanguage {
 enum Lang {
     Any,
     JsonPath,
-    JsonAta,
+    Jsonata,
 }
 
 /// What kind of object a (sub-)machine is: it decides the fields allowed beside StartAt/States.
@@ -277,7 +277,7 @@ const COMMON_FIELDS: &[(&str, Lang)] = &[
 
 /// Fields per state type, beyond [`COMMON_FIELDS`].
 fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
-    use Lang::{Any, JsonAta as A, JsonPath as P};
+    use Lang::{Any, JsonPath as P, Jsonata as A};
     match state_type {
         "Pass" => &[
             ("Next", Any),
@@ -550,7 +550,7 @@ impl Validator {
             if let Some(ql) = obj.get("QueryLanguage") {
                 match ql.as_str() {
                     Some("JSONPath") => self.top_ql = QueryLanguage::JsonPath,
-                    Some("JSONata") => self.top_ql = QueryLanguage::JsonAta,
+                    Some("JSONata") => self.top_ql = QueryLanguage::Jsonata,
                     _ => self.schema(
                         &child(ptr, "QueryLanguage"),
                         "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]".into(),
@@ -703,9 +703,9 @@ impl Validator {
         };
         let ql = match obj.get("QueryLanguage") {
             None => self.top_ql,
-            Some(Value::String(s)) if s == "JSONata" => QueryLanguage::JsonAta,
+            Some(Value::String(s)) if s == "JSONata" => QueryLanguage::Jsonata,
             Some(Value::String(s)) if s == "JSONPath" => {
-                if self.top_ql == QueryLanguage::JsonAta {
+                if self.top_ql == QueryLanguage::Jsonata {
                     self.schema(
                         ptr,
                         "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine".into(),
@@ -750,11 +750,11 @@ impl Validator {
                 .map(|(_, l)| *l);
             match (lang, ql) {
                 (None, _) => self.unsupported(ptr, key),
-                (Some(Lang::JsonPath), QueryLanguage::JsonAta) => self.schema(
+                (Some(Lang::JsonPath), QueryLanguage::Jsonata) => self.schema(
                     ptr,
                     format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"),
                 ),
-                (Some(Lang::JsonAta), QueryLanguage::JsonPath) => self.schema(
+                (Some(Lang::Jsonata), QueryLanguage::JsonPath) => self.schema(
                     ptr,
                     format!(
                         "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
@@ -918,7 +918,7 @@ impl Validator {
         ql: QueryLanguage,
     ) {
         let Some(v) = obj.get(field) else { return };
-        if ql == QueryLanguage::JsonAta && is_jsonata_expr(v) {
+        if ql == QueryLanguage::Jsonata && is_jsonata_expr(v) {
             return;
         }
         if int_value(v).is_none_or(|n| n < min) {
@@ -1100,7 +1100,7 @@ impl Validator {
             }
             if dollar {
                 self.path_or_call(value, ptr, key);
-            } else if ql == QueryLanguage::JsonAta {
+            } else if ql == QueryLanguage::Jsonata {
                 self.jsonata_value(value, &child(ptr, key), 0);
             } else {
                 self.template(value, &child(ptr, key), key, 0);
@@ -1229,7 +1229,7 @@ impl Validator {
             Some(Value::Array(rules)) => {
                 for (i, rule) in rules.iter().enumerate() {
                     let rptr = child(&cptr, &i.to_string());
-                    if ql == QueryLanguage::JsonAta {
+                    if ql == QueryLanguage::Jsonata {
                         self.jsonata_rule(rule, &rptr);
                     } else {
                         self.rule(rule, &rptr, true, 0);
@@ -1404,7 +1404,7 @@ impl Validator {
             _ => self.schema(ptr, format!("Only one of the fields [{}] can be present", present.join(", "))),
         }
         if let Some(seconds) = obj.get("Seconds") {
-            let ok = (ql == QueryLanguage::JsonAta && is_jsonata_expr(seconds))
+            let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(seconds))
                 || int_value(seconds).is_some_and(|n| (0..=99_999_999).contains(&n));
             if !ok {
                 self.schema(
@@ -1414,7 +1414,7 @@ impl Validator {
             }
         }
         if let Some(ts) = obj.get("Timestamp") {
-            let ok = (ql == QueryLanguage::JsonAta && is_jsonata_expr(ts))
+            let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(ts))
                 || ts.as_str().is_some_and(is_rfc3339);
             if !ok {
                 self.schema(
@@ -1490,7 +1490,7 @@ impl Validator {
         self.int_field(obj, "MaxConcurrency", ptr, 0, ql);
         self.int_field(obj, "ToleratedFailureCount", ptr, 0, ql);
         if let Some(v) = obj.get("ToleratedFailurePercentage") {
-            let ok = (ql == QueryLanguage::JsonAta && is_jsonata_expr(v))
+            let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(v))
                 || v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p));
             if !ok {
                 self.schema(
@@ -1499,7 +1499,7 @@ impl Validator {
                 );
             }
         }
-        if let Some(items) = obj.get("Items").filter(|_| ql == QueryLanguage::JsonAta) {
+        if let Some(items) = obj.get("Items").filter(|_| ql == QueryLanguage::Jsonata) {
             if !(items.is_array() || is_jsonata_expr(items)) {
                 self.schema(
                     &child(ptr, "Items"),
@@ -1647,8 +1647,8 @@ impl Validator {
                     }
                     ("Assign", _) => self.assign(value, &kptr, ql),
                     ("ResultPath", QueryLanguage::JsonPath) => self.result_path(value, &kptr),
-                    ("Output", QueryLanguage::JsonAta) => self.jsonata_value(value, &kptr, 0),
-                    ("ResultPath", QueryLanguage::JsonAta) => self.schema(
+                    ("Output", QueryLanguage::Jsonata) => self.jsonata_value(value, &kptr, 0),
+                    ("ResultPath", QueryLanguage::Jsonata) => self.schema(
                         &cptr,
                         format!(
                             "The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"
@@ -1876,7 +1876,7 @@ mod tests {
     }
 
     /// A JSONata one-state machine.
-    fn one_ata(state: Value) -> Value {
+    fn one_jsonata(state: Value) -> Value {
         json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": state}})
     }
 
@@ -1955,7 +1955,7 @@ mod tests {
     #[test] fn wait_bad_timestamp() { invalid(one(json!({"Type": "Wait", "Timestamp": "2016-02-30T00:00:00Z", "End": true})), SVF, "/States/A/Timestamp") }
     #[test] fn wait_good_timestamp() { valid(one(json!({"Type": "Wait", "Timestamp": "2016-03-14T01:59:00.123+01:00", "End": true}))) }
     #[test] fn wait_bad_seconds_path() { invalid(one(json!({"Type": "Wait", "SecondsPath": "s", "End": true})), SVF, "/States/A/SecondsPath") }
-    #[test] fn wait_jsonata_expr() { valid(one_ata(json!({"Type": "Wait", "Seconds": "{% $states.input.s %}", "End": true}))) }
+    #[test] fn wait_jsonata_expr() { valid(one_jsonata(json!({"Type": "Wait", "Seconds": "{% $states.input.s %}", "End": true}))) }
     #[test] fn fail_ok() { valid(one(json!({"Type": "Fail", "Error": "E", "CausePath": "States.Format('{}', $.c)"}))) }
     #[test] fn fail_error_and_path() { invalid(one(json!({"Type": "Fail", "Error": "E", "ErrorPath": "$.e"})), SVF, "/States/A") }
     #[test] fn fail_error_not_string() { invalid(one(json!({"Type": "Fail", "Error": 1})), SVF, "/States/A/Error") }
@@ -1994,20 +1994,20 @@ mod tests {
     }
 
     // Query language.
-    #[test] fn jsonata_downgrade_rejected() { invalid(one_ata(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_downgrade_rejected() { invalid(one_jsonata(json!({"Type": "Pass", "QueryLanguage": "JSONPath", "End": true})), SVF, "/States/A") }
     #[test] fn jsonata_state_in_jsonpath_machine() { valid(one(json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}))) }
-    #[test] fn jsonata_rejects_input_path() { invalid(one_ata(json!({"Type": "Pass", "InputPath": "$", "End": true})), SVF, "/States/A") }
-    #[test] fn jsonata_rejects_parameters() { invalid(one_ata(json!({"Type": "Pass", "Parameters": {}, "End": true})), SVF, "/States/A") }
-    #[test] fn jsonata_rejects_seconds_path() { invalid(one_ata(json!({"Type": "Wait", "SecondsPath": "$.s", "End": true})), SVF, "/States/A") }
-    #[test] fn jsonata_rejects_items_path() { invalid(one_ata(json!({"Type": "Map", "ItemsPath": "$", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_input_path() { invalid(one_jsonata(json!({"Type": "Pass", "InputPath": "$", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_parameters() { invalid(one_jsonata(json!({"Type": "Pass", "Parameters": {}, "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_seconds_path() { invalid(one_jsonata(json!({"Type": "Wait", "SecondsPath": "$.s", "End": true})), SVF, "/States/A") }
+    #[test] fn jsonata_rejects_items_path() { invalid(one_jsonata(json!({"Type": "Map", "ItemsPath": "$", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
     #[test] fn jsonpath_rejects_arguments() { invalid(task(json!({"Arguments": {}})), SVF, "/States/A") }
     #[test] fn jsonpath_rejects_items() { invalid(one(json!({"Type": "Map", "Items": [], "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true})), SVF, "/States/A") }
-    #[test] fn jsonata_task_ok() { valid(one_ata(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"x": "{% $states.input %}"}, "TimeoutSeconds": "{% 3 %}", "Output": "{% $states.result %}", "End": true}))) }
-    #[test] fn jsonata_broken_output() { invalid(one_ata(json!({"Type": "Pass", "Output": {"a": ["{% 1 + %}"]}, "End": true})), SVF, "/States/A/Output/a/0") }
+    #[test] fn jsonata_task_ok() { valid(one_jsonata(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"x": "{% $states.input %}"}, "TimeoutSeconds": "{% 3 %}", "Output": "{% $states.result %}", "End": true}))) }
+    #[test] fn jsonata_broken_output() { invalid(one_jsonata(json!({"Type": "Pass", "Output": {"a": ["{% 1 + %}"]}, "End": true})), SVF, "/States/A/Output/a/0") }
     #[test] fn jsonata_broken_condition() { invalid(json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Condition": "{% $x = %}", "Next": "B"}]}, "B": {"Type": "Succeed"}}}), SVF, "/States/C/Choices/0/Condition") }
-    #[test] fn jsonata_broken_seconds() { invalid(one_ata(json!({"Type": "Wait", "Seconds": "{% ( %}", "End": true})), SVF, "/States/A/Seconds") }
-    #[test] fn jsonata_broken_assign() { invalid(one_ata(json!({"Type": "Pass", "Assign": {"x": "{% [1, %}"}, "End": true})), SVF, "/States/A/Assign/x") }
-    #[test] fn jsonata_unclosed_expr() { invalid(one_ata(json!({"Type": "Pass", "Output": "{% 1 ", "End": true})), SVF, "/States/A/Output") }
+    #[test] fn jsonata_broken_seconds() { invalid(one_jsonata(json!({"Type": "Wait", "Seconds": "{% ( %}", "End": true})), SVF, "/States/A/Seconds") }
+    #[test] fn jsonata_broken_assign() { invalid(one_jsonata(json!({"Type": "Pass", "Assign": {"x": "{% [1, %}"}, "End": true})), SVF, "/States/A/Assign/x") }
+    #[test] fn jsonata_unclosed_expr() { invalid(one_jsonata(json!({"Type": "Pass", "Output": "{% 1 ", "End": true})), SVF, "/States/A/Output") }
     #[test] fn state_query_language_unknown() { invalid(one(json!({"Type": "Pass", "QueryLanguage": "X", "End": true})), SVF, "/States/A/QueryLanguage") }
 
     // Assign.

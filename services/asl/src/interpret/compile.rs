@@ -46,12 +46,12 @@ pub(crate) struct State {
     pub kind: Kind,
     /// The JSONata data flow, for states whose QueryLanguage is JSONata (then the JSONPath
     /// fields above are at their defaults).
-    pub ata: Option<Box<AtaFields>>,
+    pub jsonata: Option<Box<JsonataFields>>,
 }
 
 /// A JSONata state's `Arguments`, `Output` and `Assign`.
 #[derive(Debug, Default)]
-pub(crate) struct AtaFields {
+pub(crate) struct JsonataFields {
     pub arguments: Option<Tree>,
     pub output: Option<Tree>,
     pub assign: Option<Tree>,
@@ -106,7 +106,7 @@ pub(crate) struct Catcher {
     pub assign: Option<Template>,
     pub next: StateId,
     /// A JSONata catcher's `Output` and `Assign` (`arguments` unused).
-    pub ata: Option<AtaFields>,
+    pub jsonata: Option<JsonataFields>,
 }
 
 /// A number written literally or read from the input through a `…Path` field.
@@ -185,7 +185,7 @@ pub(crate) struct MapState {
     /// JSONata `Items` (an array template or an expression).
     pub items: Option<Tree>,
     /// JSONata `ItemSelector`.
-    pub ata_item_selector: Option<Tree>,
+    pub jsonata_item_selector: Option<Tree>,
     pub processor: Branch,
     pub max_concurrency: Option<Count>,
     pub mode: MapMode,
@@ -512,7 +512,7 @@ fn compile_state(
             Kind::Pass {
                 result_fits: result
                     .as_ref()
-                    .is_some_and(|r| super::run::fits(r, super::PAYLOAD_LIMIT_BYTES)),
+                    .is_some_and(|r| super::size::fits(r, super::PAYLOAD_LIMIT_BYTES)),
                 result,
             }
         }
@@ -645,8 +645,8 @@ fn compile_state(
         retry,
         catch,
         kind,
-        ata: if jsonata {
-            Some(Box::new(AtaFields {
+        jsonata: if jsonata {
+            Some(Box::new(JsonataFields {
                 arguments: fields.tree("Arguments")?,
                 output: fields.tree("Output")?,
                 assign: fields.tree("Assign")?,
@@ -719,8 +719,8 @@ fn compile_catcher(
             fields.template("Assign")?
         },
         next: target(ids, next, &fields.here("Next"))?,
-        ata: if jsonata {
-            Some(AtaFields {
+        jsonata: if jsonata {
+            Some(JsonataFields {
                 arguments: None,
                 output: fields.tree("Output")?,
                 assign: fields.tree("Assign")?,
@@ -782,7 +782,7 @@ fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
             None => fields.template("Parameters")?,
         }
     };
-    let (items, ata_item_selector) = if fields.jsonata {
+    let (items, jsonata_item_selector) = if fields.jsonata {
         (fields.tree("Items")?, fields.tree("ItemSelector")?)
     } else {
         (None, None)
@@ -794,7 +794,7 @@ fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
         },
         item_selector,
         items,
-        ata_item_selector,
+        jsonata_item_selector,
         processor: compile_branch(processor_value, &processor_at, machine_jsonata)?,
         max_concurrency: fields.count("MaxConcurrency")?,
         mode,
