@@ -8,6 +8,7 @@
 pub mod error;
 pub mod intrinsics;
 pub mod jsonata;
+mod model;
 pub mod path;
 pub mod validate;
 
