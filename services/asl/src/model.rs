@@ -2,10 +2,75 @@
 //! schema: query languages, state types and the fields each may carry (with the language each
 //! field belongs to), and the fields of a machine, a Parallel branch and a Map processor.
 
+use serde_json::Value;
+
+/// The language a state's paths and templates are written in (`QueryLanguage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum QueryLanguage {
     JsonPath,
     Jsonata,
+}
+
+impl QueryLanguage {
+    /// Reads a `QueryLanguage` field: `"JSONPath"` or `"JSONata"`, else `None`.
+    pub(crate) fn parse(value: &Value) -> Option<QueryLanguage> {
+        match value.as_str()? {
+            "JSONPath" => Some(QueryLanguage::JsonPath),
+            "JSONata" => Some(QueryLanguage::Jsonata),
+            _ => None,
+        }
+    }
+}
+
+/// A state's `Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateType {
+    Pass,
+    Task,
+    Choice,
+    Wait,
+    Succeed,
+    Fail,
+    Parallel,
+    Map,
+}
+
+impl StateType {
+    /// Every type, in the order AWS lists them in its diagnostics.
+    pub(crate) const ALL: [StateType; 8] = [
+        StateType::Pass,
+        StateType::Task,
+        StateType::Choice,
+        StateType::Wait,
+        StateType::Succeed,
+        StateType::Fail,
+        StateType::Parallel,
+        StateType::Map,
+    ];
+
+    /// AWS's spelling, as `Type` holds it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            StateType::Pass => "Pass",
+            StateType::Task => "Task",
+            StateType::Choice => "Choice",
+            StateType::Wait => "Wait",
+            StateType::Succeed => "Succeed",
+            StateType::Fail => "Fail",
+            StateType::Parallel => "Parallel",
+            StateType::Map => "Map",
+        }
+    }
+
+    /// Reads a `Type` value; `None` for a type Step Functions does not have.
+    pub(crate) fn parse(text: &str) -> Option<StateType> {
+        StateType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
+    /// Whether the type takes `Retry` and `Catch`.
+    pub(crate) fn handles_errors(self) -> bool {
+        matches!(self, StateType::Task | StateType::Parallel | StateType::Map)
+    }
 }
 
 /// Which language a field belongs to.
@@ -37,10 +102,6 @@ pub(crate) const BRANCH_FIELDS: &[&str] = &["Comment", "StartAt", "States"];
 
 pub(crate) const PROCESSOR_FIELDS: &[&str] = &["Comment", "StartAt", "States", "ProcessorConfig"];
 
-pub(crate) const STATE_TYPES: &[&str] = &[
-    "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
-];
-
 /// Fields every state may have.
 pub(crate) const COMMON_FIELDS: &[(&str, Lang)] = &[
     ("Type", Lang::Any),
@@ -49,10 +110,10 @@ pub(crate) const COMMON_FIELDS: &[(&str, Lang)] = &[
 ];
 
 /// Fields per state type, beyond [`COMMON_FIELDS`].
-pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
+pub(crate) fn type_fields(state_type: StateType) -> &'static [(&'static str, Lang)] {
     use Lang::{Any, JsonPath as P, Jsonata as A};
     match state_type {
-        "Pass" => &[
+        StateType::Pass => &[
             ("Next", Any),
             ("End", Any),
             ("Assign", Any),
@@ -63,7 +124,7 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("Parameters", P),
             ("Result", P),
         ],
-        "Task" => &[
+        StateType::Task => &[
             ("Resource", Any),
             ("Next", Any),
             ("End", Any),
@@ -83,7 +144,7 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("TimeoutSecondsPath", P),
             ("HeartbeatSecondsPath", P),
         ],
-        "Choice" => &[
+        StateType::Choice => &[
             ("Choices", Any),
             ("Default", Any),
             ("Assign", Any),
@@ -91,7 +152,7 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("InputPath", P),
             ("OutputPath", P),
         ],
-        "Wait" => &[
+        StateType::Wait => &[
             ("Next", Any),
             ("End", Any),
             ("Assign", Any),
@@ -103,14 +164,14 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("InputPath", P),
             ("OutputPath", P),
         ],
-        "Succeed" => &[("Output", A), ("InputPath", P), ("OutputPath", P)],
-        "Fail" => &[
+        StateType::Succeed => &[("Output", A), ("InputPath", P), ("OutputPath", P)],
+        StateType::Fail => &[
             ("Error", Any),
             ("Cause", Any),
             ("ErrorPath", P),
             ("CausePath", P),
         ],
-        "Parallel" => &[
+        StateType::Parallel => &[
             ("Branches", Any),
             ("Next", Any),
             ("End", Any),
@@ -125,7 +186,7 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("Parameters", P),
             ("ResultSelector", P),
         ],
-        "Map" => &[
+        StateType::Map => &[
             ("ItemProcessor", Any),
             ("Iterator", Any),
             ("ItemReader", Any),
@@ -153,6 +214,5 @@ pub(crate) fn type_fields(state_type: &str) -> &'static [(&'static str, Lang)] {
             ("ToleratedFailureCountPath", P),
             ("ToleratedFailurePercentagePath", P),
         ],
-        _ => &[],
     }
 }

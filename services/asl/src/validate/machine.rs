@@ -39,10 +39,9 @@ impl Validator {
         }
         if scope == Scope::Top {
             if let Some(ql) = obj.get("QueryLanguage") {
-                match ql.as_str() {
-                    Some("JSONPath") => self.top_ql = QueryLanguage::JsonPath,
-                    Some("JSONata") => self.top_ql = QueryLanguage::Jsonata,
-                    _ => self.schema(
+                match QueryLanguage::parse(ql) {
+                    Some(language) => self.top_ql = language,
+                    None => self.schema(
                         &child(ptr, "QueryLanguage"),
                         "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]".into(),
                     ),

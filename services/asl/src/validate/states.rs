@@ -23,10 +23,10 @@ impl Validator {
             self.schema(ptr, "The value for a state must be an OBJECT".into());
             return info;
         };
-        let ql = match obj.get("QueryLanguage") {
+        let ql = match obj.get("QueryLanguage").map(QueryLanguage::parse) {
             None => self.top_ql,
-            Some(Value::String(s)) if s == "JSONata" => QueryLanguage::Jsonata,
-            Some(Value::String(s)) if s == "JSONPath" => {
+            Some(Some(QueryLanguage::Jsonata)) => QueryLanguage::Jsonata,
+            Some(Some(QueryLanguage::JsonPath)) => {
                 if self.top_ql == QueryLanguage::Jsonata {
                     self.schema(
                         ptr,
@@ -35,7 +35,7 @@ impl Validator {
                 }
                 QueryLanguage::JsonPath
             }
-            Some(_) => {
+            Some(None) => {
                 self.schema(
                     &child(ptr, "QueryLanguage"),
                     "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]"
@@ -49,13 +49,15 @@ impl Validator {
                 self.required(ptr, &["Type"]);
                 return info;
             }
-            Some(Value::String(t)) if STATE_TYPES.contains(&t.as_str()) => t.as_str(),
+            Some(Value::String(t)) if StateType::parse(t).is_some() => {
+                StateType::parse(t).expect("checked in the guard")
+            }
             Some(_) => {
                 self.schema(
                     &child(ptr, "Type"),
                     format!(
                         "The value for the field 'Type' must be one of: [{}]",
-                        STATE_TYPES.join(", ")
+                        StateType::ALL.map(StateType::as_str).join(", ")
                     ),
                 );
                 return info;
@@ -91,8 +93,8 @@ impl Validator {
 
         // Transitions.
         match state_type {
-            "Succeed" | "Fail" => info.terminal = true,
-            "Choice" => {}
+            StateType::Succeed | StateType::Fail => info.terminal = true,
+            StateType::Choice => {}
             _ => {
                 let next = obj.get("Next");
                 let end = obj.get("End");
@@ -170,16 +172,16 @@ impl Validator {
         }
 
         match state_type {
-            "Pass" => self.pass(obj, ptr),
-            "Task" => self.task(obj, ptr, ql),
-            "Choice" => self.choice(obj, ptr, ql, scope, &mut info.targets),
-            "Wait" => self.wait(obj, ptr, ql),
-            "Fail" => self.fail(obj, ptr),
-            "Parallel" => self.parallel(obj, ptr, depth),
-            "Map" => self.map(obj, ptr, ql, depth),
-            _ => {}
+            StateType::Pass => self.pass(obj, ptr),
+            StateType::Task => self.task(obj, ptr, ql),
+            StateType::Choice => self.choice(obj, ptr, ql, scope, &mut info.targets),
+            StateType::Wait => self.wait(obj, ptr, ql),
+            StateType::Fail => self.fail(obj, ptr),
+            StateType::Parallel => self.parallel(obj, ptr, depth),
+            StateType::Map => self.map(obj, ptr, ql, depth),
+            StateType::Succeed => {}
         }
-        if matches!(state_type, "Task" | "Parallel" | "Map") {
+        if state_type.handles_errors() {
             self.retry(obj.get("Retry"), &child(ptr, "Retry"));
             self.catch(
                 obj.get("Catch"),
