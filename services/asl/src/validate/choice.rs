@@ -69,30 +69,30 @@ impl Validator {
         scope: &Map<String, Value>,
         targets: &mut Vec<&'a str>,
     ) {
-        let cptr = child(ptr, "Choices");
+        let choices_ptr = child(ptr, "Choices");
         match obj.get("Choices") {
             None => self.required(ptr, &["Choices"]),
             Some(Value::Array(rules)) if rules.is_empty() => {
-                self.schema(&cptr, "Value cannot be empty".into())
+                self.schema(&choices_ptr, "Value cannot be empty".into())
             }
             Some(Value::Array(rules)) => {
                 for (i, rule) in rules.iter().enumerate() {
-                    let rptr = child(&cptr, &i.to_string());
+                    let rule_ptr = child(&choices_ptr, &i.to_string());
                     if ql == QueryLanguage::Jsonata {
-                        self.jsonata_rule(rule, &rptr);
+                        self.jsonata_rule(rule, &rule_ptr);
                     } else {
-                        self.rule(rule, &rptr, true, 0);
+                        self.rule(rule, &rule_ptr, true, 0);
                     }
                     if let Some(next) = rule.get("Next") {
-                        self.target(next, &child(&rptr, "Next"), "Next", scope, targets);
+                        self.target(next, &child(&rule_ptr, "Next"), "Next", scope, targets);
                     }
                     if let Some(assign) = rule.get("Assign") {
-                        self.assign(assign, &child(&rptr, "Assign"), ql);
+                        self.assign(assign, &child(&rule_ptr, "Assign"), ql);
                     }
                 }
             }
             Some(_) => self.schema(
-                &cptr,
+                &choices_ptr,
                 "The value for the field 'Choices' must be an ARRAY".into(),
             ),
         }
@@ -154,32 +154,37 @@ impl Validator {
         }
         let mut operators = Vec::new();
         for (key, value) in obj {
-            let kptr = child(ptr, key);
+            let field_ptr = child(ptr, key);
             match key.as_str() {
                 "Next" | "Assign" if top => {}
                 "Comment" => {
-                    self.expect_string(value, &kptr, key);
+                    self.expect_string(value, &field_ptr, key);
                 }
                 "Variable" => {
-                    self.path(value, &kptr, key);
+                    self.path(value, &field_ptr, key);
                 }
                 "And" | "Or" => {
                     operators.push(key.as_str());
                     match value.as_array() {
                         Some(items) if !items.is_empty() => {
                             for (i, item) in items.iter().enumerate() {
-                                self.rule(item, &child(&kptr, &i.to_string()), false, depth + 1);
+                                self.rule(
+                                    item,
+                                    &child(&field_ptr, &i.to_string()),
+                                    false,
+                                    depth + 1,
+                                );
                             }
                         }
                         _ => self.schema(
-                            &kptr,
+                            &field_ptr,
                             format!("The value for the field '{key}' must be a non-empty ARRAY"),
                         ),
                     }
                 }
                 "Not" => {
                     operators.push(key.as_str());
-                    self.rule(value, &kptr, false, depth + 1);
+                    self.rule(value, &field_ptr, false, depth + 1);
                 }
                 "Output" | "Condition" => self.schema(
                     ptr,
@@ -191,7 +196,7 @@ impl Validator {
                     None => self.unsupported(ptr, key),
                     Some((op, operand)) => {
                         operators.push(op);
-                        self.operand(value, &kptr, op, *operand);
+                        self.operand(value, &field_ptr, op, *operand);
                     }
                 },
             }

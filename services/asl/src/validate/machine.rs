@@ -120,9 +120,9 @@ impl Validator {
         let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut terminal = false;
         for (name, state) in states {
-            let sptr = child(&states_ptr, name);
-            self.state_name(name, &sptr);
-            let info = self.state(state, &sptr, states, depth);
+            let state_ptr = child(&states_ptr, name);
+            self.state_name(name, &state_ptr);
+            let info = self.state(state, &state_ptr, states, depth);
             terminal |= info.terminal;
             edges.insert(name.as_str(), info.targets);
         }

@@ -212,12 +212,12 @@ impl Validator {
         match obj.get("Resource") {
             None => self.required(ptr, &["Resource"]),
             Some(v) => {
-                let rptr = child(ptr, "Resource");
+                let resource_ptr = child(ptr, "Resource");
                 if let Some(resource) = v.as_str() {
-                    self.resource(resource, &rptr);
+                    self.resource(resource, &resource_ptr);
                 } else {
                     self.schema(
-                        &rptr,
+                        &resource_ptr,
                         "The value for the field 'Resource' must be a STRING".into(),
                     );
                 }
@@ -239,10 +239,10 @@ impl Validator {
             }
         }
         if let Some(creds) = obj.get("Credentials") {
-            let cptr = child(ptr, "Credentials");
+            let credentials_ptr = child(ptr, "Credentials");
             match creds.as_object() {
                 None => self.schema(
-                    &cptr,
+                    &credentials_ptr,
                     "The value for the field 'Credentials' must be an OBJECT".into(),
                 ),
                 Some(c) => {
@@ -250,19 +250,19 @@ impl Validator {
                         || (ql == QueryLanguage::JsonPath && c.contains_key("RoleArn.$"));
                     if !has_role {
                         self.schema(
-                            &cptr,
+                            &credentials_ptr,
                             "The field 'RoleArn' is required but was missing".into(),
                         );
                     }
                     for (key, value) in c {
                         match key.as_str() {
                             "RoleArn" => {
-                                self.expect_string(value, &child(&cptr, key), key);
+                                self.expect_string(value, &child(&credentials_ptr, key), key);
                             }
                             "RoleArn.$" if ql == QueryLanguage::JsonPath => {
-                                self.path_or_call(value, &cptr, key)
+                                self.path_or_call(value, &credentials_ptr, key)
                             }
-                            _ => self.unsupported(&cptr, key),
+                            _ => self.unsupported(&credentials_ptr, key),
                         }
                     }
                 }
@@ -342,24 +342,24 @@ impl Validator {
     }
 
     pub(crate) fn parallel(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) {
-        let bptr = child(ptr, "Branches");
+        let branches_ptr = child(ptr, "Branches");
         match obj.get("Branches") {
             None => self.required(ptr, &["Branches"]),
             Some(Value::Array(branches)) if branches.is_empty() => {
-                self.schema(&bptr, "Value cannot be empty".into())
+                self.schema(&branches_ptr, "Value cannot be empty".into())
             }
             Some(Value::Array(branches)) => {
                 for (i, branch) in branches.iter().enumerate() {
                     self.machine(
                         branch,
-                        &child(&bptr, &i.to_string()),
+                        &child(&branches_ptr, &i.to_string()),
                         depth + 1,
                         Scope::Branch,
                     );
                 }
             }
             Some(_) => self.schema(
-                &bptr,
+                &branches_ptr,
                 "The value for the field 'Branches' must be an ARRAY".into(),
             ),
         }
@@ -446,12 +446,12 @@ impl Validator {
             return;
         };
         for (key, value) in obj {
-            let kptr = child(ptr, key);
+            let field_ptr = child(ptr, key);
             match key.as_str() {
                 "Mode" => {
                     if !matches!(value.as_str(), Some("INLINE" | "DISTRIBUTED")) {
                         self.schema(
-                            &kptr,
+                            &field_ptr,
                             "The value for the field 'Mode' must be one of: [INLINE, DISTRIBUTED]"
                                 .into(),
                         );
@@ -459,7 +459,7 @@ impl Validator {
                 }
                 "ExecutionType" => {
                     if !matches!(value.as_str(), Some("STANDARD" | "EXPRESS")) {
-                        self.schema(&kptr, "The value for the field 'ExecutionType' must be one of: [STANDARD, EXPRESS]".into());
+                        self.schema(&field_ptr, "The value for the field 'ExecutionType' must be one of: [STANDARD, EXPRESS]".into());
                     }
                 }
                 _ => self.unsupported(ptr, key),
@@ -477,14 +477,14 @@ impl Validator {
             return;
         };
         for (i, retrier) in retriers.iter().enumerate() {
-            let rptr = child(ptr, &i.to_string());
+            let retrier_ptr = child(ptr, &i.to_string());
             let Some(obj) = retrier.as_object() else {
-                self.schema(&rptr, "A Retrier must be an OBJECT".into());
+                self.schema(&retrier_ptr, "A Retrier must be an OBJECT".into());
                 continue;
             };
-            self.error_equals(obj, &rptr, i + 1 == retriers.len(), "Retrier");
+            self.error_equals(obj, &retrier_ptr, i + 1 == retriers.len(), "Retrier");
             for (key, value) in obj {
-                let kptr = child(&rptr, key);
+                let field_ptr = child(&retrier_ptr, key);
                 let (ok, what) = match key.as_str() {
                     "ErrorEquals" => (true, ""),
                     "Comment" => (value.is_string(), "a STRING"),
@@ -509,13 +509,13 @@ impl Validator {
                         "one of: [FULL, NONE]",
                     ),
                     _ => {
-                        self.unsupported(&rptr, key);
+                        self.unsupported(&retrier_ptr, key);
                         (true, "")
                     }
                 };
                 if !ok {
                     self.schema(
-                        &kptr,
+                        &field_ptr,
                         format!("The value for the field '{key}' must be {what}"),
                     );
                 }
@@ -540,39 +540,39 @@ impl Validator {
             return;
         };
         for (i, catcher) in catchers.iter().enumerate() {
-            let cptr = child(ptr, &i.to_string());
+            let catcher_ptr = child(ptr, &i.to_string());
             let Some(obj) = catcher.as_object() else {
-                self.schema(&cptr, "A Catcher must be an OBJECT".into());
+                self.schema(&catcher_ptr, "A Catcher must be an OBJECT".into());
                 continue;
             };
-            self.error_equals(obj, &cptr, i + 1 == catchers.len(), "Catcher");
+            self.error_equals(obj, &catcher_ptr, i + 1 == catchers.len(), "Catcher");
             if !obj.contains_key("Next") {
-                self.required(&cptr, &["Next"]);
+                self.required(&catcher_ptr, &["Next"]);
             }
             for (key, value) in obj {
-                let kptr = child(&cptr, key);
+                let field_ptr = child(&catcher_ptr, key);
                 match (key.as_str(), ql) {
                     ("ErrorEquals", _) => {}
-                    ("Next", _) => self.target(value, &kptr, "Next", scope, targets),
+                    ("Next", _) => self.target(value, &field_ptr, "Next", scope, targets),
                     ("Comment", _) => {
-                        self.expect_string(value, &kptr, key);
+                        self.expect_string(value, &field_ptr, key);
                     }
-                    ("Assign", _) => self.assign(value, &kptr, ql),
-                    ("ResultPath", QueryLanguage::JsonPath) => self.result_path(value, &kptr),
-                    ("Output", QueryLanguage::Jsonata) => self.jsonata_value(value, &kptr, 0),
+                    ("Assign", _) => self.assign(value, &field_ptr, ql),
+                    ("ResultPath", QueryLanguage::JsonPath) => self.result_path(value, &field_ptr),
+                    ("Output", QueryLanguage::Jsonata) => self.jsonata_value(value, &field_ptr, 0),
                     ("ResultPath", QueryLanguage::Jsonata) => self.schema(
-                        &cptr,
+                        &catcher_ptr,
                         format!(
                             "The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"
                         ),
                     ),
                     ("Output", QueryLanguage::JsonPath) => self.schema(
-                        &cptr,
+                        &catcher_ptr,
                         format!(
                             "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
                         ),
                     ),
-                    _ => self.unsupported(&cptr, key),
+                    _ => self.unsupported(&catcher_ptr, key),
                 }
             }
         }
@@ -586,23 +586,23 @@ impl Validator {
         last: bool,
         what: &str,
     ) {
-        let eptr = child(ptr, "ErrorEquals");
+        let errors_ptr = child(ptr, "ErrorEquals");
         match obj.get("ErrorEquals") {
             None => self.required(ptr, &["ErrorEquals"]),
             Some(Value::Array(names)) if names.is_empty() => {
-                self.schema(&eptr, "Value cannot be empty".into())
+                self.schema(&errors_ptr, "Value cannot be empty".into())
             }
             Some(Value::Array(names)) => {
                 if names.iter().any(|n| !n.is_string()) {
                     self.schema(
-                        &eptr,
+                        &errors_ptr,
                         "The values of the field 'ErrorEquals' must be STRINGs".into(),
                     );
                 }
                 if names.iter().any(|n| n == "States.ALL") {
                     if names.len() > 1 {
                         self.schema(
-                            &eptr,
+                            &errors_ptr,
                             "'States.ALL' must appear alone in 'ErrorEquals'".into(),
                         );
                     }
@@ -615,7 +615,7 @@ impl Validator {
                 }
             }
             Some(_) => self.schema(
-                &eptr,
+                &errors_ptr,
                 "The value for the field 'ErrorEquals' must be an ARRAY".into(),
             ),
         }
