@@ -2,11 +2,13 @@
 //!
 //! This crate owns the language and nothing else: no Kafka, HTTP, clocks or randomness.
 //! Tasks, time and randomness come in through traits, so tests run on a virtual clock.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod intrinsics;
 pub mod jsonata;
+mod model;
 pub mod path;
 pub mod validate;
 

@@ -2,7 +2,7 @@
 //! and checks the pass list against the ratchet file: a listed case that fails fails the
 //! build. `QUICKSTEP_RATCHET=write cargo test -p asl --test tests conformance` rewrites it.
 
-use crate::util::{remove_path, run_with, same, shared_dir, Function};
+use crate::util::{corpus_files, remove_path, run_with, same, shared_dir, Function};
 use asl::validate::MachineType;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -85,12 +85,7 @@ fn check(case: &Value) -> Result<(), String> {
 #[test]
 fn conformance_localstack() {
     let dir = shared_dir().join("conformance/localstack");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("the conformance corpus at {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = corpus_files(&dir);
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut passing = BTreeSet::new();

@@ -229,6 +229,12 @@ fn jsonata_reference_suite() {
 fn suite() {
     let dir = shared_dir().join("jsonata/test-suite");
     let (cases, unloadable) = load(&dir);
+    // A suite that is present but empty must fail, not pass having checked nothing.
+    assert!(
+        !cases.is_empty(),
+        "the JSONata suite at {} holds no case",
+        dir.display()
+    );
     let known: BTreeMap<String, String> = std::fs::read_to_string(ratchet_file())
         .unwrap_or_default()
         .lines()

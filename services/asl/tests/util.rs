@@ -167,6 +167,24 @@ pub fn run_err(definition: Value, input: Value, error: &str) {
 
 pub use testkit::{remove_path, same, shared_dir};
 
+/// The `.json` files of a corpus directory, sorted. A corpus that is missing or holds no case
+/// fails the test that reads it: a conformance test that checks nothing must not pass.
+#[allow(dead_code)]
+pub fn corpus_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the corpus at {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "the corpus at {} holds no .json case",
+        dir.display()
+    );
+    files.sort();
+    files
+}
+
 // ---- Behaviour-test helpers: scripted tasks, history, one-line assertions. ----
 
 /// One call a scripted task received.
@@ -418,6 +436,27 @@ pub fn chain(states: &[(&str, Value)]) -> Value {
 #[allow(dead_code)]
 pub fn rejected(definition: Value) -> String {
     rejected_as(definition, MachineType::Standard)
+}
+
+/// Expects `Machine::from_definition` to refuse `definition` (as STANDARD) with an error
+/// diagnostic of `code` (AWS's spelling) at `location` (a JSON pointer); returns the message.
+#[allow(dead_code)]
+pub fn rejected_at(definition: Value, code: &str, location: &str) -> String {
+    match Machine::from_definition(&definition, MachineType::Standard) {
+        Ok(_) => panic!("accepted: {definition}"),
+        Err(e) => {
+            assert!(
+                e.diagnostics
+                    .iter()
+                    .any(|d| d.severity == asl::validate::Severity::Error
+                        && d.code.as_str() == code
+                        && d.location == location),
+                "expected {code} at {location}, got {:#?}",
+                e.diagnostics
+            );
+            e.to_string()
+        }
+    }
 }
 
 /// Expects `Machine::from_definition` to refuse `definition` for `machine_type`.

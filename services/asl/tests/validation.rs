@@ -58,12 +58,7 @@ fn answer(case: &Value) -> Value {
 
 #[test]
 fn validate_matches_aws_judged_definitions() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
-        .expect("conformance corpus at <workspace>/../shared/conformance/validation")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = crate::util::corpus_files(&corpus_dir());
     let mut passing = 0;
     for file in &files {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
@@ -106,11 +101,7 @@ fn validate_matches_aws_judged_definitions() {
 #[test]
 fn validate_accepts_what_aws_ran() {
     let dir = corpus_dir().join("../localstack");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-    files.sort();
+    let files = crate::util::corpus_files(&dir);
     let mut flagged = 0;
     for file in &files {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();

@@ -1,12 +1,14 @@
 //! Definition JSON → `Machine`: states in a `Vec` indexed by `StateId`, paths and intrinsic
-//! calls parsed, templates compiled. Reads the raw JSON rather than a serde model because
-//! `validate` already walked that JSON with AWS's diagnostics; this pass only assumes it.
+//! calls parsed, templates compiled. It reads state types and query languages through
+//! `crate::model`, the vocabulary `validate` checks them with, so the two cannot disagree on
+//! what a definition says; AWS's diagnostics stay `validate`'s, this pass only assumes them.
 
 use super::choice::{Condition, Operand, Operator, Rule, Test};
 use super::template::Template;
 use crate::error::ErrorName;
 use crate::intrinsics::{self, Call};
 use crate::jsonata::{Expr, Tree};
+use crate::model::{QueryLanguage, StateType};
 use crate::path::Path;
 use crate::validate::{self, Diagnostic, DiagnosticCode, MachineType, Severity};
 use serde_json::{Map, Value};
@@ -46,12 +48,12 @@ pub(crate) struct State {
     pub kind: Kind,
     /// The JSONata data flow, for states whose QueryLanguage is JSONata (then the JSONPath
     /// fields above are at their defaults).
-    pub ata: Option<Box<AtaFields>>,
+    pub jsonata: Option<Box<JsonataFields>>,
 }
 
 /// A JSONata state's `Arguments`, `Output` and `Assign`.
 #[derive(Debug, Default)]
-pub(crate) struct AtaFields {
+pub(crate) struct JsonataFields {
     pub arguments: Option<Tree>,
     pub output: Option<Tree>,
     pub assign: Option<Tree>,
@@ -106,7 +108,7 @@ pub(crate) struct Catcher {
     pub assign: Option<Template>,
     pub next: StateId,
     /// A JSONata catcher's `Output` and `Assign` (`arguments` unused).
-    pub ata: Option<AtaFields>,
+    pub jsonata: Option<JsonataFields>,
 }
 
 /// A number written literally or read from the input through a `…Path` field.
@@ -185,7 +187,7 @@ pub(crate) struct MapState {
     /// JSONata `Items` (an array template or an expression).
     pub items: Option<Tree>,
     /// JSONata `ItemSelector`.
-    pub ata_item_selector: Option<Tree>,
+    pub jsonata_item_selector: Option<Tree>,
     pub processor: Branch,
     pub max_concurrency: Option<Count>,
     pub mode: MapMode,
@@ -257,18 +259,17 @@ impl Machine {
 
 /// Compiles a definition (a JSON object with `StartAt` and `States`).
 fn compile(definition: &Value) -> Result<Machine> {
-    let jsonata = match definition.get("QueryLanguage") {
-        None => false,
-        Some(language) if language == "JSONPath" => false,
-        Some(language) if language == "JSONata" => true,
-        Some(_) => {
+    let language = match definition.get("QueryLanguage").map(QueryLanguage::parse) {
+        None => QueryLanguage::JsonPath,
+        Some(Some(language)) => language,
+        Some(None) => {
             return Err(error(
                 "/QueryLanguage",
                 "QueryLanguage must be JSONPath or JSONata",
             ))
         }
     };
-    let root = compile_branch(definition, "", jsonata)?;
+    let root = compile_branch(definition, "", language)?;
     let timeout_seconds = match definition.get("TimeoutSeconds") {
         None => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
@@ -295,8 +296,8 @@ fn error(location: &str, message: impl Into<String>) -> CompileError {
     }
 }
 
-/// `jsonata`: the machine's QueryLanguage is JSONata (states inherit it unless they say).
-fn compile_branch(value: &Value, at: &str, jsonata: bool) -> Result<Branch> {
+/// `language`: the machine's QueryLanguage (states inherit it unless they say).
+fn compile_branch(value: &Value, at: &str, language: QueryLanguage) -> Result<Branch> {
     let object = value
         .as_object()
         .ok_or_else(|| error(at, "a state machine must be an object"))?;
@@ -323,7 +324,7 @@ fn compile_branch(value: &Value, at: &str, jsonata: bool) -> Result<Branch> {
         .iter()
         .map(|(name, state)| {
             let at = format!("{at}/States/{}", pointer_escape(name));
-            compile_state(name, state, &at, &ids, jsonata)
+            compile_state(name, state, &at, &ids, language)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Branch {
@@ -482,16 +483,15 @@ fn compile_state(
     value: &Value,
     at: &str,
     ids: &HashMap<&str, StateId>,
-    machine_jsonata: bool,
+    machine_language: QueryLanguage,
 ) -> Result<State> {
     let map = value
         .as_object()
         .ok_or_else(|| error(at, "a state must be an object"))?;
-    let jsonata = match map.get("QueryLanguage") {
-        None => machine_jsonata,
-        Some(language) if language == "JSONata" => true,
-        Some(language) if language == "JSONPath" => false,
-        Some(_) => {
+    let jsonata = match map.get("QueryLanguage").map(QueryLanguage::parse) {
+        None => machine_language == QueryLanguage::Jsonata,
+        Some(Some(language)) => language == QueryLanguage::Jsonata,
+        Some(None) => {
             return Err(error(
                 &format!("{at}/QueryLanguage"),
                 "QueryLanguage must be JSONPath or JSONata",
@@ -506,17 +506,23 @@ fn compile_state(
         (Some(next), _) => Transition::Next(target(ids, next, &fields.here("Next"))?),
         _ => Transition::End,
     };
+    let Some(state_type) = StateType::parse(state_type) else {
+        return Err(error(
+            &fields.here("Type"),
+            format!("unknown state type '{state_type}'"),
+        ));
+    };
     let kind = match state_type {
-        "Pass" => {
+        StateType::Pass => {
             let result = fields.get("Result").cloned();
             Kind::Pass {
                 result_fits: result
                     .as_ref()
-                    .is_some_and(|r| super::run::fits(r, super::PAYLOAD_LIMIT_BYTES)),
+                    .is_some_and(|r| super::size::fits(r, super::PAYLOAD_LIMIT_BYTES)),
                 result,
             }
         }
-        "Task" => {
+        StateType::Task => {
             let resource = fields
                 .string("Resource")?
                 .ok_or_else(|| error(at, "the field 'Resource' is required"))?;
@@ -533,7 +539,7 @@ fn compile_state(
                 wait_for_token: resource.ends_with(".waitForTaskToken"),
             })
         }
-        "Choice" => {
+        StateType::Choice => {
             let choices = fields
                 .get("Choices")
                 .and_then(Value::as_array)
@@ -560,7 +566,7 @@ fn compile_state(
                 .transpose()?;
             Kind::Choice { rules, default }
         }
-        "Wait" => Kind::Wait(if let Some(expr) = fields.expr("Seconds")? {
+        StateType::Wait => Kind::Wait(if let Some(expr) = fields.expr("Seconds")? {
             Wait::SecondsExpr(expr)
         } else if let Some(expr) = fields.expr("Timestamp")? {
             Wait::TimestampExpr(expr)
@@ -578,12 +584,12 @@ fn compile_state(
                 "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath",
             ));
         }),
-        "Succeed" => Kind::Succeed,
-        "Fail" => Kind::Fail {
+        StateType::Succeed => Kind::Succeed,
+        StateType::Fail => Kind::Fail {
             error: fields.text("Error")?,
             cause: fields.text("Cause")?,
         },
-        "Parallel" => {
+        StateType::Parallel => {
             let branches = fields
                 .get("Branches")
                 .and_then(Value::as_array)
@@ -592,17 +598,13 @@ fn compile_state(
                 branches: branches
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| compile_branch(b, &format!("{at}/Branches/{i}"), machine_jsonata))
+                    .map(|(i, b)| {
+                        compile_branch(b, &format!("{at}/Branches/{i}"), machine_language)
+                    })
                     .collect::<Result<_>>()?,
             }
         }
-        "Map" => Kind::Map(Box::new(compile_map(&fields, machine_jsonata)?)),
-        other => {
-            return Err(error(
-                &fields.here("Type"),
-                format!("unknown state type '{other}'"),
-            ))
-        }
+        StateType::Map => Kind::Map(Box::new(compile_map(&fields, machine_language)?)),
     };
     let retry = match fields.get("Retry") {
         None => Vec::new(),
@@ -645,8 +647,8 @@ fn compile_state(
         retry,
         catch,
         kind,
-        ata: if jsonata {
-            Some(Box::new(AtaFields {
+        jsonata: if jsonata {
+            Some(Box::new(JsonataFields {
                 arguments: fields.tree("Arguments")?,
                 output: fields.tree("Output")?,
                 assign: fields.tree("Assign")?,
@@ -719,8 +721,8 @@ fn compile_catcher(
             fields.template("Assign")?
         },
         next: target(ids, next, &fields.here("Next"))?,
-        ata: if jsonata {
-            Some(AtaFields {
+        jsonata: if jsonata {
+            Some(JsonataFields {
                 arguments: None,
                 output: fields.tree("Output")?,
                 assign: fields.tree("Assign")?,
@@ -731,7 +733,7 @@ fn compile_catcher(
     })
 }
 
-fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
+fn compile_map(fields: &Fields<'_>, machine_language: QueryLanguage) -> Result<MapState> {
     let at = fields.at;
     let (processor_value, processor_at) =
         match (fields.get("ItemProcessor"), fields.get("Iterator")) {
@@ -782,7 +784,7 @@ fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
             None => fields.template("Parameters")?,
         }
     };
-    let (items, ata_item_selector) = if fields.jsonata {
+    let (items, jsonata_item_selector) = if fields.jsonata {
         (fields.tree("Items")?, fields.tree("ItemSelector")?)
     } else {
         (None, None)
@@ -794,8 +796,8 @@ fn compile_map(fields: &Fields<'_>, machine_jsonata: bool) -> Result<MapState> {
         },
         item_selector,
         items,
-        ata_item_selector,
-        processor: compile_branch(processor_value, &processor_at, machine_jsonata)?,
+        jsonata_item_selector,
+        processor: compile_branch(processor_value, &processor_at, machine_language)?,
         max_concurrency: fields.count("MaxConcurrency")?,
         mode,
         tolerated_failure_count: fields.count("ToleratedFailureCount")?,

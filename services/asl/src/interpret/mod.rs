@@ -2,20 +2,26 @@
 //! and history come in through `Services`; the engine itself does no I/O, so one execution
 //! is one future that any executor (tokio, or `VirtualClock::block_on`) can drive.
 
+mod api;
 mod choice;
 mod clock;
 mod compile;
+mod data_flow;
+mod retry_catch;
 mod run;
+mod scope;
+mod size;
 mod spans;
+mod states;
 mod template;
+mod test_state;
 
+pub use api::{ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest};
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
-pub use run::{
-    json_text, ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest,
-    TestStateInput, TestStateOutcome, TestStatus,
-};
+pub use size::json_text;
 pub use spans::SPAN_TARGET;
+pub use test_state::{TestStateInput, TestStateOutcome, TestStatus};
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

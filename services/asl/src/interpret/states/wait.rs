@@ -1,0 +1,83 @@
+//! The Wait state's work: how long to wait, from Seconds, Timestamp, their paths or
+//! expressions, with AWS's messages for values out of range.
+
+use super::super::compile::Wait;
+use super::super::data_flow::*;
+use super::super::run::*;
+use super::super::scope::*;
+use crate::error::{ErrorName, StatesError};
+use crate::timestamp;
+use std::time::Duration;
+
+impl<'a> Run<'a> {
+    pub(crate) fn wait_duration(
+        &self,
+        wait: &Wait,
+        scope: &Scope<'_>,
+    ) -> Result<Duration, StatesError> {
+        // AWS (Wait workflow state): "if you specify the wait time as a timestamp, Step
+        // Functions considers the time value up to seconds and truncates milliseconds."
+        let until = |ms: i64| {
+            let ms = ms - ms.rem_euclid(1000);
+            Duration::from_millis(ms.saturating_sub(self.services.clock.now_ms()).max(0) as u64)
+        };
+        match wait {
+            Wait::Seconds(seconds) => Ok(Duration::from_secs(seconds.as_u64().unwrap_or(0))),
+            Wait::SecondsPath(path) => {
+                let value = scope.select(path).map_err(|_| {
+                    scope.runtime(format!(
+                        "The SecondsPath parameter does not reference an input value: {}",
+                        path.as_str()
+                    ))
+                })?;
+                match value.as_u64() {
+                    Some(seconds) => Ok(Duration::from_secs(seconds)),
+                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
+                    None => Err(scope.runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                        path.as_str(),
+                        value
+                    ))),
+                }
+            }
+            Wait::Timestamp(text) => Ok(until(timestamp::parse(text).unwrap_or(0))),
+            Wait::SecondsExpr(expr) => scope.jsonata(None, None, |s| {
+                let value = s.value(expr, "Seconds")?;
+                match value.as_u64() {
+                    Some(seconds) => Ok(Duration::from_secs(seconds)),
+                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
+                    None => Err(s.unexpected(expr, "Seconds", "integer", &value)),
+                }
+            }),
+            Wait::TimestampExpr(expr) => scope.jsonata(None, None, |s| {
+                let value = s.value(expr, "Timestamp")?;
+                match value.as_str().and_then(timestamp::parse) {
+                    Some(ms) => Ok(until(ms)),
+                    None => Err(StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        scope.runtime(format!(
+                            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                            display_raw(&value)
+                        )).cause.unwrap_or_default(),
+                    )),
+                }
+            }),
+            Wait::TimestampPath(path) => {
+                let value = scope.select(path).map_err(|_| {
+                    scope.runtime(format!(
+                        "The TimestampPath parameter does not reference an input value: {}",
+                        path.as_str()
+                    ))
+                })?;
+                match value.as_str().and_then(timestamp::parse) {
+                    Some(ms) => Ok(until(ms)),
+                    None => Err(scope.runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                        path.as_str(),
+                        value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
+                    ))),
+                }
+            }
+        }
+    }
+}

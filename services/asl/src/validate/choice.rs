@@ -1,0 +1,248 @@
+//! Choice states: JSONPath Choice Rules (one comparison operator, or And/Or/Not, with the
+//! operand each operator takes) and JSONata `Condition` rules.
+
+use super::fields::*;
+use crate::model::*;
+use crate::path::Path;
+use crate::validate::*;
+use serde_json::{Map, Value};
+
+/// What a Choice comparison operator compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operand {
+    Str,
+    Num,
+    Bool,
+    Timestamp,
+    Path,
+    Test,
+}
+
+pub(crate) const OPERATORS: &[(&str, Operand)] = &[
+    ("StringEquals", Operand::Str),
+    ("StringEqualsPath", Operand::Path),
+    ("StringLessThan", Operand::Str),
+    ("StringLessThanPath", Operand::Path),
+    ("StringGreaterThan", Operand::Str),
+    ("StringGreaterThanPath", Operand::Path),
+    ("StringLessThanEquals", Operand::Str),
+    ("StringLessThanEqualsPath", Operand::Path),
+    ("StringGreaterThanEquals", Operand::Str),
+    ("StringGreaterThanEqualsPath", Operand::Path),
+    ("StringMatches", Operand::Str),
+    ("NumericEquals", Operand::Num),
+    ("NumericEqualsPath", Operand::Path),
+    ("NumericLessThan", Operand::Num),
+    ("NumericLessThanPath", Operand::Path),
+    ("NumericGreaterThan", Operand::Num),
+    ("NumericGreaterThanPath", Operand::Path),
+    ("NumericLessThanEquals", Operand::Num),
+    ("NumericLessThanEqualsPath", Operand::Path),
+    ("NumericGreaterThanEquals", Operand::Num),
+    ("NumericGreaterThanEqualsPath", Operand::Path),
+    ("BooleanEquals", Operand::Bool),
+    ("BooleanEqualsPath", Operand::Path),
+    ("TimestampEquals", Operand::Timestamp),
+    ("TimestampEqualsPath", Operand::Path),
+    ("TimestampLessThan", Operand::Timestamp),
+    ("TimestampLessThanPath", Operand::Path),
+    ("TimestampGreaterThan", Operand::Timestamp),
+    ("TimestampGreaterThanPath", Operand::Path),
+    ("TimestampLessThanEquals", Operand::Timestamp),
+    ("TimestampLessThanEqualsPath", Operand::Path),
+    ("TimestampGreaterThanEquals", Operand::Timestamp),
+    ("TimestampGreaterThanEqualsPath", Operand::Path),
+    ("IsNull", Operand::Test),
+    ("IsPresent", Operand::Test),
+    ("IsNumeric", Operand::Test),
+    ("IsString", Operand::Test),
+    ("IsBoolean", Operand::Test),
+    ("IsTimestamp", Operand::Test),
+];
+
+impl Validator {
+    pub(crate) fn choice<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        ptr: &str,
+        ql: QueryLanguage,
+        scope: &Map<String, Value>,
+        targets: &mut Vec<&'a str>,
+    ) {
+        let choices_ptr = child(ptr, "Choices");
+        match obj.get("Choices") {
+            None => self.required(ptr, &["Choices"]),
+            Some(Value::Array(rules)) if rules.is_empty() => {
+                self.schema(&choices_ptr, "Value cannot be empty".into())
+            }
+            Some(Value::Array(rules)) => {
+                for (i, rule) in rules.iter().enumerate() {
+                    let rule_ptr = child(&choices_ptr, &i.to_string());
+                    if ql == QueryLanguage::Jsonata {
+                        self.jsonata_rule(rule, &rule_ptr);
+                    } else {
+                        self.rule(rule, &rule_ptr, true, 0);
+                    }
+                    if let Some(next) = rule.get("Next") {
+                        self.target(next, &child(&rule_ptr, "Next"), "Next", scope, targets);
+                    }
+                    if let Some(assign) = rule.get("Assign") {
+                        self.assign(assign, &child(&rule_ptr, "Assign"), ql);
+                    }
+                }
+            }
+            Some(_) => self.schema(
+                &choices_ptr,
+                "The value for the field 'Choices' must be an ARRAY".into(),
+            ),
+        }
+        if let Some(default) = obj.get("Default") {
+            self.target(default, &child(ptr, "Default"), "Default", scope, targets);
+        }
+    }
+
+    pub(crate) fn jsonata_rule(&mut self, rule: &Value, ptr: &str) {
+        let Some(obj) = rule.as_object() else {
+            self.schema(ptr, "A Choice Rule must be an OBJECT".into());
+            return;
+        };
+        let missing: Vec<&str> = ["Condition", "Next"]
+            .into_iter()
+            .filter(|f| !obj.contains_key(*f))
+            .collect();
+        self.required(ptr, &missing);
+        for (key, value) in obj {
+            match key.as_str() {
+                "Condition" => {
+                    if !(value.is_boolean() || is_jsonata_expr(value)) {
+                        self.schema(
+                            &child(ptr, key),
+                            "The value for the field 'Condition' must be a JSONata expression or a BOOLEAN".into(),
+                        );
+                    }
+                    self.jsonata_parse(value, &child(ptr, key));
+                }
+                "Output" => self.jsonata_value(value, &child(ptr, key), 0),
+                "Next" | "Comment" | "Assign" => {}
+                _ if OPERATORS.iter().any(|(op, _)| op == key)
+                    || matches!(key.as_str(), "Variable" | "And" | "Or" | "Not") =>
+                {
+                    self.schema(
+                        ptr,
+                        format!(
+                            "The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"
+                        ),
+                    )
+                }
+                _ => self.unsupported(ptr, key),
+            }
+        }
+    }
+
+    /// A JSONPath Choice Rule; `top` rules carry Next (and may Assign), nested ones may not.
+    pub(crate) fn rule(&mut self, rule: &Value, ptr: &str, top: bool, depth: usize) {
+        if depth > MAX_VALUE_DEPTH {
+            self.schema(ptr, "Choice Rule is nested too deeply".into());
+            return;
+        }
+        let Some(obj) = rule.as_object() else {
+            self.schema(ptr, "A Choice Rule must be an OBJECT".into());
+            return;
+        };
+        if top && !obj.contains_key("Next") {
+            self.required(ptr, &["Next"]);
+        }
+        let mut operators = Vec::new();
+        for (key, value) in obj {
+            let field_ptr = child(ptr, key);
+            match key.as_str() {
+                "Next" | "Assign" if top => {}
+                "Comment" => {
+                    self.expect_string(value, &field_ptr, key);
+                }
+                "Variable" => {
+                    self.path(value, &field_ptr, key);
+                }
+                "And" | "Or" => {
+                    operators.push(key.as_str());
+                    match value.as_array() {
+                        Some(items) if !items.is_empty() => {
+                            for (i, item) in items.iter().enumerate() {
+                                self.rule(
+                                    item,
+                                    &child(&field_ptr, &i.to_string()),
+                                    false,
+                                    depth + 1,
+                                );
+                            }
+                        }
+                        _ => self.schema(
+                            &field_ptr,
+                            format!("The value for the field '{key}' must be a non-empty ARRAY"),
+                        ),
+                    }
+                }
+                "Not" => {
+                    operators.push(key.as_str());
+                    self.rule(value, &field_ptr, false, depth + 1);
+                }
+                "Output" | "Condition" => self.schema(
+                    ptr,
+                    format!(
+                        "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
+                    ),
+                ),
+                _ => match OPERATORS.iter().find(|(op, _)| op == key) {
+                    None => self.unsupported(ptr, key),
+                    Some((op, operand)) => {
+                        operators.push(op);
+                        self.operand(value, &field_ptr, op, *operand);
+                    }
+                },
+            }
+        }
+        match operators.as_slice() {
+            [] => self.schema(
+                ptr,
+                "A Choice Rule must have exactly one comparison operator, or And, Or or Not".into(),
+            ),
+            [op] => {
+                let compound = matches!(*op, "And" | "Or" | "Not");
+                if compound && obj.contains_key("Variable") {
+                    self.schema(
+                        ptr,
+                        format!("The field 'Variable' is not supported with '{op}'"),
+                    );
+                } else if !compound && !obj.contains_key("Variable") {
+                    self.required(ptr, &["Variable"]);
+                }
+            }
+            many => self.schema(
+                ptr,
+                format!(
+                    "A Choice Rule must have exactly one comparison operator, found: [{}]",
+                    many.join(", ")
+                ),
+            ),
+        }
+    }
+
+    pub(crate) fn operand(&mut self, v: &Value, ptr: &str, op: &str, operand: Operand) {
+        let (ok, what) = match operand {
+            Operand::Str => (v.is_string(), "a STRING"),
+            Operand::Num => (v.is_number(), "a NUMBER"),
+            Operand::Bool | Operand::Test => (v.is_boolean(), "a BOOLEAN"),
+            Operand::Timestamp => (v.as_str().is_some_and(is_rfc3339), "an RFC3339 timestamp"),
+            Operand::Path => (
+                v.as_str().is_some_and(|s| Path::parse(s).is_ok()),
+                "a valid JSONPath",
+            ),
+        };
+        if !ok {
+            self.schema(
+                ptr,
+                format!("The value for the field '{op}' must be {what}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Values inside fields: paths and reference paths, intrinsic calls, payload templates,
+//! JSONata expressions and `Assign`, integer fields and mutually exclusive pairs.
+
+use crate::intrinsics::{looks_like_call, Call};
+use crate::model::*;
+use crate::path::Path;
+use crate::validate::*;
+use serde_json::{Map, Value};
+
+/// Fields of JSONata states that take one value, which may be a `{% %}` expression.
+pub(crate) const JSONATA_SCALAR_FIELDS: [&str; 9] = [
+    "Error",
+    "Cause",
+    "Seconds",
+    "Timestamp",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+];
+
+pub(crate) fn is_jsonata_expr(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        let t = s.trim();
+        t.starts_with("{%") && t.ends_with("%}")
+    })
+}
+
+pub(crate) fn int_value(v: &Value) -> Option<i64> {
+    v.as_i64()
+}
+
+impl Validator {
+    pub(crate) fn expect_string(&mut self, v: &Value, ptr: &str, field: &str) -> bool {
+        if v.is_string() {
+            true
+        } else {
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' must be a STRING"),
+            );
+            false
+        }
+    }
+
+    /// An integer field at least `min`; a JSONata state may give a `{% %}` expression instead.
+    pub(crate) fn int_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        ptr: &str,
+        min: i64,
+        ql: QueryLanguage,
+    ) {
+        let Some(v) = obj.get(field) else { return };
+        if ql == QueryLanguage::Jsonata && is_jsonata_expr(v) {
+            return;
+        }
+        if int_value(v).is_none_or(|n| n < min) {
+            let what = if min > 0 {
+                "a positive integer"
+            } else {
+                "a non-negative integer"
+            };
+            self.schema(
+                &child(ptr, field),
+                format!("The value for the field '{field}' must be {what}"),
+            );
+        }
+    }
+
+    pub(crate) fn exclusive(&mut self, obj: &Map<String, Value>, ptr: &str, a: &str, b: &str) {
+        if obj.contains_key(a) && obj.contains_key(b) {
+            self.schema(
+                ptr,
+                format!("The fields '{a}' and '{b}' cannot both be present"),
+            );
+        }
+    }
+
+    pub(crate) fn path(&mut self, v: &Value, ptr: &str, field: &str) -> Option<Path> {
+        match v.as_str().map(Path::parse) {
+            Some(Ok(p)) => Some(p),
+            _ => {
+                self.schema(
+                    ptr,
+                    format!("The value for the field '{field}' must be a valid JSONPath"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn nullable_path(&mut self, v: &Value, ptr: &str, field: &str) {
+        if !v.is_null() {
+            self.path(v, ptr, field);
+        }
+    }
+
+    pub(crate) fn result_path(&mut self, v: &Value, ptr: &str) {
+        if v.is_null() {
+            return;
+        }
+        let ok = v
+            .as_str()
+            .map(Path::parse)
+            .and_then(Result::ok)
+            .is_some_and(|p| p.is_definite() && *p.root() == crate::path::Root::Input);
+        if !ok {
+            self.schema(
+                ptr,
+                "The value for the field 'ResultPath' must be a valid ReferencePath".into(),
+            );
+        }
+    }
+
+    pub(crate) fn path_or_call(&mut self, v: &Value, ptr: &str, field: &str) {
+        let ok = match v.as_str() {
+            Some(s) if looks_like_call(s) => Call::parse(s).is_ok(),
+            Some(s) => Path::parse(s).is_ok(),
+            None => false,
+        };
+        if !ok {
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call"),
+            );
+        }
+    }
+
+    /// A JSONPath payload template: every `.$` key holds a path or an intrinsic call.
+    pub(crate) fn template(&mut self, v: &Value, ptr: &str, field: &str, depth: usize) {
+        if depth > MAX_VALUE_DEPTH {
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' is nested too deeply"),
+            );
+            return;
+        }
+        match v {
+            Value::Object(obj) => {
+                for (key, value) in obj {
+                    if key.ends_with(".$") {
+                        self.path_or_call(value, ptr, key);
+                    } else if let Value::String(s) = value {
+                        if s.starts_with("$.") || s.starts_with("$$.") || looks_like_call(s) {
+                            self.push(
+                                Severity::Warning,
+                                DiagnosticCode::NoDollar,
+                                &child(ptr, key),
+                                format!("The value for the field '{key}' looks like a JSONPath or an intrinsic function call, but the field name does not end with '.$'"),
+                            );
+                        }
+                    } else {
+                        self.template(value, &child(ptr, key), key, depth + 1);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.template(item, &child(ptr, &i.to_string()), field, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A JSONata value: strings that open `{%` must close `%}`; `.$` keys are JSONPath-only.
+    pub(crate) fn jsonata_value(&mut self, v: &Value, ptr: &str, depth: usize) {
+        if depth > MAX_VALUE_DEPTH {
+            self.schema(ptr, "Value is nested too deeply".into());
+            return;
+        }
+        match v {
+            Value::String(s) => {
+                let t = s.trim();
+                if t.starts_with("{%") && !t.ends_with("%}") {
+                    self.schema(ptr, "A JSONata expression must end with '%}'".into());
+                }
+                self.jsonata_parse(v, ptr);
+            }
+            Value::Object(obj) => {
+                for (key, value) in obj {
+                    self.jsonata_value(value, &child(ptr, key), depth + 1);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.jsonata_value(item, &child(ptr, &i.to_string()), depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A `{% %}` string must hold an expression that parses: the diagnostic points at it.
+    pub(crate) fn jsonata_parse(&mut self, v: &Value, ptr: &str) {
+        let Some(inner) = v.as_str().and_then(crate::jsonata::expression_text) else {
+            return;
+        };
+        if let Err(e) = crate::jsonata::check(inner) {
+            self.schema(
+                ptr,
+                format!(
+                    "The JSONata expression '{}' is not valid: {e}",
+                    inner.trim()
+                ),
+            );
+        }
+    }
+
+    pub(crate) fn assign(&mut self, v: &Value, ptr: &str, ql: QueryLanguage) {
+        let Some(obj) = v.as_object() else {
+            self.schema(
+                ptr,
+                "The value for the field 'Assign' must be an OBJECT".into(),
+            );
+            return;
+        };
+        for (key, value) in obj {
+            let (name, dollar) = match key.strip_suffix(".$") {
+                Some(name) if ql == QueryLanguage::JsonPath => (name, true),
+                _ => (key.as_str(), false),
+            };
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && name.chars().count() <= MAX_STATE_NAME;
+            if !valid {
+                self.schema(ptr, format!("The variable name '{name}' is not valid"));
+            } else if name == "states" {
+                self.schema(ptr, format!("The variable name '{name}' is reserved"));
+            }
+            if dollar {
+                self.path_or_call(value, ptr, key);
+            } else if ql == QueryLanguage::Jsonata {
+                self.jsonata_value(value, &child(ptr, key), 0);
+            } else {
+                self.template(value, &child(ptr, key), key, 0);
+            }
+        }
+    }
+}
