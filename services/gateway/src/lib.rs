@@ -385,6 +385,7 @@ async fn follow_registry(
     gateway: Arc<Gateway>,
     shutdown: CancellationToken,
 ) {
-    let apply = |name: &str, payload: Option<&[u8]>| gateway.catalog.follow(name, payload);
+    let apply =
+        |name: &str, payload: Option<&[u8]>, _: Option<i64>| gateway.catalog.follow(name, payload);
     runtime::follow::read(&consumer, None, apply, shutdown).await
 }

@@ -94,7 +94,8 @@ impl Catalog {
     }
 
     fn remove(&self, name: &str) {
-        self.registry.remove(name);
+        // The gateway starts only live revisions; the deletion time matters to workers.
+        self.registry.remove(name, now_ms());
         self.entries
             .write()
             .expect("catalog lock is never poisoned")

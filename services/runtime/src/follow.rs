@@ -173,8 +173,8 @@ pub async fn follow(
     shutdown: CancellationToken,
 ) {
     let consumer = progress.consumer.clone();
-    let apply = |name: &str, payload: Option<&[u8]>| match payload {
-        None => registry.remove(name),
+    let apply = |name: &str, payload: Option<&[u8]>, written_ms: Option<i64>| match payload {
+        None => registry.remove(name, written_ms.unwrap_or_else(now_ms)),
         Some(payload) => match serde_json::from_slice::<RegistryEntry>(payload) {
             Ok(entry) => match registry.apply(&entry) {
                 Ok(revision) => {
@@ -191,13 +191,13 @@ pub async fn follow(
 }
 
 /// Reads a topic until `shutdown`, handing each record's key (for the registry, the state
-/// machine's name) and value (`None`: a tombstone) to `apply`, then noting its offset in
-/// `progress`. The workers' registry, the gateway's catalog and the callback router all
+/// machine's name), value (`None`: a tombstone) and timestamp to `apply`, then noting its
+/// offset in `progress`. The workers' registry, the gateway's catalog and the callback router all
 /// follow their topics through it.
 pub async fn read(
     consumer: &StreamConsumer,
     progress: Option<&RegistryProgress>,
-    mut apply: impl FnMut(&str, Option<&[u8]>),
+    mut apply: impl FnMut(&str, Option<&[u8]>, Option<i64>),
     shutdown: CancellationToken,
 ) {
     loop {
@@ -216,7 +216,7 @@ pub async fn read(
             .key()
             .and_then(|k| std::str::from_utf8(k).ok())
             .unwrap_or_default();
-        apply(name, message.payload());
+        apply(name, message.payload(), message.timestamp().to_millis());
         if let Some(progress) = progress {
             progress.applied(message.partition(), message.offset());
         }

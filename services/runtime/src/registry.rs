@@ -1,15 +1,17 @@
 //! State machine revisions by name: loaded from a directory of `NAME.asl.json` files and
 //! followed live on the compacted registry topic the gateway writes. Each revision is
 //! validated and compiled once; executions take an `Arc` of the revision current at start.
+//! Deleted revisions are kept a while (bounded), so a start accepted before its state
+//! machine was deleted still runs, as on AWS.
 
 use asl::history::Level;
 use asl::validate::MachineType;
 use asl::{DefinitionError, Machine};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 /// One compiled revision of a state machine.
 #[derive(Debug)]
@@ -84,7 +86,13 @@ pub struct Registry {
     region: String,
     account: String,
     revisions: RwLock<HashMap<String, Arc<Revision>>>,
+    /// Deleted revisions with the time of their deletion (epoch ms), oldest first.
+    deleted: Mutex<VecDeque<(i64, Arc<Revision>)>>,
 }
+
+/// How many deleted revisions are remembered: deletions are rare, and a start record that
+/// waited behind more than this many of them is refused as its machine no longer exists.
+const DELETED_KEPT: usize = 1024;
 
 impl Registry {
     /// An empty registry whose ARNs use `region` and `account`.
@@ -93,6 +101,7 @@ impl Registry {
             region: region.to_owned(),
             account: account.to_owned(),
             revisions: RwLock::default(),
+            deleted: Mutex::default(),
         }
     }
 
@@ -151,12 +160,40 @@ impl Registry {
         Ok(revision)
     }
 
-    /// Forgets a state machine (a registry tombstone).
-    pub fn remove(&self, name: &str) {
-        self.revisions
+    /// Deletes a state machine (a registry tombstone written at `deleted_at_ms`). Its last
+    /// revision is kept for starts accepted before the deletion (`get_as_of`).
+    pub fn remove(&self, name: &str, deleted_at_ms: i64) {
+        let removed = self
+            .revisions
             .write()
             .expect("registry lock is never poisoned")
             .remove(name);
+        if let Some(revision) = removed {
+            // A queue of handles: a panic while it is held leaves it consistent.
+            let mut deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
+            if deleted.len() == DELETED_KEPT {
+                deleted.pop_front();
+            }
+            deleted.push_back((deleted_at_ms, revision));
+        }
+    }
+
+    /// The revision a start accepted at `started_ms` runs: the current one, else — when the
+    /// state machine was deleted after that start — the revision it had then. AWS runs an
+    /// execution whose StartExecution was accepted even if its state machine is deleted
+    /// before it begins; a start record may sit in a partition for a while.
+    pub fn get_as_of(&self, name_or_arn: &str, started_ms: Option<i64>) -> Option<Arc<Revision>> {
+        if let Some(revision) = self.get(name_or_arn) {
+            return Some(revision);
+        }
+        let started_ms = started_ms?;
+        let name = name_or_arn.rsplit(':').next().unwrap_or(name_or_arn);
+        let deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
+        deleted
+            .iter()
+            .rev()
+            .find(|(deleted_at_ms, revision)| revision.name == name && *deleted_at_ms > started_ms)
+            .map(|(_, revision)| revision.clone())
     }
 
     /// The current revision, by name or ARN.
@@ -272,8 +309,59 @@ mod tests {
             registry.get("orders").is_some(),
             "the last good revision stays"
         );
-        registry.remove("orders");
+        registry.remove("orders", 2_000);
         assert!(registry.get("orders").is_none());
+    }
+
+    #[test]
+    fn a_start_accepted_before_a_deletion_runs_on_the_deleted_revision() {
+        let registry = Registry::new("local", "000000000000");
+        registry.apply(&entry("orders", PASS)).expect("valid");
+        registry.remove("orders", 2_000);
+        assert!(registry.get("orders").is_none(), "deleted for new starts");
+        let revision = registry
+            .get_as_of("orders", Some(1_999))
+            .expect("started before");
+        assert_eq!(revision.name, "orders");
+        assert!(
+            registry
+                .get_as_of(
+                    "arn:aws:states:local:000000000000:stateMachine:orders",
+                    Some(1_500)
+                )
+                .is_some(),
+            "by ARN too"
+        );
+        assert!(
+            registry.get_as_of("orders", Some(2_000)).is_none(),
+            "started after"
+        );
+        assert!(
+            registry.get_as_of("orders", None).is_none(),
+            "no start time: unknown"
+        );
+        assert!(registry.get_as_of("refunds", Some(0)).is_none());
+        // Re-created: the live revision wins; deleted again: the newest deletion answers.
+        registry.apply(&entry("orders", PASS)).expect("valid");
+        assert!(registry.get_as_of("orders", Some(0)).is_some());
+        registry.remove("orders", 3_000);
+        assert!(registry.get_as_of("orders", Some(2_500)).is_some());
+    }
+
+    #[test]
+    fn deleted_revisions_are_bounded() {
+        let registry = Registry::new("local", "000000000000");
+        for i in 0..(DELETED_KEPT as i64 + 1) {
+            registry
+                .apply(&entry(&format!("m{i}"), PASS))
+                .expect("valid");
+            registry.remove(&format!("m{i}"), 1_000 + i);
+        }
+        assert!(
+            registry.get_as_of("m0", Some(0)).is_none(),
+            "the oldest is forgotten"
+        );
+        assert!(registry.get_as_of("m1", Some(0)).is_some());
     }
 
     #[test]

@@ -336,7 +336,9 @@ impl Admit {
                 _ => None,
             })
             .unwrap_or(fallback_key);
-        let revision = self.registry.get(&name);
+        // As of the record's time: a start accepted before its state machine was deleted
+        // still runs.
+        let revision = self.registry.get_as_of(&name, record.timestamp_ms);
         if revision.is_none() && may_wait {
             return Admission::Unknown(Box::new(record));
         }
@@ -603,6 +605,24 @@ mod tests {
             2,
             "the first attempt and one retry failed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_start_written_before_its_machine_was_deleted_still_runs() {
+        let admit = admit(None, &default_trigger());
+        admit.registry.remove("orders", 2_000);
+        let mut before = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        before.timestamp_ms = Some(1_999);
+        let Admission::Run(job) = decide(&admit, before).await else {
+            panic!("a start accepted before the deletion runs");
+        };
+        assert_eq!(job.execution.revision.name, "orders");
+        let mut after = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        after.timestamp_ms = Some(2_001);
+        let Admission::Reject(rejection) = decide(&admit, after).await else {
+            panic!("a start after the deletion is refused");
+        };
+        assert_eq!(rejection.reason, RejectReason::UnknownStateMachine);
     }
 
     #[tokio::test]

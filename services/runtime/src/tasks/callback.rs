@@ -353,7 +353,7 @@ pub async fn follow(
     registry: Arc<CallbackRegistry>,
     shutdown: CancellationToken,
 ) {
-    let apply = |_: &str, payload: Option<&[u8]>| {
+    let apply = |_: &str, payload: Option<&[u8]>, _: Option<i64>| {
         let Some(payload) = payload else {
             return;
         };
