@@ -125,6 +125,11 @@ async fn teststate_corpus() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    assert!(
+        !files.is_empty(),
+        "the TestState corpus at {} has no cases",
+        dir.display()
+    );
     let gateway = Arc::new(
         Gateway::in_memory(GatewayConfig::default())
             .expect("gateway")

@@ -4,17 +4,59 @@
 //! worker waits instead (`wait`: it cannot refuse a record, and while it waits it reads no
 //! further). Knows nothing of HTTP or Kafka.
 
-use governor::clock::{Clock, DefaultClock};
+use futures::future::BoxFuture;
+use governor::clock::{Clock, FakeRelativeClock};
 use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
+use governor::{NotUntil, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
-type Direct<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
-type Keyed<C> =
-    RateLimiter<String, DefaultKeyedStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, BucketClock, NoOpMiddleware<Nanos>>;
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, BucketClock, NoOpMiddleware<Nanos>>;
+
+/// The buckets' clock: monotonic time and tokio's timer, or — in tests — a fake clock that
+/// a wait advances at once, so a test of waiting takes no real time and asserts exactly how
+/// long was waited.
+#[derive(Debug, Clone)]
+pub enum BucketClock {
+    /// Time since this instant; waits sleep on tokio's timer.
+    Real(Instant),
+    /// A fake clock: a wait advances it by the wait.
+    Fake(FakeRelativeClock),
+}
+
+impl Clock for BucketClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        match self {
+            BucketClock::Real(start) => Nanos::from(start.elapsed()),
+            BucketClock::Fake(clock) => clock.now(),
+        }
+    }
+}
+
+impl BucketClock {
+    /// Real time.
+    pub fn real() -> BucketClock {
+        BucketClock::Real(Instant::now())
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        match self {
+            BucketClock::Real(_) => Box::pin(tokio::time::sleep(duration)),
+            BucketClock::Fake(clock) => {
+                clock.advance(duration);
+                Box::pin(std::future::ready(()))
+            }
+        }
+    }
+}
 
 /// Parses `NAME:RATE` (starts per second), as flags and list variables write a rate.
 pub fn parse(text: &str) -> Result<(String, u32), String> {
@@ -43,31 +85,32 @@ pub fn check(default: Option<u32>, machines: &BTreeMap<String, u32>) -> Result<(
 pub struct OverRate {
     /// The machine's configured starts per second.
     pub per_second: u32,
+    /// How long until the bucket has a token again.
+    pub retry_after: Duration,
 }
 
 /// The buckets: one per configured machine, and one per other machine when there is a
 /// default rate. Keys are the names of registered machines only (the caller checks the
 /// registry first), so the keyed store stays as small as the registry.
-pub struct StartLimits<C: Clock = DefaultClock> {
-    default: Option<(u32, Keyed<C>)>,
-    machines: HashMap<String, (u32, Direct<C>)>,
+pub struct StartLimits {
+    clock: BucketClock,
+    default: Option<(u32, Keyed)>,
+    machines: HashMap<String, (u32, Direct)>,
 }
 
 impl StartLimits {
     /// Buckets on the real clock. Zero rates (which `GatewayConfig::validate` refuses) mean
     /// no limit.
     pub fn new(default: Option<u32>, machines: &BTreeMap<String, u32>) -> StartLimits {
-        StartLimits::with_clock(default, machines, DefaultClock::default())
+        StartLimits::with_clock(default, machines, BucketClock::real())
     }
-}
 
-impl<C: Clock + Clone> StartLimits<C> {
     /// Buckets on `clock` (a fake one in tests).
     pub fn with_clock(
         default: Option<u32>,
         machines: &BTreeMap<String, u32>,
-        clock: C,
-    ) -> StartLimits<C> {
+        clock: BucketClock,
+    ) -> StartLimits {
         let quota = |rate: u32| NonZeroU32::new(rate).map(Quota::per_second);
         StartLimits {
             default: default.and_then(|rate| {
@@ -80,79 +123,71 @@ impl<C: Clock + Clone> StartLimits<C> {
                     Some((name.clone(), (*rate, limiter)))
                 })
                 .collect(),
+            clock,
         }
     }
 
     /// Waits for a token from `machine`'s bucket; says whether it had to wait.
-    pub async fn wait(&self, machine: &str) -> bool
-    where
-        C: governor::clock::ReasonablyRealtime,
-    {
-        if self.check(machine).is_ok() {
-            return false;
+    pub async fn wait(&self, machine: &str) -> bool {
+        let mut waited = false;
+        while let Err(over) = self.check(machine) {
+            waited = true;
+            self.clock.sleep(over.retry_after).await;
         }
-        match (self.machines.get(machine), &self.default) {
-            (Some((_, limiter)), _) => limiter.until_ready().await,
-            (None, Some((_, limiter))) => limiter.until_key_ready(&machine.to_owned()).await,
-            (None, None) => {}
-        }
-        true
+        waited
     }
 
-    /// Takes a token from `machine`'s bucket, or says it is empty. A machine with neither an
-    /// own rate nor a default is never limited.
+    /// Takes a token from `machine`'s bucket, or says it is empty and for how long. A machine
+    /// with neither an own rate nor a default is never limited.
     pub fn check(&self, machine: &str) -> Result<(), OverRate> {
-        let (per_second, admitted) = match (self.machines.get(machine), &self.default) {
-            (Some((rate, limiter)), _) => (*rate, limiter.check().is_ok()),
+        let (per_second, answer) = match (self.machines.get(machine), &self.default) {
+            (Some((rate, limiter)), _) => (*rate, limiter.check()),
             (None, Some((rate, limiter))) => {
                 // The keyed store wants an owned key; one small string per start.
-                (*rate, limiter.check_key(&machine.to_owned()).is_ok())
+                (*rate, limiter.check_key(&machine.to_owned()))
             }
             (None, None) => return Ok(()),
         };
-        if admitted {
-            Ok(())
-        } else {
-            Err(OverRate { per_second })
-        }
+        answer.map_err(|not_until: NotUntil<Nanos>| OverRate {
+            per_second,
+            retry_after: not_until.wait_time_from(self.clock.now()),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use governor::clock::FakeRelativeClock;
-    use std::time::Duration;
+    use governor::clock::Reference as _;
 
-    fn buckets(
-        default: Option<u32>,
-        machines: &[(&str, u32)],
-    ) -> (StartLimits<FakeRelativeClock>, FakeRelativeClock) {
+    fn buckets(default: Option<u32>, machines: &[(&str, u32)]) -> (StartLimits, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
         let machines = machines.iter().map(|(n, r)| (n.to_string(), *r)).collect();
         (
-            StartLimits::with_clock(default, &machines, clock.clone()),
+            StartLimits::with_clock(default, &machines, BucketClock::Fake(clock.clone())),
             clock,
         )
     }
 
     /// How many of `n` starts at one instant get through.
-    fn admitted(limits: &StartLimits<FakeRelativeClock>, machine: &str, n: usize) -> usize {
+    fn admitted(limits: &StartLimits, machine: &str, n: usize) -> usize {
         (0..n).filter(|_| limits.check(machine).is_ok()).count()
     }
 
     #[tokio::test]
     async fn a_worker_waits_for_a_token_instead_of_refusing() {
-        let limits = StartLimits::new(Some(1000), &[("order".to_owned(), 2)].into());
-        let started = std::time::Instant::now();
+        let (limits, clock) = buckets(Some(1000), &[("order", 2)]);
+        let start = clock.now();
         let waited: Vec<bool> = vec![
             limits.wait("order").await,
             limits.wait("order").await,
             limits.wait("order").await,
         ];
         assert_eq!(waited, [false, false, true], "burst 2, the third waits");
-        assert!(
-            started.elapsed() >= Duration::from_millis(300),
+        let slept = Duration::from(clock.now().duration_since(start));
+        assert_eq!(
+            slept,
+            Duration::from_millis(500),
             "a token returns every 500 ms"
         );
         assert!(
@@ -160,6 +195,20 @@ mod tests {
             "the default bucket is another's"
         );
         assert!(!StartLimits::new(None, &BTreeMap::new()).wait("x").await);
+    }
+
+    #[test]
+    fn a_refusal_says_how_long_until_the_next_token() {
+        let (limits, clock) = buckets(None, &[("order", 4)]);
+        assert_eq!(admitted(&limits, "order", 4), 4);
+        let over = limits.check("order").unwrap_err();
+        assert_eq!(over.per_second, 4);
+        assert_eq!(over.retry_after, Duration::from_millis(250));
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(
+            limits.check("order").unwrap_err().retry_after,
+            Duration::from_millis(150)
+        );
     }
 
     #[test]
@@ -174,7 +223,7 @@ mod tests {
     fn a_burst_over_the_rate_is_refused_until_tokens_return() {
         let (limits, clock) = buckets(None, &[("order", 3)]);
         assert_eq!(admitted(&limits, "order", 10), 3, "burst = rate");
-        assert_eq!(limits.check("order"), Err(OverRate { per_second: 3 }));
+        assert_eq!(limits.check("order").unwrap_err().per_second, 3);
         clock.advance(Duration::from_millis(334));
         assert_eq!(admitted(&limits, "order", 10), 1, "one token per 1/rate s");
         clock.advance(Duration::from_secs(5));
@@ -203,7 +252,7 @@ mod tests {
             2,
             "billing's bucket is not shared"
         );
-        assert_eq!(limits.check("billing"), Err(OverRate { per_second: 2 }));
+        assert_eq!(limits.check("billing").unwrap_err().per_second, 2);
     }
 
     #[test]

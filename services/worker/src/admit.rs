@@ -483,6 +483,7 @@ mod tests {
     use crate::idempotency::MemoryStore;
     use futures::future::BoxFuture;
     use runtime::registry::RegistryEntry;
+    use runtime::start_rate::BucketClock;
 
     fn record(payload: &[u8], headers: &[(&str, &str)]) -> SourceRecord {
         SourceRecord {
@@ -643,17 +644,22 @@ mod tests {
         let registry = Arc::new(Registry::new("local", "000000000000"));
         registry.apply(&entry("orders")).expect("valid");
         let metrics = Metrics::new();
+        let clock = governor::clock::FakeRelativeClock::default();
         let admit = Admit::new(
             registry,
             None,
             None,
             &default_trigger(),
-            StartLimits::new(None, &[("orders".to_owned(), 2)].into()),
+            StartLimits::with_clock(
+                None,
+                &[("orders".to_owned(), 2)].into(),
+                BucketClock::Fake(clock.clone()),
+            ),
             metrics.clone(),
         )
         .expect("valid triggers");
         let throttled = || metrics.throttled.with_label_values(&["orders"]).get();
-        let started = std::time::Instant::now();
+        let started = governor::clock::Clock::now(&clock);
         for _ in 0..2 {
             let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
             assert!(matches!(decide(&admit, start).await, Admission::Run(_)));
@@ -662,10 +668,14 @@ mod tests {
         let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
         assert!(matches!(decide(&admit, start).await, Admission::Run(_)));
         assert_eq!(throttled(), 1);
-        assert!(
-            started.elapsed() >= std::time::Duration::from_millis(400),
-            "a token comes every 500 ms: waited {:?}",
-            started.elapsed()
+        let waited = governor::clock::Reference::duration_since(
+            &governor::clock::Clock::now(&clock),
+            started,
+        );
+        assert_eq!(
+            std::time::Duration::from(waited),
+            std::time::Duration::from_millis(500),
+            "a token comes every 500 ms"
         );
     }
 

@@ -18,7 +18,12 @@ use std::time::{Duration, Instant};
 
 pub const PARTITIONS: i32 = 6;
 
-/// The broker and redis the tests run against, or `None` (the test prints SKIP).
+/// Set by `./test` when it started (or found) the broker and redis: a test that would skip
+/// fails instead, so a broken setup cannot pass as skipped.
+pub const REQUIRED_ENV: &str = "QUICKSTEP_BROKER_TESTS_REQUIRED";
+
+/// The broker and redis the tests run against, or `None` (the test prints SKIP) — unless
+/// `REQUIRED_ENV` is `1`, when a missing one fails the test.
 pub struct Env {
     pub brokers: String,
     pub redis: String,
@@ -34,6 +39,10 @@ impl Env {
             .filter(|s| !s.is_empty());
         match (brokers, redis) {
             (Some(brokers), Some(redis)) => Some(Env { brokers, redis }),
+            _ if std::env::var(REQUIRED_ENV).is_ok_and(|v| v == "1") => panic!(
+                "{test}: {REQUIRED_ENV}=1 but QUICKSTEP_TEST_BROKERS or QUICKSTEP_TEST_REDIS is \
+                 not set: the broker tests must run"
+            ),
             _ => {
                 eprintln!(
                     "SKIP {test}: set QUICKSTEP_TEST_BROKERS and QUICKSTEP_TEST_REDIS \

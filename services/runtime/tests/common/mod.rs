@@ -128,7 +128,35 @@ pub fn info() -> ExecutionInfo<'static> {
     }
 }
 
-/// Runs `definition` on the real clock with `tasks`.
+/// The engine's clock on tokio's time and timer: real time normally, virtual under
+/// `#[tokio::test(start_paused = true)]`, where timeouts and heartbeats then fire exactly
+/// when due however busy the machine is.
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+    origin_ms: i64,
+}
+
+impl TokioClock {
+    /// Starts at the current wall-clock time (so timestamps look real).
+    pub fn new() -> TokioClock {
+        TokioClock {
+            origin: tokio::time::Instant::now(),
+            origin_ms: asl::interpret::Clock::now_ms(&SystemClock),
+        }
+    }
+}
+
+impl asl::interpret::Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        self.origin_ms + self.origin.elapsed().as_millis() as i64
+    }
+
+    fn sleep(&self, duration: std::time::Duration) -> futures::future::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Runs `definition` on tokio's clock (see `TokioClock`) with `tasks`.
 pub async fn run(
     definition: &Value,
     input: Value,
@@ -138,9 +166,10 @@ pub async fn run(
     let machine = Machine::from_definition(definition, machine_type)
         .unwrap_or_else(|e| panic!("definition rejected: {e}"));
     let rng = SplitMix64::new(42);
+    let clock = TokioClock::new();
     let services = Services {
         tasks,
-        clock: &SystemClock,
+        clock: &clock,
         rng: &rng,
         history: None,
     };
