@@ -44,12 +44,20 @@ pub struct Telemetry {
     exporter: Option<(SdkTracerProvider, tokio::runtime::Runtime)>,
 }
 
-/// Installs the global subscriber: the log on stderr when `log` (filtered by `RUST_LOG`,
-/// default `info`), and the OTLP exporter when `otlp` names an endpoint, with
-/// `service.name` = `service`.
-pub fn init(service: &'static str, otlp: &OtlpArgs, log: bool) -> anyhow::Result<Telemetry> {
-    let log_filter =
-        log.then(|| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
+/// Whether a command logs (`run` prints only its outcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// To stderr, filtered by `RUST_LOG` (default `info`).
+    Stderr,
+    /// Not at all.
+    Off,
+}
+
+/// Installs the global subscriber: the log as `log` says, and the OTLP exporter when `otlp`
+/// names an endpoint, with `service.name` = `service`.
+pub fn init(service: &'static str, otlp: &OtlpArgs, log: Log) -> anyhow::Result<Telemetry> {
+    let log_filter = (log == Log::Stderr)
+        .then(|| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let mut exporter = None;
     let tracer = match otlp.endpoint() {
         None => None,

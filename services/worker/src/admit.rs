@@ -200,7 +200,11 @@ impl Admit {
     /// the rarely taken waits are boxed, so the future stays small (each execution's task
     /// holds it, and a large one was copied into its box for every record).
     pub async fn admit(&self, record: SourceRecord, shutdown: &CancellationToken) -> Admission {
-        let mut admission = self.decide(record, self.sync.is_some());
+        let if_unknown = match self.sync {
+            Some(_) => IfUnknown::CatchUp,
+            None => IfUnknown::Refuse,
+        };
+        let mut admission = self.decide(record, if_unknown);
         if let Admission::Unknown(record) = admission {
             admission = Box::pin(self.reconsider(*record)).await;
         }
@@ -224,89 +228,27 @@ impl Admit {
         if let Some(sync) = &self.sync {
             sync.catch_up(record.timestamp_ms).await;
         }
-        self.decide(record, false)
+        self.decide(record, IfUnknown::Refuse)
     }
 
-    /// Decodes, routes and finds the revision; with `may_wait`, an unknown state machine is
-    /// `Unknown` rather than refused.
-    fn decide(&self, record: SourceRecord, may_wait: bool) -> Admission {
+    /// Decodes, routes and finds the revision; `if_unknown` says whether an unknown state
+    /// machine is `Unknown` (to reconsider after a registry catch-up) or refused.
+    fn decide(&self, record: SourceRecord, if_unknown: IfUnknown) -> Admission {
         let trigger = self
             .triggers
             .iter()
             .find(|t| *t.config.topic == *record.id.topic);
-        let fallback_key = record
-            .header(HEADER_IDEMPOTENCY_KEY)
-            .map(str::to_owned)
-            .or_else(|| {
-                record
-                    .key
-                    .as_deref()
-                    .and_then(|k| std::str::from_utf8(k).ok())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| record.id.to_string());
-        let payload = record.payload.as_deref().unwrap_or_default();
-        if payload.len() > PAYLOAD_LIMIT_BYTES {
-            let cause = format!(
-                "The input of {} bytes exceeds the maximum of {PAYLOAD_LIMIT_BYTES} bytes.",
-                payload.len()
-            );
-            return self.reject(
-                record,
-                RejectReason::DataLimitExceeded,
-                cause,
-                None,
-                fallback_key,
-            );
-        }
-        // A typed producer may send the StartExecution envelope (binary or proto3 JSON)
-        // instead of the bare input; its fields then take precedence over the headers.
-        let content_type = record.header(CONTENT_TYPE_HEADER).map(ContentType::parse);
-        let envelope = match content_type {
-            Some(ct) if ct.is_protobuf_of(StartExecution::FULL_NAME) => {
-                Some(StartExecution::from_protobuf_bytes(payload))
-            }
-            Some(ct) if ct.is_json_of(StartExecution::FULL_NAME) => {
-                Some(StartExecution::from_json_bytes(payload))
-            }
-            _ => None,
-        };
-        let envelope = match envelope.transpose() {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                let cause = format!("The StartExecution envelope does not decode: {error}");
-                return self.reject(
-                    record,
-                    RejectReason::InvalidInput,
-                    cause,
-                    None,
-                    fallback_key,
-                );
-            }
-        };
-        let input_text: &[u8] = match &envelope {
-            Some(envelope) if envelope.input.is_empty() => b"{}",
-            Some(envelope) => envelope.input.as_bytes(),
-            None => payload,
-        };
-        let input: Value = match serde_json::from_slice(input_text) {
-            Ok(input) => input,
-            Err(error) => {
-                let cause = format!("The execution input is not JSON: {error}");
-                return self.reject(
-                    record,
-                    RejectReason::InvalidInput,
-                    cause,
-                    None,
-                    fallback_key,
-                );
+        let Decoded {
+            input,
+            envelope,
+            fallback_key,
+        } = match decode(&record) {
+            Ok(decoded) => decoded,
+            Err(refused) => {
+                return self.reject(record, refused.reason, refused.cause, None, refused.key)
             }
         };
         let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
-        let fallback_key = envelope
-            .as_ref()
-            .and_then(|e| non_empty(&e.idempotency_key))
-            .unwrap_or(fallback_key);
         let named = trigger
             .and_then(|t| t.config.state_machine.clone())
             .or_else(|| envelope.as_ref().and_then(|e| non_empty(&e.state_machine)))
@@ -338,11 +280,10 @@ impl Admit {
             .unwrap_or(fallback_key);
         // As of the record's time: a start accepted before its state machine was deleted
         // still runs.
-        let revision = self.registry.get_as_of(&name, record.timestamp_ms);
-        if revision.is_none() && may_wait {
-            return Admission::Unknown(Box::new(record));
-        }
-        let Some(revision) = revision else {
+        let Some(revision) = self.registry.get_as_of(&name, record.timestamp_ms) else {
+            if if_unknown == IfUnknown::CatchUp {
+                return Admission::Unknown(Box::new(record));
+            }
             let cause = format!("State Machine Does Not Exist: '{name}'");
             return self.reject(
                 record,
@@ -440,6 +381,101 @@ impl Admit {
             .inc();
         tracing::warn!(message = "Idempotency claim failed; retrying.", %error, record = %record);
     }
+}
+
+/// What admission does with a record whose state machine the registry does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfUnknown {
+    /// Hand it back as `Unknown`, to decide again once the registry has caught up.
+    CatchUp,
+    /// Refuse it as `UnknownStateMachine`.
+    Refuse,
+}
+
+/// A start record's input, its envelope when it has one, and the idempotency key it names
+/// (the envelope's, else the header, else the record key, else the record's position).
+struct Decoded {
+    input: Value,
+    envelope: Option<StartExecution>,
+    fallback_key: String,
+}
+
+/// Why a record does not decode, with the key its FAILED result carries.
+struct Undecodable {
+    reason: RejectReason,
+    cause: String,
+    key: String,
+}
+
+/// Decodes a start record's value: the bare input, or a StartExecution envelope (binary or
+/// proto3 JSON) when `content-type` says so, whose fields then take precedence.
+fn decode(record: &SourceRecord) -> Result<Decoded, Undecodable> {
+    let fallback_key = record
+        .header(HEADER_IDEMPOTENCY_KEY)
+        .map(str::to_owned)
+        .or_else(|| {
+            record
+                .key
+                .as_deref()
+                .and_then(|k| std::str::from_utf8(k).ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| record.id.to_string());
+    let payload = record.payload.as_deref().unwrap_or_default();
+    if payload.len() > PAYLOAD_LIMIT_BYTES {
+        return Err(Undecodable {
+            reason: RejectReason::DataLimitExceeded,
+            cause: format!(
+                "The input of {} bytes exceeds the maximum of {PAYLOAD_LIMIT_BYTES} bytes.",
+                payload.len()
+            ),
+            key: fallback_key,
+        });
+    }
+    let content_type = record.header(CONTENT_TYPE_HEADER).map(ContentType::parse);
+    let envelope = match content_type {
+        Some(ct) if ct.is_protobuf_of(StartExecution::FULL_NAME) => {
+            Some(StartExecution::from_protobuf_bytes(payload))
+        }
+        Some(ct) if ct.is_json_of(StartExecution::FULL_NAME) => {
+            Some(StartExecution::from_json_bytes(payload))
+        }
+        _ => None,
+    };
+    let envelope = match envelope.transpose() {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return Err(Undecodable {
+                reason: RejectReason::InvalidInput,
+                cause: format!("The StartExecution envelope does not decode: {error}"),
+                key: fallback_key,
+            })
+        }
+    };
+    let input_text: &[u8] = match &envelope {
+        Some(envelope) if envelope.input.is_empty() => b"{}",
+        Some(envelope) => envelope.input.as_bytes(),
+        None => payload,
+    };
+    let input: Value = match serde_json::from_slice(input_text) {
+        Ok(input) => input,
+        Err(error) => {
+            return Err(Undecodable {
+                reason: RejectReason::InvalidInput,
+                cause: format!("The execution input is not JSON: {error}"),
+                key: fallback_key,
+            })
+        }
+    };
+    let fallback_key = match &envelope {
+        Some(e) if !e.idempotency_key.is_empty() => e.idempotency_key.clone(),
+        _ => fallback_key,
+    };
+    Ok(Decoded {
+        input,
+        envelope,
+        fallback_key,
+    })
 }
 
 /// AWS's execution name rules: 1–80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`

@@ -4,6 +4,7 @@
 //! state machines registered. Prints what to try next; SIGTERM or Ctrl-C stops it cleanly.
 
 use crate::cli::{wait_for_signal, Failure};
+use crate::telemetry::Log;
 use anyhow::Context as _;
 use gateway::config::GatewayConfig;
 use rdkafka::mocking::MockCluster;
@@ -71,7 +72,7 @@ fn examples(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
 
 /// Runs `quickstep dev` until SIGTERM or Ctrl-C.
 pub fn run(flags: DevFlags) -> Result<ExitCode, Failure> {
-    let telemetry = crate::telemetry::init("quickstep-dev", &Default::default(), true)
+    let telemetry = crate::telemetry::init("quickstep-dev", &Default::default(), Log::Stderr)
         .map_err(Failure::Usage)?;
     let address: std::net::SocketAddr = flags
         .address

@@ -2,15 +2,15 @@
 
 use crate::cli::{wait_for_signal, Failure};
 use crate::config::gateway::GatewayFlags;
-use crate::telemetry::{self, OtlpArgs};
+use crate::telemetry::{self, Log, OtlpArgs};
 use anyhow::Context as _;
 use gateway::{Gateway, GatewayError};
 use std::process::ExitCode;
 
 /// Runs the gateway.
 pub fn run(flags: &GatewayFlags) -> Result<ExitCode, Failure> {
-    let telemetry =
-        telemetry::init("quickstep-gateway", &OtlpArgs::default(), true).map_err(Failure::Usage)?;
+    let telemetry = telemetry::init("quickstep-gateway", &OtlpArgs::default(), Log::Stderr)
+        .map_err(Failure::Usage)?;
     let config = crate::config::gateway::load(flags).map_err(|e| {
         Failure::Usage(anyhow::Error::msg(e).context("loading the gateway configuration"))
     })?;

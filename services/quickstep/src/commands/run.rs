@@ -3,7 +3,7 @@
 //! and spans as a worker's — with a real or a virtual clock; prints the outcome.
 
 use crate::cli::{Failure, InputArgs};
-use crate::telemetry::{self, OtlpArgs};
+use crate::telemetry::{self, Log, OtlpArgs};
 use anyhow::Context as _;
 use asl::history::Level;
 use asl::interpret::{Clock, VirtualClock};
@@ -153,7 +153,7 @@ pub fn run(flags: RunFlags) -> Result<ExitCode, Failure> {
     // `run` logs nothing; it exports its execution's spans when asked to.
     let telemetry = match flags.otlp.endpoint() {
         Some(_) => {
-            Some(telemetry::init("quickstep-run", &flags.otlp, false).map_err(Failure::Usage)?)
+            Some(telemetry::init("quickstep-run", &flags.otlp, Log::Off).map_err(Failure::Usage)?)
         }
         None => None,
     };

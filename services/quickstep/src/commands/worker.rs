@@ -3,14 +3,15 @@
 
 use crate::cli::{wait_for_signal, Failure};
 use crate::config::worker::WorkerFlags;
-use crate::telemetry::{self, OtlpArgs};
+use crate::telemetry::{self, Log, OtlpArgs};
 use anyhow::Context as _;
 use std::process::ExitCode;
 use worker::{Worker, WorkerError};
 
 /// Runs the worker.
 pub fn run(flags: &WorkerFlags, otlp: &OtlpArgs) -> Result<ExitCode, Failure> {
-    let telemetry = telemetry::init("quickstep-worker", otlp, true).map_err(Failure::Usage)?;
+    let telemetry =
+        telemetry::init("quickstep-worker", otlp, Log::Stderr).map_err(Failure::Usage)?;
     let config = crate::config::worker::load(flags).map_err(|e| {
         Failure::Usage(anyhow::Error::msg(e).context("loading the worker configuration"))
     })?;
