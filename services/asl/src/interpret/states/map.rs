@@ -29,6 +29,11 @@ impl<'a> Run<'a> {
             vars,
             state: context,
         };
+        if let Some(test) = self.tested(state) {
+            if let Some(mock) = &test.mock {
+                return self.mocked_map(map, &scope, test, mock.clone());
+            }
+        }
         let items = match (&map.items, &map.items_path) {
             (Some(tree), _) => {
                 let items = scope.jsonata(None, None, |s| {
@@ -66,27 +71,7 @@ impl<'a> Run<'a> {
                 items.as_ref()
             )));
         };
-        let max_concurrency = match &map.max_concurrency {
-            None => 0,
-            Some(count) => {
-                let value = self.count(count, &scope, "MaxConcurrency")?;
-                match integer(&value) {
-                    Some(n) if n >= 0 => n as usize,
-                    _ => {
-                        let Count::Path(path) = count else {
-                            return Err(
-                                scope.runtime("MaxConcurrency must be a non-negative integer.")
-                            );
-                        };
-                        return Err(scope.runtime(format!(
-                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
-                            display_raw(&value),
-                            path.as_str()
-                        )));
-                    }
-                }
-            }
-        };
+        let max_concurrency = self.max_concurrency(map, &scope)?;
         let (tolerated_count, tolerated_percentage) = self.tolerance(map, &scope)?;
         // Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
         let mut inputs = Vec::with_capacity(items.len());
@@ -206,6 +191,35 @@ impl<'a> Run<'a> {
         }
         self.event(self.last_event(), Event::MapStateSucceeded, || json!({}));
         Ok(Value::Array(outputs))
+    }
+
+    /// MaxConcurrency, evaluated (0: no limit).
+    pub(crate) fn max_concurrency(
+        &self,
+        map: &MapState,
+        scope: &Scope<'_>,
+    ) -> Result<usize, StatesError> {
+        Ok(match &map.max_concurrency {
+            None => 0,
+            Some(count) => {
+                let value = self.count(count, scope, "MaxConcurrency")?;
+                match integer(&value) {
+                    Some(n) if n >= 0 => n as usize,
+                    _ => {
+                        let Count::Path(path) = count else {
+                            return Err(
+                                scope.runtime("MaxConcurrency must be a non-negative integer.")
+                            );
+                        };
+                        return Err(scope.runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                            display_raw(&value),
+                            path.as_str()
+                        )));
+                    }
+                }
+            }
+        })
     }
 
     /// `ToleratedFailureCount(Path)` and `ToleratedFailurePercentage(Path)`, checked as AWS does.
