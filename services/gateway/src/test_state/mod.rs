@@ -17,6 +17,7 @@ use asl::{ExecutionInfo, Machine, Services, StatesError, TaskHandler, TaskReques
 use axum::response::Response;
 use futures::future::BoxFuture;
 use runtime::clock::{system_rng, SystemClock};
+use runtime::tasks::http_trace;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -299,10 +300,14 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         state_mock,
         map_iteration_failure_count: config.map_iteration_failure_count,
     };
-    let outcome = machine
-        .test_state(test, &info, &services)
-        .await
-        .ok_or_else(|| ApiError::Validation(format!("No state '{state_name}'")))?;
+    // TRACE also shows an HTTP Task's request and response (what a connection adds only
+    // with revealSecrets).
+    let trace = request.inspection_level.as_deref() == Some("TRACE");
+    let reveal_secrets = request.reveal_secrets.unwrap_or(false);
+    let (outcome, exchange) =
+        http_trace::capture(reveal_secrets, machine.test_state(test, &info, &services)).await;
+    let outcome =
+        outcome.ok_or_else(|| ApiError::Validation(format!("No state '{state_name}'")))?;
     let mut answer = json!({"status": outcome.status.as_str()});
     if let Some(output) = &outcome.output {
         answer["output"] = output.to_string().into();
@@ -329,6 +334,15 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
                 (k, v)
             })
             .collect();
+        let mut data = data;
+        if trace {
+            if let Some(request) = exchange.request {
+                data.insert("request".into(), request);
+            }
+            if let Some(response) = exchange.response {
+                data.insert("response".into(), response);
+            }
+        }
         answer["inspectionData"] = Value::Object(data);
     }
     Ok(protocol::ok(answer))
