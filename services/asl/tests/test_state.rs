@@ -314,3 +314,56 @@ fn the_context_object_is_the_callers_or_names_the_state_under_test() {
     assert_eq!(context["Execution"]["RoleArn"], Value::Null);
     assert_eq!(context["Execution"]["Input"], json!({"i": 1}));
 }
+
+#[test]
+fn a_mocked_map_inspects_its_item_selector_and_batcher() {
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+        "ItemBatcher": {"MaxItemsPerBatch": 2},
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}});
+    let outcome = test_with(
+        definition,
+        TestStateInput {
+            state_name: "M".into(),
+            input: json!(["a", "b", "c"]),
+            state_mock: Some(Ok(json!([1, 2]))),
+            ..TestStateInput::default()
+        },
+    );
+    assert_eq!(outcome.status, TestStatus::Succeeded, "{outcome:?}");
+    assert_eq!(
+        outcome.inspection["afterItemSelector"],
+        json!([{"v": "a", "i": 0}, {"v": "b", "i": 1}, {"v": "c", "i": 2}])
+    );
+    assert_eq!(
+        outcome.inspection["afterItemBatcher"],
+        json!([{"Items": [{"v": "a", "i": 0}, {"v": "b", "i": 1}]}, {"Items": [{"v": "c", "i": 2}]}])
+    );
+}
+
+#[test]
+fn a_wait_state_under_test_is_not_waited_out() {
+    let definition = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "N"}, "N": {"Type": "Succeed"}}});
+    let machine = Machine::from_definition(&definition, MachineType::Standard).expect("valid");
+    let clock = VirtualClock::new(0);
+    let rng = SplitMix64::new(1);
+    let services = Services {
+        tasks: &Failing,
+        clock: &clock,
+        rng: &rng,
+        history: None,
+    };
+    let request = TestStateInput {
+        state_name: "W".into(),
+        input: json!({"k": 1}),
+        ..TestStateInput::default()
+    };
+    let outcome = clock
+        .block_on(machine.test_state(request, &ExecutionInfo::default(), &services))
+        .expect("finishes")
+        .expect("the state exists");
+    assert_eq!(outcome.next_state.as_deref(), Some("N"));
+    assert_eq!(outcome.output, Some(json!({"k": 1})));
+    assert_eq!(asl::interpret::Clock::now_ms(&clock), 0, "no time passed");
+}

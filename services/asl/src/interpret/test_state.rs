@@ -107,6 +107,7 @@ impl Run<'_> {
         mock: Result<Value, StatesError>,
     ) -> Result<Value, StatesError> {
         let state = test.state;
+        let mut selected = None;
         if let Some(path) = &map.items_path {
             let items = scope.select(path).ok().filter(|items| items.is_array());
             let Some(items) = items else {
@@ -122,9 +123,23 @@ impl Run<'_> {
                 )));
             };
             self.inspect(state, "afterItemsPath", &items);
+            selected = Some(items.into_owned());
         }
         if let Some(tree) = &map.items {
-            scope.jsonata(None, None, |s| s.build(tree))?;
+            selected = Some(scope.jsonata(None, None, |s| s.build(tree))?);
+        }
+        // The items' inputs, as AWS inspects them: after ItemSelector and ItemBatcher.
+        let items = selected.or_else(|| scope.input.is_array().then(|| scope.input.clone()));
+        if let Some(Value::Array(items)) = items {
+            let selecting = map.item_selector.is_some() || map.jsonata_item_selector.is_some();
+            let inputs = self.item_inputs(map, &items, scope)?;
+            if selecting {
+                self.inspect(state, "afterItemSelector", &Value::Array(inputs.clone()));
+            }
+            if let Some(batcher) = &map.batcher {
+                let batches = self.batch(batcher, inputs, scope)?;
+                self.inspect(state, "afterItemBatcher", &Value::Array(batches));
+            }
         }
         let max_concurrency = self.max_concurrency(map, scope)?;
         self.inspect(state, "maxConcurrency", &json!(max_concurrency));
