@@ -35,6 +35,19 @@ pub(super) fn find_state<'d>(definition: &'d Value, name: &str) -> Option<&'d Va
     })
 }
 
+/// Whether a Task's resource is an activity or an integration pattern that waits for a
+/// job (`.sync`, `.sync:2`) or a callback (`.waitForTaskToken`).
+fn waits_for_the_outside(state: &Value) -> bool {
+    let resource = state
+        .get("Resource")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    resource.contains(":activity:")
+        || resource.ends_with(".sync")
+        || resource.contains(".sync:")
+        || resource.ends_with(".waitForTaskToken")
+}
+
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::Validation(message.into())
 }
@@ -57,6 +70,13 @@ pub(super) fn mock(
             return Err(ApiError::InvalidDefinition(format!(
                 "TestState API does not support Map or Parallel states. Supported state types include: {UNMOCKED_TYPES}"
             )));
+        }
+        // Without a mock these would wait on the outside world (AWS: TestState supports
+        // them only with a mock).
+        if kind == "Task" && waits_for_the_outside(state) {
+            return Err(ApiError::InvalidDefinition(
+                "TestState API does not support Activity tasks, .sync or .waitForTaskToken service integration patterns when a mock is not specified".into(),
+            ));
         }
         if config.map_iteration_failure_count.is_some() {
             return Err(invalid(
@@ -209,9 +229,7 @@ pub(super) fn context(state: &Value, context: &Value) -> Result<(), ApiError> {
         .get("Resource")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let callback = resource.ends_with(".sync")
-        || resource.contains(".sync:")
-        || resource.ends_with(".waitForTaskToken");
+    let callback = !resource.contains(":activity:") && waits_for_the_outside(state);
     if parts.contains_key("Task")
         && !(state.get("Type").and_then(Value::as_str) == Some("Task") && callback)
     {
@@ -351,6 +369,27 @@ mod tests {
         assert!(message(got.expect_err("too many failures")).contains("less than or equal"));
         let got = mock(&map, None, false, &config, true);
         assert!(matches!(got, Err(ApiError::InvalidDefinition(_))));
+        for resource in [
+            "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "arn:aws:states:::states:startExecution.sync:2",
+            "arn:aws:states:us-east-1:111111111111:activity:a",
+        ] {
+            let waiting = json!({"Type": "Task", "Resource": resource});
+            let none = StateConfiguration::default();
+            let got = mock(&waiting, None, false, &none, true);
+            assert!(
+                matches!(got, Err(ApiError::InvalidDefinition(_))),
+                "{resource}"
+            );
+            let mocked = mock(
+                &waiting,
+                Some(&mock_of(Some(json!({})), false)),
+                false,
+                &none,
+                true,
+            );
+            assert!(mocked.is_ok(), "{resource} with a mock");
+        }
         let config = StateConfiguration {
             error_caused_by_state: Some("Elsewhere".into()),
             ..StateConfiguration::default()
