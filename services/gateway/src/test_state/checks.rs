@@ -78,11 +78,6 @@ pub(super) fn mock(
                 "TestState API does not support Activity tasks, .sync or .waitForTaskToken service integration patterns when a mock is not specified".into(),
             ));
         }
-        if config.map_iteration_failure_count.is_some() {
-            return Err(invalid(
-                "TestState does not support MapIterationFailureCount when a mock is not specified.",
-            ));
-        }
         if kind == "Task" && !role_arn {
             return Err(invalid(
                 "RoleArn must be specified when testing a Task state",

@@ -206,7 +206,6 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
     let state = checks::find_state(&machine_json, &state_name)
         .filter(|_| machine.has_state(&state_name))
         .ok_or_else(|| ApiError::Validation("State not found in definition".into()))?;
-
     let mock = checks::mock(
         state,
         request.mock.as_ref(),
