@@ -125,6 +125,38 @@ def check_cli():
     assert state["nextState"] == "Later", state
     assert json.loads(state["inspectionData"]["input"]) == {"a": 5}, state
 
+    # TestState with mocks: a Map's mock is its result, its settings inspected; a Task's
+    # mocked error against its Retry; a mock the API's output shape rejects.
+    mapped = cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ToleratedFailureCount": 1,
+                    "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "End": True}),
+        "--input", '{"items": [1, 2, 3]}', "--inspection-level", "DEBUG",
+        "--mock", json.dumps({"result": json.dumps([4, 5, 6])}),
+        "--state-configuration", '{"mapIterationFailureCount": 1}',
+    )
+    assert mapped["status"] == "SUCCEEDED" and json.loads(mapped["output"]) == [4, 5, 6], mapped
+    assert mapped["inspectionData"]["maxConcurrency"] == 2, mapped
+    assert mapped["inspectionData"]["toleratedFailureCount"] == 1, mapped
+    retried = cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                    "Parameters": {"FunctionName": "f"},
+                    "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 3, "IntervalSeconds": 2}]}),
+        "--inspection-level", "TRACE", "--role-arn", "arn:aws:iam::000000000000:role/r",
+        "--mock", json.dumps({"errorOutput": {"error": "Boom", "cause": "c"}}),
+        "--state-configuration", '{"retrierRetryCount": 1}',
+    )
+    assert retried["status"] == "RETRIABLE", retried
+    assert retried["inspectionData"]["errorDetails"] == {"retryBackoffIntervalSeconds": 4, "retryIndex": 0}, retried
+    cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                    "Parameters": {"FunctionName": "f"}}),
+        "--mock", json.dumps({"result": json.dumps({"StatusCode": "200"})}),
+        expect_error="ValidationException",
+    )
+
     # Errors, as AWS names them.
     cli("describe-state-machine", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")
     cli("start-sync-execution", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")

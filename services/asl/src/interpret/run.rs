@@ -34,7 +34,7 @@ impl Machine {
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
             history: services.history.filter(|h| h.level() != Level::Off),
-            inspect: None,
+            test: None,
         };
         let started = run.event(
             0,
@@ -149,9 +149,9 @@ pub(crate) struct Run<'a> {
     pub(crate) event_ids: AtomicU64,
     pub(crate) transitions: AtomicU64,
     pub(crate) history: Option<&'a dyn HistoryObserver>,
-    /// TestState's record of the data flow; `None` in executions.
-    /// Only the tested state itself is recorded, not the states inside a Map or Parallel.
-    pub(crate) inspect: Option<(&'a std::sync::Mutex<Map<String, Value>>, &'a State)>,
+    /// TestState's hooks (its record of the data flow, its context object, its Map and
+    /// Parallel mocks); `None` in executions. Only the tested state itself is recorded.
+    pub(crate) test: Option<&'a super::test_state::TestHooks<'a>>,
 }
 
 /// How a state hands on: to a state of the same branch, or out of the branch.
@@ -201,18 +201,24 @@ impl<'a> Run<'a> {
     /// executions, which inspect nothing, pay one test per call.
     #[inline]
     pub(crate) fn inspect(&self, state: &State, key: &str, value: &Value) {
-        if self.inspect.is_some() {
+        if self.test.is_some() {
             self.record_inspection(state, key, value);
         }
     }
 
     pub(crate) fn record_inspection(&self, state: &State, key: &str, value: &Value) {
-        if let Some((inspect, _)) = self.inspect.filter(|(_, s)| std::ptr::eq(*s, state)) {
-            inspect
+        if let Some(test) = self.tested(state) {
+            test.inspection
                 .lock()
                 .expect("inspection lock is never poisoned")
                 .insert(key.to_owned(), value.clone());
         }
+    }
+
+    /// TestState's hooks, when `state` is the state under test.
+    #[inline]
+    pub(crate) fn tested(&self, state: &State) -> Option<&super::test_state::TestHooks<'a>> {
+        self.test.filter(|t| std::ptr::eq(t.state, state))
     }
 
     /// Counts an event and, when someone listens at a level that admits it, builds it.

@@ -50,6 +50,10 @@ pub(crate) struct Scope<'s> {
 impl Scope<'_> {
     /// The context object (`$$`).
     pub(crate) fn context_object(&self) -> Value {
+        // TestState's `context` is the whole context object, as the caller gave it.
+        if let Some(context) = self.run.test.and_then(|t| t.context.as_ref()) {
+            return context.clone();
+        }
         let mut context = self.context_object_without_input();
         context["Execution"]["Input"] = self.run.execution_input.clone();
         context
@@ -57,6 +61,9 @@ impl Scope<'_> {
 
     /// The context object less `Execution.Input`, for paths that cannot reach it.
     pub(crate) fn context_object_without_input(&self) -> Value {
+        if let Some(context) = self.run.test.and_then(|t| t.context.as_ref()) {
+            return context.clone();
+        }
         let state = self.state;
         let info = self.run.info;
         let mut context = json!({
@@ -88,6 +95,9 @@ impl Scope<'_> {
         }
         if let Some((index, value)) = state.map_item {
             context["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        if let Some(test) = self.run.test {
+            test.default_context(&mut context);
         }
         context
     }

@@ -15,6 +15,7 @@
 pub mod callback;
 pub mod config;
 pub mod http;
+pub mod http_trace;
 pub mod kafka;
 pub mod lambda;
 pub mod mock;

@@ -29,6 +29,11 @@ impl<'a> Run<'a> {
             vars,
             state: context,
         };
+        if let Some(test) = self.tested(state) {
+            if let Some(mock) = &test.mock {
+                return self.mocked_map(map, &scope, test, mock.clone());
+            }
+        }
         let items = match (&map.items, &map.items_path) {
             (Some(tree), _) => {
                 let items = scope.jsonata(None, None, |s| {
@@ -66,68 +71,9 @@ impl<'a> Run<'a> {
                 items.as_ref()
             )));
         };
-        let max_concurrency = match &map.max_concurrency {
-            None => 0,
-            Some(count) => {
-                let value = self.count(count, &scope, "MaxConcurrency")?;
-                match integer(&value) {
-                    Some(n) if n >= 0 => n as usize,
-                    _ => {
-                        let Count::Path(path) = count else {
-                            return Err(
-                                scope.runtime("MaxConcurrency must be a non-negative integer.")
-                            );
-                        };
-                        return Err(scope.runtime(format!(
-                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
-                            display_raw(&value),
-                            path.as_str()
-                        )));
-                    }
-                }
-            }
-        };
+        let max_concurrency = self.max_concurrency(map, &scope)?;
         let (tolerated_count, tolerated_percentage) = self.tolerance(map, &scope)?;
-        // Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
-        let mut inputs = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let item_input = match (&map.item_selector, &map.jsonata_item_selector) {
-                (None, None) => item.clone(),
-                (_, Some(selector)) => {
-                    let item_context = StateContext {
-                        map_item: Some((index, item)),
-                        task_token: None,
-                        ..*context
-                    };
-                    Scope {
-                        run: self,
-                        input,
-                        vars,
-                        state: &item_context,
-                    }
-                    .jsonata(None, None, |s| s.build(selector))?
-                }
-                (Some(selector), None) => {
-                    let item_context = StateContext {
-                        name: context.name,
-                        entered_event_id: context.entered_event_id,
-                        entered_time_ms: context.entered_time_ms,
-                        retry_count: context.retry_count,
-                        retriable: context.retriable,
-                        task_token: None,
-                        map_item: Some((index, item)),
-                    };
-                    Scope {
-                        run: self,
-                        input,
-                        vars,
-                        state: &item_context,
-                    }
-                    .build(selector)?
-                }
-            };
-            inputs.push(item_input);
-        }
+        let mut inputs = self.item_inputs(map, items, &scope)?;
         if let Some(batcher) = &map.batcher {
             inputs = self.batch(batcher, inputs, &scope)?;
         }
@@ -206,6 +152,84 @@ impl<'a> Run<'a> {
         }
         self.event(self.last_event(), Event::MapStateSucceeded, || json!({}));
         Ok(Value::Array(outputs))
+    }
+
+    /// Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
+    pub(crate) fn item_inputs(
+        &self,
+        map: &MapState,
+        items: &[Value],
+        scope: &Scope<'_>,
+    ) -> Result<Vec<Value>, StatesError> {
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let item_input = match (&map.item_selector, &map.jsonata_item_selector) {
+                (None, None) => item.clone(),
+                (_, Some(selector)) => {
+                    let item_context = StateContext {
+                        map_item: Some((index, item)),
+                        task_token: None,
+                        ..*scope.state
+                    };
+                    Scope {
+                        run: self,
+                        input: scope.input,
+                        vars: scope.vars,
+                        state: &item_context,
+                    }
+                    .jsonata(None, None, |s| s.build(selector))?
+                }
+                (Some(selector), None) => {
+                    let item_context = StateContext {
+                        name: scope.state.name,
+                        entered_event_id: scope.state.entered_event_id,
+                        entered_time_ms: scope.state.entered_time_ms,
+                        retry_count: scope.state.retry_count,
+                        retriable: scope.state.retriable,
+                        task_token: None,
+                        map_item: Some((index, item)),
+                    };
+                    Scope {
+                        run: self,
+                        input: scope.input,
+                        vars: scope.vars,
+                        state: &item_context,
+                    }
+                    .build(selector)?
+                }
+            };
+            inputs.push(item_input);
+        }
+        Ok(inputs)
+    }
+
+    /// MaxConcurrency, evaluated (0: no limit).
+    pub(crate) fn max_concurrency(
+        &self,
+        map: &MapState,
+        scope: &Scope<'_>,
+    ) -> Result<usize, StatesError> {
+        Ok(match &map.max_concurrency {
+            None => 0,
+            Some(count) => {
+                let value = self.count(count, scope, "MaxConcurrency")?;
+                match integer(&value) {
+                    Some(n) if n >= 0 => n as usize,
+                    _ => {
+                        let Count::Path(path) = count else {
+                            return Err(
+                                scope.runtime("MaxConcurrency must be a non-negative integer.")
+                            );
+                        };
+                        return Err(scope.runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                            display_raw(&value),
+                            path.as_str()
+                        )));
+                    }
+                }
+            }
+        })
     }
 
     /// `ToleratedFailureCount(Path)` and `ToleratedFailurePercentage(Path)`, checked as AWS does.
