@@ -9,6 +9,7 @@ mod definition_errors;
 mod fail;
 mod heartbeat;
 mod history;
+mod history_conformance;
 mod jsonata;
 mod jsonata_suite;
 mod limits;

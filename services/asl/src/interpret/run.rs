@@ -36,7 +36,9 @@ impl Machine {
             history: services.history.filter(|h| h.level() != Level::Off),
             inspect: None,
         };
-        let started = run.event(
+        // AWS's first state event names no previous event (previousEventId 0), not the
+        // ExecutionStarted event before it.
+        run.event(
             0,
             Event::ExecutionStarted,
             || json!({"input": input, "roleArn": info.role_arn}),
@@ -51,7 +53,7 @@ impl Machine {
                     "The execution input exceeds the maximum number of bytes service limit.",
                 ));
             }
-            run.branch(&self.root, input, Vars::default(), started)
+            run.branch(&self.root, input, Vars::default(), 0)
                 .await
         };
         let mut body = std::pin::pin!(body);
