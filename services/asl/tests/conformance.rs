@@ -168,16 +168,16 @@ pub fn enforce_ratchet(name: &str, results: CorpusResults) {
         fresh.len()
     );
     if std::env::var("QUICKSTEP_RATCHET").as_deref() == Ok("write") {
-        let mut text = format!(
-            "# {name} cases that pass; the build fails if one of them stops passing.\n"
-        );
+        let title = name[..1].to_uppercase() + &name[1..];
+        let mut text =
+            format!("# {title} cases that pass; the build fails if one of them stops passing.\n");
         passing.iter().for_each(|id| {
             text.push_str(id);
             text.push('\n');
         });
         std::fs::create_dir_all(&ratchet_dir).expect("ratchet dir");
         std::fs::write(&ratchet_file, text).expect("write ratchet");
-        let mut text = format!("# {name} cases that fail, with expected vs got (generated).\n");
+        let mut text = format!("# {title} cases that fail, with expected vs got (generated).\n");
         for (id, reason) in &failures {
             text.push_str(&format!(
                 "{id}\n      {}\n",

@@ -12,6 +12,7 @@ use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
 use futures::future::{self, Either, FutureExt};
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl<'a> Run<'a> {
@@ -67,7 +68,7 @@ impl<'a> Run<'a> {
             ),
         };
         let id = self.event(
-            context.entered_event_id,
+            context.attempt_after,
             scheduled,
             || json!({"resource": task.resource, "parameters": input}),
         );
@@ -116,10 +117,17 @@ impl<'a> Run<'a> {
             Either::Left((result, _)) => result,
             Either::Right((error, _)) => {
                 spans::failed(&span, &error);
-                self.event(id, timed_out, || failure_details(&error));
+                let failed_id = self.event(id, timed_out, || failure_details(&error));
+                self.links.failed_after.store(failed_id, Ordering::Relaxed);
                 return Err(error);
             }
         };
+        // A result over the payload limit fails the task itself: AWS records
+        // `…Failed`, not `…Succeeded` (conformance: data_limit_exceeded_on_large_utf8_response).
+        let result = result.and_then(|output| {
+            self.check_result_size(state, &output)?;
+            Ok(output)
+        });
         match result {
             Ok(output) => {
                 self.event(id, succeeded, || json!({"output": output}));
@@ -127,7 +135,8 @@ impl<'a> Run<'a> {
             }
             Err(error) => {
                 spans::failed(&span, &error);
-                self.event(id, failed, || failure_details(&error));
+                let failed_id = self.event(id, failed, || failure_details(&error));
+                self.links.failed_after.store(failed_id, Ordering::Relaxed);
                 Err(error)
             }
         }
