@@ -10,6 +10,7 @@ mod fail;
 mod heartbeat;
 mod history;
 mod history_conformance;
+mod history_links;
 mod jsonata;
 mod jsonata_suite;
 mod limits;

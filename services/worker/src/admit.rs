@@ -372,6 +372,7 @@ impl Admit {
                 name: execution_name,
                 execution_arn,
                 traceparent,
+                attempt: 1,
             },
             idempotency_key: key,
             claim,
@@ -403,7 +404,14 @@ impl Admit {
                 self.metrics.duplicates.inc();
                 Admission::Duplicate(of)
             }
-            Some(Claim::Claimed | Claim::TakenOver) => Admission::Run(job),
+            Some(Claim::Claimed) => Admission::Run(job),
+            // A redelivery of a record whose first run stopped before completing: this run's
+            // history records say it is a later attempt.
+            Some(Claim::TakenOver) => {
+                let mut job = job;
+                job.execution.attempt = 2;
+                Admission::Run(job)
+            }
         }
     }
 
