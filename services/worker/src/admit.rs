@@ -658,6 +658,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_redelivered_record_taking_over_its_claim_runs_as_attempt_two() {
+        let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
+        let admit = admit(Some(store), &default_trigger());
+        let attempt = |admission| match admission {
+            Admission::Run(job) => job.execution.attempt,
+            _ => panic!("should run"),
+        };
+        let start = || record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert_eq!(attempt(decide(&admit, start()).await), 1);
+        // The same record again while its claim is running: its first worker stopped.
+        assert_eq!(attempt(decide(&admit, start()).await), 2);
+    }
+
+    #[tokio::test]
     async fn a_good_record_runs_with_a_derived_name() {
         let admit = admit(None, &default_trigger());
         let Admission::Run(job) = decide(
