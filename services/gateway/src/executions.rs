@@ -14,6 +14,7 @@ use runtime::execute::ExecutionRequest;
 use runtime::kafka::{HEADER_EXECUTION_NAME, HEADER_STATE_MACHINE, HEADER_TRACEPARENT};
 use runtime::registry::Revision;
 use runtime::result::execution_result;
+use runtime::sinks::HistoryBatch;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -136,6 +137,7 @@ pub async fn start_sync(
         input: start.input,
         name: start.name,
         traceparent: caller_traceparent(headers),
+        attempt: 1,
     };
     let finished = gateway.executor.execute(&mut request).await;
     let status = finished.outcome.status;
@@ -147,7 +149,12 @@ pub async fn start_sync(
     let execution_arn = &request.execution_arn;
     if let (Some(sink), false) = (&gateway.history, finished.history.is_empty()) {
         // At most once: a history sink failure is logged, not retried into the answer.
-        if let Err(error) = sink.write(execution_arn, &finished.history).await {
+        let batch = HistoryBatch {
+            execution_arn,
+            attempt: finished.attempt,
+            events: &finished.history,
+        };
+        if let Err(error) = sink.write(batch).await {
             tracing::warn!(message = "History of a sync execution not written.", %error, %execution_arn);
         }
     }

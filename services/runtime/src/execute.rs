@@ -26,6 +26,10 @@ pub struct ExecutionRequest {
     pub execution_arn: String,
     /// The caller's W3C trace context, which the execution's span continues.
     pub traceparent: Option<String>,
+    /// Which run of this execution this is, from 1: a start record delivered again after
+    /// its worker stopped runs again under the same ARN, as attempt 2 (its history records
+    /// say so).
+    pub attempt: u32,
 }
 
 /// What a request's run produced.
@@ -35,6 +39,8 @@ pub struct Finished {
     pub outcome: Outcome,
     /// Its history, filtered by level (empty when history is off).
     pub history: Vec<HistoryEvent>,
+    /// The request's `attempt`, for the history records.
+    pub attempt: u32,
 }
 
 /// Collects one execution's events in memory until the sink takes them.
@@ -146,6 +152,10 @@ impl Executor {
             .unwrap_or_default();
         request.execution_arn = info.execution_arn;
         request.name = info.name;
-        Finished { outcome, history }
+        Finished {
+            outcome,
+            history,
+            attempt: request.attempt.max(1),
+        }
     }
 }

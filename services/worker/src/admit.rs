@@ -315,6 +315,7 @@ impl Admit {
                 name: execution_name,
                 execution_arn,
                 traceparent,
+                attempt: 1,
             },
             idempotency_key: key,
             claim,
@@ -346,7 +347,14 @@ impl Admit {
                 self.metrics.duplicates.inc();
                 Admission::Duplicate(of)
             }
-            Some(Claim::Claimed | Claim::TakenOver) => Admission::Run(job),
+            Some(Claim::Claimed) => Admission::Run(job),
+            // A redelivery of a record whose first run stopped before completing: this run's
+            // history records say it is a later attempt.
+            Some(Claim::TakenOver) => {
+                let mut job = job;
+                job.execution.attempt = 2;
+                Admission::Run(job)
+            }
         }
     }
 
@@ -713,6 +721,20 @@ mod tests {
             std::time::Duration::from_millis(500),
             "a token comes every 500 ms"
         );
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_record_taking_over_its_claim_runs_as_attempt_two() {
+        let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
+        let admit = admit(Some(store), &default_trigger());
+        let attempt = |admission| match admission {
+            Admission::Run(job) => job.execution.attempt,
+            _ => panic!("should run"),
+        };
+        let start = || record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert_eq!(attempt(decide(&admit, start()).await), 1);
+        // The same record again while its claim is running: its first worker stopped.
+        assert_eq!(attempt(decide(&admit, start()).await), 2);
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use runtime::execute::Finished;
 use runtime::result::execution_result;
-use runtime::sinks::HistorySink;
+use runtime::sinks::{HistoryBatch, HistorySink};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +52,11 @@ impl Emitter {
 
     /// Publishes a finished execution; resolves once everything is acknowledged.
     pub async fn finished(&self, mut job: Box<Job>, finished: Finished) {
-        let Finished { outcome, history } = finished;
+        let Finished {
+            outcome,
+            history,
+            attempt,
+        } = finished;
         // The result takes what it can from the job and the outcome rather than copying it;
         // the history and the completion read the execution's ARN from it after.
         let mut result = execution_result(&mut job.execution, outcome);
@@ -61,7 +65,12 @@ impl Emitter {
         let execution_arn = &result.execution_arn;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
             let mut delay = Duration::from_millis(100);
-            while let Err(error) = sink.write(execution_arn, &history).await {
+            let batch = HistoryBatch {
+                execution_arn,
+                attempt,
+                events: &history,
+            };
+            while let Err(error) = sink.write(batch).await {
                 self.metrics
                     .sink_errors
                     .with_label_values(&["history"])

@@ -8,13 +8,10 @@ use super::scope::*;
 use super::size::*;
 use super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
-use crate::history::HistoryEventType as Event;
 use crate::jsonata::Tree;
 use crate::path::{Path, Root};
-use futures::future::{self, FutureExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::Arc;
 
 /// A state's input after InputPath and Parameters/Arguments.
 pub(crate) struct Prepared<'r> {
@@ -202,28 +199,10 @@ impl<'a> Run<'a> {
                 let mocked = self.tested(state).and_then(|t| t.mock.clone());
                 Worked::result(mocked.unwrap_or(Ok(Value::Null))?, state.transition)
             }
-            Kind::Parallel { branches } => {
-                let outer = Arc::new(vars.clone());
-                let entered = context.entered_event_id;
-                let started = self.event(entered, Event::ParallelStateStarted, || json!({}));
-                let runs = branches.iter().map(|branch| {
-                    self.run_branch(branch, effective.clone(), Vars::inner(&outer), started)
-                        .map(|r| r.map(|(output, _)| output))
-                });
-                let outputs = match future::try_join_all(runs).await {
-                    Ok(outputs) => outputs,
-                    Err(error) => {
-                        self.event(self.last_event(), Event::ParallelStateFailed, || {
-                            failure_details(&error)
-                        });
-                        return Err(error);
-                    }
-                };
-                self.event(self.last_event(), Event::ParallelStateSucceeded, || {
-                    json!({})
-                });
-                Worked::result(Value::Array(outputs), state.transition)
-            }
+            Kind::Parallel { branches } => Worked::result(
+                self.parallel(branches, effective, vars, context).await?,
+                state.transition,
+            ),
             Kind::Map(map) => Worked::result(
                 self.map(map, state, effective, vars, context).await?,
                 state.transition,

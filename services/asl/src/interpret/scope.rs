@@ -170,6 +170,28 @@ impl Scope<'_> {
         f(&Session::new(&host))
     }
 
+    /// `States.QueryEvaluationError` for this state, recorded as an `EvaluationFailed` event;
+    /// `field` is where it failed.
+    pub(crate) fn evaluation_failed(&self, field: &str, detail: String) -> StatesError {
+        let (run, state) = (self.run, self.state);
+        let error = StatesError::new(
+            ErrorName::QueryEvaluationError,
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
+                state.name, state.entered_event_id
+            ),
+        );
+        run.event(state.evaluation_after, Event::EvaluationFailed, || {
+            json!({
+                "error": error.name.as_str(),
+                "cause": error.cause,
+                "location": field,
+                "state": state.name,
+            })
+        });
+        error
+    }
+
     pub(crate) fn undefined(&self, name: &str) -> StatesError {
         self.runtime(format!("The variable '{name}' is not defined."))
     }
@@ -250,24 +272,7 @@ impl jsonata::Host for JsonataHost<'_> {
     }
 
     fn fail(&self, field: &str, detail: String) -> StatesError {
-        let run = self.scope.run;
-        let state = self.scope.state;
-        let error = StatesError::new(
-            ErrorName::QueryEvaluationError,
-            format!(
-                "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
-                state.name, state.entered_event_id
-            ),
-        );
-        run.event(run.last_event(), Event::EvaluationFailed, || {
-            json!({
-                "error": error.name.as_str(),
-                "cause": error.cause,
-                "location": field,
-                "state": state.name,
-            })
-        });
-        error
+        self.scope.evaluation_failed(field, detail)
     }
 }
 

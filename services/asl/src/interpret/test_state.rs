@@ -277,6 +277,7 @@ impl Machine {
             transitions: AtomicU64::new(0),
             history: None,
             test: Some(&hooks),
+            links: Default::default(),
         };
         run.inspect(state, "input", &request.input);
         let mut vars = Vars {
@@ -286,6 +287,8 @@ impl Machine {
         let context = StateContext {
             name: &state.name,
             entered_event_id: 0,
+            evaluation_after: 0,
+            attempt_after: 0,
             entered_time_ms: Some(start_ms),
             retry_count: request.retrier_retry_count,
             retriable: matches!(

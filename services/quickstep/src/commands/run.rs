@@ -165,6 +165,7 @@ pub fn run(flags: RunFlags) -> Result<ExitCode, Failure> {
         // The parent: a `traceparent` in the environment (as a shell or CI job passes trace
         // context on to a command), like a start record's header for the worker.
         traceparent: std::env::var("TRACEPARENT").ok(),
+        attempt: 1,
     };
     let level = if flags.history {
         Level::All
