@@ -93,16 +93,10 @@ impl Validator {
 
     /// A path field (`…Path`): a string that parses as a JSONPath.
     pub(crate) fn path_field(&mut self, f: &Field<String>, ptr: &str, field: &str) {
-        let ok = match f {
-            Field::Absent => return,
-            Field::Ok(text) => Path::parse(text).is_ok(),
-            Field::Wrong(_) => false,
-        };
-        if !ok {
-            self.schema(
-                ptr,
-                format!("The value for the field '{field}' must be a valid JSONPath"),
-            );
+        match f {
+            Field::Absent => {}
+            Field::Ok(text) => self.path_text(Some(text), ptr, field),
+            Field::Wrong(_) => self.path_text(None, ptr, field),
         }
     }
 
@@ -110,8 +104,18 @@ impl Validator {
     pub(crate) fn nullable_path(&mut self, f: &NullablePath, ptr: &str, field: &str) {
         match f {
             Field::Absent | Field::Ok(None) => {}
-            Field::Ok(Some(text)) => self.path_field(&Field::Ok(text.clone()), ptr, field),
-            Field::Wrong(v) => self.path_field(&Field::Wrong(v.clone()), ptr, field),
+            Field::Ok(Some(text)) => self.path_text(Some(text), ptr, field),
+            Field::Wrong(_) => self.path_text(None, ptr, field),
+        }
+    }
+
+    /// A path's text (`None`: the value is not a string).
+    pub(crate) fn path_text(&mut self, text: Option<&str>, ptr: &str, field: &str) {
+        if text.is_none_or(|text| Path::parse(text).is_err()) {
+            self.schema(
+                ptr,
+                format!("The value for the field '{field}' must be a valid JSONPath"),
+            );
         }
     }
 

@@ -207,18 +207,9 @@ impl Validator {
             }
             Kind::Map(m) => {
                 // `ItemsPath` here is a path: `null` is not one.
-                match &m.items_path {
-                    Field::Absent => {}
-                    Field::Ok(Some(text)) => self.path_field(
-                        &Field::Ok(text.clone()),
-                        &child(ptr, "ItemsPath"),
-                        "ItemsPath",
-                    ),
-                    _ => self.path_field(
-                        &Field::Wrong(Value::Null),
-                        &child(ptr, "ItemsPath"),
-                        "ItemsPath",
-                    ),
+                if m.items_path.is_present() {
+                    let text = m.items_path.ok().and_then(Option::as_deref);
+                    self.path_text(text, &child(ptr, "ItemsPath"), "ItemsPath");
                 }
                 vec![
                     ("MaxConcurrencyPath", &m.max_concurrency_path),
