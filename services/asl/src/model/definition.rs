@@ -2,27 +2,27 @@
 //! Choice Rules and the Map's processor, batcher, reader and writer. `read.rs` builds it from
 //! JSON once; `validate` judges it and `compile` turns it into a runnable `Machine`.
 //!
-//! Reading is lenient: a field of the wrong type keeps its raw value ([`Field::Wrong`]) so
-//! validate can name it in AWS's words, and every object keeps the keys it was written with,
-//! in order, so fields that do not belong are reported where AWS reports them. Fields whose
-//! value may be a path, an intrinsic call, a JSONata expression or a literal stay `Value`.
+//! The model borrows from the JSON it was read from (`'a`): reading copies nothing. Reading is
+//! lenient: a field of the wrong type keeps its raw value ([`Field::Wrong`]) so validate can
+//! name it in AWS's words, and every object keeps the keys it was written with, in order, so
+//! fields that do not belong are reported where AWS reports them. Fields whose value may be a
+//! path, an intrinsic call, a JSONata expression or a literal stay `&Value`.
 
 use super::{QueryLanguage, StateType};
 use serde_json::{Map, Number, Value};
 
 /// One field as written.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) enum Field<T> {
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Field<'a, T> {
     /// Not written.
-    #[default]
     Absent,
     /// Written, of the type the language wants.
     Ok(T),
     /// Written, but not of that type (or not one of its values): kept for the diagnostic.
-    Wrong(Value),
+    Wrong(&'a Value),
 }
 
-impl<T> Field<T> {
+impl<T> Field<'_, T> {
     /// Whether the field is written at all.
     pub(crate) fn is_present(&self) -> bool {
         !matches!(self, Field::Absent)
@@ -39,37 +39,37 @@ impl<T> Field<T> {
 
 /// A (sub-)machine: the definition itself, a Parallel branch or a Map processor.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StateMachine {
+pub(crate) struct StateMachine<'a> {
     /// Every key as written, in order.
-    pub keys: Vec<String>,
-    pub comment: Field<String>,
-    pub start_at: Field<String>,
+    pub keys: Vec<&'a str>,
+    pub comment: Field<'a, &'a str>,
+    pub start_at: Field<'a, &'a str>,
     /// The states in document order (`Wrong` when `States` is not an object).
-    pub states: Field<Vec<NamedState>>,
-    pub version: Field<String>,
-    pub timeout_seconds: Field<Number>,
-    pub query_language: Field<QueryLanguage>,
+    pub states: Field<'a, Vec<NamedState<'a>>>,
+    pub version: Field<'a, &'a str>,
+    pub timeout_seconds: Field<'a, &'a Number>,
+    pub query_language: Field<'a, QueryLanguage>,
     /// A Map processor's `ProcessorConfig`.
-    pub processor_config: Field<ProcessorConfig>,
+    pub processor_config: Field<'a, ProcessorConfig<'a>>,
 }
 
 /// A sub-machine as a Parallel or Map state holds it: `Wrong` when it is not an object, or
 /// when it lies deeper than `validate::MAX_DEPTH` (then it is not read at all).
-pub(crate) type SubMachine = Field<Box<StateMachine>>;
+pub(crate) type SubMachine<'a> = Field<'a, Box<StateMachine<'a>>>;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct NamedState {
-    pub name: String,
+pub(crate) struct NamedState<'a> {
+    pub name: &'a str,
     /// `Wrong` when the state is not an object.
-    pub state: Field<State>,
+    pub state: Field<'a, State<'a>>,
 }
 
 /// `ProcessorConfig` of a Map's `ItemProcessor`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ProcessorConfig {
-    pub keys: Vec<String>,
-    pub mode: Field<MapMode>,
-    pub execution_type: Field<ExecutionType>,
+pub(crate) struct ProcessorConfig<'a> {
+    pub keys: Vec<&'a str>,
+    pub mode: Field<'a, MapMode>,
+    pub execution_type: Field<'a, ExecutionType>,
 }
 
 /// `ProcessorConfig.Mode`.
@@ -88,40 +88,40 @@ pub(crate) enum ExecutionType {
 
 /// A path field `null` may switch off (`InputPath`, `OutputPath`, `ResultPath`, `ItemsPath`):
 /// `Ok(None)` is `null`.
-pub(crate) type NullablePath = Field<Option<String>>;
+pub(crate) type NullablePath<'a> = Field<'a, Option<&'a str>>;
 
 /// One state: the fields several types share (read whatever the type, so validate can report
 /// them where they do not belong), then the type's own.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct State {
+pub(crate) struct State<'a> {
     /// Every key as written, in order.
-    pub keys: Vec<String>,
-    pub comment: Field<String>,
-    pub query_language: Field<QueryLanguage>,
-    pub next: Field<String>,
-    pub end: Field<bool>,
-    pub input_path: NullablePath,
-    pub output_path: NullablePath,
-    pub result_path: NullablePath,
-    pub parameters: Option<Value>,
-    pub result_selector: Option<Value>,
-    pub assign: Option<Value>,
-    pub output: Option<Value>,
-    pub arguments: Option<Value>,
-    pub retry: Field<Vec<Field<Retrier>>>,
-    pub catch: Field<Vec<Field<Catcher>>>,
+    pub keys: Vec<&'a str>,
+    pub comment: Field<'a, &'a str>,
+    pub query_language: Field<'a, QueryLanguage>,
+    pub next: Field<'a, &'a str>,
+    pub end: Field<'a, bool>,
+    pub input_path: NullablePath<'a>,
+    pub output_path: NullablePath<'a>,
+    pub result_path: NullablePath<'a>,
+    pub parameters: Option<&'a Value>,
+    pub result_selector: Option<&'a Value>,
+    pub assign: Option<&'a Value>,
+    pub output: Option<&'a Value>,
+    pub arguments: Option<&'a Value>,
+    pub retry: Field<'a, Vec<Field<'a, Retrier<'a>>>>,
+    pub catch: Field<'a, Vec<Field<'a, Catcher<'a>>>>,
     /// The type and its fields: `Absent` without `Type`, `Wrong` (the raw `Type`) for a type
     /// Step Functions does not have.
-    pub kind: Field<Kind>,
+    pub kind: Field<'a, Kind<'a>>,
     /// Fields of other state types written here, raw (validate reports them, and still
     /// checks the JSONata and path values among them as AWS does).
-    pub foreign: Vec<(String, Value)>,
+    pub foreign: Vec<(&'a str, &'a Value)>,
 }
 
-impl State {
+impl<'a> State<'a> {
     /// A field holding a value (path, expression or literal) by its name: this type's, or a
     /// foreign one. For validate's checks that go by field name across types.
-    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn value(&self, name: &str) -> Option<&'a Value> {
         let own = match &self.kind {
             Field::Ok(kind) => kind.value(name),
             _ => None,
@@ -129,26 +129,26 @@ impl State {
         own.or_else(|| {
             self.foreign
                 .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value)
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
         })
     }
 }
 
 /// A state's type with the fields only that type has.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Kind {
-    Pass(Pass),
-    Task(Task),
-    Choice(Choice),
-    Wait(Wait),
+pub(crate) enum Kind<'a> {
+    Pass(Pass<'a>),
+    Task(Task<'a>),
+    Choice(Choice<'a>),
+    Wait(Wait<'a>),
     Succeed,
-    Fail(Fail),
-    Parallel(Parallel),
-    Map(Box<MapState>),
+    Fail(Fail<'a>),
+    Parallel(Parallel<'a>),
+    Map(Box<MapState<'a>>),
 }
 
-impl Kind {
+impl<'a> Kind<'a> {
     pub(crate) fn state_type(&self) -> StateType {
         match self {
             Kind::Pass(_) => StateType::Pass,
@@ -163,150 +163,150 @@ impl Kind {
     }
 
     /// This type's value-typed field `name`, if it has one and it is written.
-    fn value(&self, name: &str) -> Option<&Value> {
+    fn value(&self, name: &str) -> Option<&'a Value> {
         match (self, name) {
-            (Kind::Pass(p), "Result") => p.result.as_ref(),
-            (Kind::Task(t), "TimeoutSeconds") => t.timeout_seconds.as_ref(),
-            (Kind::Task(t), "HeartbeatSeconds") => t.heartbeat_seconds.as_ref(),
-            (Kind::Task(t), "Credentials") => t.credentials.as_ref(),
-            (Kind::Wait(w), "Seconds") => w.seconds.as_ref(),
-            (Kind::Wait(w), "Timestamp") => w.timestamp.as_ref(),
-            (Kind::Fail(f), "Error") => f.error.as_ref(),
-            (Kind::Fail(f), "Cause") => f.cause.as_ref(),
-            (Kind::Map(m), "ItemSelector") => m.item_selector.as_ref(),
-            (Kind::Map(m), "Items") => m.items.as_ref(),
-            (Kind::Map(m), "MaxConcurrency") => m.max_concurrency.as_ref(),
-            (Kind::Map(m), "ToleratedFailureCount") => m.tolerated_failure_count.as_ref(),
-            (Kind::Map(m), "ToleratedFailurePercentage") => m.tolerated_failure_percentage.as_ref(),
+            (Kind::Pass(p), "Result") => p.result,
+            (Kind::Task(t), "TimeoutSeconds") => t.timeout_seconds,
+            (Kind::Task(t), "HeartbeatSeconds") => t.heartbeat_seconds,
+            (Kind::Task(t), "Credentials") => t.credentials,
+            (Kind::Wait(w), "Seconds") => w.seconds,
+            (Kind::Wait(w), "Timestamp") => w.timestamp,
+            (Kind::Fail(f), "Error") => f.error,
+            (Kind::Fail(f), "Cause") => f.cause,
+            (Kind::Map(m), "ItemSelector") => m.item_selector,
+            (Kind::Map(m), "Items") => m.items,
+            (Kind::Map(m), "MaxConcurrency") => m.max_concurrency,
+            (Kind::Map(m), "ToleratedFailureCount") => m.tolerated_failure_count,
+            (Kind::Map(m), "ToleratedFailurePercentage") => m.tolerated_failure_percentage,
             _ => None,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Pass {
+pub(crate) struct Pass<'a> {
     /// Static: any JSON.
-    pub result: Option<Value>,
+    pub result: Option<&'a Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Task {
-    pub resource: Field<String>,
+pub(crate) struct Task<'a> {
+    pub resource: Field<'a, &'a str>,
     /// An integer, or a JSONata expression.
-    pub timeout_seconds: Option<Value>,
-    pub timeout_seconds_path: Field<String>,
-    pub heartbeat_seconds: Option<Value>,
-    pub heartbeat_seconds_path: Field<String>,
+    pub timeout_seconds: Option<&'a Value>,
+    pub timeout_seconds_path: Field<'a, &'a str>,
+    pub heartbeat_seconds: Option<&'a Value>,
+    pub heartbeat_seconds_path: Field<'a, &'a str>,
     /// `RoleArn` or `RoleArn.$`: a small payload template.
-    pub credentials: Option<Value>,
+    pub credentials: Option<&'a Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Choice {
-    pub choices: Field<Vec<Field<ChoiceRule>>>,
-    pub default: Field<String>,
+pub(crate) struct Choice<'a> {
+    pub choices: Field<'a, Vec<Field<'a, ChoiceRule<'a>>>>,
+    pub default: Field<'a, &'a str>,
 }
 
 /// A Choice Rule: a top-level one (with `Next`, perhaps `Assign` / `Output`), or one nested
 /// in `And`, `Or` or `Not`. JSONPath rules compare; JSONata rules hold a `Condition`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ChoiceRule {
+pub(crate) struct ChoiceRule<'a> {
     /// Every key as written, in order.
-    pub keys: Vec<String>,
-    pub next: Field<String>,
-    pub comment: Field<String>,
-    pub assign: Option<Value>,
-    pub output: Option<Value>,
+    pub keys: Vec<&'a str>,
+    pub next: Field<'a, &'a str>,
+    pub comment: Field<'a, &'a str>,
+    pub assign: Option<&'a Value>,
+    pub output: Option<&'a Value>,
     /// A boolean or a JSONata expression.
-    pub condition: Option<Value>,
-    pub variable: Field<String>,
-    pub and: Field<Vec<Field<ChoiceRule>>>,
-    pub or: Field<Vec<Field<ChoiceRule>>>,
+    pub condition: Option<&'a Value>,
+    pub variable: Field<'a, &'a str>,
+    pub and: Field<'a, Vec<Field<'a, ChoiceRule<'a>>>>,
+    pub or: Field<'a, Vec<Field<'a, ChoiceRule<'a>>>>,
     /// `Wrong` when not an object.
-    pub not: Option<Box<Field<ChoiceRule>>>,
+    pub not: Option<Box<Field<'a, ChoiceRule<'a>>>>,
     /// Comparison operators as written (`StringEquals`, `NumericLessThanPath` …) with their
     /// operands, in order; whether a name is an operator is validate's to say.
-    pub comparisons: Vec<(String, Value)>,
+    pub comparisons: Vec<(&'a str, &'a Value)>,
 }
 
-impl ChoiceRule {
+impl<'a> ChoiceRule<'a> {
     /// The operand written under `key`, be it a comparison or another field.
-    pub(crate) fn comparison(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn comparison(&self, key: &str) -> Option<&'a Value> {
         self.comparisons
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Wait {
+pub(crate) struct Wait<'a> {
     /// An integer, or a JSONata expression.
-    pub seconds: Option<Value>,
+    pub seconds: Option<&'a Value>,
     /// An RFC 3339 string, or a JSONata expression.
-    pub timestamp: Option<Value>,
-    pub seconds_path: Field<String>,
-    pub timestamp_path: Field<String>,
+    pub timestamp: Option<&'a Value>,
+    pub seconds_path: Field<'a, &'a str>,
+    pub timestamp_path: Field<'a, &'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Fail {
+pub(crate) struct Fail<'a> {
     /// A string, or a JSONata expression.
-    pub error: Option<Value>,
-    pub cause: Option<Value>,
+    pub error: Option<&'a Value>,
+    pub cause: Option<&'a Value>,
     /// A path or an intrinsic call.
-    pub error_path: Field<String>,
-    pub cause_path: Field<String>,
+    pub error_path: Field<'a, &'a str>,
+    pub cause_path: Field<'a, &'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Parallel {
-    pub branches: Field<Vec<SubMachine>>,
+pub(crate) struct Parallel<'a> {
+    pub branches: Field<'a, Vec<SubMachine<'a>>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct MapState {
-    pub item_processor: Option<SubMachine>,
+pub(crate) struct MapState<'a> {
+    pub item_processor: Option<SubMachine<'a>>,
     /// The legacy spelling of `ItemProcessor`.
-    pub iterator: Option<SubMachine>,
-    pub item_reader: Field<Map<String, Value>>,
-    pub item_selector: Option<Value>,
-    pub item_batcher: Field<ItemBatcher>,
-    pub result_writer: Field<Map<String, Value>>,
-    pub max_concurrency: Option<Value>,
-    pub max_concurrency_path: Field<String>,
-    pub tolerated_failure_count: Option<Value>,
-    pub tolerated_failure_count_path: Field<String>,
-    pub tolerated_failure_percentage: Option<Value>,
-    pub tolerated_failure_percentage_path: Field<String>,
-    pub label: Field<String>,
+    pub iterator: Option<SubMachine<'a>>,
+    pub item_reader: Field<'a, &'a Map<String, Value>>,
+    pub item_selector: Option<&'a Value>,
+    pub item_batcher: Field<'a, ItemBatcher<'a>>,
+    pub result_writer: Field<'a, &'a Map<String, Value>>,
+    pub max_concurrency: Option<&'a Value>,
+    pub max_concurrency_path: Field<'a, &'a str>,
+    pub tolerated_failure_count: Option<&'a Value>,
+    pub tolerated_failure_count_path: Field<'a, &'a str>,
+    pub tolerated_failure_percentage: Option<&'a Value>,
+    pub tolerated_failure_percentage_path: Field<'a, &'a str>,
+    pub label: Field<'a, &'a str>,
     /// JSONata: an array template or an expression.
-    pub items: Option<Value>,
-    pub items_path: NullablePath,
+    pub items: Option<&'a Value>,
+    pub items_path: NullablePath<'a>,
 }
 
 /// A Map's `ItemBatcher`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ItemBatcher {
-    pub max_items_per_batch: Option<Value>,
-    pub max_items_per_batch_path: Field<String>,
-    pub max_input_bytes_per_batch: Option<Value>,
-    pub max_input_bytes_per_batch_path: Field<String>,
-    pub batch_input: Option<Value>,
+pub(crate) struct ItemBatcher<'a> {
+    pub max_items_per_batch: Option<&'a Value>,
+    pub max_items_per_batch_path: Field<'a, &'a str>,
+    pub max_input_bytes_per_batch: Option<&'a Value>,
+    pub max_input_bytes_per_batch_path: Field<'a, &'a str>,
+    pub batch_input: Option<&'a Value>,
 }
 
 /// One entry of `Retry`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Retrier {
+pub(crate) struct Retrier<'a> {
     /// Every key as written, in order (unknown ones included).
-    pub keys: Vec<String>,
-    pub error_equals: Field<Vec<Field<String>>>,
-    pub comment: Field<String>,
-    pub interval_seconds: Field<Number>,
-    pub max_attempts: Field<Number>,
-    pub max_delay_seconds: Field<Number>,
-    pub backoff_rate: Field<Number>,
-    pub jitter_strategy: Field<Jitter>,
+    pub keys: Vec<&'a str>,
+    pub error_equals: Field<'a, Vec<Field<'a, &'a str>>>,
+    pub comment: Field<'a, &'a str>,
+    pub interval_seconds: Field<'a, &'a Number>,
+    pub max_attempts: Field<'a, &'a Number>,
+    pub max_delay_seconds: Field<'a, &'a Number>,
+    pub backoff_rate: Field<'a, &'a Number>,
+    pub jitter_strategy: Field<'a, Jitter>,
 }
 
 /// `JitterStrategy`.
@@ -318,13 +318,13 @@ pub(crate) enum Jitter {
 
 /// One entry of `Catch`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Catcher {
+pub(crate) struct Catcher<'a> {
     /// Every key as written, in order (unknown ones included).
-    pub keys: Vec<String>,
-    pub error_equals: Field<Vec<Field<String>>>,
-    pub next: Field<String>,
-    pub comment: Field<String>,
-    pub assign: Option<Value>,
-    pub result_path: NullablePath,
-    pub output: Option<Value>,
+    pub keys: Vec<&'a str>,
+    pub error_equals: Field<'a, Vec<Field<'a, &'a str>>>,
+    pub next: Field<'a, &'a str>,
+    pub comment: Field<'a, &'a str>,
+    pub assign: Option<&'a Value>,
+    pub result_path: NullablePath<'a>,
+    pub output: Option<&'a Value>,
 }

@@ -43,66 +43,73 @@ const RULE_FIELDS: &[&str] = &[
     "Not",
 ];
 
-impl StateMachine {
+impl<'a> StateMachine<'a> {
     /// Reads a definition; `None` when it is not a JSON object.
-    pub(crate) fn read(definition: &Value) -> Option<StateMachine> {
+    pub(crate) fn read(definition: &'a Value) -> Option<StateMachine<'a>> {
         definition.as_object().map(|obj| machine(obj, 0))
     }
 }
 
-fn keys(obj: &Map<String, Value>) -> Vec<String> {
-    obj.keys().cloned().collect()
+/// What a part left unread (nested past validate's limits) holds in place of its value.
+static NOT_READ: Value = Value::Null;
+
+fn keys(obj: &Map<String, Value>) -> Vec<&str> {
+    obj.keys().map(String::as_str).collect()
 }
 
 /// A field read with `typed`, which says `None` when the value is not of the type.
-fn field<T>(obj: &Map<String, Value>, key: &str, typed: impl Fn(&Value) -> Option<T>) -> Field<T> {
+fn field<'a, T>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    typed: impl Fn(&'a Value) -> Option<T>,
+) -> Field<'a, T> {
     match obj.get(key) {
         None => Field::Absent,
-        Some(value) => typed(value).map_or_else(|| Field::Wrong(value.clone()), Field::Ok),
+        Some(value) => typed(value).map_or(Field::Wrong(value), Field::Ok),
     }
 }
 
-fn string(obj: &Map<String, Value>, key: &str) -> Field<String> {
-    field(obj, key, |v| v.as_str().map(str::to_owned))
+fn string<'a>(obj: &'a Map<String, Value>, key: &str) -> Field<'a, &'a str> {
+    field(obj, key, Value::as_str)
 }
 
-fn number(obj: &Map<String, Value>, key: &str) -> Field<Number> {
+fn number<'a>(obj: &'a Map<String, Value>, key: &str) -> Field<'a, &'a Number> {
     field(obj, key, |v| match v {
-        Value::Number(n) => Some(n.clone()),
+        Value::Number(n) => Some(n),
         _ => None,
     })
 }
 
-fn nullable_path(obj: &Map<String, Value>, key: &str) -> NullablePath {
+fn nullable_path<'a>(obj: &'a Map<String, Value>, key: &str) -> NullablePath<'a> {
     field(obj, key, |v| match v {
         Value::Null => Some(None),
-        Value::String(s) => Some(Some(s.clone())),
+        Value::String(s) => Some(Some(s.as_str())),
         _ => None,
     })
 }
 
-fn value(obj: &Map<String, Value>, key: &str) -> Option<Value> {
-    obj.get(key).cloned()
+fn value<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key)
 }
 
-fn list<T>(
-    obj: &Map<String, Value>,
+fn list<'a, T>(
+    obj: &'a Map<String, Value>,
     key: &str,
-    item: impl Fn(&Value) -> Field<T>,
-) -> Field<Vec<Field<T>>> {
+    item: impl Fn(&'a Value) -> Field<'a, T>,
+) -> Field<'a, Vec<Field<'a, T>>> {
     field(obj, key, |v| {
         v.as_array().map(|items| items.iter().map(&item).collect())
     })
 }
 
-fn object<T>(value: &Value, read: impl FnOnce(&Map<String, Value>) -> T) -> Field<T> {
+fn object<'a, T>(value: &'a Value, read: impl FnOnce(&'a Map<String, Value>) -> T) -> Field<'a, T> {
     match value.as_object() {
         Some(obj) => Field::Ok(read(obj)),
-        None => Field::Wrong(value.clone()),
+        None => Field::Wrong(value),
     }
 }
 
-fn machine(obj: &Map<String, Value>, depth: usize) -> StateMachine {
+fn machine(obj: &Map<String, Value>, depth: usize) -> StateMachine<'_> {
     StateMachine {
         keys: keys(obj),
         comment: string(obj, "Comment"),
@@ -112,7 +119,7 @@ fn machine(obj: &Map<String, Value>, depth: usize) -> StateMachine {
                 states
                     .iter()
                     .map(|(name, state)| NamedState {
-                        name: name.clone(),
+                        name: name.as_str(),
                         state: object(state, |s| read_state(s, depth)),
                     })
                     .collect()
@@ -140,16 +147,16 @@ fn machine(obj: &Map<String, Value>, depth: usize) -> StateMachine {
 }
 
 /// A Parallel branch or Map processor, `depth` levels down.
-fn sub_machine(value: &Value, depth: usize) -> SubMachine {
+fn sub_machine(value: &Value, depth: usize) -> SubMachine<'_> {
     if depth > MAX_DEPTH {
         // Not read: validate stops at the depth, and reading on would recurse without bound.
-        return Field::Wrong(Value::Null);
+        return Field::Wrong(&NOT_READ);
     }
     object(value, |obj| Box::new(machine(obj, depth)))
 }
 
 /// A state of a machine `depth` levels down.
-fn read_state(obj: &Map<String, Value>, depth: usize) -> State {
+fn read_state(obj: &Map<String, Value>, depth: usize) -> State<'_> {
     let kind = field(obj, "Type", |t| {
         let state_type = StateType::parse(t.as_str()?)?;
         Some(read_kind(obj, state_type, depth))
@@ -163,7 +170,7 @@ fn read_state(obj: &Map<String, Value>, depth: usize) -> State {
         .filter(|(key, _)| {
             !SHARED_FIELDS.contains(&key.as_str()) && !own.iter().any(|(f, _)| f == key)
         })
-        .map(|(key, value)| (key.clone(), value.clone()))
+        .map(|(key, value)| (key.as_str(), value))
         .collect();
     State {
         keys: keys(obj),
@@ -186,7 +193,7 @@ fn read_state(obj: &Map<String, Value>, depth: usize) -> State {
     }
 }
 
-fn read_kind(obj: &Map<String, Value>, state_type: StateType, depth: usize) -> Kind {
+fn read_kind(obj: &Map<String, Value>, state_type: StateType, depth: usize) -> Kind<'_> {
     match state_type {
         StateType::Pass => Kind::Pass(Pass {
             result: value(obj, "Result"),
@@ -225,7 +232,7 @@ fn read_kind(obj: &Map<String, Value>, state_type: StateType, depth: usize) -> K
         StateType::Map => Kind::Map(Box::new(MapState {
             item_processor: obj.get("ItemProcessor").map(|p| sub_machine(p, depth + 1)),
             iterator: obj.get("Iterator").map(|p| sub_machine(p, depth + 1)),
-            item_reader: field(obj, "ItemReader", |v| v.as_object().cloned()),
+            item_reader: field(obj, "ItemReader", Value::as_object),
             item_selector: value(obj, "ItemSelector"),
             item_batcher: field(obj, "ItemBatcher", |v| {
                 v.as_object().map(|batcher| ItemBatcher {
@@ -236,7 +243,7 @@ fn read_kind(obj: &Map<String, Value>, state_type: StateType, depth: usize) -> K
                     batch_input: value(batcher, "BatchInput"),
                 })
             }),
-            result_writer: field(obj, "ResultWriter", |v| v.as_object().cloned()),
+            result_writer: field(obj, "ResultWriter", Value::as_object),
             max_concurrency: value(obj, "MaxConcurrency"),
             max_concurrency_path: string(obj, "MaxConcurrencyPath"),
             tolerated_failure_count: value(obj, "ToleratedFailureCount"),
@@ -250,14 +257,14 @@ fn read_kind(obj: &Map<String, Value>, state_type: StateType, depth: usize) -> K
     }
 }
 
-fn error_equals(obj: &Map<String, Value>) -> Field<Vec<Field<String>>> {
+fn error_equals(obj: &Map<String, Value>) -> Field<'_, Vec<Field<'_, &str>>> {
     list(obj, "ErrorEquals", |name| match name {
-        Value::String(s) => Field::Ok(s.clone()),
-        other => Field::Wrong(other.clone()),
+        Value::String(s) => Field::Ok(s.as_str()),
+        other => Field::Wrong(other),
     })
 }
 
-fn retrier(obj: &Map<String, Value>) -> Retrier {
+fn retrier(obj: &Map<String, Value>) -> Retrier<'_> {
     Retrier {
         keys: keys(obj),
         error_equals: error_equals(obj),
@@ -274,7 +281,7 @@ fn retrier(obj: &Map<String, Value>) -> Retrier {
     }
 }
 
-fn catcher(obj: &Map<String, Value>) -> Catcher {
+fn catcher(obj: &Map<String, Value>) -> Catcher<'_> {
     Catcher {
         keys: keys(obj),
         error_equals: error_equals(obj),
@@ -287,10 +294,10 @@ fn catcher(obj: &Map<String, Value>) -> Catcher {
 }
 
 /// A Choice Rule `depth` levels into `And` / `Or` / `Not`.
-fn choice_rule(value: &Value, depth: usize) -> Field<ChoiceRule> {
+fn choice_rule(value: &Value, depth: usize) -> Field<'_, ChoiceRule<'_>> {
     if depth > MAX_VALUE_DEPTH {
         // Not read: validate stops at the depth, and reading on would recurse without bound.
-        return Field::Wrong(Value::Null);
+        return Field::Wrong(&NOT_READ);
     }
     object(value, |obj| {
         let nested = |key: &str| list(obj, key, |r| choice_rule(r, depth + 1));
@@ -310,7 +317,7 @@ fn choice_rule(value: &Value, depth: usize) -> Field<ChoiceRule> {
             comparisons: obj
                 .iter()
                 .filter(|(key, _)| !RULE_FIELDS.contains(&key.as_str()))
-                .map(|(key, value)| (key.clone(), value.clone()))
+                .map(|(key, value)| (key.as_str(), value))
                 .collect(),
         }
     })
@@ -321,8 +328,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn only_state(definition: Value) -> State {
-        let machine = StateMachine::read(&definition).expect("an object");
+    fn only_state(definition: &Value) -> State<'_> {
+        let machine = StateMachine::read(definition).expect("an object");
         let Field::Ok(mut states) = machine.states else {
             panic!("States is an object")
         };
@@ -339,14 +346,14 @@ mod tests {
 
     #[test]
     fn fields_of_the_wrong_type_keep_their_raw_value() {
-        let machine = StateMachine::read(&json!({
+        let definition = json!({
             "StartAt": 7, "States": [], "Version": "1.0", "QueryLanguage": "XPath"
-        }))
-        .expect("an object");
-        assert_eq!(machine.start_at, Field::Wrong(json!(7)));
-        assert_eq!(machine.states, Field::Wrong(json!([])));
-        assert_eq!(machine.version, Field::Ok("1.0".into()));
-        assert_eq!(machine.query_language, Field::Wrong(json!("XPath")));
+        });
+        let machine = StateMachine::read(&definition).expect("an object");
+        assert_eq!(machine.start_at, Field::Wrong(&json!(7)));
+        assert_eq!(machine.states, Field::Wrong(&json!([])));
+        assert_eq!(machine.version, Field::Ok("1.0"));
+        assert_eq!(machine.query_language, Field::Wrong(&json!("XPath")));
         assert_eq!(machine.comment, Field::Absent);
         assert_eq!(
             machine.keys,
@@ -356,13 +363,14 @@ mod tests {
 
     #[test]
     fn a_state_keeps_its_keys_in_order_and_other_types_fields_raw() {
-        let state = only_state(json!({"StartAt": "A", "States": {"A": {
+        let definition = json!({"StartAt": "A", "States": {"A": {
             "Type": "Pass", "Seconds": 5, "End": "yes", "Result": {"a": 1}, "Next": "B"
-        }}}));
+        }}});
+        let state = only_state(&definition);
         assert_eq!(state.keys, ["Type", "Seconds", "End", "Result", "Next"]);
-        assert_eq!(state.end, Field::Wrong(json!("yes")));
-        assert_eq!(state.next, Field::Ok("B".into()));
-        assert_eq!(state.foreign, [("Seconds".to_owned(), json!(5))]);
+        assert_eq!(state.end, Field::Wrong(&json!("yes")));
+        assert_eq!(state.next, Field::Ok("B"));
+        assert_eq!(state.foreign, [("Seconds", &json!(5))]);
         assert_eq!(state.value("Seconds"), Some(&json!(5)));
         assert_eq!(state.value("Result"), Some(&json!({"a": 1})));
         assert!(matches!(state.kind, Field::Ok(Kind::Pass(_))));
@@ -370,17 +378,19 @@ mod tests {
 
     #[test]
     fn an_unknown_type_keeps_the_raw_type() {
-        let state = only_state(json!({"StartAt": "A", "States": {"A": {"Type": "Teleport"}}}));
-        assert_eq!(state.kind, Field::Wrong(json!("Teleport")));
+        let definition = json!({"StartAt": "A", "States": {"A": {"Type": "Teleport"}}});
+        let state = only_state(&definition);
+        assert_eq!(state.kind, Field::Wrong(&json!("Teleport")));
     }
 
     #[test]
     fn retriers_and_catchers_are_read_entry_by_entry() {
-        let state = only_state(json!({"StartAt": "A", "States": {"A": {
+        let definition = json!({"StartAt": "A", "States": {"A": {
             "Type": "Task", "Resource": "arn", "End": true,
             "Retry": [{"ErrorEquals": ["E", 3], "MaxAttempts": 2, "JitterStrategy": "SOME"}, 5],
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A", "ResultPath": null}]
-        }}}));
+        }}});
+        let state = only_state(&definition);
         let Field::Ok(retry) = &state.retry else {
             panic!("Retry is an array")
         };
@@ -389,11 +399,11 @@ mod tests {
         };
         assert_eq!(
             first.error_equals,
-            Field::Ok(vec![Field::Ok("E".into()), Field::Wrong(json!(3))])
+            Field::Ok(vec![Field::Ok("E"), Field::Wrong(&json!(3))])
         );
-        assert_eq!(first.max_attempts, Field::Ok(2.into()));
-        assert_eq!(first.jitter_strategy, Field::Wrong(json!("SOME")));
-        assert_eq!(retry[1], Field::Wrong(json!(5)));
+        assert_eq!(first.max_attempts, Field::Ok(&2.into()));
+        assert_eq!(first.jitter_strategy, Field::Wrong(&json!("SOME")));
+        assert_eq!(retry[1], Field::Wrong(&json!(5)));
         let Field::Ok(catch) = &state.catch else {
             panic!("Catch is an array")
         };
@@ -401,15 +411,16 @@ mod tests {
             panic!("an object")
         };
         assert_eq!(catcher.result_path, Field::Ok(None));
-        assert_eq!(catcher.next, Field::Ok("A".into()));
+        assert_eq!(catcher.next, Field::Ok("A"));
     }
 
     #[test]
     fn choice_rules_split_operators_from_their_fields() {
-        let state = only_state(json!({"StartAt": "A", "States": {"A": {
+        let definition = json!({"StartAt": "A", "States": {"A": {
             "Type": "Choice", "Default": "A",
             "Choices": [{"Not": {"Variable": "$.x", "IsPresent": true}, "Next": "A"}, "rule"]
-        }}}));
+        }}});
+        let state = only_state(&definition);
         let Field::Ok(Kind::Choice(choice)) = &state.kind else {
             panic!("a Choice")
         };
@@ -426,9 +437,9 @@ mod tests {
         let Field::Ok(inner) = not.as_ref() else {
             panic!("an object")
         };
-        assert_eq!(inner.variable, Field::Ok("$.x".into()));
+        assert_eq!(inner.variable, Field::Ok("$.x"));
         assert_eq!(inner.comparison("IsPresent"), Some(&json!(true)));
-        assert_eq!(rules[1], Field::Wrong(json!("rule")));
+        assert_eq!(rules[1], Field::Wrong(&json!("rule")));
     }
 
     #[test]
@@ -459,7 +470,7 @@ mod tests {
             match branches.remove(0) {
                 Field::Ok(next) => machine = *next,
                 Field::Wrong(raw) => {
-                    assert_eq!(raw, Value::Null, "left unread");
+                    assert_eq!(raw, &Value::Null, "left unread");
                     break;
                 }
                 Field::Absent => panic!("a branch"),

@@ -65,7 +65,7 @@ pub(crate) const OPERATORS: &[(&str, Operand)] = &[
 impl Validator {
     pub(crate) fn choice<'a>(
         &mut self,
-        choice: &'a Choice,
+        choice: &'a Choice<'a>,
         ptr: &str,
         ql: QueryLanguage,
         scope: &Names,
@@ -113,7 +113,7 @@ impl Validator {
         );
     }
 
-    pub(crate) fn jsonata_rule(&mut self, rule: &Field<ChoiceRule>, ptr: &str) {
+    pub(crate) fn jsonata_rule(&mut self, rule: &Field<'_, ChoiceRule<'_>>, ptr: &str) {
         let Field::Ok(rule) = rule else {
             self.schema(ptr, "A Choice Rule must be an OBJECT".into());
             return;
@@ -127,8 +127,8 @@ impl Validator {
         .map(|(f, _)| f)
         .collect();
         self.required(ptr, &missing);
-        for key in &rule.keys {
-            match key.as_str() {
+        for &key in &rule.keys {
+            match key {
                 "Condition" => {
                     let Some(value) = &rule.condition else {
                         continue;
@@ -147,8 +147,8 @@ impl Validator {
                     }
                 }
                 "Next" | "Comment" | "Assign" => {}
-                _ if OPERATORS.iter().any(|(op, _)| op == key)
-                    || matches!(key.as_str(), "Variable" | "And" | "Or" | "Not") =>
+                _ if OPERATORS.iter().any(|(op, _)| *op == key)
+                    || matches!(key, "Variable" | "And" | "Or" | "Not") =>
                 {
                     self.schema(
                         ptr,
@@ -163,7 +163,13 @@ impl Validator {
     }
 
     /// A JSONPath Choice Rule; `top` rules carry Next (and may Assign), nested ones may not.
-    pub(crate) fn rule(&mut self, rule: &Field<ChoiceRule>, ptr: &str, top: bool, depth: usize) {
+    pub(crate) fn rule(
+        &mut self,
+        rule: &Field<'_, ChoiceRule<'_>>,
+        ptr: &str,
+        top: bool,
+        depth: usize,
+    ) {
         if depth > MAX_VALUE_DEPTH {
             self.schema(ptr, "Choice Rule is nested too deeply".into());
             return;
@@ -176,14 +182,14 @@ impl Validator {
             self.required(ptr, &["Next"]);
         }
         let mut operators = Vec::new();
-        for key in &rule.keys {
+        for &key in &rule.keys {
             let field_ptr = child(ptr, key);
-            match key.as_str() {
+            match key {
                 "Next" | "Assign" if top => {}
                 "Comment" => self.string_field(&rule.comment, &field_ptr, key),
                 "Variable" => self.path_field(&rule.variable, &field_ptr, key),
                 "And" | "Or" => {
-                    operators.push(key.as_str());
+                    operators.push(key);
                     let items = if key == "And" { &rule.and } else { &rule.or };
                     match items {
                         Field::Ok(items) if !items.is_empty() => {
@@ -203,7 +209,7 @@ impl Validator {
                     }
                 }
                 "Not" => {
-                    operators.push(key.as_str());
+                    operators.push(key);
                     if let Some(not) = &rule.not {
                         self.rule(not, &field_ptr, false, depth + 1);
                     }
@@ -215,7 +221,7 @@ impl Validator {
                     ),
                 ),
                 _ => match (
-                    OPERATORS.iter().find(|(op, _)| op == key),
+                    OPERATORS.iter().find(|(op, _)| *op == key),
                     rule.comparison(key),
                 ) {
                     (Some((op, operand)), Some(value)) => {

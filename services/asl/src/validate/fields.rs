@@ -34,7 +34,7 @@ pub(crate) fn int_value(v: &Value) -> Option<i64> {
 
 impl Validator {
     /// A field that must be a string: only `Wrong` is reported.
-    pub(crate) fn string_field(&mut self, f: &Field<String>, ptr: &str, field: &str) {
+    pub(crate) fn string_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
         if let Field::Wrong(_) = f {
             self.schema(
                 ptr,
@@ -92,7 +92,7 @@ impl Validator {
     }
 
     /// A path field (`…Path`): a string that parses as a JSONPath.
-    pub(crate) fn path_field(&mut self, f: &Field<String>, ptr: &str, field: &str) {
+    pub(crate) fn path_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
         match f {
             Field::Absent => {}
             Field::Ok(text) => self.path_text(Some(text), ptr, field),
@@ -101,7 +101,7 @@ impl Validator {
     }
 
     /// `InputPath` / `OutputPath`: `null`, or a path.
-    pub(crate) fn nullable_path(&mut self, f: &NullablePath, ptr: &str, field: &str) {
+    pub(crate) fn nullable_path(&mut self, f: &NullablePath<'_>, ptr: &str, field: &str) {
         match f {
             Field::Absent | Field::Ok(None) => {}
             Field::Ok(Some(text)) => self.path_text(Some(text), ptr, field),
@@ -119,7 +119,7 @@ impl Validator {
         }
     }
 
-    pub(crate) fn result_path(&mut self, f: &NullablePath, ptr: &str) {
+    pub(crate) fn result_path(&mut self, f: &NullablePath<'_>, ptr: &str) {
         let ok = match f {
             Field::Absent | Field::Ok(None) => return,
             Field::Ok(Some(text)) => {
@@ -136,7 +136,7 @@ impl Validator {
     }
 
     /// `ErrorPath` / `CausePath`: a path or an intrinsic call.
-    pub(crate) fn path_or_call_field(&mut self, f: &Field<String>, ptr: &str, field: &str) {
+    pub(crate) fn path_or_call_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
         match f {
             Field::Absent => {}
             Field::Ok(text) => self.path_or_call_text(Some(text), ptr, field),

@@ -11,7 +11,13 @@ pub(crate) type Names<'a> = HashSet<&'a str>;
 
 impl Validator {
     /// A Parallel branch or Map processor, `depth` levels down.
-    pub(crate) fn sub_machine(&mut self, sub: &SubMachine, ptr: &str, depth: usize, scope: Scope) {
+    pub(crate) fn sub_machine(
+        &mut self,
+        sub: &SubMachine<'_>,
+        ptr: &str,
+        depth: usize,
+        scope: Scope,
+    ) {
         if depth > MAX_DEPTH {
             self.schema(
                 ptr,
@@ -26,7 +32,13 @@ impl Validator {
     }
 
     /// A (sub-)machine: StartAt, States, its fields, its states, reachability.
-    pub(crate) fn machine(&mut self, def: &StateMachine, ptr: &str, depth: usize, scope: Scope) {
+    pub(crate) fn machine(
+        &mut self,
+        def: &StateMachine<'_>,
+        ptr: &str,
+        depth: usize,
+        scope: Scope,
+    ) {
         let missing: Vec<&str> = [
             ("States", def.states.is_present()),
             ("StartAt", def.start_at.is_present()),
@@ -42,8 +54,8 @@ impl Validator {
             Scope::Branch => BRANCH_FIELDS,
             Scope::Processor => PROCESSOR_FIELDS,
         };
-        for key in &def.keys {
-            if !allowed.contains(&key.as_str()) {
+        for &key in &def.keys {
+            if !allowed.contains(&key) {
                 self.unsupported(ptr, key);
             }
         }
@@ -93,7 +105,7 @@ impl Validator {
         };
         let start = match &def.start_at {
             Field::Absent => None,
-            Field::Ok(s) => Some(s.as_str()),
+            Field::Ok(s) => Some(*s),
             Field::Wrong(_) => {
                 self.schema(
                     &child(ptr, "StartAt"),
@@ -103,7 +115,7 @@ impl Validator {
             }
         };
         let Some(states) = states else { return };
-        let names: Names = states.iter().map(|s| s.name.as_str()).collect();
+        let names: Names = states.iter().map(|s| s.name).collect();
         if let Some(start) = start {
             if !names.contains(start) {
                 self.error(
@@ -117,11 +129,11 @@ impl Validator {
         let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut terminal = false;
         for named in states {
-            let state_ptr = child(&states_ptr, &named.name);
-            self.state_name(&named.name, &state_ptr);
+            let state_ptr = child(&states_ptr, named.name);
+            self.state_name(named.name, &state_ptr);
             let info = self.state(&named.state, &state_ptr, &names, depth);
             terminal |= info.terminal;
-            edges.insert(named.name.as_str(), info.targets);
+            edges.insert(named.name, info.targets);
         }
         if !terminal {
             self.error(
@@ -141,10 +153,10 @@ impl Validator {
                 }
             }
             for named in states {
-                if !reached.contains(named.name.as_str()) {
+                if !reached.contains(named.name) {
                     self.error(
                         DiagnosticCode::MissingTransitionTarget,
-                        &child(&states_ptr, &named.name),
+                        &child(&states_ptr, named.name),
                         format!("State \"{}\" is not reachable.", named.name),
                     );
                 }
@@ -175,7 +187,7 @@ impl Validator {
     /// A transition (`Next`, `Default`): a string naming a state of `scope`.
     pub(crate) fn target<'a>(
         &mut self,
-        v: &'a Field<String>,
+        v: &'a Field<'_, &str>,
         ptr: &str,
         field: &str,
         scope: &Names,
@@ -188,7 +200,7 @@ impl Validator {
                 format!("The value for the field '{field}' must be a STRING"),
             ),
             Field::Ok(name) => {
-                if !scope.contains(name.as_str()) {
+                if !scope.contains(name) {
                     self.error(
                         DiagnosticCode::MissingTransitionTarget,
                         ptr,

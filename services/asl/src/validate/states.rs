@@ -15,7 +15,7 @@ impl Validator {
     /// One state. Returns its transitions and whether it ends its scope.
     pub(crate) fn state<'a>(
         &mut self,
-        state: &'a Field<State>,
+        state: &'a Field<'a, State<'a>>,
         ptr: &str,
         scope: &Names,
         depth: usize,
@@ -70,11 +70,11 @@ impl Validator {
 
         // Fields: known for this type, in the state's language.
         let fields = type_fields(state_type);
-        for key in &state.keys {
+        for &key in &state.keys {
             let lang = COMMON_FIELDS
                 .iter()
                 .chain(fields)
-                .find(|(f, _)| f == key)
+                .find(|(f, _)| *f == key)
                 .map(|(_, l)| *l);
             match (lang, ql) {
                 (None, _) => self.unsupported(ptr, key),
@@ -131,8 +131,8 @@ impl Validator {
             self.nullable_path(&state.output_path, &child(ptr, "OutputPath"), "OutputPath");
             self.result_path(&state.result_path, &child(ptr, "ResultPath"));
             let templates = [
-                ("Parameters", state.parameters.as_ref()),
-                ("ResultSelector", state.result_selector.as_ref()),
+                ("Parameters", state.parameters),
+                ("ResultSelector", state.result_selector),
                 ("ItemSelector", state.value("ItemSelector")),
             ];
             for (field, v) in templates {
@@ -142,8 +142,8 @@ impl Validator {
             }
         } else {
             let values = [
-                ("Arguments", state.arguments.as_ref()),
-                ("Output", state.output.as_ref()),
+                ("Arguments", state.arguments),
+                ("Output", state.output),
                 ("ItemSelector", state.value("ItemSelector")),
                 ("Items", state.value("Items")),
             ];
@@ -251,8 +251,8 @@ impl Validator {
                 "The value for the field 'Resource' must be a STRING".into(),
             ),
         }
-        let timeout = task.timeout_seconds.as_ref();
-        let heartbeat = task.heartbeat_seconds.as_ref();
+        let timeout = task.timeout_seconds;
+        let heartbeat = task.heartbeat_seconds;
         self.int_field(timeout, "TimeoutSeconds", ptr, 1, ql);
         self.int_field(heartbeat, "HeartbeatSeconds", ptr, 1, ql);
         self.exclusive(
@@ -478,9 +478,9 @@ impl Validator {
             "ToleratedFailurePercentage",
             "ToleratedFailurePercentagePath",
         );
-        self.int_field(map.max_concurrency.as_ref(), "MaxConcurrency", ptr, 0, ql);
+        self.int_field(map.max_concurrency, "MaxConcurrency", ptr, 0, ql);
         self.int_field(
-            map.tolerated_failure_count.as_ref(),
+            map.tolerated_failure_count,
             "ToleratedFailureCount",
             ptr,
             0,
@@ -496,7 +496,7 @@ impl Validator {
                 );
             }
         }
-        if let Some(items) = map.items.as_ref().filter(|_| ql == QueryLanguage::Jsonata) {
+        if let Some(items) = map.items.filter(|_| ql == QueryLanguage::Jsonata) {
             if !(items.is_array() || is_jsonata_expr(items)) {
                 self.schema(
                     &child(ptr, "Items"),
@@ -521,7 +521,7 @@ impl Validator {
         }
     }
 
-    pub(crate) fn processor_config(&mut self, config: &Field<ProcessorConfig>, ptr: &str) {
+    pub(crate) fn processor_config(&mut self, config: &Field<'_, ProcessorConfig<'_>>, ptr: &str) {
         let config = match config {
             Field::Absent => return,
             Field::Ok(config) => config,
@@ -533,9 +533,9 @@ impl Validator {
                 return;
             }
         };
-        for key in &config.keys {
+        for &key in &config.keys {
             let field_ptr = child(ptr, key);
-            match key.as_str() {
+            match key {
                 "Mode" => {
                     if let Field::Wrong(_) = config.mode {
                         self.schema(
@@ -555,7 +555,7 @@ impl Validator {
         }
     }
 
-    pub(crate) fn retry(&mut self, retry: &Field<Vec<Field<Retrier>>>, ptr: &str) {
+    pub(crate) fn retry(&mut self, retry: &Field<'_, Vec<Field<'_, Retrier<'_>>>>, ptr: &str) {
         let retriers = match retry {
             Field::Absent => return,
             Field::Ok(retriers) => retriers,
@@ -579,14 +579,15 @@ impl Validator {
                 i + 1 == retriers.len(),
                 "Retrier",
             );
-            let integer = |n: &Field<serde_json::Number>, range: std::ops::RangeInclusive<i64>| {
+            let integer = |n: &Field<'_, &serde_json::Number>,
+                           range: std::ops::RangeInclusive<i64>| {
                 n.ok()
-                    .and_then(serde_json::Number::as_i64)
+                    .and_then(|n| n.as_i64())
                     .is_some_and(|n| range.contains(&n))
             };
-            for key in &retrier.keys {
+            for &key in &retrier.keys {
                 let field_ptr = child(&retrier_ptr, key);
-                let (ok, what) = match key.as_str() {
+                let (ok, what) = match key {
                     "ErrorEquals" => (true, ""),
                     "Comment" => (retrier.comment.ok().is_some(), "a STRING"),
                     "IntervalSeconds" => (
@@ -605,7 +606,7 @@ impl Validator {
                         retrier
                             .backoff_rate
                             .ok()
-                            .and_then(serde_json::Number::as_f64)
+                            .and_then(|n| n.as_f64())
                             .is_some_and(|r| r >= 1.0),
                         "a number greater than or equal to 1.0",
                     ),
@@ -630,7 +631,7 @@ impl Validator {
 
     pub(crate) fn catch<'a>(
         &mut self,
-        catch: &'a Field<Vec<Field<Catcher>>>,
+        catch: &'a Field<'a, Vec<Field<'a, Catcher<'a>>>>,
         ptr: &str,
         ql: QueryLanguage,
         scope: &Names,
@@ -662,9 +663,9 @@ impl Validator {
             if !catcher.next.is_present() {
                 self.required(&catcher_ptr, &["Next"]);
             }
-            for key in &catcher.keys {
+            for &key in &catcher.keys {
                 let field_ptr = child(&catcher_ptr, key);
-                match (key.as_str(), ql) {
+                match (key, ql) {
                     ("ErrorEquals", _) => {}
                     ("Next", _) => self.target(&catcher.next, &field_ptr, "Next", scope, targets),
                     ("Comment", _) => self.string_field(&catcher.comment, &field_ptr, key),
@@ -702,7 +703,7 @@ impl Validator {
     /// `ErrorEquals`: a non-empty array of strings; `States.ALL` alone and in the last entry.
     pub(crate) fn error_equals(
         &mut self,
-        names: &Field<Vec<Field<String>>>,
+        names: &Field<'_, Vec<Field<'_, &str>>>,
         ptr: &str,
         last: bool,
         what: &str,
@@ -722,7 +723,7 @@ impl Validator {
                 }
                 if names
                     .iter()
-                    .any(|n| n.ok().is_some_and(|n| n == "States.ALL"))
+                    .any(|n| n.ok().is_some_and(|n| *n == "States.ALL"))
                 {
                     if names.len() > 1 {
                         self.schema(

@@ -24,7 +24,7 @@ impl Ctx<'_> {
         format!("{}/{}", self.at, key)
     }
 
-    fn string<'v>(&self, key: &str, field: &'v Field<String>) -> Result<Option<&'v str>> {
+    fn string<'v>(&self, key: &str, field: &'v Field<'_, &str>) -> Result<Option<&'v str>> {
         match field {
             Field::Absent => Ok(None),
             Field::Ok(s) => Ok(Some(s)),
@@ -35,7 +35,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub(super) fn path(&self, key: &str, field: &Field<String>) -> Result<Option<Path>> {
+    pub(super) fn path(&self, key: &str, field: &Field<'_, &str>) -> Result<Option<Path>> {
         self.string(key, field)?
             .map(|text| Path::parse(text).map_err(|e| error(&self.here(key), e.to_string())))
             .transpose()
@@ -78,7 +78,7 @@ impl Ctx<'_> {
         &self,
         key: &str,
         value: Option<&Value>,
-        path: &Field<String>,
+        path: &Field<'_, &str>,
     ) -> Result<Option<Count>> {
         if let Some(expr) = self.expr(key, value)? {
             return Ok(Some(Count::Expr(expr)));
@@ -95,11 +95,11 @@ impl Ctx<'_> {
         }
     }
 
-    fn nullable_path(&self, key: &str, field: &NullablePath) -> Result<Option<Option<Path>>> {
+    fn nullable_path(&self, key: &str, field: &NullablePath<'_>) -> Result<Option<Option<Path>>> {
         match field {
             Field::Absent => Ok(None),
             Field::Ok(None) => Ok(Some(None)),
-            Field::Ok(Some(s)) if s == "$" => Ok(None),
+            Field::Ok(Some(s)) if *s == "$" => Ok(None),
             Field::Ok(Some(text)) => Path::parse(text)
                 .map(|p| Some(Some(p)))
                 .map_err(|e| error(&self.here(key), e.to_string())),
@@ -110,7 +110,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub(super) fn selection(&self, key: &str, field: &NullablePath) -> Result<Selection> {
+    pub(super) fn selection(&self, key: &str, field: &NullablePath<'_>) -> Result<Selection> {
         Ok(match self.nullable_path(key, field)? {
             None => Selection::Whole,
             Some(None) => Selection::Discard,
@@ -118,7 +118,7 @@ impl Ctx<'_> {
         })
     }
 
-    pub(super) fn result_path(&self, key: &str, field: &NullablePath) -> Result<ResultPath> {
+    pub(super) fn result_path(&self, key: &str, field: &NullablePath<'_>) -> Result<ResultPath> {
         Ok(match self.nullable_path(key, field)? {
             None => ResultPath::Replace,
             Some(None) => ResultPath::Discard,
@@ -139,7 +139,7 @@ impl Ctx<'_> {
         &self,
         key: &str,
         value: Option<&Value>,
-        path: &Field<String>,
+        path: &Field<'_, &str>,
     ) -> Result<Option<Text>> {
         if let Some(expr) = self.expr(key, value)? {
             return Ok(Some(Text::Expr(expr)));
@@ -169,18 +169,21 @@ impl Ctx<'_> {
 
 pub(super) fn target(
     ids: &HashMap<&str, StateId>,
-    name: &Field<String>,
+    name: &Field<'_, &str>,
     at: &str,
 ) -> Result<StateId> {
     let Field::Ok(name) = name else {
         return Err(error(at, "'Next' must be a string"));
     };
-    ids.get(name.as_str())
+    ids.get(name)
         .copied()
         .ok_or_else(|| error(at, format!("Missing 'Next' target: {name}")))
 }
 
-pub(super) fn error_names(names: &Field<Vec<Field<String>>>, at: &str) -> Result<Vec<ErrorName>> {
+pub(super) fn error_names(
+    names: &Field<'_, Vec<Field<'_, &str>>>,
+    at: &str,
+) -> Result<Vec<ErrorName>> {
     let Field::Ok(names) = names else {
         return Err(error(at, "'ErrorEquals' is required and must be an array"));
     };
@@ -195,21 +198,18 @@ pub(super) fn error_names(names: &Field<Vec<Field<String>>>, at: &str) -> Result
 }
 
 pub(super) fn number(
-    value: &Field<serde_json::Number>,
+    value: &Field<'_, &serde_json::Number>,
     default: f64,
     at: &str,
     field: &str,
 ) -> Result<f64> {
     match value {
         Field::Absent => Ok(default),
-        value => value
-            .ok()
-            .and_then(serde_json::Number::as_f64)
-            .ok_or_else(|| {
-                error(
-                    &format!("{at}/{field}"),
-                    format!("'{field}' must be a number"),
-                )
-            }),
+        value => value.ok().and_then(|n| n.as_f64()).ok_or_else(|| {
+            error(
+                &format!("{at}/{field}"),
+                format!("'{field}' must be a number"),
+            )
+        }),
     }
 }

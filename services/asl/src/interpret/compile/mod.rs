@@ -258,7 +258,7 @@ impl Machine {
 }
 
 /// Compiles a definition read into `model` from `definition`.
-fn compile(model: &StateMachine, definition: &Value) -> Result<Machine> {
+fn compile(model: &StateMachine<'_>, definition: &Value) -> Result<Machine> {
     let language = match model.query_language {
         Field::Absent => QueryLanguage::JsonPath,
         Field::Ok(language) => language,
@@ -300,7 +300,7 @@ fn error(location: &str, message: impl Into<String>) -> CompileError {
 }
 
 /// A Parallel branch or Map processor.
-fn compile_sub(sub: &SubMachine, at: &str, language: QueryLanguage) -> Result<Branch> {
+fn compile_sub(sub: &SubMachine<'_>, at: &str, language: QueryLanguage) -> Result<Branch> {
     match sub {
         Field::Ok(machine) => compile_branch(machine, at, language),
         _ => Err(error(at, "a state machine must be an object")),
@@ -308,7 +308,7 @@ fn compile_sub(sub: &SubMachine, at: &str, language: QueryLanguage) -> Result<Br
 }
 
 /// `language`: the machine's QueryLanguage (states inherit it unless they say).
-fn compile_branch(machine: &StateMachine, at: &str, language: QueryLanguage) -> Result<Branch> {
+fn compile_branch(machine: &StateMachine<'_>, at: &str, language: QueryLanguage) -> Result<Branch> {
     let Field::Ok(states) = &machine.states else {
         return Err(error(
             at,
@@ -318,12 +318,12 @@ fn compile_branch(machine: &StateMachine, at: &str, language: QueryLanguage) -> 
     let ids: HashMap<&str, StateId> = states
         .iter()
         .enumerate()
-        .map(|(id, named)| (named.name.as_str(), id))
+        .map(|(id, named)| (named.name, id))
         .collect();
     let Field::Ok(start_name) = &machine.start_at else {
         return Err(error(at, "the field 'StartAt' is required"));
     };
-    let start = *ids.get(start_name.as_str()).ok_or_else(|| {
+    let start = *ids.get(start_name).ok_or_else(|| {
         error(
             &format!("{at}/StartAt"),
             format!("StartAt '{start_name}' is not a state"),
@@ -332,7 +332,7 @@ fn compile_branch(machine: &StateMachine, at: &str, language: QueryLanguage) -> 
     let compiled = states
         .iter()
         .map(|named| {
-            let at = format!("{at}/States/{}", pointer_escape(&named.name));
+            let at = format!("{at}/States/{}", pointer_escape(named.name));
             compile_state(named, &at, &ids, language)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -413,7 +413,7 @@ fn compile_state(
         Field::Wrong(_) => return Err(error(&ctx.here("Catch"), "'Catch' must be an array")),
     };
     Ok(State {
-        name: named.name.clone(),
+        name: named.name.to_owned(),
         input_path: ctx.selection("InputPath", &state.input_path)?,
         output_path: ctx.selection("OutputPath", &state.output_path)?,
         result_path: ctx.result_path("ResultPath", &state.result_path)?,
@@ -421,13 +421,13 @@ fn compile_state(
         parameters: if matches!(kind, Kind::Map(_)) {
             None
         } else {
-            ctx.template("Parameters", state.parameters.as_ref())?
+            ctx.template("Parameters", state.parameters)?
         },
-        result_selector: ctx.template("ResultSelector", state.result_selector.as_ref())?,
+        result_selector: ctx.template("ResultSelector", state.result_selector)?,
         assign: if jsonata {
             None
         } else {
-            ctx.template("Assign", state.assign.as_ref())?
+            ctx.template("Assign", state.assign)?
         },
         transition,
         retry,
@@ -435,9 +435,9 @@ fn compile_state(
         kind,
         jsonata: if jsonata {
             Some(Box::new(JsonataFields {
-                arguments: ctx.tree("Arguments", state.arguments.as_ref())?,
-                output: ctx.tree("Output", state.output.as_ref())?,
-                assign: ctx.tree("Assign", state.assign.as_ref())?,
+                arguments: ctx.tree("Arguments", state.arguments)?,
+                output: ctx.tree("Output", state.output)?,
+                assign: ctx.tree("Assign", state.assign)?,
             }))
         } else {
             None
@@ -460,11 +460,11 @@ fn compile_kind(
                 .result
                 .as_ref()
                 .is_some_and(|r| super::size::fits(r, super::PAYLOAD_LIMIT_BYTES)),
-            result: pass.result.clone(),
+            result: pass.result.cloned(),
         },
         model::Kind::Task(task) => {
             let resource = match &task.resource {
-                Field::Ok(resource) => resource.as_str(),
+                Field::Ok(resource) => *resource,
                 Field::Absent => return Err(error(at, "the field 'Resource' is required")),
                 Field::Wrong(_) => {
                     return Err(error(
@@ -477,15 +477,15 @@ fn compile_kind(
                 resource: resource.to_owned(),
                 timeout: ctx.count(
                     "TimeoutSeconds",
-                    task.timeout_seconds.as_ref(),
+                    task.timeout_seconds,
                     &task.timeout_seconds_path,
                 )?,
                 heartbeat: ctx.count(
                     "HeartbeatSeconds",
-                    task.heartbeat_seconds.as_ref(),
+                    task.heartbeat_seconds,
                     &task.heartbeat_seconds_path,
                 )?,
-                credentials: task.credentials.clone(),
+                credentials: task.credentials.cloned(),
                 events: if resource.starts_with("arn:aws:lambda:") {
                     TaskEvents::Lambda
                 } else {
@@ -524,8 +524,8 @@ fn compile_kind(
         model::Kind::Wait(wait) => Kind::Wait(compile_wait(wait, ctx)?),
         model::Kind::Succeed => Kind::Succeed,
         model::Kind::Fail(fail) => Kind::Fail {
-            error: ctx.text("Error", fail.error.as_ref(), &fail.error_path)?,
-            cause: ctx.text("Cause", fail.cause.as_ref(), &fail.cause_path)?,
+            error: ctx.text("Error", fail.error, &fail.error_path)?,
+            cause: ctx.text("Cause", fail.cause, &fail.cause_path)?,
         },
         model::Kind::Parallel(parallel) => {
             let Field::Ok(branches) = &parallel.branches else {
@@ -546,34 +546,32 @@ fn compile_kind(
 }
 
 fn compile_wait(wait: &model::Wait, ctx: &Ctx<'_>) -> Result<Wait> {
-    Ok(
-        if let Some(expr) = ctx.expr("Seconds", wait.seconds.as_ref())? {
-            Wait::SecondsExpr(expr)
-        } else if let Some(expr) = ctx.expr("Timestamp", wait.timestamp.as_ref())? {
-            Wait::TimestampExpr(expr)
-        } else if let Some(seconds) = &wait.seconds {
-            Wait::Seconds(seconds.clone())
-        } else if let Some(path) = ctx.path("SecondsPath", &wait.seconds_path)? {
-            Wait::SecondsPath(path)
-        } else if let Some(stamp) = &wait.timestamp {
-            match stamp {
-                Value::String(stamp) => Wait::Timestamp(stamp.clone()),
-                _ => {
-                    return Err(error(
-                        &ctx.here("Timestamp"),
-                        "the field 'Timestamp' must be a string",
-                    ))
-                }
+    Ok(if let Some(expr) = ctx.expr("Seconds", wait.seconds)? {
+        Wait::SecondsExpr(expr)
+    } else if let Some(expr) = ctx.expr("Timestamp", wait.timestamp)? {
+        Wait::TimestampExpr(expr)
+    } else if let Some(seconds) = &wait.seconds {
+        Wait::Seconds((*seconds).clone())
+    } else if let Some(path) = ctx.path("SecondsPath", &wait.seconds_path)? {
+        Wait::SecondsPath(path)
+    } else if let Some(stamp) = &wait.timestamp {
+        match stamp {
+            Value::String(stamp) => Wait::Timestamp(stamp.clone()),
+            _ => {
+                return Err(error(
+                    &ctx.here("Timestamp"),
+                    "the field 'Timestamp' must be a string",
+                ))
             }
-        } else if let Some(path) = ctx.path("TimestampPath", &wait.timestamp_path)? {
-            Wait::TimestampPath(path)
-        } else {
-            return Err(error(
-                ctx.at,
-                "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath",
-            ));
-        },
-    )
+        }
+    } else if let Some(path) = ctx.path("TimestampPath", &wait.timestamp_path)? {
+        Wait::TimestampPath(path)
+    } else {
+        return Err(error(
+            ctx.at,
+            "a Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath",
+        ));
+    })
 }
 
 fn compile_retrier(retrier: &Field<model::Retrier>, at: &str) -> Result<Retrier> {
@@ -591,10 +589,7 @@ fn compile_retrier(retrier: &Field<model::Retrier>, at: &str) -> Result<Retrier>
         interval_seconds: number(&retrier.interval_seconds, 1.0, at, "IntervalSeconds")?,
         max_attempts: max_attempts.max(0.0) as u64,
         backoff_rate: number(&retrier.backoff_rate, 2.0, at, "BackoffRate")?,
-        max_delay_seconds: retrier
-            .max_delay_seconds
-            .ok()
-            .and_then(serde_json::Number::as_f64),
+        max_delay_seconds: retrier.max_delay_seconds.ok().and_then(|n| n.as_f64()),
         jitter: match retrier.jitter_strategy {
             Field::Ok(Jitter::Full) => Jitter::Full,
             _ => Jitter::None,
@@ -621,14 +616,14 @@ fn compile_catcher(
         assign: if jsonata {
             None
         } else {
-            ctx.template("Assign", catcher.assign.as_ref())?
+            ctx.template("Assign", catcher.assign)?
         },
         next: target(ids, &catcher.next, &ctx.here("Next"))?,
         jsonata: if jsonata {
             Some(JsonataFields {
                 arguments: None,
-                output: ctx.tree("Output", catcher.output.as_ref())?,
-                assign: ctx.tree("Assign", catcher.assign.as_ref())?,
+                output: ctx.tree("Output", catcher.output)?,
+                assign: ctx.tree("Assign", catcher.assign)?,
             })
         } else {
             None
@@ -666,15 +661,15 @@ fn compile_map(
             Some(ItemBatcher {
                 max_items: inner.count(
                     "MaxItemsPerBatch",
-                    batcher.max_items_per_batch.as_ref(),
+                    batcher.max_items_per_batch,
                     &batcher.max_items_per_batch_path,
                 )?,
                 max_input_bytes: inner.count(
                     "MaxInputBytesPerBatch",
-                    batcher.max_input_bytes_per_batch.as_ref(),
+                    batcher.max_input_bytes_per_batch,
                     &batcher.max_input_bytes_per_batch_path,
                 )?,
-                batch_input: inner.template("BatchInput", batcher.batch_input.as_ref())?,
+                batch_input: inner.template("BatchInput", batcher.batch_input)?,
             })
         }
         Field::Wrong(_) => {
@@ -693,15 +688,15 @@ fn compile_map(
     let item_selector = if ctx.jsonata {
         None
     } else {
-        match ctx.template("ItemSelector", map.item_selector.as_ref())? {
+        match ctx.template("ItemSelector", map.item_selector)? {
             Some(t) => Some(t),
-            None => ctx.template("Parameters", state.parameters.as_ref())?,
+            None => ctx.template("Parameters", state.parameters)?,
         }
     };
     let (items, jsonata_item_selector) = if ctx.jsonata {
         (
-            ctx.tree("Items", map.items.as_ref())?,
-            ctx.tree("ItemSelector", map.item_selector.as_ref())?,
+            ctx.tree("Items", map.items)?,
+            ctx.tree("ItemSelector", map.item_selector)?,
         )
     } else {
         (None, None)
@@ -717,18 +712,18 @@ fn compile_map(
         processor: compile_sub(processor, &processor_at, machine_language)?,
         max_concurrency: ctx.count(
             "MaxConcurrency",
-            map.max_concurrency.as_ref(),
+            map.max_concurrency,
             &map.max_concurrency_path,
         )?,
         mode,
         tolerated_failure_count: ctx.count(
             "ToleratedFailureCount",
-            map.tolerated_failure_count.as_ref(),
+            map.tolerated_failure_count,
             &map.tolerated_failure_count_path,
         )?,
         tolerated_failure_percentage: ctx.count(
             "ToleratedFailurePercentage",
-            map.tolerated_failure_percentage.as_ref(),
+            map.tolerated_failure_percentage,
             &map.tolerated_failure_percentage_path,
         )?,
         batcher,
@@ -753,8 +748,8 @@ fn compile_condition(rule: &model::ChoiceRule, at: &str) -> Result<Rule> {
     };
     Ok(Rule::Condition(Box::new(Condition {
         test,
-        output: ctx.tree("Output", rule.output.as_ref())?,
-        assign: ctx.tree("Assign", rule.assign.as_ref())?,
+        output: ctx.tree("Output", rule.output)?,
+        assign: ctx.tree("Assign", rule.assign)?,
     })))
 }
 
@@ -810,7 +805,7 @@ fn compile_rule_object(rule: &model::ChoiceRule, at: &str, depth: usize) -> Resu
     let (name, is_path) = match key.strip_suffix("Path") {
         // `IsPresent` etc. never end in Path; `*Path` forms take a path operand.
         Some(base) if Operator::parse(base).is_some() => (base, true),
-        _ => (key.as_str(), false),
+        _ => (*key, false),
     };
     let Some(operator) = Operator::parse(name) else {
         return Err(error(
