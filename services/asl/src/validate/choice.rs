@@ -86,13 +86,7 @@ impl Validator {
                         self.rule(rule, &rule_ptr, true, 0);
                     }
                     if let Field::Ok(rule) = rule {
-                        self.target(
-                            &rule.next,
-                            &child(&rule_ptr, "Next"),
-                            "Next",
-                            scope,
-                            targets,
-                        );
+                        self.target(&rule.next, &rule_ptr, "Next", scope, targets);
                         if let Some(assign) = &rule.assign {
                             self.assign(assign, &child(&rule_ptr, "Assign"), ql);
                         }
@@ -104,13 +98,7 @@ impl Validator {
                 "The value for the field 'Choices' must be an ARRAY".into(),
             ),
         }
-        self.target(
-            &choice.default,
-            &child(ptr, "Default"),
-            "Default",
-            scope,
-            targets,
-        );
+        self.target(&choice.default, ptr, "Default", scope, targets);
     }
 
     pub(crate) fn jsonata_rule(&mut self, rule: &Field<'_, ChoiceRule<'_>>, ptr: &str) {
@@ -186,8 +174,8 @@ impl Validator {
             let field_ptr = child(ptr, key);
             match key {
                 "Next" | "Assign" if top => {}
-                "Comment" => self.string_field(&rule.comment, &field_ptr, key),
-                "Variable" => self.path_field(&rule.variable, &field_ptr, key),
+                "Comment" => self.string_field(&rule.comment, ptr, key),
+                "Variable" => self.path_field(&rule.variable, ptr, key),
                 "And" | "Or" => {
                     operators.push(key);
                     let items = if key == "And" { &rule.and } else { &rule.or };

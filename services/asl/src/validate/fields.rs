@@ -34,10 +34,11 @@ pub(crate) fn int_value(v: &Value) -> Option<i64> {
 
 impl Validator {
     /// A field that must be a string: only `Wrong` is reported.
-    pub(crate) fn string_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
+    /// (`at` is the object's pointer: the field's is built only to report.)
+    pub(crate) fn string_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
         if let Field::Wrong(_) = f {
             self.schema(
-                ptr,
+                &child(at, field),
                 format!("The value for the field '{field}' must be a STRING"),
             );
         }
@@ -92,20 +93,21 @@ impl Validator {
     }
 
     /// A path field (`…Path`): a string that parses as a JSONPath.
-    pub(crate) fn path_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
+    /// (`at` is the object's pointer: the field's is built only when the field is written.)
+    pub(crate) fn path_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
         match f {
             Field::Absent => {}
-            Field::Ok(text) => self.path_text(Some(text), ptr, field),
-            Field::Wrong(_) => self.path_text(None, ptr, field),
+            Field::Ok(text) => self.path_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_text(None, &child(at, field), field),
         }
     }
 
-    /// `InputPath` / `OutputPath`: `null`, or a path.
-    pub(crate) fn nullable_path(&mut self, f: &NullablePath<'_>, ptr: &str, field: &str) {
+    /// `InputPath` / `OutputPath` of the object at `at`: `null`, or a path.
+    pub(crate) fn nullable_path(&mut self, f: &NullablePath<'_>, at: &str, field: &str) {
         match f {
             Field::Absent | Field::Ok(None) => {}
-            Field::Ok(Some(text)) => self.path_text(Some(text), ptr, field),
-            Field::Wrong(_) => self.path_text(None, ptr, field),
+            Field::Ok(Some(text)) => self.path_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_text(None, &child(at, field), field),
         }
     }
 
@@ -119,7 +121,8 @@ impl Validator {
         }
     }
 
-    pub(crate) fn result_path(&mut self, f: &NullablePath<'_>, ptr: &str) {
+    /// `ResultPath` of the object at `at`.
+    pub(crate) fn result_path(&mut self, f: &NullablePath<'_>, at: &str) {
         let ok = match f {
             Field::Absent | Field::Ok(None) => return,
             Field::Ok(Some(text)) => {
@@ -129,18 +132,18 @@ impl Validator {
         };
         if !ok {
             self.schema(
-                ptr,
+                &child(at, "ResultPath"),
                 "The value for the field 'ResultPath' must be a valid ReferencePath".into(),
             );
         }
     }
 
     /// `ErrorPath` / `CausePath`: a path or an intrinsic call.
-    pub(crate) fn path_or_call_field(&mut self, f: &Field<'_, &str>, ptr: &str, field: &str) {
+    pub(crate) fn path_or_call_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
         match f {
             Field::Absent => {}
-            Field::Ok(text) => self.path_or_call_text(Some(text), ptr, field),
-            Field::Wrong(_) => self.path_or_call_text(None, ptr, field),
+            Field::Ok(text) => self.path_or_call_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_or_call_text(None, &child(at, field), field),
         }
     }
 

@@ -91,7 +91,7 @@ impl Validator {
                 _ => {}
             }
         }
-        self.string_field(&state.comment, &child(ptr, "Comment"), "Comment");
+        self.string_field(&state.comment, ptr, "Comment");
 
         // Transitions.
         match state_type {
@@ -115,21 +115,15 @@ impl Validator {
                     }
                     _ => {}
                 }
-                self.target(
-                    &state.next,
-                    &child(ptr, "Next"),
-                    "Next",
-                    scope,
-                    &mut info.targets,
-                );
+                self.target(&state.next, ptr, "Next", scope, &mut info.targets);
             }
         }
 
         // Paths and templates shared by several types (only in the language they belong to).
         if ql == QueryLanguage::JsonPath {
-            self.nullable_path(&state.input_path, &child(ptr, "InputPath"), "InputPath");
-            self.nullable_path(&state.output_path, &child(ptr, "OutputPath"), "OutputPath");
-            self.result_path(&state.result_path, &child(ptr, "ResultPath"));
+            self.nullable_path(&state.input_path, ptr, "InputPath");
+            self.nullable_path(&state.output_path, ptr, "OutputPath");
+            self.result_path(&state.result_path, ptr);
             let templates = [
                 ("Parameters", state.parameters),
                 ("ResultSelector", state.result_selector),
@@ -201,8 +195,8 @@ impl Validator {
                 ("TimestampPath", &w.timestamp_path),
             ],
             Kind::Fail(f) => {
-                self.path_or_call_field(&f.error_path, &child(ptr, "ErrorPath"), "ErrorPath");
-                self.path_or_call_field(&f.cause_path, &child(ptr, "CausePath"), "CausePath");
+                self.path_or_call_field(&f.error_path, ptr, "ErrorPath");
+                self.path_or_call_field(&f.cause_path, ptr, "CausePath");
                 return;
             }
             Kind::Map(m) => {
@@ -223,7 +217,7 @@ impl Validator {
             _ => Vec::new(),
         };
         for (field, path) in paths {
-            self.path_field(path, &child(ptr, field), field);
+            self.path_field(path, ptr, field);
         }
     }
 
@@ -505,7 +499,7 @@ impl Validator {
                 );
             }
         }
-        self.string_field(&map.label, &child(ptr, "Label"), "Label");
+        self.string_field(&map.label, ptr, "Label");
         let objects = [
             ("ItemReader", matches!(map.item_reader, Field::Wrong(_))),
             ("ItemBatcher", matches!(map.item_batcher, Field::Wrong(_))),
@@ -667,15 +661,15 @@ impl Validator {
                 let field_ptr = child(&catcher_ptr, key);
                 match (key, ql) {
                     ("ErrorEquals", _) => {}
-                    ("Next", _) => self.target(&catcher.next, &field_ptr, "Next", scope, targets),
-                    ("Comment", _) => self.string_field(&catcher.comment, &field_ptr, key),
+                    ("Next", _) => self.target(&catcher.next, &catcher_ptr, "Next", scope, targets),
+                    ("Comment", _) => self.string_field(&catcher.comment, &catcher_ptr, key),
                     ("Assign", _) => {
                         if let Some(assign) = &catcher.assign {
                             self.assign(assign, &field_ptr, ql);
                         }
                     }
                     ("ResultPath", QueryLanguage::JsonPath) => {
-                        self.result_path(&catcher.result_path, &field_ptr)
+                        self.result_path(&catcher.result_path, &catcher_ptr)
                     }
                     ("Output", QueryLanguage::Jsonata) => {
                         if let Some(output) = &catcher.output {

@@ -550,11 +550,11 @@ fn compile_wait(wait: &model::Wait, ctx: &Ctx<'_>) -> Result<Wait> {
         Wait::SecondsExpr(expr)
     } else if let Some(expr) = ctx.expr("Timestamp", wait.timestamp)? {
         Wait::TimestampExpr(expr)
-    } else if let Some(seconds) = &wait.seconds {
-        Wait::Seconds((*seconds).clone())
+    } else if let Some(seconds) = wait.seconds {
+        Wait::Seconds(seconds.clone())
     } else if let Some(path) = ctx.path("SecondsPath", &wait.seconds_path)? {
         Wait::SecondsPath(path)
-    } else if let Some(stamp) = &wait.timestamp {
+    } else if let Some(stamp) = wait.timestamp {
         match stamp {
             Value::String(stamp) => Wait::Timestamp(stamp.clone()),
             _ => {
