@@ -2,8 +2,8 @@
 //! used by executions (which wait and retry) and by TestState (which reports RETRIABLE).
 
 use super::compile::{Catcher, Jitter, State};
-use super::run::*;
-use super::scope::*;
+use super::run::{Run, StateContext, Step};
+use super::scope::{apply_assign, Scope, Vars};
 use crate::error::{ErrorName, StatesError};
 use serde_json::Value;
 use std::borrow::Cow;

@@ -1,11 +1,11 @@
 //! TestState: one top-level state run once, with its data flow inspected, no Retry wait
 //! (a retrier with attempts left is RETRIABLE) and Catch applied (CAUGHT_ERROR).
 
-use super::api::*;
+use super::api::{ExecutionInfo, Services};
 use super::compile::{Kind, Machine, StateId};
 use super::retry_catch::Handling;
-use super::run::*;
-use super::scope::*;
+use super::run::{Run, StateContext, Step};
+use super::scope::Vars;
 use crate::error::StatesError;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
