@@ -3,9 +3,9 @@
 
 use super::choice::{Condition, Rule};
 use super::compile::{Count, JsonataFields, Kind, ResultPath, Selection, State, Transition};
-use super::run::*;
-use super::scope::*;
-use super::size::*;
+use super::run::{Run, StateContext, Step};
+use super::scope::{Scope, Selected, Vars};
+use super::size::fits;
 use super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
 use crate::jsonata::Tree;

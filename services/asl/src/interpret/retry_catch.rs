@@ -2,8 +2,8 @@
 //! used by executions (which wait and retry) and by TestState (which reports RETRIABLE).
 
 use super::compile::{Catcher, Jitter, Kind, State};
-use super::run::*;
-use super::scope::*;
+use super::run::{failure_details, Links, Run, StateContext, Step};
+use super::scope::{apply_assign, Scope, Vars};
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
 use serde_json::Value;

@@ -1,10 +1,10 @@
 //! The run loop: moves one execution from state to state, counting history event ids whether
 //! or not anyone records the events, and yields to the executor in long synchronous loops.
 
-use super::api::*;
+use super::api::{ExecutionInfo, Outcome, Services, Status};
 use super::compile::{Branch, Kind, Machine, State, StateId};
-use super::scope::*;
-use super::size::*;
+use super::scope::Vars;
+use super::size::fits;
 use super::spans;
 use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
 use crate::error::StatesError;
@@ -433,6 +433,8 @@ impl<'a> Run<'a> {
 mod tests {
     use super::*;
     use crate::error::ErrorName;
+    use crate::interpret::api::{TaskHandler, TaskRequest};
+    use crate::interpret::size::{json_size, json_text, size_bound};
     use crate::interpret::{SplitMix64, VirtualClock};
     use std::future::Future;
     use std::sync::mpsc;

@@ -2,8 +2,8 @@
 //! Map item and Parallel branch), the context object, JSONata and intrinsic hosts, `Assign`.
 
 use super::compile::{State, Text};
-use super::run::*;
-use super::size::*;
+use super::run::{Run, StateContext};
+use super::size::fits;
 use super::template::{self, Template};
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;

@@ -2,11 +2,11 @@
 //! its data flow inspected as AWS reports it, no Retry wait (a retrier with attempts left is
 //! RETRIABLE), Catch applied (CAUGHT_ERROR), and mocks standing in for Map and Parallel work.
 
-use super::api::*;
+use super::api::{ExecutionInfo, Services};
 use super::compile::{Branch, Kind, Machine, MapState, State, StateId};
 use super::retry_catch::Handling;
-use super::run::*;
-use super::scope::*;
+use super::run::{Run, StateContext, Step};
+use super::scope::{Scope, Vars};
 use crate::error::{ErrorName, StatesError};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;

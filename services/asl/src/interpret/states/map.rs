@@ -2,10 +2,10 @@
 //! tolerated failures and the iteration history events.
 
 use super::super::compile::{Count, MapMode, MapState, State};
-use super::super::data_flow::*;
-use super::super::run::*;
-use super::super::scope::*;
-use super::super::size::*;
+use super::super::data_flow::{display_raw, float, integer};
+use super::super::run::{failure_details, Links, Run, StateContext};
+use super::super::scope::{Scope, Vars};
+use super::super::size::json_size;
 use super::super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;

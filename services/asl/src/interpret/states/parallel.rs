@@ -2,8 +2,8 @@
 //! and the ParallelStateStarted/Succeeded events (ParallelStateFailed is the retry layer's).
 
 use super::super::compile::Branch;
-use super::super::run::*;
-use super::super::scope::*;
+use super::super::run::{Run, StateContext};
+use super::super::scope::Vars;
 use crate::error::StatesError;
 use crate::history::HistoryEventType as Event;
 use futures::future::{self, FutureExt};

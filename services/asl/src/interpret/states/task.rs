@@ -1,11 +1,11 @@
 //! The Task state's work: one call to the `TaskHandler`, with timeout and heartbeat,
 //! its history events (Lambda ARNs have their own) and callback task tokens.
 
-use super::super::api::*;
+use super::super::api::{Heartbeat, TaskRequest};
 use super::super::compile::{State, Task, TaskEvents};
-use super::super::run::*;
-use super::super::scope::*;
-use super::super::size::*;
+use super::super::run::{failure_details, Run, StateContext};
+use super::super::scope::{Scope, Vars};
+use super::super::size::fits;
 use super::super::spans;
 use super::super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};

@@ -2,9 +2,9 @@
 //! expressions, with AWS's messages for values out of range.
 
 use super::super::compile::Wait;
-use super::super::data_flow::*;
-use super::super::run::*;
-use super::super::scope::*;
+use super::super::data_flow::display_raw;
+use super::super::run::Run;
+use super::super::scope::Scope;
 use crate::error::StatesError;
 use crate::timestamp;
 use std::time::Duration;
