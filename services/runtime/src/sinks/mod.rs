@@ -72,6 +72,9 @@ pub enum SinkError {
     /// Kafka did not acknowledge a record.
     #[error("producing history: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// A publisher (the gateway's) did not take a record.
+    #[error("producing history: {0}")]
+    Publish(String),
 }
 
 /// Takes the history of one execution at a time.
