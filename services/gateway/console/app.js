@@ -11,6 +11,8 @@ const API = location.pathname.replace(/\/console\/.*$/, "/");
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
+  // Blocks of JSON scroll: keyboard users must be able to reach them (WCAG 2.1.1).
+  if (tag === "pre") node.tabIndex = 0;
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
@@ -173,7 +175,8 @@ function drawGraph(definition, outcome, label) {
   graph.setGraph({ rankdir: "TB", nodesep: 30, ranksep: 40, marginx: 12, marginy: 12 });
   graph.setDefaultEdgeLabel(() => ({}));
   for (const [name, state] of Object.entries(definition.States || {})) {
-    const width = Math.max(110, Math.min(260, 12 + 7.2 * Math.max(name.length, state.Type.length + 2)));
+    // Room for the name, and for "Type · not reached" under it.
+    const width = Math.max(110, Math.min(280, 16 + 7.2 * Math.max(name.length, state.Type.length + 14)));
     graph.setNode(name, { width, height: 46, type: state.Type });
   }
   for (const edge of transitions(definition)) graph.setEdge(edge.from, edge.to, { label: edge.label });
@@ -196,7 +199,7 @@ function drawGraph(definition, outcome, label) {
     group.append(title, svg("rect", { width: node.width, height: node.height, rx: 6 }), text(20, name, "600"), text(36, node.type + (outcome && what !== "not-reached" ? " · " + what.replace("-", " ") : "")));
     root.append(group);
   }
-  return el("div", { class: "graph" }, root);
+  return el("div", { class: "graph", tabindex: "0" }, root);
 }
 
 function legend() {
@@ -280,8 +283,8 @@ async function executionPage(arn) {
     el("dt", {}, "Duration"), el("dd", {}, stop !== undefined ? duration((stop - execution.startDate) * 1000) : "running"),
     el("dt", {}, "Idempotency key"), el("dd", { class: "mono" }, execution.idempotencyKey || "none"),
     el("dt", {}, "Start record"), el("dd", { class: "mono" }, source
-      ? el("span", {}, el("a", { href: `#/executions?`, title: "the start record's coordinates", "data-source": "1" }, `${source.topic} / partition ${source.partition} / offset ${source.offset}`),
-        el("br"), `kcat -b ${brokers} -C -t ${source.topic} -p ${source.partition} -o ${source.offset} -c 1`)
+      ? el("span", { id: "start-record" }, `${source.topic} / partition ${source.partition} / offset ${source.offset}`,
+        el("br"), el("code", {}, `kcat -b ${brokers} -C -t ${source.topic} -p ${source.partition} -o ${source.offset} -c 1`))
       : "none (a synchronous execution)"));
   parts.push(summary);
   if (definition) {
