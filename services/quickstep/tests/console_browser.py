@@ -35,6 +35,19 @@ CHROMIUM = os.environ.get("QUICKSTEP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ACCOUNT = "arn:aws:states:local:000000000000:"
+# A task that fails at once (no such connection), is retried once, then caught.
+CAUGHT = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                 "Parameters": {"ApiEndpoint": "http://127.0.0.1:9/x", "Method": "GET",
+                                "Authentication": {"ConnectionArn": "arn:aws:events:local:000000000000:connection/none/1"}},
+                 "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recover"}], "Next": "Done"},
+        "Recover": {"Type": "Pass", "End": True},
+        "Done": {"Type": "Succeed"},
+    },
+}
 DEFINITION = {
     "StartAt": "Check",
     "States": {
@@ -99,6 +112,10 @@ def run(endpoint, console, artifacts):
             break
         assert time.monotonic() < deadline, f"the store never showed both executions: {listed}"
         time.sleep(0.2)
+    sfn.create_state_machine(name="console-caught", definition=json.dumps(CAUGHT),
+                             roleArn="arn:aws:iam::000000000000:role/r", type="EXPRESS")
+    caught = sfn.start_sync_execution(stateMachineArn=ACCOUNT + "stateMachine:console-caught", input="{}")
+    assert caught["status"] == "SUCCEEDED", caught
     history = sfn.get_execution_history(executionArn=failed["executionArn"])["events"]
     passed = 0
 
@@ -161,6 +178,17 @@ def run(endpoint, console, artifacts):
         expect(page.locator("#timeline .bar-row")).to_have_count(2)
         page.screenshot(path=os.path.join(artifacts, "execution.png"), full_page=True)
         no_serious_violations(page, "execution")
+        passed += 1
+
+        # A task retried and then caught: each state coloured by what it did.
+        page.goto(console + "#/execution/" + caught["executionArn"])
+        expect(page.locator(".graph g.node")).to_have_count(3)
+        assert outcome("Call") == "caught", outcome("Call")
+        assert outcome("Recover") == "succeeded", outcome("Recover")
+        assert outcome("Done") == "not-reached", outcome("Done")
+        expect(page.locator("#events tr.event[data-type=TaskScheduled]")).to_have_count(2)
+        expect(page.locator("#error-banner")).to_have_count(0)
+        page.screenshot(path=os.path.join(artifacts, "caught.png"), full_page=True)
         passed += 1
 
         # The state machine page: graph, validation, a sync start with its result, the CLI.
