@@ -95,11 +95,13 @@ def no_serious_violations(page, where):
 
 
 def run(endpoint, console, artifacts):
+    run_id = str(int(time.time() * 1000))[-8:]
     sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="local",
                        aws_access_key_id="dev", aws_secret_access_key="dev",
                        config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1}))
-    machine = ACCOUNT + "stateMachine:console-orders"
-    sfn.create_state_machine(name="console-orders", definition=json.dumps(DEFINITION),
+    machine_name = "console-orders-" + run_id
+    machine = ACCOUNT + "stateMachine:" + machine_name
+    sfn.create_state_machine(name=machine_name, definition=json.dumps(DEFINITION),
                              roleArn="arn:aws:iam::000000000000:role/r", type="EXPRESS")
     failed = sfn.start_sync_execution(stateMachineArn=machine, name="console-failed-1", input='{"amount": 5}')
     assert failed["status"] == "FAILED", failed
@@ -112,9 +114,10 @@ def run(endpoint, console, artifacts):
             break
         assert time.monotonic() < deadline, f"the store never showed both executions: {listed}"
         time.sleep(0.2)
-    sfn.create_state_machine(name="console-caught", definition=json.dumps(CAUGHT),
+    caught_machine = ACCOUNT + "stateMachine:console-caught-" + run_id
+    sfn.create_state_machine(name="console-caught-" + run_id, definition=json.dumps(CAUGHT),
                              roleArn="arn:aws:iam::000000000000:role/r", type="EXPRESS")
-    caught = sfn.start_sync_execution(stateMachineArn=ACCOUNT + "stateMachine:console-caught", input="{}")
+    caught = sfn.start_sync_execution(stateMachineArn=caught_machine, input="{}")
     assert caught["status"] == "SUCCEEDED", caught
     history = sfn.get_execution_history(executionArn=failed["executionArn"])["events"]
     passed = 0
@@ -136,7 +139,26 @@ def run(endpoint, console, artifacts):
         no_serious_violations(page, "list")
         passed += 1
 
-        page.uncheck("#f-live")  # paused: the filtered rows must not be replaced meanwhile
+        # Live updates: a new execution appears without a reload; paused, the next does not.
+        sfn.start_sync_execution(stateMachineArn=machine, name="console-live-1", input='{"amount": 1}')
+        expect(rows.filter(has_text="console-live-1")).to_have_count(1, timeout=10_000)
+        page.uncheck("#f-live")
+        sfn.start_sync_execution(stateMachineArn=machine, name="console-paused-1", input='{"amount": 1}')
+        paused_arn = ACCOUNT + "express:" + machine_name + ":console-paused-1"
+        deadline = time.monotonic() + 10
+        while True:  # in the store, so only the pause can keep it off the page
+            try:
+                sfn.describe_execution(executionArn=paused_arn)
+                break
+            except sfn.exceptions.ExecutionDoesNotExist:
+                assert time.monotonic() < deadline, "the paused execution never reached the store"
+                time.sleep(0.1)
+        time.sleep(4.5)  # two live periods
+        expect(rows.filter(has_text="console-paused-1")).to_have_count(0)
+        page.click("form.filters button[type=submit]")  # a manual refresh shows it
+        expect(rows.filter(has_text="console-paused-1")).to_have_count(1)
+        passed += 1
+
         page.select_option("#f-status", "FAILED")
         page.select_option("#f-machine", machine)
         page.click("form.filters button[type=submit]")
@@ -210,6 +232,8 @@ def run(endpoint, console, artifacts):
 
         assert not errors, f"JavaScript errors: {errors}"
         browser.close()
+    for arn in (machine, caught_machine):
+        sfn.delete_state_machine(stateMachineArn=arn)
     return passed
 
 
