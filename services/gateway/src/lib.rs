@@ -277,6 +277,7 @@ impl Gateway {
                 store.clone(),
                 consumer,
                 topics,
+                Arc::new(gateway.metrics.clone()),
                 reader_stop.clone(),
             ))),
             _ => None,

@@ -53,6 +53,23 @@ impl Topics {
     }
 }
 
+/// What the reader reports as it goes (the gateway turns it into metrics).
+pub trait Observer: Send + Sync {
+    /// A batch was written: this many results and history events.
+    fn applied(&self, results: usize, events: usize);
+    /// A record was skipped: it is not the JSON its topic carries (`result` or `history`).
+    fn skipped(&self, kind: &'static str);
+    /// A batch of this many records could not be written (the store failed).
+    fn failed(&self, records: usize);
+}
+
+/// Reports nowhere.
+impl Observer for () {
+    fn applied(&self, _: usize, _: usize) {}
+    fn skipped(&self, _: &'static str) {}
+    fn failed(&self, _: usize) {}
+}
+
 /// Reads until `shutdown`. A malformed record is logged with its coordinates and skipped; a
 /// store that fails (disk full) is logged and the batch dropped, so the API keeps answering
 /// from what it has.
@@ -60,6 +77,7 @@ pub async fn run(
     store: Arc<Store>,
     consumer: StreamConsumer,
     topics: Topics,
+    observer: Arc<dyn Observer>,
     shutdown: CancellationToken,
 ) {
     let mut last_retention = Instant::now();
@@ -80,13 +98,17 @@ pub async fn run(
                 Ok(message) => {
                     match topics.decode(message.topic(), message.key(), message.payload()) {
                         Some(Ok(record)) => batch.push(record),
-                        Some(Err(error)) => tracing::warn!(
-                            message = "Record skipped by the execution store.",
-                            topic = message.topic(),
-                            partition = message.partition(),
-                            offset = message.offset(),
-                            %error
-                        ),
+                        Some(Err(error)) => {
+                            let crate::record::DecodeError::Malformed { kind, .. } = &error;
+                            observer.skipped(kind);
+                            tracing::warn!(
+                                message = "Record skipped by the execution store.",
+                                topic = message.topic(),
+                                partition = message.partition(),
+                                offset = message.offset(),
+                                %error
+                            )
+                        }
                         None => {}
                     }
                 }
@@ -100,11 +122,22 @@ pub async fn run(
             }
         }
         if !batch.is_empty() {
+            let results = batch
+                .iter()
+                .filter(|r| matches!(r, Record::Result(_)))
+                .count();
+            let (size, events) = (batch.len(), batch.len() - results);
             let writer = store.clone();
             match tokio::task::spawn_blocking(move || writer.apply(&batch)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(message = "Execution store write failed.", %error),
-                Err(error) => tracing::warn!(message = "Execution store write panicked.", %error),
+                Ok(Ok(())) => observer.applied(results, events),
+                Ok(Err(error)) => {
+                    observer.failed(size);
+                    tracing::warn!(message = "Execution store write failed.", %error)
+                }
+                Err(error) => {
+                    observer.failed(size);
+                    tracing::warn!(message = "Execution store write panicked.", %error)
+                }
             }
         }
         if last_retention.elapsed() >= RETENTION_EVERY {

@@ -368,10 +368,12 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
         .reader_from_beginning("store", &topics.names())
         .expect("consumer");
     let shutdown = tokio_util::sync::CancellationToken::new();
+    let counts = Arc::new(Counts::default());
     let task = tokio::spawn(store::ingest::run(
         store.clone(),
         consumer,
         topics,
+        counts.clone(),
         shutdown.clone(),
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -394,4 +396,36 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
         .await
         .expect("stops")
         .expect("joins");
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(counts.results.load(SeqCst), 1);
+    assert_eq!(counts.events.load(SeqCst), 1);
+    assert_eq!(counts.skipped.load(SeqCst), 1, "the malformed result");
+    assert_eq!(counts.failed.load(SeqCst), 0);
+}
+
+/// Counts what the reader reports.
+#[derive(Default)]
+struct Counts {
+    results: std::sync::atomic::AtomicUsize,
+    events: std::sync::atomic::AtomicUsize,
+    skipped: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl store::ingest::Observer for Counts {
+    fn applied(&self, results: usize, events: usize) {
+        self.results
+            .fetch_add(results, std::sync::atomic::Ordering::SeqCst);
+        self.events
+            .fetch_add(events, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn skipped(&self, kind: &'static str) {
+        assert_eq!(kind, "result");
+        self.skipped
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn failed(&self, records: usize) {
+        self.failed
+            .fetch_add(records, std::sync::atomic::Ordering::SeqCst);
+    }
 }
