@@ -75,6 +75,63 @@ pub struct GatewayConfig {
     /// Task integrations of sync executions (the same `[tasks]` section as the worker's).
     #[serde(default)]
     pub tasks: TasksConfig,
+    /// Where sync executions publish their results, and the execution store reads results.
+    #[serde(default = "default_results_topic")]
+    pub results_topic: String,
+    /// The execution store behind ListExecutions, DescribeExecution, GetExecutionHistory and
+    /// the console: `off`, `memory`, or `file:PATH` (a scratch file, emptied at start: the
+    /// store is rebuilt from the results and history topics).
+    #[serde(default = "default_store")]
+    pub store: String,
+    /// The history topic the store reads; by default the topic of `history = "kafka:TOPIC"`.
+    #[serde(default)]
+    pub store_history_topic: Option<String>,
+    /// Executions that started longer ago than this many hours leave the store.
+    #[serde(default = "default_store_retention_hours")]
+    pub store_retention_hours: u64,
+    /// The store's size limit in bytes; the oldest executions leave first.
+    #[serde(default = "default_store_max_bytes")]
+    pub store_max_bytes: u64,
+}
+
+fn default_results_topic() -> String {
+    "quickstep.results".into()
+}
+fn default_store() -> String {
+    "off".into()
+}
+fn default_store_retention_hours() -> u64 {
+    24
+}
+fn default_store_max_bytes() -> u64 {
+    1 << 30
+}
+
+/// Where the execution store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// No store: the read APIs answer that it is off.
+    Off,
+    /// In memory.
+    Memory,
+    /// A scratch file.
+    File(std::path::PathBuf),
+}
+
+impl StoreKind {
+    /// Parses `off`, `memory` or `file:PATH`.
+    pub fn parse(text: &str) -> Result<StoreKind, String> {
+        match text {
+            "off" => Ok(StoreKind::Off),
+            "memory" => Ok(StoreKind::Memory),
+            _ => match text.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(StoreKind::File(path.into())),
+                _ => Err(format!(
+                    "store must be off, memory or file:PATH, not '{text}'"
+                )),
+            },
+        }
+    }
 }
 
 fn default_address() -> String {
@@ -155,7 +212,24 @@ impl GatewayConfig {
             )));
         }
         runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        StoreKind::parse(&self.store).map_err(ConfigError)?;
+        if self.store_retention_hours == 0 || self.store_max_bytes < 1 << 20 {
+            return Err(ConfigError(
+                "store_retention_hours must be at least 1 and store_max_bytes at least 1048576"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The history topic the execution store reads, if any.
+    pub fn store_history_topic(&self) -> Option<String> {
+        self.store_history_topic.clone().or_else(|| {
+            match runtime::sinks::HistorySinkKind::parse(&self.history) {
+                Ok(runtime::sinks::HistorySinkKind::Kafka(topic)) => Some(topic),
+                _ => None,
+            }
+        })
     }
 
     /// Whether requests must be signed.
@@ -185,6 +259,50 @@ mod tests {
         config.validate().expect("the defaults work");
         assert_eq!(config.address, "127.0.0.1:8080");
         assert!(!config.authenticates());
+    }
+
+    #[test]
+    fn store_settings_are_checked() {
+        assert_eq!(StoreKind::parse("memory"), Ok(StoreKind::Memory));
+        assert_eq!(
+            StoreKind::parse("file:/tmp/s.db"),
+            Ok(StoreKind::File("/tmp/s.db".into()))
+        );
+        for bad in ["file:", "sqlite", ""] {
+            let config = GatewayConfig {
+                store: bad.into(),
+                ..GatewayConfig::default()
+            };
+            assert!(
+                config
+                    .validate()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("store must be"),
+                "{bad}"
+            );
+        }
+        let config = GatewayConfig {
+            store_retention_hours: 0,
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = GatewayConfig {
+            store_max_bytes: 10,
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = GatewayConfig {
+            history: "kafka:h".into(),
+            ..GatewayConfig::default()
+        };
+        assert_eq!(config.store_history_topic().as_deref(), Some("h"));
+        let config = GatewayConfig {
+            store_history_topic: Some("x".into()),
+            ..config
+        };
+        assert_eq!(config.store_history_topic().as_deref(), Some("x"));
+        assert_eq!(GatewayConfig::default().store_history_topic(), None);
     }
 
     #[test]

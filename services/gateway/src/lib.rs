@@ -9,17 +9,19 @@
 pub mod auth;
 pub mod callbacks;
 pub mod config;
+pub mod console;
 pub mod executions;
 pub mod metrics;
 pub mod protocol;
 pub mod publish;
+pub mod read;
 pub mod state_machines;
 pub mod test_state;
 
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::protocol::{ApiError, Operation};
-use crate::publish::{KafkaPublisher, MemoryPublisher, Publisher};
+use crate::publish::{KafkaPublisher, MemoryPublisher, Publisher, PublisherSink};
 use crate::state_machines::Catalog;
 use asl::history::Level;
 use asl::interpret::Rng;
@@ -62,6 +64,9 @@ pub enum GatewayError {
     /// The listener failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    /// The execution store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// A built gateway: shared by every request.
@@ -82,6 +87,10 @@ pub struct Gateway {
     rng: asl::interpret::SplitMix64,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
+    /// Executions and their history, for the read APIs and the console.
+    store: Option<Arc<store::Store>>,
+    /// Feeds the store from Kafka (absent for an in-memory gateway).
+    store_reader: Option<(rdkafka::consumer::StreamConsumer, store::ingest::Topics)>,
 }
 
 impl Gateway {
@@ -98,13 +107,23 @@ impl Gateway {
         if let HistorySinkKind::Kafka(topic) = &history_kind {
             topics.push(topic);
         }
+        let store_topics = store::ingest::Topics {
+            results: config.results_topic.clone(),
+            history: config.store_history_topic(),
+        };
+        topics.extend(store_topics.names());
         kafka.ensure_topics(&topics).await?;
         let producer = kafka.producer()?;
-        let history = history_kind.open(&producer).await?;
         let follower = kafka.registry_consumer()?;
         let publisher = Arc::new(KafkaPublisher::new(producer.clone()));
-        let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer))?;
-        gateway.history = history;
+        let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer.clone()))?;
+        if gateway.history.is_none() {
+            gateway.history = history_kind.open(&producer).await?;
+        }
+        if gateway.store.is_some() {
+            let reader = kafka.reader_from_beginning("store", &store_topics.names())?;
+            gateway.store_reader = Some((reader, store_topics));
+        }
         gateway.follower = Some(follower);
         Ok(gateway)
     }
@@ -134,6 +153,31 @@ impl Gateway {
             producer,
             callbacks.clone(),
         )?);
+        // Sync history to Kafka goes through the publisher, as results do (in-memory
+        // gateways keep it); other sinks are opened by `build`.
+        let history: Option<Arc<dyn HistorySink>> =
+            match HistorySinkKind::parse(&config.history).map_err(config::ConfigError)? {
+                HistorySinkKind::Kafka(topic) => {
+                    Some(Arc::new(PublisherSink::new(publisher.clone(), topic)))
+                }
+                _ => None,
+            };
+        let store = match config::StoreKind::parse(&config.store).map_err(config::ConfigError)? {
+            config::StoreKind::Off => None,
+            kind => {
+                let path = match &kind {
+                    config::StoreKind::File(path) => Some(path.as_path()),
+                    _ => None,
+                };
+                let retention = store::Retention {
+                    max_age: Some(std::time::Duration::from_secs(
+                        config.store_retention_hours.saturating_mul(3600),
+                    )),
+                    max_bytes: Some(config.store_max_bytes),
+                };
+                Some(Arc::new(store::Store::open(path, retention)?))
+            }
+        };
         let executor = Executor::new(
             tasks.clone(),
             Arc::new(SystemClock),
@@ -148,7 +192,9 @@ impl Gateway {
             executor,
             executor_tasks: tasks,
             callbacks,
-            history: None,
+            history,
+            store,
+            store_reader: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
             start_limits: runtime::start_rate::StartLimits::new(
                 config.start_rate_per_second,
@@ -176,6 +222,11 @@ impl Gateway {
         &self.config
     }
 
+    /// The execution store, when on.
+    pub fn store(&self) -> Option<&Arc<store::Store>> {
+        self.store.as_ref()
+    }
+
     /// Registers a definition as CreateStateMachine would (EXPRESS, no logging), replacing
     /// one of the same name: how `quickstep dev` registers the examples.
     pub async fn register(&self, name: &str, definition: &str) -> Result<String, ApiError> {
@@ -192,6 +243,7 @@ impl Gateway {
                 get(move || async move { metrics.metrics.render() }),
             )
             .route("/healthz", get(|| async { "ok" }))
+            .merge(console::routes())
             .fallback(api)
             .with_state(self)
     }
@@ -212,16 +264,36 @@ impl Gateway {
             return Err(GatewayError::Unauthenticated(address));
         }
         let follower = self.follower.take();
+        let store_reader = self.store_reader.take();
         let gateway = Arc::new(self);
         let following = follower.map(|consumer| {
             tokio::spawn(follow_registry(consumer, gateway.clone(), shutdown.clone()))
         });
+        // Owned here and awaited after the server stops; it ends on `shutdown` or when the
+        // server does (its own child token, so a failed server stops no one else).
+        let reader_stop = shutdown.child_token();
+        let ingesting = match (store_reader, &gateway.store) {
+            (Some((consumer, topics)), Some(store)) => Some(tokio::spawn(store::ingest::run(
+                store.clone(),
+                consumer,
+                topics,
+                Arc::new(gateway.metrics.clone()),
+                reader_stop.clone(),
+            ))),
+            _ => None,
+        };
         tracing::info!(message = "Serving the Step Functions API.", %address, authenticated = gateway.config.authenticates());
         let served = axum::serve(listener, gateway.router())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await;
         if let Some(following) = following {
             following.abort();
+        }
+        if let Some(ingesting) = ingesting {
+            reader_stop.cancel();
+            if let Err(error) = ingesting.await {
+                tracing::warn!(message = "The execution store reader failed.", %error);
+            }
         }
         served.map_err(GatewayError::Io)
     }
@@ -320,6 +392,12 @@ impl Gateway {
             Operation::SendTaskSuccess
             | Operation::SendTaskFailure
             | Operation::SendTaskHeartbeat => callbacks::send(self, operation, &body).await,
+            Operation::ListExecutions => read::list_executions(self, &body).await,
+            Operation::DescribeExecution => read::describe_execution(self, &body).await,
+            Operation::GetExecutionHistory => read::get_execution_history(self, &body).await,
+            Operation::DescribeStateMachineForExecution => {
+                read::describe_state_machine_for_execution(self, &body).await
+            }
         }
     }
 }

@@ -40,6 +40,14 @@ pub enum Operation {
     SendTaskFailure,
     /// SendTaskHeartbeat.
     SendTaskHeartbeat,
+    /// ListExecutions (from the execution store).
+    ListExecutions,
+    /// DescribeExecution (from the execution store).
+    DescribeExecution,
+    /// GetExecutionHistory (from the execution store).
+    GetExecutionHistory,
+    /// DescribeStateMachineForExecution.
+    DescribeStateMachineForExecution,
 }
 
 /// Every operation with its wire name: the one table `parse` and `as_str` read.
@@ -59,6 +67,13 @@ const OPERATIONS: &[(Operation, &str)] = &[
     (Operation::SendTaskSuccess, "SendTaskSuccess"),
     (Operation::SendTaskFailure, "SendTaskFailure"),
     (Operation::SendTaskHeartbeat, "SendTaskHeartbeat"),
+    (Operation::ListExecutions, "ListExecutions"),
+    (Operation::DescribeExecution, "DescribeExecution"),
+    (Operation::GetExecutionHistory, "GetExecutionHistory"),
+    (
+        Operation::DescribeStateMachineForExecution,
+        "DescribeStateMachineForExecution",
+    ),
 ];
 
 impl Operation {
@@ -89,6 +104,9 @@ pub enum ApiError {
     /// The state machine is not registered.
     #[error("{0}")]
     StateMachineDoesNotExist(String),
+    /// The execution is not in the execution store.
+    #[error("{0}")]
+    ExecutionDoesNotExist(String),
     /// A different state machine of that name exists.
     #[error("{0}")]
     StateMachineAlreadyExists(String),
@@ -156,6 +174,7 @@ impl ApiError {
     pub fn type_name(&self) -> &'static str {
         match self {
             ApiError::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
+            ApiError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             ApiError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::InvalidDefinition(_) => "InvalidDefinition",

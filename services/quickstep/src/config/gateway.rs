@@ -31,6 +31,11 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_topic: Option<String>,
+    /// The execution store behind ListExecutions, DescribeExecution, GetExecutionHistory and
+    /// the console: off, memory or file:PATH [env: QUICKSTEP_GATEWAY_STORE] [default: off].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// SigV4 access key, ID:SECRET (repeatable); none = no authentication
     /// [env: QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET,…].
     #[arg(long = "access-key", value_name = "ID:SECRET")]
@@ -197,6 +202,62 @@ mod tests {
             assert_eq!(config.access_keys.len(), 3);
             assert_eq!(config.access_keys["AKIDENV"], "s1");
             assert_eq!(config.access_keys["AKIDFILE"], "s0");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_store_layers_from_file_env_and_flag() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "store = \"file:/tmp/a.db\"\nstore_retention_hours = 2\n",
+            )?;
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None,
+                },
+            )
+            .expect("layers");
+            assert_eq!(
+                (config.store.as_str(), config.store_retention_hours),
+                ("file:/tmp/a.db", 2)
+            );
+            jail.set_env("QUICKSTEP_GATEWAY_STORE_MAX_BYTES", "2097152");
+            let flags = GatewayFlags {
+                store: Some("memory".into()),
+                ..flags
+            };
+            let config = load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None,
+                },
+            )
+            .expect("layers");
+            assert_eq!(
+                (config.store.as_str(), config.store_max_bytes),
+                ("memory", 2_097_152)
+            );
+            let flags = GatewayFlags {
+                store: Some("sqlite".into()),
+                ..GatewayFlags::default()
+            };
+            assert!(load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None
+                }
+            )
+            .is_err());
             Ok(())
         });
     }

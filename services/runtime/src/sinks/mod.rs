@@ -76,6 +76,9 @@ pub enum SinkError {
     /// An event could not be encoded (a number JSON cannot hold).
     #[error("encoding history: {0}")]
     Encode(#[from] quickstep_proto::Error),
+    /// A publisher (the gateway's) did not take a record.
+    #[error("producing history: {0}")]
+    Publish(String),
 }
 
 /// The history of one run of one execution.
@@ -91,7 +94,7 @@ pub struct HistoryBatch<'a> {
 
 impl HistoryBatch<'_> {
     /// Each event as its wire record, proto3 JSON encoded.
-    fn json_records(&self) -> Result<Vec<Vec<u8>>, SinkError> {
+    pub fn json_records(&self) -> Result<Vec<Vec<u8>>, SinkError> {
         self.events
             .iter()
             .map(|event| Ok(log_record(self.execution_arn, self.attempt, event).to_json_bytes()?))
