@@ -31,6 +31,7 @@ fn test(definition: Value, state: &str, input: Value, retries: u64) -> asl::Test
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let request = TestStateInput {
@@ -101,6 +102,7 @@ fn fail_and_unknown_states() {
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let request = TestStateInput {

@@ -132,6 +132,7 @@ pub fn run_with(
         tasks: &lambdas,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let info = ExecutionInfo {
@@ -346,6 +347,7 @@ pub fn run_full(
         tasks: &tasks,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: Some(&observer),
     };
     let info = ExecutionInfo {

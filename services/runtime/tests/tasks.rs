@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use common::{lambda_server, run, task};
 use runtime::clock::SystemClock;
+use runtime::task_token::{TaskTokenKeys, TokenError};
 use runtime::tasks::callback::{
     CallbackError, CallbackMessage, CallbackRegistry, CallbackRouter, Routed,
 };
@@ -101,7 +102,12 @@ async fn http_server() -> String {
 fn integrations(config: Value) -> Integrations {
     let mut config: TasksConfig = serde_json::from_value(config).unwrap();
     config.http.read_timeout_ms = config.http.read_timeout_ms.min(10_000);
-    Integrations::new(&config, None, CallbackRegistry::new(Arc::new(SystemClock))).unwrap()
+    Integrations::new(
+        &config,
+        None,
+        CallbackRegistry::new(Arc::new(SystemClock), common::keys()),
+    )
+    .unwrap()
 }
 
 fn http(parameters: Value) -> Value {
@@ -375,7 +381,7 @@ async fn connections_authenticate_and_secrets_never_show() {
     let error = Integrations::new(
         &serde_json::from_value(json!({"connections": {"c": {"auth": {"type": "api_key", "header": "k", "value": {"env": "QUICKSTEP_TEST_UNSET"}}}}})).unwrap(),
         None,
-        CallbackRegistry::new(Arc::new(SystemClock)),
+        CallbackRegistry::new(Arc::new(SystemClock), common::keys()),
     )
     .err()
     .unwrap();
@@ -526,7 +532,7 @@ async fn token_of(registry: &CallbackRegistry) -> String {
 
 #[tokio::test]
 async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
-    let registry = CallbackRegistry::new(Arc::new(SystemClock));
+    let registry = CallbackRegistry::new(Arc::new(SystemClock), common::keys());
     let tasks = Integrations::new(&TasksConfig::default(), None, registry.clone()).unwrap();
     let router = CallbackRouter {
         registry: Some(registry.clone()),
@@ -557,16 +563,28 @@ async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
     };
     assert_eq!(registry.deliver(&again), Err(CallbackError::TaskTimedOut));
     let unknown = CallbackMessage::SendTaskHeartbeat {
-        task_token: "f".repeat(64),
+        task_token: common::keys().mint("arn:aws:states:local:0:express:test:other"),
     };
     assert_eq!(
         registry.deliver(&unknown),
         Err(CallbackError::TaskDoesNotExist)
     );
-    let invalid = CallbackMessage::SendTaskHeartbeat {
-        task_token: String::new(),
-    };
-    assert_eq!(registry.deliver(&invalid), Err(CallbackError::InvalidToken));
+    for (token, reason) in [
+        (String::new(), TokenError::Malformed),
+        ("f".repeat(64), TokenError::Malformed),
+        (
+            TaskTokenKeys::ephemeral()
+                .unwrap()
+                .mint(&common::info().execution_arn),
+            TokenError::Forged,
+        ),
+    ] {
+        let invalid = CallbackMessage::SendTaskHeartbeat { task_token: token };
+        assert_eq!(
+            registry.deliver(&invalid),
+            Err(CallbackError::InvalidToken(reason))
+        );
+    }
     // Failure.
     let (outcome, _) = tokio::join!(
         run(&definition, json!({}), MachineType::Standard, &tasks),
@@ -580,6 +598,19 @@ async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
                 registry.deliver(&bad),
                 Err(CallbackError::InvalidOutput(_))
             ));
+            // The live token with one character changed: refused, and the task waits on.
+            let mut altered = token.clone().into_bytes();
+            altered[40] = if altered[40] == b'A' { b'B' } else { b'A' };
+            let altered = CallbackMessage::SendTaskFailure {
+                task_token: String::from_utf8(altered).unwrap(),
+                error: Some("Forged".into()),
+                cause: None,
+            };
+            assert_eq!(
+                registry.deliver(&altered),
+                Err(CallbackError::InvalidToken(TokenError::Forged))
+            );
+            assert_eq!(registry.waiting(), 1);
             registry
                 .deliver(&CallbackMessage::SendTaskFailure {
                     task_token: token,
@@ -636,7 +667,7 @@ async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
 async fn lambda_wait_for_task_token_calls_then_waits() {
     let (base, functions) = lambda_server().await;
     functions.add("t", "echo", json!({"behaviour": "identity"}));
-    let registry = CallbackRegistry::new(Arc::new(SystemClock));
+    let registry = CallbackRegistry::new(Arc::new(SystemClock), common::keys());
     let config: TasksConfig =
         serde_json::from_value(json!({"lambda": {"endpoint": format!("{base}/t")}})).unwrap();
     let tasks = Integrations::new(&config, None, registry.clone()).unwrap();
@@ -726,7 +757,7 @@ async fn kafka_task_produces_and_reports_the_offset() {
     let tasks = Integrations::new(
         &TasksConfig::default(),
         Some(producer),
-        CallbackRegistry::new(Arc::new(SystemClock)),
+        CallbackRegistry::new(Arc::new(SystemClock), common::keys()),
     )
     .unwrap();
     let definition = task(

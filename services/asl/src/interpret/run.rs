@@ -434,6 +434,7 @@ mod tests {
                 tasks: &NoTasks,
                 clock: &clock,
                 rng: &rng,
+                tokens: &crate::interpret::CountingTokens::default(),
                 history: None,
             };
             let info = ExecutionInfo::default();
