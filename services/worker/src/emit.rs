@@ -3,7 +3,7 @@
 //! all of that is acknowledged does the record count as finished for the commit.
 
 use crate::admit::{Job, Rejection};
-use crate::idempotency::IdempotencyStore;
+use crate::idempotency::{IdempotencyStore, RecordId};
 use crate::metrics::Metrics;
 use crate::source::SourceRecord;
 use quickstep_proto::v1::execution_result as result;
@@ -98,6 +98,28 @@ impl Emitter {
                 }
             }
         }
+    }
+
+    /// Publishes the FAILED result (States.Runtime) of a record whose trip through the
+    /// worker panicked outside the executor, which contains its own. Only the record's
+    /// coordinates survive the panic: the result carries them, with no key.
+    pub async fn panicked(&self, record: &RecordId) {
+        self.metrics.executions.panics.inc();
+        tracing::error!(message = "A record's task panicked; it ends FAILED with States.Runtime.", record = %record);
+        let mut result = ExecutionResult {
+            status: result::Status::Failed as i32,
+            error: Some(asl::ErrorName::Runtime.to_string()),
+            cause: Some(runtime::execute::PANIC_CAUSE.into()),
+            ..ExecutionResult::default()
+        };
+        let source = SourceRecord {
+            id: record.clone(),
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+            timestamp_ms: None,
+        };
+        self.publish_result(&source, &mut result).await;
     }
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).

@@ -242,6 +242,8 @@ impl Worker {
                     while let Some(done) = next {
                         match done {
                             Ok(done) => self.finish(done, &mut tracker),
+                            // Panics are caught inside the task (`execute::start`), which
+                            // then still reports its record; only a cancelled task lands here.
                             Err(error) => tracing::error!(message = "An execution task failed.", %error),
                         }
                         next = executions.try_join_next();
