@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Done {
     pub(crate) record: RecordId,
     /// False when the record must stay uncommitted (shutdown while its claim could not be
-    /// made): its offset then holds the partition's commit position.
+    /// made, or before its completion landed): its offset then holds the partition's commit
+    /// position, and the next owner takes the claim over as the same record.
     pub(crate) committed: bool,
     pub(crate) finished_at: Instant,
 }
@@ -81,8 +82,12 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
         // stage was one more allocation and one more copy of its future per record.
         Admission::Run(mut job) => {
             let finished = stages.executor.execute(&mut job.execution).await;
-            stages.emitter.finished(job, finished).await;
-            true
+            // False when shutdown came before the key was marked completed: left for the
+            // next owner, which takes the claim over as the same record.
+            stages
+                .emitter
+                .finished(job, finished, &stages.shutdown)
+                .await
         }
         Admission::Reject(rejection) => {
             Box::pin(stages.emitter.rejected(rejection)).await;
@@ -154,6 +159,22 @@ mod tests {
         history: Option<Arc<dyn HistorySink>>,
         level: Option<&str>,
     ) -> (Arc<Stages>, Metrics) {
+        stages_with(
+            brokers,
+            history,
+            level,
+            Arc::new(crate::idempotency::MemoryStore::new()),
+            None,
+        )
+    }
+
+    fn stages_with(
+        brokers: &str,
+        history: Option<Arc<dyn HistorySink>>,
+        level: Option<&str>,
+        store: Arc<dyn crate::idempotency::IdempotencyStore>,
+        dead_letter_topic: Option<&str>,
+    ) -> (Arc<Stages>, Metrics) {
         let registry = Arc::new(Registry::new("local", "000000000000"));
         registry
             .apply(&RegistryEntry {
@@ -171,8 +192,6 @@ mod tests {
             state_machine_path: None,
             idempotency_key_path: None,
         };
-        let store: Arc<dyn crate::idempotency::IdempotencyStore> =
-            Arc::new(crate::idempotency::MemoryStore::new());
         let admit = Admit::new(
             registry,
             None,
@@ -198,7 +217,7 @@ mod tests {
         let emitter = Emitter::new(
             producer,
             RESULTS.into(),
-            None,
+            dead_letter_topic.map(str::to_owned),
             history,
             Some(store),
             Duration::from_secs(60),
@@ -225,20 +244,29 @@ mod tests {
 
     /// The results topic's records, as JSON, once `count` have arrived.
     async fn results(brokers: &str, count: usize) -> Vec<Value> {
+        read(brokers, RESULTS, count)
+            .await
+            .iter()
+            .map(|m| serde_json::from_slice(m.payload().expect("value")).expect("JSON"))
+            .collect()
+    }
+
+    /// The first `count` records of `topic`.
+    async fn read(brokers: &str, topic: &str, count: usize) -> Vec<rdkafka::message::OwnedMessage> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
-            .set("group.id", "results-reader")
+            .set("group.id", format!("reader-of-{topic}"))
             .set("auto.offset.reset", "earliest")
             .create()
             .expect("consumer");
-        consumer.subscribe(&[RESULTS]).expect("subscribe");
+        consumer.subscribe(&[topic]).expect("subscribe");
         let mut out = Vec::new();
         while out.len() < count {
             let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
                 .await
                 .expect("a result in time")
                 .expect("a record");
-            out.push(serde_json::from_slice(message.payload().expect("value")).expect("JSON"));
+            out.push(message.detach());
         }
         out
     }
@@ -317,5 +345,71 @@ mod tests {
         assert_eq!(offset_of(&results[1]), 0);
         assert_eq!(results[1]["source"]["topic"], TOPIC);
         assert_eq!(metrics.executions.panics.get(), 1);
+    }
+
+    /// A store whose every claim finds a corrupt value: retrying cannot help.
+    struct Corrupt;
+
+    impl crate::idempotency::IdempotencyStore for Corrupt {
+        fn claim<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+            _running_ttl: Duration,
+        ) -> BoxFuture<'a, Result<crate::idempotency::Claim, crate::idempotency::StoreError>>
+        {
+            Box::pin(async {
+                Err(crate::idempotency::StoreError::Protocol(
+                    "malformed idempotency value \"?\"".into(),
+                ))
+            })
+        }
+        fn complete<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+            _execution_arn: &'a str,
+            _window: Duration,
+        ) -> BoxFuture<'a, Result<(), crate::idempotency::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn release<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+        ) -> BoxFuture<'a, Result<(), crate::idempotency::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_permanent_claim_error_publishes_a_failed_result_and_a_dead_letter() {
+        const DEAD: &str = "quickstep.dead";
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        cluster.create_topic(DEAD, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages_with(&brokers, None, None, Arc::new(Corrupt), Some(DEAD));
+        let mut tracker = run_all(&stages, vec![record(0, r#"{"boom": false}"#)]).await;
+        assert_eq!(
+            tracker.take_moved(),
+            [(Arc::from(TOPIC), 0, 1)],
+            "the offset moves on"
+        );
+        let results = results(&brokers, 1).await;
+        assert_eq!(results[0]["status"], "FAILED");
+        assert_eq!(results[0]["error"], "Quickstep.IdempotencyStoreError");
+        assert!(results[0]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("malformed"));
+        let dead = read(&brokers, DEAD, 1).await;
+        assert_eq!(dead[0].payload(), Some(&br#"{"boom": false}"#[..]));
+        let error = rdkafka::message::Headers::iter(dead[0].headers().expect("headers"))
+            .find(|h| h.key == "quickstep-error")
+            .and_then(|h| h.value)
+            .expect("the error header");
+        assert_eq!(error, b"Quickstep.IdempotencyStoreError");
+        assert_eq!(metrics.executions.in_flight.get(), 0, "it never ran");
     }
 }
