@@ -31,6 +31,7 @@ fn test(definition: Value, state: &str, input: Value, retries: u64) -> asl::Test
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let request = TestStateInput {
@@ -101,6 +102,7 @@ fn fail_and_unknown_states() {
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let request = TestStateInput {
@@ -121,6 +123,7 @@ fn test_with(definition: Value, request: TestStateInput) -> asl::TestStateOutcom
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     clock
@@ -352,6 +355,7 @@ fn a_wait_state_under_test_is_not_waited_out() {
         tasks: &Failing,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let request = TestStateInput {

@@ -143,6 +143,7 @@ pub fn run_observed(
         tasks: &lambdas,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history,
     };
     let info = ExecutionInfo {
@@ -357,6 +358,7 @@ pub fn run_full(
         tasks: &tasks,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: Some(&observer),
     };
     let info = ExecutionInfo {

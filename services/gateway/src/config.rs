@@ -3,6 +3,7 @@
 //! names. The binary layers defaults → file → `QUICKSTEP_GATEWAY_*` env → flags into it.
 
 use runtime::kafka::{KafkaSettings, KafkaValue};
+use runtime::task_token::{TaskTokenKeys, TaskTokenSecret};
 use runtime::tasks::config::TasksConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,6 +93,15 @@ pub struct GatewayConfig {
     /// The store's size limit in bytes; the oldest executions leave first.
     #[serde(default = "default_store_max_bytes")]
     pub store_max_bytes: u64,
+    /// The key task tokens are signed with (at least 32 bytes), the same as the workers';
+    /// required (env QUICKSTEP_TASK_TOKEN_KEY). SendTask* calls with a token it did not sign
+    /// answer InvalidToken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_key: Option<TaskTokenSecret>,
+    /// The key before the current one, still accepted during a rotation
+    /// (env QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_previous_key: Option<TaskTokenSecret>,
 }
 
 fn default_results_topic() -> String {
@@ -219,6 +229,7 @@ impl GatewayConfig {
                     .into(),
             ));
         }
+        self.task_token_keys()?;
         Ok(())
     }
 
@@ -230,6 +241,15 @@ impl GatewayConfig {
                 _ => None,
             }
         })
+    }
+
+    /// The task token keys: the configured key and previous key (none is an error).
+    pub fn task_token_keys(&self) -> Result<TaskTokenKeys, ConfigError> {
+        TaskTokenKeys::from_config(
+            self.task_token_key.as_ref(),
+            self.task_token_previous_key.as_ref(),
+        )
+        .map_err(|e| ConfigError(e.to_string()))
     }
 
     /// Whether requests must be signed.
@@ -254,8 +274,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_loopback() {
-        let config = GatewayConfig::default();
+    fn defaults_with_a_task_token_key_are_valid_and_loopback() {
+        let error = GatewayConfig::default().validate().unwrap_err().to_string();
+        assert!(error.contains("QUICKSTEP_TASK_TOKEN_KEY"), "{error}");
+        let config = GatewayConfig {
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
+            ..GatewayConfig::default()
+        };
         config.validate().expect("the defaults work");
         assert_eq!(config.address, "127.0.0.1:8080");
         assert!(!config.authenticates());
@@ -331,6 +356,7 @@ mod tests {
         let config = GatewayConfig {
             start_rate_per_second: Some(5),
             start_rates_per_second: [("order".to_owned(), 50)].into(),
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
             ..GatewayConfig::default()
         };
         config.validate().expect("positive rates are fine");

@@ -84,7 +84,7 @@ pub struct Gateway {
     sync_slots: Semaphore,
     /// Token buckets of StartExecution and StartSyncExecution, per state machine.
     start_limits: runtime::start_rate::StartLimits,
-    rng: asl::interpret::SplitMix64,
+    rng: runtime::clock::SystemRng,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
     /// Executions and their history, for the read APIs and the console.
@@ -147,7 +147,8 @@ impl Gateway {
         producer: Option<FutureProducer>,
     ) -> Result<Gateway, GatewayError> {
         let registry = Arc::new(Registry::new(&config.region, &config.account));
-        let callbacks = CallbackRegistry::new(Arc::new(SystemClock));
+        let token_keys = Arc::new(config.task_token_keys()?);
+        let callbacks = CallbackRegistry::new(Arc::new(SystemClock), token_keys.clone());
         let tasks: Arc<dyn asl::TaskHandler> = Arc::new(Integrations::new(
             &config.tasks,
             producer,
@@ -182,6 +183,7 @@ impl Gateway {
             tasks.clone(),
             Arc::new(SystemClock),
             Arc::new(system_rng()),
+            token_keys,
             metrics.executions.clone(),
             Level::parse(&config.history_level).unwrap_or_default(),
             config.include_execution_data,

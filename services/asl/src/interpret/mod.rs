@@ -16,7 +16,10 @@ mod states;
 mod template;
 mod test_state;
 
-pub use api::{ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest};
+pub use api::{
+    CountingTokens, ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest,
+    TaskTokens,
+};
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
 pub use size::json_text;

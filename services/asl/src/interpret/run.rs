@@ -503,6 +503,7 @@ mod tests {
                 tasks: &NoTasks,
                 clock: &clock,
                 rng: &rng,
+                tokens: &crate::interpret::CountingTokens::default(),
                 history: None,
             };
             let info = ExecutionInfo::default();

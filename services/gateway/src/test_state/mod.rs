@@ -272,6 +272,7 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         tasks: &tasks,
         clock: &SystemClock,
         rng: &rng,
+        tokens: gateway.callbacks.keys().as_ref(),
         history: None,
     };
     let execution_name = gateway.uuid();

@@ -129,7 +129,13 @@ async fn serve(
     address: std::net::SocketAddr,
 ) -> Result<(), Failure> {
     let worker_metrics = worker::metrics::Metrics::new();
+    // A key for this process's life, shared by its worker and gateway: dev's tokens verify
+    // nowhere else, and a restart forgets them along with the executions that waited.
+    let task_token_key = runtime::task_token::TaskTokenSecret::random()
+        .context("making the task token key")
+        .map_err(Failure::Environment)?;
     let worker_config = WorkerConfig {
+        task_token_key: Some(task_token_key.clone()),
         brokers: brokers.clone(),
         idempotency: "memory".into(),
         history: flags.history.clone(),
@@ -162,6 +168,7 @@ async fn serve(
         // Every execution, sync or async, for ListExecutions and the console.
         store: "memory".into(),
         include_execution_data: true,
+        task_token_key: Some(task_token_key),
         ..GatewayConfig::default()
     };
     // One set of execution metrics for both, and the worker's at the gateway's /metrics.

@@ -138,6 +138,12 @@ pub fn load_with(flags: &GatewayFlags, env: ListEnv<'_>) -> Result<GatewayConfig
         // Task integrations: the same `[tasks]` section and QUICKSTEP_TASKS__* variables
         // as every other command (config::tasks).
         .merge(crate::config::tasks::env_layer())
+        // The task token keys are the deployment's, one variable each for worker and
+        // gateway alike: QUICKSTEP_TASK_TOKEN_KEY, QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY.
+        .merge(Env::prefixed("QUICKSTEP_").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key == "task_token_key" || key == "task_token_previous_key"
+        }))
         .merge(Serialized::defaults(flags));
     let mut config: GatewayConfig = figment.extract().map_err(|e| e.to_string())?;
     // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.
@@ -180,6 +186,7 @@ mod tests {
                 "brokers = \"file:9092\"\nregion = \"eu-west-1\"\n[access_keys]\nAKIDFILE = \"s0\"\n",
             )?;
             jail.set_env("QUICKSTEP_GATEWAY_REGION", "us-east-1");
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             jail.set_env("QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT", "7");
             let flags = GatewayFlags {
                 config: Some("gateway.toml".into()),
@@ -270,6 +277,7 @@ mod tests {
                 "start_rate_per_second = 10\n[start_rates_per_second]\nOrder = 1\nbilling = 2\nshipping = 3\n",
             )?;
             jail.set_env("QUICKSTEP_GATEWAY_START_RATE_PER_SECOND", "20");
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             // The nested form would arrive lowercased ("order"): it is not read at all.
             jail.set_env("QUICKSTEP_GATEWAY_START_RATES_PER_SECOND__ORDER", "99");
             let flags = GatewayFlags {
@@ -323,6 +331,44 @@ mod tests {
             load_with(&flags, ListEnv::default()).is_err(),
             "zero is refused"
         );
+    }
+
+    const TEST_KEY: &str = "a-task-token-key-of-at-least-32-bytes";
+
+    #[test]
+    fn the_task_token_keys_come_from_the_file_or_the_shared_variables() {
+        figment::Jail::expect_with(|jail| {
+            let error = load_with(&GatewayFlags::default(), ListEnv::default()).unwrap_err();
+            assert!(error.contains("QUICKSTEP_TASK_TOKEN_KEY"), "{error}");
+            jail.create_file(
+                "gateway.toml",
+                &format!("task_token_key = \"{TEST_KEY}-from-file\"\n"),
+            )?;
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, ListEnv::default()).expect("key from the file");
+            let file_key =
+                runtime::task_token::TaskTokenSecret::new(format!("{TEST_KEY}-from-file"));
+            assert_eq!(config.task_token_key.as_ref(), Some(&file_key));
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
+            jail.set_env("QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY", "short");
+            let error = load_with(&flags, ListEnv::default()).unwrap_err();
+            assert!(error.contains("task_token_previous_key"), "{error}");
+            jail.set_env(
+                "QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY",
+                format!("{TEST_KEY}-old"),
+            );
+            let config = load_with(&flags, ListEnv::default()).expect("keys from the env");
+            assert_eq!(
+                config.task_token_key,
+                Some(runtime::task_token::TaskTokenSecret::new(TEST_KEY)),
+                "the variable over the file"
+            );
+            assert!(config.task_token_previous_key.is_some());
+            Ok(())
+        });
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl TaskHandler for Integrations {
                 ));
             };
             // Registered before the call: the callee may answer before its call returns.
-            let waiter = self.callbacks.register(&token, request.heartbeat.clone());
+            let waiter = self.callbacks.register(
+                &token,
+                request.execution_arn,
+                request.heartbeat.clone(),
+            )?;
             self.call(base, &request).await?;
             waiter.wait().await
         })

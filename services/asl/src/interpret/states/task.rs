@@ -106,6 +106,7 @@ impl<'a> Run<'a> {
             resource: &task.resource,
             input: input.clone(),
             state_name: &state.name,
+            execution_arn: &self.info.execution_arn,
             task_token: context.task_token.map(str::to_owned),
             heartbeat_seconds,
             heartbeat: signs_of_life.clone(),
@@ -185,14 +186,7 @@ impl<'a> Run<'a> {
     }
 
     pub(crate) fn task_token(&self) -> String {
-        let rng = self.services.rng;
-        format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64()
-        )
+        self.services.tokens.mint(&self.info.execution_arn)
     }
 }
 
