@@ -110,7 +110,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, String> {
 }
 
 /// Fields that are lists even with one element (S3's flattened lists).
-pub const LISTS: &[&str] = &["Contents", "CommonPrefixes", "Subscriptions", "Topics"];
+pub const LISTS: &[&str] = &["Contents", "CommonPrefixes"];
 /// Fields that are numbers in the SDKs' models.
 pub const NUMBERS: &[&str] = &["KeyCount", "MaxKeys", "Size", "ContentLength"];
 /// Fields that are booleans in the SDKs' models.
