@@ -37,8 +37,10 @@ impl Element {
 
 /// Parses a document into its root element.
 pub fn parse(bytes: &[u8]) -> Result<Element, String> {
+    // Text is kept as sent (no trimming): an entity splits text into pieces, and trimming
+    // each would eat the spaces around it (`a &amp; b`). Whitespace between elements lands
+    // in a parent's text, which `to_json` ignores.
     let mut reader = Reader::from_reader(bytes);
-    reader.config_mut().trim_text(true);
     let mut stack: Vec<Element> = Vec::new();
     let mut buf = Vec::new();
     let name_of = |raw: &[u8]| String::from_utf8_lossy(raw).into_owned();
