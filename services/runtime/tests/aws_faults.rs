@@ -40,17 +40,21 @@ async fn throttle(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> 
     )
 }
 
-/// Answers `{}` quickly, or a body over the payload limit for `GetItem`.
+/// Answers `{}` quickly; a body over the payload limit for `GetItem`; not JSON for `Scan`.
 async fn answer(State(seen): State<Seen>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-    let big = headers
+    let target = headers
         .get("x-amz-target")
-        .is_some_and(|t| t.as_bytes().ends_with(b".GetItem"));
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     seen.0.lock().unwrap().push((headers, body));
-    let body = if big {
+    let body = if target.ends_with(".GetItem") {
         format!(
             "{{\"Item\":{{\"v\":{{\"S\":\"{}\"}}}}}}",
             "a".repeat(300_000)
         )
+    } else if target.ends_with(".Scan") {
+        "<html>a proxy's page</html>".to_owned()
     } else {
         "{}".to_owned()
     };
@@ -218,6 +222,21 @@ async fn a_result_over_the_payload_limit_is_refused() {
         Some("States.DataLimitExceeded"),
         "{outcome:?}"
     );
+    // A 200 that is not the protocol's JSON: the SDK's client error, not a result.
+    let scan = run(
+        &task(json!({"Resource": "arn:aws:states:::aws-sdk:dynamodb:scan",
+            "Parameters": {"TableName": "t"}})),
+        json!({}),
+        MachineType::Express,
+        &tasks,
+    )
+    .await;
+    assert_eq!(
+        scan.error.as_deref(),
+        Some("DynamoDb.SdkClientException"),
+        "{scan:?}"
+    );
+    assert!(scan.cause.unwrap().contains("not JSON"));
 }
 
 #[tokio::test]

@@ -149,6 +149,19 @@ async fn eventbridge_put_events_and_step_functions_start_execution() {
     .await;
     assert_eq!(put["FailedEntryCount"], 0, "{put}");
     assert!(put["Entries"][0]["EventId"].as_str().is_some(), "{put}");
+    // An entry EventBridge refuses fails the optimised task, as AWS's does.
+    let refused = call(
+        &tasks,
+        "arn:aws:states:::events:putEvents",
+        json!({"Entries": [{"DetailType": "Order", "Detail": "{}"}]}),
+    )
+    .await;
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("EventBridge.FailedEntry"),
+        "{refused:?}"
+    );
+    assert!(refused.cause.unwrap().contains("\"FailedEntryCount\":1"));
     let missing_bus = call(
         &tasks,
         "arn:aws:states:::aws-sdk:eventbridge:describeEventBus",

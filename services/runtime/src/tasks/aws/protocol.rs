@@ -62,10 +62,14 @@ pub fn build(
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("Action", action);
             form.append_pair("Version", version);
-            if let Value::Object(fields) = parameters {
-                for (name, value) in fields {
-                    flatten_query(&mut form, name, name, value);
+            match parameters {
+                Value::Object(fields) => {
+                    for (name, value) in fields {
+                        flatten_query(&mut form, name, name, value);
+                    }
                 }
+                Value::Null => {}
+                _ => return Err(BadParameters("Parameters must be an object".into())),
             }
             Ok(Request {
                 method: "POST",

@@ -24,6 +24,7 @@ fn json_requests_carry_the_target_and_step_functions_speaks_camel_case() {
         json!({"stateMachineArn": "a", "input": "{}"})
     );
     assert!(build(&DYNAMODB, "PutItem", &json!([1])).is_err());
+    assert!(build(&SNS, "Publish", &json!("text")).is_err());
 }
 
 #[test]
