@@ -9,8 +9,12 @@ use asl::validate::MachineType;
 use asl::{Outcome, Status};
 use common::{run, task};
 use moto::Moto;
+use runtime::clock::SystemClock;
+use runtime::tasks::callback::{CallbackMessage, CallbackRegistry};
+use runtime::tasks::config::TasksConfig;
 use runtime::tasks::Integrations;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// `md5sum` of `{"order":7}`.
 const MD5_OF_ORDER_7: &str = "4db405096ca2c297ffb21aeada277352";
@@ -228,4 +232,56 @@ async fn eventbridge_put_events_and_step_functions_start_execution() {
         sdk_missing.error.as_deref(),
         Some("Sfn.StateMachineDoesNotExistException")
     );
+}
+
+/// `sqs:sendMessage.waitForTaskToken`: the token travels through the queue, and the task
+/// ends when a consumer of the queue answers it.
+#[tokio::test]
+async fn sqs_send_message_wait_for_task_token() {
+    let Some(moto) = Moto::start() else { return };
+    let registry = CallbackRegistry::new(Arc::new(SystemClock));
+    let tasks = moto.integrations_for(&TasksConfig::default(), registry.clone());
+    let created = ok(
+        &tasks,
+        "arn:aws:states:::aws-sdk:sqs:createQueue",
+        json!({"QueueName": "approvals"}),
+    )
+    .await;
+    let url = created["QueueUrl"].as_str().unwrap().to_owned();
+    let definition = task(json!({
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+        "TimeoutSeconds": 20
+    }));
+    let consumer = async {
+        for _ in 0..100 {
+            let received = ok(
+                &tasks,
+                "arn:aws:states:::aws-sdk:sqs:receiveMessage",
+                json!({"QueueUrl": url}),
+            )
+            .await;
+            if let Some(body) = received["Messages"][0]["Body"].as_str() {
+                let token = serde_json::from_str::<Value>(body).unwrap()["token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                registry
+                    .deliver(&CallbackMessage::SendTaskSuccess {
+                        task_token: token,
+                        output: r#"{"approved": true}"#.into(),
+                    })
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the message never reached the queue");
+    };
+    let (outcome, ()) = tokio::join!(
+        run(&definition, json!({}), MachineType::Standard, &tasks),
+        consumer
+    );
+    assert_eq!(outcome.status, Status::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"approved": true})));
 }

@@ -100,13 +100,16 @@ impl Moto {
 
     /// The integrations over `env()`, with `config`.
     pub fn integrations_with(&self, config: &TasksConfig) -> Integrations {
-        Integrations::with_env(
-            config,
-            None,
-            CallbackRegistry::new(Arc::new(SystemClock)),
-            &self.env(),
-        )
-        .expect("integrations build")
+        self.integrations_for(config, CallbackRegistry::new(Arc::new(SystemClock)))
+    }
+
+    /// The integrations over `env()`, with `config`, answering tokens through `callbacks`.
+    pub fn integrations_for(
+        &self,
+        config: &TasksConfig,
+        callbacks: Arc<CallbackRegistry>,
+    ) -> Integrations {
+        Integrations::with_env(config, None, callbacks, &self.env()).expect("integrations build")
     }
 
     pub fn integrations(&self) -> Integrations {
