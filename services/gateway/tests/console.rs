@@ -17,7 +17,14 @@ fn arn(name: &str) -> String {
     format!("arn:aws:states:local:000000000000:express:orders:{name}")
 }
 
+/// An in-memory gateway with the deployment's task token key (every gateway needs one).
 fn gateway(config: GatewayConfig) -> Arc<Gateway> {
+    let config = GatewayConfig {
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-console-tests-task-token-key-32-bytes",
+        )),
+        ..config
+    };
     Arc::new(Gateway::in_memory(config).expect("gateway").0)
 }
 

@@ -23,6 +23,9 @@ fn config(store: &str) -> GatewayConfig {
         history: "kafka:quickstep.history".into(),
         history_level: "ALL".into(),
         include_execution_data: true,
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-read-api-tests-task-token-key-32-bytes",
+        )),
         ..GatewayConfig::default()
     }
 }

@@ -42,7 +42,12 @@ async fn server() -> String {
 fn gateway() -> Arc<Gateway> {
     let file = std::env::temp_dir().join(format!("quickstep-teststate-{}", std::process::id()));
     std::fs::write(&file, SECRET).expect("secret file");
-    let mut config = GatewayConfig::default();
+    let mut config = GatewayConfig {
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-test-state-http-task-token-key-32-bytes",
+        )),
+        ..GatewayConfig::default()
+    };
     config.tasks.connections.insert(
         "api".into(),
         ConnectionConfig {
