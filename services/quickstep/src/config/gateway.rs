@@ -45,6 +45,26 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<usize>,
+    /// Seconds to send a request's headers before the connection is closed
+    /// [env: QUICKSTEP_GATEWAY_HEADER_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open
+    /// [env: QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS] [default: 60].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds to send a request's body before RequestTimeoutException
+    /// [env: QUICKSTEP_GATEWAY_BODY_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Connections served at once; more wait to be accepted
+    /// [env: QUICKSTEP_GATEWAY_MAX_CONNECTIONS] [default: 512].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// Sync executions at once before ThrottlingException
     /// [env: QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT] [default: 1024].
     #[arg(long)]
