@@ -1,8 +1,9 @@
-//! AWS Signature Version 4 verification against configured access keys: the gateway
-//! rebuilds the canonical request from what it received (any region and service in the
-//! scope are accepted; the scope is part of what is signed), derives the signing key from
-//! the secret, and compares signatures in constant time. Requests older or newer than 15
-//! minutes are refused, as at AWS.
+//! AWS Signature Version 4 verification against configured access keys: the AWS SDK's own
+//! signer (`aws-sigv4`) signs the request as received with the key's secret (any region and
+//! service in the scope are accepted; the scope is part of what is signed), and the result is
+//! compared with the client's in constant time. Only the `Authorization` header is parsed
+//! here (the crate signs; it has no parser). Requests more than 15 minutes from the
+//! gateway's clock are refused, as at AWS.
 
 use crate::protocol::ApiError;
 use aws_credential_types::Credentials;
