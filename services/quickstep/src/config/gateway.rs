@@ -222,6 +222,35 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_layer_and_zero_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "header_read_timeout_seconds = 5\nmax_connections = 64\n",
+            )?;
+            jail.set_env("QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS", "9");
+            jail.set_env("QUICKSTEP_GATEWAY_MAX_CONNECTIONS", "32");
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                body_read_timeout_seconds: Some(3),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, ListEnv::default()).expect("layers");
+            assert_eq!(config.header_read_timeout_seconds, 5);
+            assert_eq!(config.idle_timeout_seconds, 9);
+            assert_eq!(config.body_read_timeout_seconds, 3);
+            assert_eq!(config.max_connections, 32);
+            let zero = GatewayFlags {
+                max_connections: Some(0),
+                ..GatewayFlags::default()
+            };
+            let error = load_with(&zero, ListEnv::default()).unwrap_err();
+            assert!(error.contains("max_connections"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn start_rates_layer_and_keep_the_case_of_names() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
