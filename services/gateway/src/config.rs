@@ -42,6 +42,23 @@ pub struct GatewayConfig {
     /// The largest request body accepted, in bytes.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Seconds a client has to send a request's line and headers, counted from when the
+    /// connection is ready for one (accepted, or its last answer sent); a slower client
+    /// (slowloris) is disconnected.
+    #[serde(default = "default_header_read_timeout_seconds")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may sit with no request in flight before it is
+    /// closed. hyper's header timer also runs on an idle connection, so the shorter of this
+    /// and `header_read_timeout_seconds` closes it.
+    #[serde(default = "default_idle_timeout_seconds")]
+    pub idle_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body once its headers are in;
+    /// a slower one gets RequestTimeoutException (408).
+    #[serde(default = "default_body_read_timeout_seconds")]
+    pub body_read_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// StartSyncExecution/TestState calls running at once; more get ThrottlingException.
     #[serde(default = "default_max_sync_in_flight")]
     pub max_sync_in_flight: usize,
@@ -169,6 +186,23 @@ fn default_max_request_bytes() -> usize {
     // A definition may be 1 MiB; a request carries one plus its envelope.
     2 * 1024 * 1024
 }
+fn default_header_read_timeout_seconds() -> u64 {
+    // hyper's own default; SDKs send a request's head in one write.
+    30
+}
+fn default_idle_timeout_seconds() -> u64 {
+    // Longer than SDKs' pools keep a connection unused (botocore/urllib3 and the Java SDK:
+    // up to 60 s), so they see few resets; bounded so idle sockets do not pile up.
+    60
+}
+fn default_body_read_timeout_seconds() -> u64 {
+    // 2 MiB at a slow 100 KiB/s still fits.
+    30
+}
+fn default_max_connections() -> usize {
+    // Well under the usual 1024 open-files limit, leaving room for Kafka and files.
+    512
+}
 fn default_max_sync_in_flight() -> usize {
     1024
 }
@@ -201,6 +235,21 @@ impl GatewayConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_sync_in_flight == 0 {
             return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
+        }
+        for (name, seconds) in [
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("body_read_timeout_seconds", self.body_read_timeout_seconds),
+        ] {
+            if seconds == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("max_connections must be at least 1".into()));
         }
         runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
@@ -337,6 +386,43 @@ mod tests {
             ..GatewayConfig::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("loose"));
+    }
+
+    #[test]
+    fn zero_timeouts_and_connection_limits_are_named() {
+        for (name, config) in [
+            (
+                "header_read_timeout_seconds",
+                GatewayConfig {
+                    header_read_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "idle_timeout_seconds",
+                GatewayConfig {
+                    idle_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "body_read_timeout_seconds",
+                GatewayConfig {
+                    body_read_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "max_connections",
+                GatewayConfig {
+                    max_connections: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+        ] {
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod publish;
 pub mod read;
+pub mod serve;
 pub mod state_machines;
 pub mod test_state;
 
@@ -285,9 +286,15 @@ impl Gateway {
             _ => None,
         };
         tracing::info!(message = "Serving the Step Functions API.", %address, authenticated = gateway.config.authenticates());
-        let served = axum::serve(listener, gateway.router())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let limits = serve::Limits {
+            header_read_timeout: std::time::Duration::from_secs(
+                gateway.config.header_read_timeout_seconds,
+            ),
+            idle_timeout: std::time::Duration::from_secs(gateway.config.idle_timeout_seconds),
+            max_connections: gateway.config.max_connections,
+        };
+        let served =
+            serve::serve(listener, gateway.clone().router(), limits, shutdown.clone()).await;
         if let Some(following) = following {
             following.abort();
         }
@@ -374,9 +381,20 @@ impl Gateway {
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let body = axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| too_large())?;
+        // A client that sent its headers must send the body promptly: a slow trickle would
+        // hold this task, its connection and the body buffer for ever.
+        let seconds = self.config.body_read_timeout_seconds;
+        let body = tokio::time::timeout(
+            std::time::Duration::from_secs(seconds),
+            axum::body::to_bytes(body, limit),
+        )
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "The request body did not arrive within {seconds} seconds"
+            ))
+        })?
+        .map_err(|_| too_large())?;
         if self.config.authenticates() {
             auth::verify(&self.config.access_keys, method, uri, headers, &body)?;
         }

@@ -77,6 +77,11 @@ const OPERATIONS: &[(Operation, &str)] = &[
 ];
 
 impl Operation {
+    /// Every operation, in the order of the wire table (the fuzz target picks among them).
+    pub fn all() -> impl Iterator<Item = Operation> {
+        OPERATIONS.iter().map(|(op, _)| *op)
+    }
+
     /// Reads `AWSStepFunctions.<Operation>`.
     pub fn from_target(target: &str) -> Result<Operation, ApiError> {
         let unknown = || ApiError::UnknownOperation(format!("Unknown operation '{target}'"));
@@ -152,6 +157,9 @@ pub enum ApiError {
     /// The body is larger than the gateway accepts.
     #[error("{0}")]
     RequestTooLarge(String),
+    /// The body did not arrive within the body read timeout.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No signature where one is required.
     #[error("{0}")]
     MissingAuthenticationToken(String),
@@ -190,6 +198,7 @@ impl ApiError {
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::Serialization(_) => "SerializationException",
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeout(_) => "RequestTimeoutException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
@@ -205,6 +214,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

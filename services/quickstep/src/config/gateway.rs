@@ -50,6 +50,26 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<usize>,
+    /// Seconds to send a request's headers before the connection is closed
+    /// [env: QUICKSTEP_GATEWAY_HEADER_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open
+    /// [env: QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS] [default: 60].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds to send a request's body before RequestTimeoutException
+    /// [env: QUICKSTEP_GATEWAY_BODY_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Connections served at once; more wait to be accepted
+    /// [env: QUICKSTEP_GATEWAY_MAX_CONNECTIONS] [default: 512].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// Sync executions at once before ThrottlingException
     /// [env: QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT] [default: 1024].
     #[arg(long)]
@@ -265,6 +285,35 @@ mod tests {
                 }
             )
             .is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_layer_and_zero_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gateway.toml",
+                "header_read_timeout_seconds = 5\nmax_connections = 64\n",
+            )?;
+            jail.set_env("QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS", "9");
+            jail.set_env("QUICKSTEP_GATEWAY_MAX_CONNECTIONS", "32");
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                body_read_timeout_seconds: Some(3),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, ListEnv::default()).expect("layers");
+            assert_eq!(config.header_read_timeout_seconds, 5);
+            assert_eq!(config.idle_timeout_seconds, 9);
+            assert_eq!(config.body_read_timeout_seconds, 3);
+            assert_eq!(config.max_connections, 32);
+            let zero = GatewayFlags {
+                max_connections: Some(0),
+                ..GatewayFlags::default()
+            };
+            let error = load_with(&zero, ListEnv::default()).unwrap_err();
+            assert!(error.contains("max_connections"), "{error}");
             Ok(())
         });
     }
