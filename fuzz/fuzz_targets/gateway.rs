@@ -66,8 +66,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     runtime().block_on(async {
-        let (gateway, _records) =
-            Gateway::in_memory(GatewayConfig::default()).expect("the default gateway builds");
+        // Every gateway needs the deployment's task token key.
+        let config: GatewayConfig = serde_json::from_value(serde_json::json!({
+            "task_token_key": "the-gateway-fuzz-target-task-token-key-32-bytes"
+        }))
+        .expect("a gateway configuration");
+        let (gateway, _records) = Gateway::in_memory(config).expect("the gateway builds");
         gateway
             .register("fuzz", DEFINITION)
             .await

@@ -14,6 +14,13 @@ const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n";
 
 /// A served in-memory gateway; the token stops it.
 async fn start(config: GatewayConfig) -> (std::net::SocketAddr, CancellationToken) {
+    // Every gateway needs the deployment's task token key.
+    let config = GatewayConfig {
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-gateway-load-tests-task-token-key-32-bytes",
+        )),
+        ..config
+    };
     let (gateway, _) = Gateway::in_memory(config).expect("builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 async fn botocore_signed_requests_verify_and_tampered_ones_do_not() {
     let config = GatewayConfig {
         access_keys: [("AKIDSIGV4TEST".to_owned(), "sigv4-secret".to_owned())].into(),
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-sigv4-tests-task-token-key-32-bytes-long",
+        )),
         ..GatewayConfig::default()
     };
     let (gateway, _) = Gateway::in_memory(config).expect("builds");

@@ -236,6 +236,7 @@ mod tests {
     #[test]
     fn the_store_layers_from_file_env_and_flag() {
         figment::Jail::expect_with(|jail| {
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             jail.create_file(
                 "gateway.toml",
                 "store = \"file:/tmp/a.db\"\nstore_retention_hours = 2\n",
@@ -292,6 +293,7 @@ mod tests {
     #[test]
     fn connection_limits_layer_and_zero_is_refused() {
         figment::Jail::expect_with(|jail| {
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             jail.create_file(
                 "gateway.toml",
                 "header_read_timeout_seconds = 5\nmax_connections = 64\n",
