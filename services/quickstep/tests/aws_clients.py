@@ -51,6 +51,9 @@ ENV = dict(
     AWS_SHARED_CREDENTIALS_FILE="/dev/null",
 )
 ACCOUNT_ARN = "arn:aws:states:local:000000000000:stateMachine:"
+# Execution names unique to this run: on a real broker the results topic keeps earlier runs'
+# results, and the execution store reads it from the beginning.
+RUN = os.urandom(4).hex()
 PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}}}
 SUCCEED = {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}
 
@@ -114,9 +117,9 @@ def check_cli():
 
     started = cli(
         "start-execution", "--state-machine-arn", ACCOUNT_ARN + "order",
-        "--input", f"file://{f.name}", "--name", "cli-async-1",
+        "--input", f"file://{f.name}", "--name", f"cli-async-{RUN}",
     )
-    assert started["executionArn"].endswith(":express:order:cli-async-1"), started
+    assert started["executionArn"].endswith(f":express:order:cli-async-{RUN}"), started
     assert isinstance(started["startDate"], (int, float, str)), started  # epoch seconds on the wire
     print("STARTED " + started["executionArn"], flush=True)
 
@@ -297,7 +300,7 @@ def check_boto3():
     out = sfn.start_sync_execution(stateMachineArn=ACCOUNT_ARN + "boto-0", input='{"k": "v"}')
     assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"k": "v", "r": {"ok": True}}, out
     assert out["stopDate"] >= out["startDate"]
-    started = sfn.start_execution(stateMachineArn=ACCOUNT_ARN + "boto-1", name="boto-async-1", input="{}")
+    started = sfn.start_execution(stateMachineArn=ACCOUNT_ARN + "boto-1", name=f"boto-async-{RUN}", input="{}")
     print("STARTED " + started["executionArn"], flush=True)
     check_boto3_reads(sfn, started)
     try:
