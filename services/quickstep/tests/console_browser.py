@@ -238,7 +238,8 @@ def run(endpoint, console, artifacts):
 
 
 def main():
-    binary = os.environ.get("QUICKSTEP_BIN", os.path.join(ROOT, "target", "debug", "quickstep"))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    binary = os.environ.get("QUICKSTEP_BIN", os.path.join(target, "debug", "quickstep"))
     artifacts = os.environ.get("QUICKSTEP_ARTIFACTS") or tempfile.mkdtemp(prefix="quickstep-console-")
     os.makedirs(artifacts, exist_ok=True)
     command = [binary, "dev", "--address", "127.0.0.1:0"]
