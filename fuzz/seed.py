@@ -4,7 +4,8 @@
 Definitions come from the conformance corpus (`definition` fields of
 shared/conformance/localstack/*.json), examples/ and loadtest/machines/; paths and
 intrinsic calls are pulled out of those definitions (every `.$` value and *Path field),
-plus the hand-written seeds in seeds/. Usage: python3 seed.py [SHARED_DIR]
+plus the hand-written seeds in seeds/. Gateway requests are seeds/gateway.jsonl (one
+valid request per operation and then some) encoded as fuzz_targets/gateway.rs reads them. Usage: python3 seed.py [SHARED_DIR]
 """
 import glob
 import hashlib
@@ -29,6 +30,29 @@ def write(target, text):
     data = text.encode()
     with open(os.path.join(directory, hashlib.sha1(data).hexdigest()), "wb") as f:
         f.write(data)
+
+
+# The order of `Operation::all()` (protocol.rs): byte 0 of a gateway input indexes it.
+OPERATIONS = ["CreateStateMachine", "DescribeStateMachine", "UpdateStateMachine",
+              "DeleteStateMachine", "ListStateMachines", "ValidateStateMachineDefinition",
+              "StartExecution", "StartSyncExecution", "TestState", "SendTaskSuccess",
+              "SendTaskFailure", "SendTaskHeartbeat"]
+
+
+def write_bytes(target, data):
+    directory = os.path.join(HERE, "corpus", target)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def gateway_seeds():
+    with open(os.path.join(HERE, "seeds", "gateway.jsonl")) as f:
+        for line in f:
+            row = json.loads(line)
+            head = "".join(f"{k}: {v}\n" for k, v in row["headers"].items())
+            data = bytes([OPERATIONS.index(row["operation"]), 0]) + head.encode() + b"\n\n"
+            write_bytes("gateway", data + json.dumps(row["body"]).encode())
 
 
 def walk(node, paths, calls):
@@ -70,7 +94,8 @@ def main():
             extra |= {line.rstrip("\n") for line in f if line.strip()}
         for text in extra:
             write(target, text)
-    for target in ("definition", "path", "intrinsic"):
+    gateway_seeds()
+    for target in ("definition", "path", "intrinsic", "gateway"):
         count = len(os.listdir(os.path.join(HERE, "corpus", target)))
         print(f"corpus/{target}: {count} files")
 

@@ -40,6 +40,7 @@ fn sample_history() -> HistoryEvent {
         r#type: "TaskStateEntered".into(),
         execution_arn: "arn:aws:states:us-east-1:123456789012:express:orders:order-42:6f1c".into(),
         details: Some(Struct::try_from(details).unwrap()),
+        attempt: 2,
     }
 }
 
@@ -179,9 +180,45 @@ fn history_json_has_aws_cloudwatch_shape() {
             r#"{"id":"1","previous_event_id":"0","event_timestamp":"1714564800123","#,
             r#""type":"TaskStateEntered","#,
             r#""execution_arn":"arn:aws:states:us-east-1:123456789012:express:orders:order-42:6f1c","#,
-            r#""details":{"name":"Charge","input":"{\"total\":42}","inputDetails":{"truncated":false},"index":0,"ratio":0.5}}"#
+            r#""details":{"name":"Charge","input":"{\"total\":42}","inputDetails":{"truncated":false},"index":0,"ratio":0.5},"#,
+            r#""attempt":2}"#
         )
     );
+}
+
+/// `attempt` came after fields 1–6: a record without it (written before it existed) still
+/// reads, as attempt 0, which readers take as the first run; and adding it appends to the
+/// binary form without changing the bytes of the older fields.
+#[test]
+fn history_attempt_is_an_addition() {
+    let mut first = sample_history();
+    first.attempt = 0;
+    let older_json = first.to_json_bytes().unwrap();
+    assert!(!json_of(&older_json)
+        .as_object()
+        .unwrap()
+        .contains_key("attempt"));
+    assert_eq!(
+        HistoryEvent::from_json_bytes(&older_json).unwrap().attempt,
+        0
+    );
+    let older_binary = first.to_protobuf_bytes();
+    assert_eq!(
+        HistoryEvent::from_protobuf_bytes(&older_binary)
+            .unwrap()
+            .attempt,
+        0
+    );
+    let second = sample_history();
+    let newer_binary = second.to_protobuf_bytes();
+    assert!(newer_binary.starts_with(&older_binary));
+    assert_eq!(
+        HistoryEvent::from_protobuf_bytes(&newer_binary)
+            .unwrap()
+            .attempt,
+        2
+    );
+    assert!(HistoryEvent::from_json_bytes(br#"{"attempt": -1}"#).is_err());
 }
 
 #[test]

@@ -494,6 +494,13 @@ fn worker(
         .args(["--definitions", &defs.display().to_string()])
         .args(["--input-topic", &t.input, "--results-topic", &t.results])
         .args(extra)
+        // Workers of one run are one deployment: they share a task token key (the caller's,
+        // else one for benchmarks only; no bench machine answers callbacks from outside).
+        .env(
+            "QUICKSTEP_TASK_TOKEN_KEY",
+            std::env::var("QUICKSTEP_TASK_TOKEN_KEY")
+                .unwrap_or_else(|_| "kafka-bench-task-token-key-not-a-secret".into()),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

@@ -58,6 +58,7 @@ impl Bench {
             tasks: &NoTasks,
             clock: &clock,
             rng: &rng,
+            tokens: &asl::interpret::CountingTokens::default(),
             history: None,
         };
         let info = ExecutionInfo {

@@ -32,6 +32,7 @@ history_event_types!(
     PassStateExited,
     TaskStateEntered,
     TaskStateExited,
+    TaskStateAborted,
     TaskScheduled,
     TaskStarted,
     TaskSucceeded,
@@ -70,6 +71,7 @@ history_event_types!(
     MapRunStarted,
     MapRunSucceeded,
     MapRunFailed,
+    MapRunAborted,
     EvaluationFailed,
 );
 

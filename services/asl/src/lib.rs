@@ -19,5 +19,5 @@ pub mod timestamp;
 
 pub use interpret::{
     json_text, DefinitionError, ExecutionInfo, Machine, Outcome, Services, Status, TaskHandler,
-    TaskRequest, TestStateInput, TestStateOutcome, TestStatus,
+    TaskRequest, TaskTokens, TestStateInput, TestStateOutcome, TestStatus, TESTED_STATE_NAME,
 };

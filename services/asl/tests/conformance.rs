@@ -8,18 +8,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-fn ratchet_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratchet/conformance.txt")
-}
-
-fn failures_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratchet/conformance-failures.txt")
-}
-
-/// Runs one case: `Ok` when it matches AWS, else why not.
-fn check(case: &Value) -> Result<(), String> {
-    let functions = case
-        .get("task_behaviour")
+/// The stand-in Lambda functions a case's `task_behaviour` describes.
+pub fn functions_of(case: &Value) -> Vec<Function> {
+    case.get("task_behaviour")
         .and_then(Value::as_object)
         .map(|fs| {
             fs.values()
@@ -29,16 +20,24 @@ fn check(case: &Value) -> Result<(), String> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let machine_type = match case["provenance"]["state_machine_type"].as_str() {
+        .unwrap_or_default()
+}
+
+/// The machine type the case was recorded on.
+pub fn machine_type_of(case: &Value) -> MachineType {
+    match case["provenance"]["state_machine_type"].as_str() {
         Some("EXPRESS") => MachineType::Express,
         _ => MachineType::Standard,
-    };
+    }
+}
+
+/// Runs one case: `Ok` when it matches AWS, else why not.
+fn check(case: &Value) -> Result<(), String> {
     let outcome = run_with(
         &case["definition"],
         case["input"].clone(),
-        functions,
-        machine_type,
+        functions_of(case),
+        machine_type_of(case),
     )?;
     let expected = &case["expected"];
     let mut want = serde_json::json!({"status": expected["status"]});
@@ -85,7 +84,17 @@ fn check(case: &Value) -> Result<(), String> {
 #[test]
 fn conformance_localstack() {
     let dir = shared_dir().join("conformance/localstack");
-    let files = corpus_files(&dir);
+    let results = run_corpus(&dir, |_, case| check(case));
+    enforce_ratchet("conformance", results);
+}
+
+/// Runs `check` on every case file (given its path) of `dir` (a panic is a failure, not an abort); returns
+/// how many cases there were, the ids that pass, and the ids that fail with why.
+pub fn run_corpus(
+    dir: &Path,
+    check: impl Fn(&Path, &Value) -> Result<(), String> + std::panic::RefUnwindSafe,
+) -> CorpusResults {
+    let files = corpus_files(dir);
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut passing = BTreeSet::new();
@@ -95,7 +104,7 @@ fn conformance_localstack() {
             serde_json::from_str(&std::fs::read_to_string(file).expect("readable case"))
                 .expect("a case is JSON");
         let id = case["id"].as_str().expect("a case has an id").to_owned();
-        let result = std::panic::catch_unwind(|| check(&case)).unwrap_or_else(|panic| {
+        let result = std::panic::catch_unwind(|| check(file, &case)).unwrap_or_else(|panic| {
             Err(format!(
                 "PANIC {:?}",
                 panic
@@ -112,7 +121,32 @@ fn conformance_localstack() {
         }
     }
     std::panic::set_hook(previous_hook);
-    let ratchet: BTreeSet<String> = std::fs::read_to_string(ratchet_file())
+    CorpusResults {
+        cases: files.len(),
+        passing,
+        failures,
+    }
+}
+
+/// What one corpus run found.
+pub struct CorpusResults {
+    pub cases: usize,
+    pub passing: BTreeSet<String>,
+    pub failures: Vec<(String, String)>,
+}
+
+/// Fails if a case listed in `tests/ratchet/<name>.txt` fails; with `QUICKSTEP_RATCHET=write`
+/// rewrites that list and `<name>-failures.txt` (each failing case with why).
+pub fn enforce_ratchet(name: &str, results: CorpusResults) {
+    let ratchet_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ratchet");
+    let ratchet_file: PathBuf = ratchet_dir.join(format!("{name}.txt"));
+    let failures_file: PathBuf = ratchet_dir.join(format!("{name}-failures.txt"));
+    let CorpusResults {
+        cases,
+        passing,
+        failures,
+    } = results;
+    let ratchet: BTreeSet<String> = std::fs::read_to_string(&ratchet_file)
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -127,32 +161,30 @@ fn conformance_localstack() {
     }
     let fresh: Vec<_> = passing.difference(&ratchet).collect();
     eprintln!(
-        "conformance: {} of {} cases pass ({} in the ratchet, {} newly passing)",
+        "{name}: {} of {} cases pass ({} in the ratchet, {} newly passing)",
         passing.len(),
-        files.len(),
+        cases,
         ratchet.len(),
         fresh.len()
     );
     if std::env::var("QUICKSTEP_RATCHET").as_deref() == Ok("write") {
-        let mut text = String::from(
-            "# Conformance cases that pass; the build fails if one of them stops passing.\n",
-        );
+        let title = name[..1].to_uppercase() + &name[1..];
+        let mut text =
+            format!("# {title} cases that pass; the build fails if one of them stops passing.\n");
         passing.iter().for_each(|id| {
             text.push_str(id);
             text.push('\n');
         });
-        std::fs::create_dir_all(ratchet_file().parent().expect("has a parent"))
-            .expect("ratchet dir");
-        std::fs::write(ratchet_file(), text).expect("write ratchet");
-        let mut text =
-            String::from("# Conformance cases that fail, with expected vs got (generated).\n");
+        std::fs::create_dir_all(&ratchet_dir).expect("ratchet dir");
+        std::fs::write(&ratchet_file, text).expect("write ratchet");
+        let mut text = format!("# {title} cases that fail, with expected vs got (generated).\n");
         for (id, reason) in &failures {
             text.push_str(&format!(
                 "{id}\n      {}\n",
                 reason.replace('\n', "\n      ")
             ));
         }
-        std::fs::write(failures_file(), text).expect("write failures");
+        std::fs::write(&failures_file, text).expect("write failures");
     } else if std::env::var("QUICKSTEP_CONFORMANCE_VERBOSE").is_ok() {
         for (id, reason) in &failures {
             eprintln!("FAIL {id}\n      {reason}");
@@ -160,7 +192,7 @@ fn conformance_localstack() {
     }
     assert!(
         regressed.is_empty(),
-        "{} ratcheted conformance cases regressed",
+        "{} ratcheted {name} cases regressed",
         regressed.len()
     );
 }

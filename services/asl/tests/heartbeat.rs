@@ -43,6 +43,7 @@ fn run(definition: Value, beats: bool) -> Outcome {
         tasks: &worker,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     clock

@@ -37,10 +37,12 @@ fn pass_choice_succeed() {
         ]
     );
     check_ids(&ran);
-    // A sequential machine: each event follows the one before it.
-    for event in &ran.events {
+    // A sequential machine: each event follows the one before it, except the first state's
+    // entry, which AWS links to no event (previousEventId 0).
+    for event in &ran.events[2..] {
         assert_eq!(event.previous_event_id, event.id - 1);
     }
+    assert_eq!(ran.events[1].previous_event_id, 0);
     assert_eq!(ran.events[1].details["name"], "P");
     assert_eq!(
         ran.events.last().unwrap().details["output"],

@@ -456,6 +456,7 @@ fn evaluation_failed_is_in_the_history() {
         tasks: &lambdas,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: Some(&recorder),
     };
     clock

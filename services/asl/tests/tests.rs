@@ -9,6 +9,8 @@ mod definition_errors;
 mod fail;
 mod heartbeat;
 mod history;
+mod history_conformance;
+mod history_links;
 mod jsonata;
 mod jsonata_suite;
 mod limits;

@@ -121,6 +121,17 @@ pub fn run_with(
     functions: Vec<Function>,
     machine_type: MachineType,
 ) -> Result<Outcome, String> {
+    run_observed(definition, input, functions, machine_type, None)
+}
+
+/// `run_with`, giving the history to `history`.
+pub fn run_observed(
+    definition: &Value,
+    input: Value,
+    functions: Vec<Function>,
+    machine_type: MachineType,
+    history: Option<&dyn asl::history::HistoryObserver>,
+) -> Result<Outcome, String> {
     let machine = Machine::from_definition(definition, machine_type).map_err(|e| e.to_string())?;
     let clock = VirtualClock::new(START_MS);
     let lambdas = Lambdas {
@@ -132,7 +143,8 @@ pub fn run_with(
         tasks: &lambdas,
         clock: &clock,
         rng: &rng,
-        history: None,
+        tokens: &asl::interpret::CountingTokens::default(),
+        history,
     };
     let info = ExecutionInfo {
         execution_arn: "arn:aws:states:us-east-1:111111111111:execution:test:run".into(),
@@ -346,6 +358,7 @@ pub fn run_full(
         tasks: &tasks,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: Some(&observer),
     };
     let info = ExecutionInfo {

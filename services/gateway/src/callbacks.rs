@@ -1,6 +1,8 @@
 //! SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat. A token held by one of this
 //! gateway's own sync executions is answered here; any other goes to the callbacks topic
 //! (keyed by token) as the worker's `CallbackMessage`, for the worker that holds it.
+//! A token the deployment's keys did not sign is InvalidToken before anything else happens:
+//! no look-up, and nothing reaches the topic.
 
 use crate::protocol::{self, ApiError, Operation};
 use crate::publish::Record;
@@ -37,6 +39,10 @@ pub async fn send(
         return Err(ApiError::InvalidToken(format!(
             "Invalid Token: 'Task token must be 1 to {TOKEN_LIMIT} characters'"
         )));
+    }
+    // AWS names no reason beyond the token being invalid; neither does this answer.
+    if gateway.callbacks.keys().verify(&input.task_token).is_err() {
+        return Err(ApiError::InvalidToken("Invalid Token".into()));
     }
     let message = match operation {
         Operation::SendTaskSuccess => {

@@ -3,6 +3,7 @@
 //! names. The binary layers defaults → file → `QUICKSTEP_GATEWAY_*` env → flags into it.
 
 use runtime::kafka::{KafkaSettings, KafkaValue};
+use runtime::task_token::{TaskTokenKeys, TaskTokenSecret};
 use runtime::tasks::config::TasksConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,6 +42,23 @@ pub struct GatewayConfig {
     /// The largest request body accepted, in bytes.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Seconds a client has to send a request's line and headers, counted from when the
+    /// connection is ready for one (accepted, or its last answer sent); a slower client
+    /// (slowloris) is disconnected.
+    #[serde(default = "default_header_read_timeout_seconds")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may sit with no request in flight before it is
+    /// closed. hyper's header timer also runs on an idle connection, so the shorter of this
+    /// and `header_read_timeout_seconds` closes it.
+    #[serde(default = "default_idle_timeout_seconds")]
+    pub idle_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body once its headers are in;
+    /// a slower one gets RequestTimeoutException (408).
+    #[serde(default = "default_body_read_timeout_seconds")]
+    pub body_read_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// StartSyncExecution/TestState calls running at once; more get ThrottlingException.
     #[serde(default = "default_max_sync_in_flight")]
     pub max_sync_in_flight: usize,
@@ -75,6 +93,72 @@ pub struct GatewayConfig {
     /// Task integrations of sync executions (the same `[tasks]` section as the worker's).
     #[serde(default)]
     pub tasks: TasksConfig,
+    /// Where sync executions publish their results, and the execution store reads results.
+    #[serde(default = "default_results_topic")]
+    pub results_topic: String,
+    /// The execution store behind ListExecutions, DescribeExecution, GetExecutionHistory and
+    /// the console: `off`, `memory`, or `file:PATH` (a scratch file, emptied at start: the
+    /// store is rebuilt from the results and history topics).
+    #[serde(default = "default_store")]
+    pub store: String,
+    /// The history topic the store reads; by default the topic of `history = "kafka:TOPIC"`.
+    #[serde(default)]
+    pub store_history_topic: Option<String>,
+    /// Executions that started longer ago than this many hours leave the store.
+    #[serde(default = "default_store_retention_hours")]
+    pub store_retention_hours: u64,
+    /// The store's size limit in bytes; the oldest executions leave first.
+    #[serde(default = "default_store_max_bytes")]
+    pub store_max_bytes: u64,
+    /// The key task tokens are signed with (at least 32 bytes), the same as the workers';
+    /// required (env QUICKSTEP_TASK_TOKEN_KEY). SendTask* calls with a token it did not sign
+    /// answer InvalidToken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_key: Option<TaskTokenSecret>,
+    /// The key before the current one, still accepted during a rotation
+    /// (env QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_previous_key: Option<TaskTokenSecret>,
+}
+
+fn default_results_topic() -> String {
+    "quickstep.results".into()
+}
+fn default_store() -> String {
+    "off".into()
+}
+fn default_store_retention_hours() -> u64 {
+    24
+}
+fn default_store_max_bytes() -> u64 {
+    1 << 30
+}
+
+/// Where the execution store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// No store: the read APIs answer that it is off.
+    Off,
+    /// In memory.
+    Memory,
+    /// A scratch file.
+    File(std::path::PathBuf),
+}
+
+impl StoreKind {
+    /// Parses `off`, `memory` or `file:PATH`.
+    pub fn parse(text: &str) -> Result<StoreKind, String> {
+        match text {
+            "off" => Ok(StoreKind::Off),
+            "memory" => Ok(StoreKind::Memory),
+            _ => match text.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Ok(StoreKind::File(path.into())),
+                _ => Err(format!(
+                    "store must be off, memory or file:PATH, not '{text}'"
+                )),
+            },
+        }
+    }
 }
 
 fn default_address() -> String {
@@ -101,6 +185,23 @@ fn default_account() -> String {
 fn default_max_request_bytes() -> usize {
     // A definition may be 1 MiB; a request carries one plus its envelope.
     2 * 1024 * 1024
+}
+fn default_header_read_timeout_seconds() -> u64 {
+    // hyper's own default; SDKs send a request's head in one write.
+    30
+}
+fn default_idle_timeout_seconds() -> u64 {
+    // Longer than SDKs' pools keep a connection unused (botocore/urllib3 and the Java SDK:
+    // up to 60 s), so they see few resets; bounded so idle sockets do not pile up.
+    60
+}
+fn default_body_read_timeout_seconds() -> u64 {
+    // 2 MiB at a slow 100 KiB/s still fits.
+    30
+}
+fn default_max_connections() -> usize {
+    // Well under the usual 1024 open-files limit, leaving room for Kafka and files.
+    512
 }
 fn default_max_sync_in_flight() -> usize {
     1024
@@ -135,6 +236,21 @@ impl GatewayConfig {
         if self.max_sync_in_flight == 0 {
             return Err(ConfigError("max_sync_in_flight must be at least 1".into()));
         }
+        for (name, seconds) in [
+            (
+                "header_read_timeout_seconds",
+                self.header_read_timeout_seconds,
+            ),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("body_read_timeout_seconds", self.body_read_timeout_seconds),
+        ] {
+            if seconds == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError("max_connections must be at least 1".into()));
+        }
         runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
         if self.max_request_bytes < 1024 {
@@ -155,7 +271,34 @@ impl GatewayConfig {
             )));
         }
         runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        StoreKind::parse(&self.store).map_err(ConfigError)?;
+        if self.store_retention_hours == 0 || self.store_max_bytes < 1 << 20 {
+            return Err(ConfigError(
+                "store_retention_hours must be at least 1 and store_max_bytes at least 1048576"
+                    .into(),
+            ));
+        }
+        self.task_token_keys()?;
         Ok(())
+    }
+
+    /// The history topic the execution store reads, if any.
+    pub fn store_history_topic(&self) -> Option<String> {
+        self.store_history_topic.clone().or_else(|| {
+            match runtime::sinks::HistorySinkKind::parse(&self.history) {
+                Ok(runtime::sinks::HistorySinkKind::Kafka(topic)) => Some(topic),
+                _ => None,
+            }
+        })
+    }
+
+    /// The task token keys: the configured key and previous key (none is an error).
+    pub fn task_token_keys(&self) -> Result<TaskTokenKeys, ConfigError> {
+        TaskTokenKeys::from_config(
+            self.task_token_key.as_ref(),
+            self.task_token_previous_key.as_ref(),
+        )
+        .map_err(|e| ConfigError(e.to_string()))
     }
 
     /// Whether requests must be signed.
@@ -180,11 +323,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_loopback() {
-        let config = GatewayConfig::default();
+    fn defaults_with_a_task_token_key_are_valid_and_loopback() {
+        let error = GatewayConfig::default().validate().unwrap_err().to_string();
+        assert!(error.contains("QUICKSTEP_TASK_TOKEN_KEY"), "{error}");
+        let config = GatewayConfig {
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
+            ..GatewayConfig::default()
+        };
         config.validate().expect("the defaults work");
         assert_eq!(config.address, "127.0.0.1:8080");
         assert!(!config.authenticates());
+    }
+
+    #[test]
+    fn store_settings_are_checked() {
+        assert_eq!(StoreKind::parse("memory"), Ok(StoreKind::Memory));
+        assert_eq!(
+            StoreKind::parse("file:/tmp/s.db"),
+            Ok(StoreKind::File("/tmp/s.db".into()))
+        );
+        for bad in ["file:", "sqlite", ""] {
+            let config = GatewayConfig {
+                store: bad.into(),
+                ..GatewayConfig::default()
+            };
+            assert!(
+                config
+                    .validate()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("store must be"),
+                "{bad}"
+            );
+        }
+        let config = GatewayConfig {
+            store_retention_hours: 0,
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = GatewayConfig {
+            store_max_bytes: 10,
+            ..GatewayConfig::default()
+        };
+        assert!(config.validate().is_err());
+        let config = GatewayConfig {
+            history: "kafka:h".into(),
+            ..GatewayConfig::default()
+        };
+        assert_eq!(config.store_history_topic().as_deref(), Some("h"));
+        let config = GatewayConfig {
+            store_history_topic: Some("x".into()),
+            ..config
+        };
+        assert_eq!(config.store_history_topic().as_deref(), Some("x"));
+        assert_eq!(GatewayConfig::default().store_history_topic(), None);
     }
 
     #[test]
@@ -194,6 +386,43 @@ mod tests {
             ..GatewayConfig::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("loose"));
+    }
+
+    #[test]
+    fn zero_timeouts_and_connection_limits_are_named() {
+        for (name, config) in [
+            (
+                "header_read_timeout_seconds",
+                GatewayConfig {
+                    header_read_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "idle_timeout_seconds",
+                GatewayConfig {
+                    idle_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "body_read_timeout_seconds",
+                GatewayConfig {
+                    body_read_timeout_seconds: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+            (
+                "max_connections",
+                GatewayConfig {
+                    max_connections: 0,
+                    ..GatewayConfig::default()
+                },
+            ),
+        ] {
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+        }
     }
 
     #[test]
@@ -213,6 +442,7 @@ mod tests {
         let config = GatewayConfig {
             start_rate_per_second: Some(5),
             start_rates_per_second: [("order".to_owned(), 50)].into(),
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
             ..GatewayConfig::default()
         };
         config.validate().expect("positive rates are fine");

@@ -14,6 +14,7 @@ use runtime::execute::ExecutionRequest;
 use runtime::kafka::{HEADER_EXECUTION_NAME, HEADER_STATE_MACHINE, HEADER_TRACEPARENT};
 use runtime::registry::Revision;
 use runtime::result::execution_result;
+use runtime::sinks::HistoryBatch;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -136,6 +137,7 @@ pub async fn start_sync(
         input: start.input,
         name: start.name,
         traceparent: caller_traceparent(headers),
+        attempt: 1,
     };
     let finished = gateway.executor.execute(&mut request).await;
     let status = finished.outcome.status;
@@ -144,14 +146,41 @@ pub async fn start_sync(
         .sync_executions
         .with_label_values(&[&start.revision.name, status.as_str()])
         .inc();
-    let execution_arn = &request.execution_arn;
-    if let (Some(sink), false) = (&gateway.history, finished.history.is_empty()) {
-        // At most once: a history sink failure is logged, not retried into the answer.
-        if let Err(error) = sink.write(execution_arn, &finished.history).await {
-            tracing::warn!(message = "History of a sync execution not written.", %error, %execution_arn);
-        }
-    }
+    let execution_arn = request.execution_arn.clone();
     let result = execution_result(&mut request, finished.outcome);
+    // Like a worker's, the result and the history go to Kafka, so every replica's execution
+    // store sees sync executions too; both are enqueued before either is awaited. At most
+    // once: a failure is logged, not retried into the answer.
+    let history = async {
+        match (&gateway.history, finished.history.is_empty()) {
+            (Some(sink), false) => {
+                let batch = HistoryBatch {
+                    execution_arn: &execution_arn,
+                    attempt: finished.attempt,
+                    events: &finished.history,
+                };
+                sink.write(batch).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let published = gateway.publisher.publish(Record {
+        topic: gateway.config.results_topic.clone(),
+        key: result.name.clone(),
+        payload: Some(
+            result
+                .to_json_bytes()
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+        headers: Vec::new(),
+    });
+    let (history, published) = futures::join!(history, published);
+    if let Err(error) = history {
+        tracing::warn!(message = "History of a sync execution not written.", %error, %execution_arn);
+    }
+    if let Err(error) = published {
+        tracing::warn!(message = "Result of a sync execution not published.", %error, %execution_arn);
+    }
     let billing = result.billing_details.unwrap_or_default();
     let mut answer = json!({
         "executionArn": result.execution_arn,

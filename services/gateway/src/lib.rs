@@ -9,17 +9,20 @@
 pub mod auth;
 pub mod callbacks;
 pub mod config;
+pub mod console;
 pub mod executions;
 pub mod metrics;
 pub mod protocol;
 pub mod publish;
+pub mod read;
+pub mod serve;
 pub mod state_machines;
 pub mod test_state;
 
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::protocol::{ApiError, Operation};
-use crate::publish::{KafkaPublisher, MemoryPublisher, Publisher};
+use crate::publish::{KafkaPublisher, MemoryPublisher, Publisher, PublisherSink};
 use crate::state_machines::Catalog;
 use asl::history::Level;
 use asl::interpret::Rng;
@@ -62,6 +65,9 @@ pub enum GatewayError {
     /// The listener failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    /// The execution store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// A built gateway: shared by every request.
@@ -79,9 +85,13 @@ pub struct Gateway {
     sync_slots: Semaphore,
     /// Token buckets of StartExecution and StartSyncExecution, per state machine.
     start_limits: runtime::start_rate::StartLimits,
-    rng: asl::interpret::SplitMix64,
+    rng: runtime::clock::SystemRng,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
+    /// Executions and their history, for the read APIs and the console.
+    store: Option<Arc<store::Store>>,
+    /// Feeds the store from Kafka (absent for an in-memory gateway).
+    store_reader: Option<(rdkafka::consumer::StreamConsumer, store::ingest::Topics)>,
 }
 
 impl Gateway {
@@ -98,13 +108,23 @@ impl Gateway {
         if let HistorySinkKind::Kafka(topic) = &history_kind {
             topics.push(topic);
         }
+        let store_topics = store::ingest::Topics {
+            results: config.results_topic.clone(),
+            history: config.store_history_topic(),
+        };
+        topics.extend(store_topics.names());
         kafka.ensure_topics(&topics).await?;
         let producer = kafka.producer()?;
-        let history = history_kind.open(&producer).await?;
         let follower = kafka.registry_consumer()?;
         let publisher = Arc::new(KafkaPublisher::new(producer.clone()));
-        let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer))?;
-        gateway.history = history;
+        let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer.clone()))?;
+        if gateway.history.is_none() {
+            gateway.history = history_kind.open(&producer).await?;
+        }
+        if gateway.store.is_some() {
+            let reader = kafka.reader_from_beginning("store", &store_topics.names())?;
+            gateway.store_reader = Some((reader, store_topics));
+        }
         gateway.follower = Some(follower);
         Ok(gateway)
     }
@@ -128,16 +148,43 @@ impl Gateway {
         producer: Option<FutureProducer>,
     ) -> Result<Gateway, GatewayError> {
         let registry = Arc::new(Registry::new(&config.region, &config.account));
-        let callbacks = CallbackRegistry::new(Arc::new(SystemClock));
+        let token_keys = Arc::new(config.task_token_keys()?);
+        let callbacks = CallbackRegistry::new(Arc::new(SystemClock), token_keys.clone());
         let tasks: Arc<dyn asl::TaskHandler> = Arc::new(Integrations::new(
             &config.tasks,
             producer,
             callbacks.clone(),
         )?);
+        // Sync history to Kafka goes through the publisher, as results do (in-memory
+        // gateways keep it); other sinks are opened by `build`.
+        let history: Option<Arc<dyn HistorySink>> =
+            match HistorySinkKind::parse(&config.history).map_err(config::ConfigError)? {
+                HistorySinkKind::Kafka(topic) => {
+                    Some(Arc::new(PublisherSink::new(publisher.clone(), topic)))
+                }
+                _ => None,
+            };
+        let store = match config::StoreKind::parse(&config.store).map_err(config::ConfigError)? {
+            config::StoreKind::Off => None,
+            kind => {
+                let path = match &kind {
+                    config::StoreKind::File(path) => Some(path.as_path()),
+                    _ => None,
+                };
+                let retention = store::Retention {
+                    max_age: Some(std::time::Duration::from_secs(
+                        config.store_retention_hours.saturating_mul(3600),
+                    )),
+                    max_bytes: Some(config.store_max_bytes),
+                };
+                Some(Arc::new(store::Store::open(path, retention)?))
+            }
+        };
         let executor = Executor::new(
             tasks.clone(),
             Arc::new(SystemClock),
             Arc::new(system_rng()),
+            token_keys,
             metrics.executions.clone(),
             Level::parse(&config.history_level).unwrap_or_default(),
             config.include_execution_data,
@@ -148,7 +195,9 @@ impl Gateway {
             executor,
             executor_tasks: tasks,
             callbacks,
-            history: None,
+            history,
+            store,
+            store_reader: None,
             sync_slots: Semaphore::new(config.max_sync_in_flight),
             start_limits: runtime::start_rate::StartLimits::new(
                 config.start_rate_per_second,
@@ -176,6 +225,11 @@ impl Gateway {
         &self.config
     }
 
+    /// The execution store, when on.
+    pub fn store(&self) -> Option<&Arc<store::Store>> {
+        self.store.as_ref()
+    }
+
     /// Registers a definition as CreateStateMachine would (EXPRESS, no logging), replacing
     /// one of the same name: how `quickstep dev` registers the examples.
     pub async fn register(&self, name: &str, definition: &str) -> Result<String, ApiError> {
@@ -192,6 +246,7 @@ impl Gateway {
                 get(move || async move { metrics.metrics.render() }),
             )
             .route("/healthz", get(|| async { "ok" }))
+            .merge(console::routes())
             .fallback(api)
             .with_state(self)
     }
@@ -212,16 +267,42 @@ impl Gateway {
             return Err(GatewayError::Unauthenticated(address));
         }
         let follower = self.follower.take();
+        let store_reader = self.store_reader.take();
         let gateway = Arc::new(self);
         let following = follower.map(|consumer| {
             tokio::spawn(follow_registry(consumer, gateway.clone(), shutdown.clone()))
         });
+        // Owned here and awaited after the server stops; it ends on `shutdown` or when the
+        // server does (its own child token, so a failed server stops no one else).
+        let reader_stop = shutdown.child_token();
+        let ingesting = match (store_reader, &gateway.store) {
+            (Some((consumer, topics)), Some(store)) => Some(tokio::spawn(store::ingest::run(
+                store.clone(),
+                consumer,
+                topics,
+                Arc::new(gateway.metrics.clone()),
+                reader_stop.clone(),
+            ))),
+            _ => None,
+        };
         tracing::info!(message = "Serving the Step Functions API.", %address, authenticated = gateway.config.authenticates());
-        let served = axum::serve(listener, gateway.router())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let limits = serve::Limits {
+            header_read_timeout: std::time::Duration::from_secs(
+                gateway.config.header_read_timeout_seconds,
+            ),
+            idle_timeout: std::time::Duration::from_secs(gateway.config.idle_timeout_seconds),
+            max_connections: gateway.config.max_connections,
+        };
+        let served =
+            serve::serve(listener, gateway.clone().router(), limits, shutdown.clone()).await;
         if let Some(following) = following {
             following.abort();
+        }
+        if let Some(ingesting) = ingesting {
+            reader_stop.cancel();
+            if let Err(error) = ingesting.await {
+                tracing::warn!(message = "The execution store reader failed.", %error);
+            }
         }
         served.map_err(GatewayError::Io)
     }
@@ -300,9 +381,20 @@ impl Gateway {
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let body = axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| too_large())?;
+        // A client that sent its headers must send the body promptly: a slow trickle would
+        // hold this task, its connection and the body buffer for ever.
+        let seconds = self.config.body_read_timeout_seconds;
+        let body = tokio::time::timeout(
+            std::time::Duration::from_secs(seconds),
+            axum::body::to_bytes(body, limit),
+        )
+        .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "The request body did not arrive within {seconds} seconds"
+            ))
+        })?
+        .map_err(|_| too_large())?;
         if self.config.authenticates() {
             auth::verify(&self.config.access_keys, method, uri, headers, &body)?;
         }
@@ -320,6 +412,12 @@ impl Gateway {
             Operation::SendTaskSuccess
             | Operation::SendTaskFailure
             | Operation::SendTaskHeartbeat => callbacks::send(self, operation, &body).await,
+            Operation::ListExecutions => read::list_executions(self, &body).await,
+            Operation::DescribeExecution => read::describe_execution(self, &body).await,
+            Operation::GetExecutionHistory => read::get_execution_history(self, &body).await,
+            Operation::DescribeStateMachineForExecution => {
+                read::describe_state_machine_for_execution(self, &body).await
+            }
         }
     }
 }

@@ -22,6 +22,11 @@ pub struct Metrics {
     pub throttled: IntCounterVec,
     /// Starts refused by their state machine's start rate limit, by state machine.
     pub executions_throttled: IntCounterVec,
+    /// Records the execution store read, by record (`result`, `history`) and outcome
+    /// (`applied`, `skipped`: not the JSON its topic carries).
+    pub store_records: IntCounterVec,
+    /// Records the execution store could not write (its database failed).
+    pub store_write_failures: prometheus::IntCounter,
     /// The runtime's execution metrics for sync executions.
     pub executions: ExecutionMetrics,
     /// Other registries `/metrics` renders too (`quickstep dev`: the worker's).
@@ -102,9 +107,30 @@ impl Metrics {
             )
             .expect("metric names are valid"),
         );
+        let store_records = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "quickstep_gateway_store_records_total",
+                    "Records the execution store read from Kafka, by record (result, history) and outcome (applied, skipped).",
+                ),
+                &["record", "outcome"],
+            )
+            .expect("metric names are valid"),
+        );
+        let store_write_failures = register(
+            &registry,
+            prometheus::IntCounter::new(
+                "quickstep_gateway_store_write_failures_total",
+                "Records the execution store could not write to its database.",
+            )
+            .expect("metric names are valid"),
+        );
         Metrics {
             registry,
             requests,
+            store_records,
+            store_write_failures,
             request_duration,
             sync_executions,
             sync_in_flight,
@@ -135,5 +161,51 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new(ExecutionMetrics::new())
+    }
+}
+
+/// The execution store's reader reports here.
+impl store::ingest::Observer for Metrics {
+    fn applied(&self, results: usize, events: usize) {
+        let add = |record: &str, n: usize| {
+            self.store_records
+                .with_label_values(&[record, "applied"])
+                .inc_by(n as u64)
+        };
+        add("result", results);
+        add("history", events);
+    }
+
+    fn skipped(&self, kind: &'static str) {
+        self.store_records
+            .with_label_values(&[kind, "skipped"])
+            .inc();
+    }
+
+    fn failed(&self, records: usize) {
+        self.store_write_failures.inc_by(records as u64);
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use store::ingest::Observer;
+
+    #[test]
+    fn the_store_reader_counts_into_metrics() {
+        let metrics = Metrics::default();
+        metrics.applied(3, 30);
+        metrics.skipped("history");
+        metrics.failed(7);
+        let text = metrics.render();
+        for line in [
+            "quickstep_gateway_store_records_total{outcome=\"applied\",record=\"result\"} 3",
+            "quickstep_gateway_store_records_total{outcome=\"applied\",record=\"history\"} 30",
+            "quickstep_gateway_store_records_total{outcome=\"skipped\",record=\"history\"} 1",
+            "quickstep_gateway_store_write_failures_total 7",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
     }
 }

@@ -40,6 +40,14 @@ pub enum Operation {
     SendTaskFailure,
     /// SendTaskHeartbeat.
     SendTaskHeartbeat,
+    /// ListExecutions (from the execution store).
+    ListExecutions,
+    /// DescribeExecution (from the execution store).
+    DescribeExecution,
+    /// GetExecutionHistory (from the execution store).
+    GetExecutionHistory,
+    /// DescribeStateMachineForExecution.
+    DescribeStateMachineForExecution,
 }
 
 /// Every operation with its wire name: the one table `parse` and `as_str` read.
@@ -59,9 +67,21 @@ const OPERATIONS: &[(Operation, &str)] = &[
     (Operation::SendTaskSuccess, "SendTaskSuccess"),
     (Operation::SendTaskFailure, "SendTaskFailure"),
     (Operation::SendTaskHeartbeat, "SendTaskHeartbeat"),
+    (Operation::ListExecutions, "ListExecutions"),
+    (Operation::DescribeExecution, "DescribeExecution"),
+    (Operation::GetExecutionHistory, "GetExecutionHistory"),
+    (
+        Operation::DescribeStateMachineForExecution,
+        "DescribeStateMachineForExecution",
+    ),
 ];
 
 impl Operation {
+    /// Every operation, in the order of the wire table (the fuzz target picks among them).
+    pub fn all() -> impl Iterator<Item = Operation> {
+        OPERATIONS.iter().map(|(op, _)| *op)
+    }
+
     /// Reads `AWSStepFunctions.<Operation>`.
     pub fn from_target(target: &str) -> Result<Operation, ApiError> {
         let unknown = || ApiError::UnknownOperation(format!("Unknown operation '{target}'"));
@@ -89,6 +109,9 @@ pub enum ApiError {
     /// The state machine is not registered.
     #[error("{0}")]
     StateMachineDoesNotExist(String),
+    /// The execution is not in the execution store.
+    #[error("{0}")]
+    ExecutionDoesNotExist(String),
     /// A different state machine of that name exists.
     #[error("{0}")]
     StateMachineAlreadyExists(String),
@@ -134,6 +157,9 @@ pub enum ApiError {
     /// The body is larger than the gateway accepts.
     #[error("{0}")]
     RequestTooLarge(String),
+    /// The body did not arrive within the body read timeout.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No signature where one is required.
     #[error("{0}")]
     MissingAuthenticationToken(String),
@@ -156,6 +182,7 @@ impl ApiError {
     pub fn type_name(&self) -> &'static str {
         match self {
             ApiError::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
+            ApiError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             ApiError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
             ApiError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
             ApiError::InvalidDefinition(_) => "InvalidDefinition",
@@ -171,6 +198,7 @@ impl ApiError {
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::Serialization(_) => "SerializationException",
             ApiError::RequestTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeout(_) => "RequestTimeoutException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
@@ -186,6 +214,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::RequestTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

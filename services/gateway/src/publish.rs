@@ -1,9 +1,11 @@
 //! Where the gateway's records go: Kafka (produce and await the broker's ack), or memory
 //! for tests. One seam, so handlers never see rdkafka.
 
-use futures::future::BoxFuture;
+use futures::future::{try_join_all, BoxFuture};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use runtime::sinks::{HistoryBatch, HistorySink, SinkError};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -89,5 +91,41 @@ impl Publisher for MemoryPublisher {
             .expect("publisher lock is never poisoned")
             .push(record);
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// The history of sync executions as records through a publisher: the shape and keys of the
+/// worker's Kafka sink (`runtime::sinks::KafkaSink`), so every replica's execution store reads
+/// sync executions as it reads async ones, and in-memory gateways record them too.
+pub struct PublisherSink {
+    publisher: Arc<dyn Publisher>,
+    topic: String,
+}
+
+impl PublisherSink {
+    /// A sink producing to `topic`.
+    pub fn new(publisher: Arc<dyn Publisher>, topic: String) -> PublisherSink {
+        PublisherSink { publisher, topic }
+    }
+}
+
+impl HistorySink for PublisherSink {
+    fn write<'a>(&'a self, batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            // Each record is the proto3 JSON of `quickstep.v1.HistoryEvent`, as the worker's
+            // Kafka sink writes it. Every record is enqueued before any is awaited (join
+            // polls them in order), and one key keeps them on one partition in order.
+            let payloads = batch.json_records()?;
+            let records = payloads.into_iter().map(|payload| {
+                self.publisher.publish(Record {
+                    topic: self.topic.clone(),
+                    key: batch.execution_arn.to_owned(),
+                    payload: Some(payload),
+                    headers: Vec::new(),
+                })
+            });
+            try_join_all(records).await.map_err(SinkError::Publish)?;
+            Ok(())
+        })
     }
 }

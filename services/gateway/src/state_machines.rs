@@ -363,10 +363,14 @@ pub async fn put(gateway: &Gateway, name: &str, definition: &str) -> Result<Stri
 pub fn describe(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
     let input: ArnInput = protocol::parse(body)?;
     let name = machine_name(&input.state_machine_arn)?;
-    let stored = gateway
-        .catalog
-        .get(name)
-        .ok_or_else(|| does_not_exist(&input.state_machine_arn))?;
+    describe_value(gateway, name)
+        .map(protocol::ok)
+        .ok_or_else(|| does_not_exist(&input.state_machine_arn))
+}
+
+/// DescribeStateMachine's answer for a registered machine.
+pub fn describe_value(gateway: &Gateway, name: &str) -> Option<Value> {
+    let stored = gateway.catalog.get(name)?;
     let mut answer = json!({
         "stateMachineArn": gateway.catalog.registry.arn(name),
         "name": name,
@@ -384,7 +388,7 @@ pub fn describe(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
     if let Some(revision) = &stored.revision_id {
         answer["revisionId"] = revision.clone().into();
     }
-    Ok(protocol::ok(answer))
+    Some(answer)
 }
 
 /// UpdateStateMachine.

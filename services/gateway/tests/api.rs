@@ -15,7 +15,8 @@ const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"ok"
 const ARN: &str = "arn:aws:states:local:000000000000:stateMachine:orders";
 
 fn gateway() -> (Arc<Gateway>, Arc<MemoryPublisher>) {
-    let (gateway, publisher) = Gateway::in_memory(GatewayConfig::default()).expect("gateway");
+    let (gateway, publisher) =
+        Gateway::in_memory(keyed(GatewayConfig::default())).expect("gateway");
     (Arc::new(gateway), publisher)
 }
 
@@ -387,7 +388,7 @@ async fn start_rates_throttle_one_state_machine_only() {
         start_rates_per_second: [("orders".to_owned(), 3)].into(),
         ..GatewayConfig::default()
     };
-    let (gateway, publisher) = Gateway::in_memory(config).expect("gateway");
+    let (gateway, publisher) = Gateway::in_memory(keyed(config)).expect("gateway");
     let gateway = Arc::new(gateway);
     let orders = create_named(&gateway, "orders").await;
     let billing = create_named(&gateway, "billing").await;
@@ -438,7 +439,7 @@ async fn the_default_start_rate_applies_to_machines_without_their_own() {
         start_rates_per_second: [("orders".to_owned(), 100_000)].into(),
         ..GatewayConfig::default()
     };
-    let (gateway, _) = Gateway::in_memory(config).expect("gateway");
+    let (gateway, _) = Gateway::in_memory(keyed(config)).expect("gateway");
     let gateway = Arc::new(gateway);
     let orders = create_named(&gateway, "orders").await;
     let billing = create_named(&gateway, "billing").await;
@@ -471,10 +472,11 @@ async fn the_default_start_rate_applies_to_machines_without_their_own() {
 /// `CallbackMessage` form (the worker that holds the token reads it there).
 async fn callbacks_go_to_the_callbacks_topic() {
     let (gateway, publisher) = gateway();
+    let t1 = genuine_token(TEST_TOKEN_KEY);
     let (status, _) = call(
         &gateway,
         "SendTaskSuccess",
-        json!({"taskToken": "t1", "output": "{\"x\":1}"}),
+        json!({"taskToken": t1, "output": "{\"x\":1}"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -484,12 +486,12 @@ async fn callbacks_go_to_the_callbacks_topic() {
         serde_json::from_slice(record.payload.as_deref().expect("value")).expect("json");
     assert_eq!(
         value,
-        json!({"action": "SendTaskSuccess", "taskToken": "t1", "output": "{\"x\":1}"})
+        json!({"action": "SendTaskSuccess", "taskToken": t1, "output": "{\"x\":1}"})
     );
     call(
         &gateway,
         "SendTaskFailure",
-        json!({"taskToken": "t1", "error": "E", "cause": "C"}),
+        json!({"taskToken": t1, "error": "E", "cause": "C"}),
     )
     .await;
     let value: Value = serde_json::from_slice(
@@ -504,14 +506,14 @@ async fn callbacks_go_to_the_callbacks_topic() {
     .expect("json");
     assert_eq!(
         value,
-        json!({"action": "SendTaskFailure", "taskToken": "t1", "error": "E", "cause": "C"})
+        json!({"action": "SendTaskFailure", "taskToken": t1, "error": "E", "cause": "C"})
     );
-    call(&gateway, "SendTaskHeartbeat", json!({"taskToken": "t1"})).await;
+    call(&gateway, "SendTaskHeartbeat", json!({"taskToken": t1})).await;
     assert_eq!(publisher.records().len(), 3);
     let (_, body) = call(
         &gateway,
         "SendTaskSuccess",
-        json!({"taskToken": "t1", "output": "nope"}),
+        json!({"taskToken": t1, "output": "nope"}),
     )
     .await;
     assert_eq!(body["__type"], "InvalidOutput");
@@ -522,6 +524,49 @@ async fn callbacks_go_to_the_callbacks_topic() {
     )
     .await;
     assert_eq!(body["__type"], "InvalidToken");
+}
+
+#[tokio::test]
+/// A token this gateway did not sign is InvalidToken before anything happens: nothing goes
+/// to the callbacks topic. One signed with the previous key is still accepted.
+async fn forged_or_altered_tokens_are_invalid_before_any_look_up() {
+    const PREVIOUS: &str = "the-key-before-the-gateway-tests-key-32-bytes";
+    let (gateway, publisher) = Gateway::in_memory(GatewayConfig {
+        task_token_previous_key: Some(runtime::task_token::TaskTokenSecret::new(PREVIOUS)),
+        ..keyed(GatewayConfig::default())
+    })
+    .expect("gateway");
+    let gateway = Arc::new(gateway);
+    let genuine = genuine_token(TEST_TOKEN_KEY);
+    let mut altered = genuine.clone().into_bytes();
+    altered[30] = if altered[30] == b'x' { b'y' } else { b'x' };
+    let altered = String::from_utf8(altered).unwrap();
+    let unknown_key = genuine_token("a-key-this-deployment-never-had-32-bytes");
+    for token in [
+        altered.as_str(),
+        unknown_key.as_str(),
+        "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0",
+        "token-1",
+    ] {
+        for (operation, input) in [
+            (
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": "{}"}),
+            ),
+            ("SendTaskFailure", json!({"taskToken": token, "error": "E"})),
+            ("SendTaskHeartbeat", json!({"taskToken": token})),
+        ] {
+            let (status, body) = call(&gateway, operation, input).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{operation} {token}");
+            assert_eq!(body["__type"], "InvalidToken", "{operation} {token}");
+        }
+    }
+    assert!(publisher.records().is_empty(), "nothing reached the topic");
+    for token in [genuine, genuine_token(PREVIOUS)] {
+        let (status, _) = call(&gateway, "SendTaskHeartbeat", json!({"taskToken": token})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(publisher.records().len(), 2);
 }
 
 #[tokio::test]
@@ -636,4 +681,24 @@ proptest! {
             prop_assert!(value["__type"].is_string(), "{status} {value}");
         }
     }
+}
+
+/// A configuration with the deployment's task token key (every gateway needs one).
+fn keyed(config: GatewayConfig) -> GatewayConfig {
+    GatewayConfig {
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(TEST_TOKEN_KEY)),
+        ..config
+    }
+}
+
+const TEST_TOKEN_KEY: &str = "the-gateway-tests-task-token-key-32-bytes";
+
+/// A token as a worker with `key` mints it.
+fn genuine_token(key: &str) -> String {
+    runtime::task_token::TaskTokenKeys::from_config(
+        Some(&runtime::task_token::TaskTokenSecret::new(key)),
+        None,
+    )
+    .expect("key")
+    .mint("arn:aws:states:local:000000000000:express:orders:one")
 }

@@ -131,7 +131,7 @@ async fn teststate_corpus() {
         dir.display()
     );
     let gateway = Arc::new(
-        Gateway::in_memory(GatewayConfig::default())
+        Gateway::in_memory(keyed(GatewayConfig::default()))
             .expect("gateway")
             .0,
     );
@@ -192,3 +192,13 @@ async fn teststate_corpus() {
         regressed.len()
     );
 }
+
+/// A configuration with the deployment's task token key (every gateway needs one).
+fn keyed(config: GatewayConfig) -> GatewayConfig {
+    GatewayConfig {
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(TEST_TOKEN_KEY)),
+        ..config
+    }
+}
+
+const TEST_TOKEN_KEY: &str = "the-gateway-tests-task-token-key-32-bytes";

@@ -8,7 +8,10 @@ ENDPOINT is an unauthenticated gateway with the example `order` state machine re
 access key AKIDQUICKSTEPTEST / quickstep-test-secret and starts `order` at most once per
 second (`--start-rate order:1`). Installs awscli and boto3 when missing.
 Prints one line `STARTED <executionArn>` per StartExecution whose result the caller should
-find on the results topic, and `OK` last when every check passed.
+find on the results topic, and `OK` last when every check passed. The read APIs
+(ListExecutions, DescribeExecution, GetExecutionHistory, DescribeStateMachineForExecution) are
+checked on ENDPOINT's execution store: sync executions at once, async ones within a second of
+their result.
 """
 
 import json
@@ -48,6 +51,9 @@ ENV = dict(
     AWS_SHARED_CREDENTIALS_FILE="/dev/null",
 )
 ACCOUNT_ARN = "arn:aws:states:local:000000000000:stateMachine:"
+# Execution names unique to this run: on a real broker the results topic keeps earlier runs'
+# results, and the execution store reads it from the beginning.
+RUN = os.urandom(4).hex()
 PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}}}
 SUCCEED = {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}
 
@@ -107,12 +113,13 @@ def check_cli():
     assert sync["executionArn"].endswith(":express:order:cli-sync-1"), sync
     failed = cli("start-sync-execution", "--state-machine-arn", arn, "--input", "[1]")
     assert failed["status"] == "FAILED" and failed["error"] == "States.Runtime", failed
+    check_cli_reads(arn, sync, failed)
 
     started = cli(
         "start-execution", "--state-machine-arn", ACCOUNT_ARN + "order",
-        "--input", f"file://{f.name}", "--name", "cli-async-1",
+        "--input", f"file://{f.name}", "--name", f"cli-async-{RUN}",
     )
-    assert started["executionArn"].endswith(":express:order:cli-async-1"), started
+    assert started["executionArn"].endswith(f":express:order:cli-async-{RUN}"), started
     assert isinstance(started["startDate"], (int, float, str)), started  # epoch seconds on the wire
     print("STARTED " + started["executionArn"], flush=True)
 
@@ -124,6 +131,38 @@ def check_cli():
     assert state["status"] == "SUCCEEDED" and json.loads(state["output"]) == {"x": 5}, state
     assert state["nextState"] == "Later", state
     assert json.loads(state["inspectionData"]["input"]) == {"a": 5}, state
+
+    # TestState with mocks: a Map's mock is its result, its settings inspected; a Task's
+    # mocked error against its Retry; a mock the API's output shape rejects.
+    mapped = cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ToleratedFailureCount": 1,
+                    "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "End": True}),
+        "--input", '{"items": [1, 2, 3]}', "--inspection-level", "DEBUG",
+        "--mock", json.dumps({"result": json.dumps([4, 5, 6])}),
+        "--state-configuration", '{"mapIterationFailureCount": 1}',
+    )
+    assert mapped["status"] == "SUCCEEDED" and json.loads(mapped["output"]) == [4, 5, 6], mapped
+    assert mapped["inspectionData"]["maxConcurrency"] == 2, mapped
+    assert mapped["inspectionData"]["toleratedFailureCount"] == 1, mapped
+    retried = cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                    "Parameters": {"FunctionName": "f"},
+                    "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 3, "IntervalSeconds": 2}]}),
+        "--inspection-level", "TRACE", "--role-arn", "arn:aws:iam::000000000000:role/r",
+        "--mock", json.dumps({"errorOutput": {"error": "Boom", "cause": "c"}}),
+        "--state-configuration", '{"retrierRetryCount": 1}',
+    )
+    assert retried["status"] == "RETRIABLE", retried
+    assert retried["inspectionData"]["errorDetails"] == {"retryBackoffIntervalSeconds": 4, "retryIndex": 0}, retried
+    cli(
+        "test-state", "--definition",
+        json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                    "Parameters": {"FunctionName": "f"}}),
+        "--mock", json.dumps({"result": json.dumps({"StatusCode": "200"})}),
+        expect_error="ValidationException",
+    )
 
     # Errors, as AWS names them.
     cli("describe-state-machine", "--state-machine-arn", ACCOUNT_ARN + "missing", expect_error="StateMachineDoesNotExist")
@@ -140,6 +179,94 @@ def check_cli():
     cli("start-execution", "--state-machine-arn", arn, "--name", "bad name", expect_error="InvalidName")
     cli("delete-state-machine", "--state-machine-arn", arn)
     cli("describe-state-machine", "--state-machine-arn", arn, expect_error="StateMachineDoesNotExist")
+
+
+def eventually(what, probe, limit=10.0):
+    """Polls `probe` until it returns a truthy value; the execution store reads Kafka."""
+    deadline = time.monotonic() + limit
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not within {limit} s"
+        time.sleep(0.05)
+
+
+def check_cli_reads(machine_arn, sync, failed):
+    """The read APIs through the CLI, on the sync executions just run."""
+    order = ACCOUNT_ARN + "order"
+
+    def listed(arn, *extra):
+        return cli("list-executions", "--state-machine-arn", arn, *extra)["executions"]
+
+    eventually("cli-sync-1 listed", lambda: [e for e in listed(order) if e["executionArn"] == sync["executionArn"]])
+    mine = [e for e in listed(order) if e["executionArn"] == sync["executionArn"]][0]
+    assert mine["status"] == "SUCCEEDED" and mine["name"] == "cli-sync-1", mine
+    assert mine["stateMachineArn"] == order, mine
+    eventually("the failed run listed", lambda: listed(machine_arn, "--status-filter", "FAILED"))
+    assert [e["executionArn"] for e in listed(machine_arn, "--status-filter", "FAILED")] == [failed["executionArn"]]
+    assert listed(machine_arn, "--status-filter", "SUCCEEDED") == []
+
+    described = cli("describe-execution", "--execution-arn", sync["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["input"]) == {"id": 42, "amount": 250}, described
+    assert json.loads(described["output"]) == json.loads(sync["output"]), described
+    failed_described = cli("describe-execution", "--execution-arn", failed["executionArn"])
+    assert failed_described["error"] == "States.Runtime" and "output" not in failed_described, failed_described
+
+    events = cli("get-execution-history", "--execution-arn", sync["executionArn"])["events"]
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded", events
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1)), events
+    assert json.loads(events[0]["executionStartedEventDetails"]["input"]) == {"id": 42, "amount": 250}
+    reverse = cli("get-execution-history", "--execution-arn", sync["executionArn"], "--reverse-order")["events"]
+    assert [e["id"] for e in reverse] == [e["id"] for e in reversed(events)], reverse
+    page = cli("get-execution-history", "--execution-arn", sync["executionArn"], "--max-results", "2", "--no-paginate")
+    assert len(page["events"]) == 2 and page["nextToken"], page
+    bare = cli("get-execution-history", "--execution-arn", sync["executionArn"], "--no-include-execution-data")["events"]
+    assert "input" not in bare[0]["executionStartedEventDetails"], bare[0]
+
+    definition = cli("describe-state-machine-for-execution", "--execution-arn", failed["executionArn"])
+    assert json.loads(definition["definition"]) == PASS and definition["stateMachineArn"] == machine_arn, definition
+
+    missing = sync["executionArn"] + "-missing"
+    cli("describe-execution", "--execution-arn", missing, expect_error="ExecutionDoesNotExist")
+    cli("get-execution-history", "--execution-arn", missing, expect_error="ExecutionDoesNotExist")
+    cli("describe-execution", "--execution-arn", "arn:nope", expect_error="InvalidArn")
+    cli("list-executions", "--state-machine-arn", order, "--status-filter", "DONE", expect_error="ValidationException")
+
+
+def check_boto3_reads(sfn, started):
+    """An async execution appears within a second of its result; the SDK's paginators work."""
+    arn = started["executionArn"]
+    seen = eventually(
+        "the async execution's result in the store",
+        lambda: next((e for e in sfn.list_executions(stateMachineArn=ACCOUNT_ARN + "boto-1")["executions"]
+                      if e["executionArn"] == arn and e["status"] != "RUNNING"), None),
+        limit=30,
+    )
+    lag = time.time() - seen["stopDate"].timestamp()
+    print(f"async execution listed {lag:.3f} s after it stopped", file=sys.stderr)
+    assert lag < 1.0, f"listed {lag:.3f} s after its result"
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"r": {"ok": True}}, described
+    events = [e for p in sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 2}) for e in p["events"]]
+    assert [e["type"] for e in events][:1] == ["ExecutionStarted"] and events[-1]["type"] == "ExecutionSucceeded", events
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1)), events
+    for i in range(3):
+        sfn.start_sync_execution(stateMachineArn=ACCOUNT_ARN + "boto-2", name=f"boto-page-{i}", input="{}")
+    names = eventually("three sync executions listed", lambda: (lambda n: n if len(n) == 3 else None)(
+        [e["name"] for p in sfn.get_paginator("list_executions").paginate(stateMachineArn=ACCOUNT_ARN + "boto-2", PaginationConfig={"PageSize": 1}) for e in p["executions"]]))
+    assert sorted(names) == ["boto-page-0", "boto-page-1", "boto-page-2"], names
+    try:
+        sfn.list_executions(stateMachineArn=ACCOUNT_ARN + "boto-2", nextToken="bogus")
+        raise AssertionError("a forged page token was accepted")
+    except sfn.exceptions.InvalidToken:
+        pass
+    try:
+        sfn.describe_execution(executionArn=arn + "-nope")
+        raise AssertionError("an unknown execution was described")
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass
 
 
 def client(endpoint, key="dev", secret="dev", **config):
@@ -173,8 +300,9 @@ def check_boto3():
     out = sfn.start_sync_execution(stateMachineArn=ACCOUNT_ARN + "boto-0", input='{"k": "v"}')
     assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"k": "v", "r": {"ok": True}}, out
     assert out["stopDate"] >= out["startDate"]
-    started = sfn.start_execution(stateMachineArn=ACCOUNT_ARN + "boto-1", name="boto-async-1", input="{}")
+    started = sfn.start_execution(stateMachineArn=ACCOUNT_ARN + "boto-1", name=f"boto-async-{RUN}", input="{}")
     print("STARTED " + started["executionArn"], flush=True)
+    check_boto3_reads(sfn, started)
     try:
         sfn.describe_state_machine(stateMachineArn=ACCOUNT_ARN + "nope")
         raise AssertionError("describe of an unknown state machine succeeded")

@@ -167,6 +167,10 @@ fn dev_runs_the_examples_for_the_aws_cli_and_stops_on_sigterm() {
     // A public address without authentication is refused.
     let refused = Command::new(BIN)
         .args(["gateway", "--address", "0.0.0.0:0", "--brokers", &brokers])
+        .env(
+            "QUICKSTEP_TASK_TOKEN_KEY",
+            "the-dev-test-task-token-key-of-32-bytes",
+        )
         .output()
         .expect("runs");
     assert!(!refused.status.success());
@@ -186,6 +190,10 @@ fn dev_runs_the_examples_for_the_aws_cli_and_stops_on_sigterm() {
             "--start-rate",
             "order:1",
         ])
+        .env(
+            "QUICKSTEP_TASK_TOKEN_KEY",
+            "the-dev-test-task-token-key-of-32-bytes",
+        )
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())

@@ -5,6 +5,9 @@
 use assert_cmd::Command;
 use std::net::TcpListener;
 
+/// A deployment's task token key: `worker` and `gateway` refuse to start without one.
+const TOKEN_KEY: &str = "the-exit-code-tests-task-token-key-32-bytes";
+
 fn quickstep() -> Command {
     Command::cargo_bin("quickstep").expect("the binary is built")
 }
@@ -77,6 +80,7 @@ fn the_world_s_failures_exit_3() {
     let (code, stderr) = outcome(
         quickstep()
             .args(["gateway", "--address", &address, "--brokers", "127.0.0.1:1"])
+            .env("QUICKSTEP_TASK_TOKEN_KEY", TOKEN_KEY)
             .env("RUST_LOG", "off"),
     );
     assert_eq!(code, 3, "a port taken: {stderr}");
@@ -90,6 +94,7 @@ fn the_world_s_failures_exit_3() {
     let (code, stderr) = outcome(
         quickstep()
             .args(["worker", "--brokers", "127.0.0.1:1"])
+            .env("QUICKSTEP_TASK_TOKEN_KEY", TOKEN_KEY)
             .env("RUST_LOG", "off"),
     );
     assert_eq!(code, 3, "a broker unreachable: {stderr}");

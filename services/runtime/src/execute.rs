@@ -7,11 +7,18 @@ use crate::metrics::ExecutionMetrics;
 use crate::registry::Revision;
 use crate::tasks::trace;
 use asl::history::{HistoryEvent, HistoryObserver, Level};
-use asl::interpret::{Clock, Rng};
-use asl::{ExecutionInfo, Outcome, Services, TaskHandler};
+use asl::interpret::{Clock, Rng, TaskTokens};
+use asl::{ErrorName, ExecutionInfo, Outcome, Services, Status, TaskHandler};
+use futures::FutureExt as _;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
 use tracing::Instrument as _;
+
+/// The cause of an execution whose engine or integration panicked. Generic on purpose: a
+/// panic message may quote the execution's data; the log line names the execution.
+pub const PANIC_CAUSE: &str =
+    "An internal error occurred while running the execution; it was stopped.";
 
 /// What to run: a revision, its input, and the execution's name and ARN.
 #[derive(Debug)]
@@ -26,6 +33,10 @@ pub struct ExecutionRequest {
     pub execution_arn: String,
     /// The caller's W3C trace context, which the execution's span continues.
     pub traceparent: Option<String>,
+    /// Which run of this execution this is, from 1: a start record delivered again after
+    /// its worker stopped runs again under the same ARN, as attempt 2 (its history records
+    /// say so).
+    pub attempt: u32,
 }
 
 /// What a request's run produced.
@@ -35,6 +46,8 @@ pub struct Finished {
     pub outcome: Outcome,
     /// Its history, filtered by level (empty when history is off).
     pub history: Vec<HistoryEvent>,
+    /// The request's `attempt`, for the history records.
+    pub attempt: u32,
 }
 
 /// Collects one execution's events in memory until the sink takes them.
@@ -52,9 +65,11 @@ impl HistoryObserver for Collector {
         self.include_execution_data
     }
     fn record(&self, event: HistoryEvent) {
+        // A panic elsewhere in the execution (contained by `execute`) may have poisoned the
+        // lock; the events are still whole.
         self.events
             .lock()
-            .expect("collector lock is never poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .push(event);
     }
 }
@@ -64,6 +79,7 @@ pub struct Executor {
     tasks: Arc<dyn TaskHandler>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
+    tokens: Arc<dyn TaskTokens>,
     metrics: ExecutionMetrics,
     /// The history level, for revisions that set none.
     default_level: Level,
@@ -76,6 +92,7 @@ impl Executor {
         tasks: Arc<dyn TaskHandler>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Rng>,
+        tokens: Arc<dyn TaskTokens>,
         metrics: ExecutionMetrics,
         default_level: Level,
         include_execution_data: bool,
@@ -84,6 +101,7 @@ impl Executor {
             tasks,
             clock,
             rng,
+            tokens,
             metrics,
             default_level,
             include_execution_data,
@@ -113,6 +131,7 @@ impl Executor {
             tasks: self.tasks.as_ref(),
             clock: self.clock.as_ref(),
             rng: self.rng.as_ref(),
+            tokens: self.tokens.as_ref(),
             history: collector.as_ref().map(|c| c as &dyn HistoryObserver),
         };
         let series = self.metrics.machine(&revision.name);
@@ -125,10 +144,31 @@ impl Executor {
         let span = trace::execution_span(&info, traceparent.as_deref());
         // Boxed: the engine's future is large, and each enclosing future (this one, the
         // spawned task) would otherwise hold it inline and copy it when it moves.
+        let start_ms = self.clock.now_ms();
         let run = Box::pin(revision.machine.run(input, &info, &services));
-        let outcome = trace::with_traceparent(traceparent, run)
+        // A panic in the engine or an integration ends this execution, not the process or
+        // the task that carries it: the caller still gets an outcome to publish, and the
+        // gauges above are restored below.
+        let outcome = AssertUnwindSafe(trace::with_traceparent(traceparent, run))
+            .catch_unwind()
             .instrument(span.clone())
-            .await;
+            .await
+            .unwrap_or_else(|_| {
+                self.metrics.panics.inc();
+                tracing::error!(
+                    message = "An execution panicked; it ends FAILED with States.Runtime.",
+                    execution_arn = %info.execution_arn,
+                );
+                Outcome {
+                    status: Status::Failed,
+                    output: None,
+                    error: Some(ErrorName::Runtime.to_string()),
+                    cause: Some(PANIC_CAUSE.into()),
+                    state_transitions: 0,
+                    start_ms,
+                    stop_ms: self.clock.now_ms(),
+                }
+            });
         trace::finished(&span, &outcome);
         drop(span);
         self.metrics.in_flight.dec();
@@ -141,11 +181,88 @@ impl Executor {
             .map(|c| {
                 c.events
                     .into_inner()
-                    .expect("collector lock is never poisoned")
+                    .unwrap_or_else(PoisonError::into_inner)
             })
             .unwrap_or_default();
         request.execution_arn = info.execution_arn;
         request.name = info.name;
-        Finished { outcome, history }
+        Finished {
+            outcome,
+            history,
+            attempt: request.attempt.max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{system_rng, SystemClock};
+    use crate::registry::{Registry, RegistryEntry};
+    use crate::task_token::TaskTokenKeys;
+    use asl::{StatesError, TaskRequest};
+    use futures::future::BoxFuture;
+
+    /// An integration with a bug: it panics, with data in the message.
+    struct Panics;
+
+    impl TaskHandler for Panics {
+        fn invoke<'a>(
+            &'a self,
+            request: TaskRequest<'a>,
+        ) -> BoxFuture<'a, Result<Value, StatesError>> {
+            Box::pin(async move { panic!("secret input {}", request.input) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_integration_fails_its_execution_and_restores_the_gauges() {
+        let registry = Registry::new("local", "000000000000");
+        let revision = registry
+            .apply(&RegistryEntry {
+                name: "orders".into(),
+                definition: r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:local:000000000000:function:f","End":true}}}"#.into(),
+                role_arn: String::new(),
+                level: Some("ALL".into()),
+                include_execution_data: true,
+            })
+            .expect("valid");
+        let metrics = ExecutionMetrics::new();
+        let executor = Executor::new(
+            Arc::new(Panics),
+            Arc::new(SystemClock),
+            Arc::new(system_rng()),
+            Arc::new(TaskTokenKeys::ephemeral().unwrap()),
+            metrics.clone(),
+            Level::Off,
+            false,
+        );
+        for round in 1..=2 {
+            let mut request = ExecutionRequest {
+                execution_arn: registry.execution_arn("orders", "one"),
+                name: "one".into(),
+                revision: revision.clone(),
+                input: serde_json::json!({"card": "4111"}),
+                traceparent: None,
+                attempt: 1,
+            };
+            let finished = executor.execute(&mut request).await;
+            let outcome = finished.outcome;
+            assert_eq!(outcome.status, Status::Failed);
+            assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+            assert_eq!(outcome.cause.as_deref(), Some(PANIC_CAUSE));
+            assert!(!PANIC_CAUSE.contains("4111"));
+            assert_eq!(metrics.panics.get(), round);
+            assert_eq!(metrics.in_flight.get(), 0, "the gauge is restored");
+            assert_eq!(
+                metrics.machine("orders").finished(Status::Failed).get(),
+                round
+            );
+            // The request is whole again for the result record.
+            assert_eq!(request.name, "one");
+            assert!(request.execution_arn.ends_with(":orders:one"));
+            // The history up to the panic is kept (level ALL on this revision).
+            assert!(!finished.history.is_empty());
+        }
     }
 }

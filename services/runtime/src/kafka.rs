@@ -140,21 +140,34 @@ impl KafkaSettings {
     /// A consumer outside any group's assignment, assigned every partition of the registry
     /// topic from the beginning: every worker and gateway reads every revision.
     pub fn registry_consumer(&self) -> Result<StreamConsumer, KafkaError> {
+        self.reader_from_beginning("registry", &[&self.registry_topic])
+    }
+
+    /// A consumer of its own (a group id unique to this process and `purpose`, nothing
+    /// committed), assigned every partition of `topics` from the beginning: for readers that
+    /// each need the whole topic (the registry follower, a gateway's execution store).
+    /// Topics that do not exist yet are left out.
+    pub fn reader_from_beginning(
+        &self,
+        purpose: &str,
+        topics: &[&str],
+    ) -> Result<StreamConsumer, KafkaError> {
         let mut client = self.client();
         client
             .set(
                 "group.id",
-                format!("{}-registry-{}", self.client_group, std::process::id()),
+                format!("{}-{purpose}-{}", self.client_group, std::process::id()),
             )
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest");
         let consumer: StreamConsumer = self.with_overrides(client).create()?;
-        let metadata =
-            consumer.fetch_metadata(Some(&self.registry_topic), Duration::from_secs(10))?;
         let mut list = TopicPartitionList::new();
-        for topic in metadata.topics() {
-            for partition in topic.partitions() {
-                list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+        for wanted in topics {
+            let metadata = consumer.fetch_metadata(Some(wanted), Duration::from_secs(10))?;
+            for topic in metadata.topics() {
+                for partition in topic.partitions() {
+                    list.add_partition_offset(topic.name(), partition.id(), Offset::Beginning)?;
+                }
             }
         }
         consumer.assign(&list)?;

@@ -16,4 +16,5 @@ pub mod registry;
 pub mod result;
 pub mod sinks;
 pub mod start_rate;
+pub mod task_token;
 pub mod tasks;

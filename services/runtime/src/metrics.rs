@@ -25,6 +25,8 @@ pub struct ExecutionMetrics {
     pub state_transitions: IntCounterVec,
     /// Executions running now.
     pub in_flight: IntGauge,
+    /// Executions whose engine or integration panicked (each ended FAILED, States.Runtime).
+    pub panics: IntCounter,
     /// Each state machine's execution series, resolved on first use.
     machines: Arc<Mutex<HashMap<String, Arc<MachineSeries>>>>,
 }
@@ -98,7 +100,16 @@ impl ExecutionMetrics {
             )
             .expect("metric names are valid"),
         );
+        let panics = register(
+            &registry,
+            IntCounter::new(
+                "quickstep_worker_execution_panics_total",
+                "Executions stopped by a panic in the engine or an integration; each ended FAILED with States.Runtime.",
+            )
+            .expect("metric names are valid"),
+        );
         ExecutionMetrics {
+            panics,
             executions_started: counter_vec(
                 &registry,
                 "quickstep_worker_executions_started_total",

@@ -24,7 +24,7 @@ async fn check(case: &Value, endpoint: String) -> Result<(), String> {
     let tasks = Integrations::new(
         &config,
         None,
-        CallbackRegistry::new(std::sync::Arc::new(SystemClock)),
+        CallbackRegistry::new(std::sync::Arc::new(SystemClock), common::keys()),
     )
     .map_err(|e| e.to_string())?;
     let machine_type = match case["provenance"]["state_machine_type"].as_str() {

@@ -46,6 +46,9 @@ pub enum RejectReason {
     NoStateMachine,
     /// The named state machine is not registered.
     UnknownStateMachine,
+    /// The idempotency store answered the claim with an error retrying cannot fix (a
+    /// protocol error, a corrupt value under the key).
+    IdempotencyStoreError,
 }
 
 impl RejectReason {
@@ -55,6 +58,7 @@ impl RejectReason {
             RejectReason::InvalidInput | RejectReason::NoStateMachine => "Quickstep.InvalidInput",
             RejectReason::DataLimitExceeded => "States.DataLimitExceeded",
             RejectReason::UnknownStateMachine => "Quickstep.StateMachineDoesNotExist",
+            RejectReason::IdempotencyStoreError => "Quickstep.IdempotencyStoreError",
         }
     }
 
@@ -65,6 +69,7 @@ impl RejectReason {
             RejectReason::DataLimitExceeded => "data_limit_exceeded",
             RejectReason::NoStateMachine => "no_state_machine",
             RejectReason::UnknownStateMachine => "unknown_state_machine",
+            RejectReason::IdempotencyStoreError => "idempotency_store_error",
         }
     }
 }
@@ -315,6 +320,7 @@ impl Admit {
                 name: execution_name,
                 execution_arn,
                 traceparent,
+                attempt: 1,
             },
             idempotency_key: key,
             claim,
@@ -322,9 +328,10 @@ impl Admit {
     }
 
     /// Claims a decided job's key: `Run` (claimed, or taken over from an earlier delivery of
-    /// the same record), `Duplicate`, or `Abandoned` when shutdown comes while the store is
-    /// unreachable (the record stays uncommitted for the next owner).
-    async fn claim_job(&self, job: Box<Job>, shutdown: &CancellationToken) -> Admission {
+    /// the same record), `Duplicate`, `Reject` when the store fails in a way retrying cannot
+    /// fix, or `Abandoned` when shutdown comes while the store is unreachable (the record
+    /// stays uncommitted for the next owner).
+    async fn claim_job(&self, mut job: Box<Job>, shutdown: &CancellationToken) -> Admission {
         let (Some(store), Some(key)) = (&self.store, &job.claim) else {
             return Admission::Run(job);
         };
@@ -334,42 +341,70 @@ impl Admit {
             None => store.claim(key, &job.record.id, RUNNING_TTL).await,
         };
         let claim = match first {
-            Ok(claim) => Some(claim),
-            Err(error) => {
+            Ok(claim) => Ok(claim),
+            Err(error) if error.is_transient() => {
                 self.claim_failed(&error, &job.record.id);
                 Box::pin(self.claim_again(store.as_ref(), key, &job.record.id, shutdown)).await
             }
+            Err(error) => Err(ClaimEnd::Permanent(error)),
         };
         match claim {
-            None => Admission::Abandoned,
-            Some(Claim::Duplicate(of)) => {
+            Err(ClaimEnd::Shutdown) => Admission::Abandoned,
+            Err(ClaimEnd::Permanent(error)) => {
+                self.metrics
+                    .idempotency_errors
+                    .with_label_values(&["claim"])
+                    .inc();
+                tracing::error!(message = "Idempotency claim failed for good; the record ends FAILED.", %error, record = %job.record.id);
+                let cause = format!(
+                    "The idempotency store could not claim the key, and retrying cannot help: {error}"
+                );
+                let name = job.execution.revision.name.clone();
+                let key = std::mem::take(&mut job.idempotency_key);
+                self.reject(
+                    job.record,
+                    RejectReason::IdempotencyStoreError,
+                    cause,
+                    Some(name),
+                    key,
+                )
+            }
+            Ok(Claim::Duplicate(of)) => {
                 self.metrics.duplicates.inc();
                 Admission::Duplicate(of)
             }
-            Some(Claim::Claimed | Claim::TakenOver) => Admission::Run(job),
+            Ok(Claim::Claimed) => Admission::Run(job),
+            // A redelivery of a record whose first run stopped before completing: this run's
+            // history records say it is a later attempt.
+            Ok(Claim::TakenOver) => {
+                let mut job = job;
+                job.execution.attempt = 2;
+                Admission::Run(job)
+            }
         }
     }
 
-    /// After a failed claim: claims again with exponential backoff while the store is
-    /// unreachable (the worker never runs an execution without the guarantee it was
-    /// configured with). `None` on shutdown.
+    /// After a transient claim failure: claims again with exponential backoff while the store
+    /// is unreachable (the worker never runs an execution without the guarantee it was
+    /// configured with), until shutdown or an error retrying cannot fix.
     async fn claim_again(
         &self,
         store: &dyn IdempotencyStore,
         key: &ClaimKey,
         record: &RecordId,
         shutdown: &CancellationToken,
-    ) -> Option<Claim> {
+    ) -> Result<Claim, ClaimEnd> {
         let mut delay = Duration::from_millis(100);
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return None,
+                _ = shutdown.cancelled() => return Err(ClaimEnd::Shutdown),
                 _ = tokio::time::sleep(delay) => {}
             }
             delay = (delay * 2).min(Duration::from_secs(5));
             match store.claim(key, record, RUNNING_TTL).await {
-                Ok(claim) => return Some(claim),
-                Err(error) => self.claim_failed(&error, record),
+                Ok(claim) => return Ok(claim),
+                Err(error) if error.is_transient() => self.claim_failed(&error, record),
+                Err(error) => return Err(ClaimEnd::Permanent(error)),
             }
         }
     }
@@ -478,6 +513,14 @@ fn decode(record: &SourceRecord) -> Result<Decoded, Undecodable> {
     })
 }
 
+/// Why a claim ended without an answer.
+enum ClaimEnd {
+    /// Shutdown came while the store was unreachable.
+    Shutdown,
+    /// The store failed in a way retrying cannot fix.
+    Permanent(StoreError),
+}
+
 /// AWS's execution name rules: 1–80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`
 /// or control characters.
 fn valid_name(name: &str) -> bool {
@@ -579,9 +622,13 @@ mod tests {
         admit.admit(record, &CancellationToken::new()).await
     }
 
-    /// Unreachable for its first `failures` claims, then claims everything.
+    /// Fails its first `failures` claims with `error`, then answers `then` (claims when
+    /// `None`); counts the claims it was asked.
     struct Flaky {
         failures: std::sync::atomic::AtomicUsize,
+        error: StoreError,
+        then: Option<StoreError>,
+        claims: std::sync::atomic::AtomicUsize,
     }
 
     impl IdempotencyStore for Flaky {
@@ -592,15 +639,16 @@ mod tests {
             _running_ttl: Duration,
         ) -> BoxFuture<'a, Result<Claim, StoreError>> {
             use std::sync::atomic::Ordering::SeqCst;
+            self.claims.fetch_add(1, SeqCst);
             let down = self
                 .failures
                 .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
                 .is_ok();
             Box::pin(async move {
-                if down {
-                    Err(StoreError::Unavailable("connection refused".into()))
-                } else {
-                    Ok(Claim::Claimed)
+                match (down, &self.then) {
+                    (true, _) => Err(self.error.clone()),
+                    (false, Some(error)) => Err(error.clone()),
+                    (false, None) => Ok(Claim::Claimed),
                 }
             })
         }
@@ -625,7 +673,51 @@ mod tests {
     fn flaky(failures: usize) -> Arc<dyn IdempotencyStore> {
         Arc::new(Flaky {
             failures: failures.into(),
+            error: StoreError::Unavailable("connection refused".into()),
+            then: None,
+            claims: 0.into(),
         })
+    }
+
+    #[tokio::test]
+    async fn a_claim_error_retrying_cannot_fix_ends_the_record_failed() {
+        for transient_first in [0, 2] {
+            let store = Arc::new(Flaky {
+                failures: transient_first.into(),
+                error: StoreError::Unavailable("connection refused".into()),
+                then: Some(StoreError::Protocol(
+                    "malformed idempotency value \"x\"".into(),
+                )),
+                claims: 0.into(),
+            });
+            let admit = admit(Some(store.clone()), &default_trigger());
+            let start = record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+            let Admission::Reject(rejection) = decide(&admit, start).await else {
+                panic!("a permanent store error refuses the record");
+            };
+            assert_eq!(rejection.reason, RejectReason::IdempotencyStoreError);
+            assert_eq!(
+                rejection.reason.error_name(),
+                "Quickstep.IdempotencyStoreError"
+            );
+            assert!(rejection.cause.contains("malformed"), "{}", rejection.cause);
+            assert_eq!(rejection.state_machine.as_deref(), Some("orders"));
+            assert_eq!(rejection.idempotency_key, "key-1");
+            assert_eq!(rejection.record.id, RecordId::new("quickstep.start", 2, 7));
+            // The transient failures were retried; the permanent one was not.
+            assert_eq!(
+                store.claims.load(std::sync::atomic::Ordering::SeqCst),
+                transient_first + 1
+            );
+            assert_eq!(
+                admit
+                    .metrics
+                    .rejected
+                    .with_label_values(&["idempotency_store_error"])
+                    .get(),
+                1
+            );
+        }
     }
 
     #[tokio::test]
@@ -713,6 +805,20 @@ mod tests {
             std::time::Duration::from_millis(500),
             "a token comes every 500 ms"
         );
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_record_taking_over_its_claim_runs_as_attempt_two() {
+        let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
+        let admit = admit(Some(store), &default_trigger());
+        let attempt = |admission| match admission {
+            Admission::Run(job) => job.execution.attempt,
+            _ => panic!("should run"),
+        };
+        let start = || record(b"{}", &[(HEADER_STATE_MACHINE, "orders")]);
+        assert_eq!(attempt(decide(&admit, start()).await), 1);
+        // The same record again while its claim is running: its first worker stopped.
+        assert_eq!(attempt(decide(&admit, start()).await), 2);
     }
 
     #[tokio::test]

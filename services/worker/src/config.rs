@@ -4,6 +4,7 @@
 
 use runtime::kafka::KafkaSettings;
 pub use runtime::kafka::KafkaValue;
+use runtime::task_token::{TaskTokenKeys, TaskTokenSecret};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -83,6 +84,14 @@ pub struct WorkerConfig {
     /// Task integrations: Lambda endpoint, HTTP connections, rate limits, callbacks.
     #[serde(default)]
     pub tasks: runtime::tasks::config::TasksConfig,
+    /// The key task tokens are signed with (at least 32 bytes), the same for every worker
+    /// and gateway of a deployment; required (env QUICKSTEP_TASK_TOKEN_KEY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_key: Option<TaskTokenSecret>,
+    /// The key before the current one, still accepted while a rotation reaches every
+    /// process (env QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token_previous_key: Option<TaskTokenSecret>,
 }
 
 /// One input topic.
@@ -201,7 +210,17 @@ impl WorkerConfig {
         }
         runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
         IdempotencyKind::parse(&self.idempotency).map_err(ConfigError)?;
+        self.task_token_keys()?;
         Ok(())
+    }
+
+    /// The task token keys: the configured key and previous key (none is an error).
+    pub fn task_token_keys(&self) -> Result<TaskTokenKeys, ConfigError> {
+        TaskTokenKeys::from_config(
+            self.task_token_key.as_ref(),
+            self.task_token_previous_key.as_ref(),
+        )
+        .map_err(|e| ConfigError(e.to_string()))
     }
 }
 
@@ -237,10 +256,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid() {
+    fn defaults_with_a_task_token_key_are_valid() {
         let config = WorkerConfig::default();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("QUICKSTEP_TASK_TOKEN_KEY"), "{error}");
+        let config = WorkerConfig {
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
+            ..WorkerConfig::default()
+        };
         config.validate().expect("the defaults work");
         assert_eq!(config.triggers[0].topic, "quickstep.start");
+        let config = WorkerConfig {
+            task_token_previous_key: Some(TaskTokenSecret::new("short")),
+            ..config
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("task_token_previous_key"), "{error}");
     }
 
     #[test]
@@ -253,6 +284,7 @@ mod tests {
     fn nonsense_values_are_named() {
         let config = WorkerConfig {
             history_level: "LOUD".into(),
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
             ..WorkerConfig::default()
         };
         assert!(config.validate().unwrap_err().to_string().contains("LOUD"));

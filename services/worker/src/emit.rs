@@ -3,7 +3,7 @@
 //! all of that is acknowledged does the record count as finished for the commit.
 
 use crate::admit::{Job, Rejection};
-use crate::idempotency::IdempotencyStore;
+use crate::idempotency::{ClaimKey, IdempotencyStore, RecordId};
 use crate::metrics::Metrics;
 use crate::source::SourceRecord;
 use quickstep_proto::v1::execution_result as result;
@@ -13,9 +13,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use runtime::execute::Finished;
 use runtime::result::execution_result;
-use runtime::sinks::HistorySink;
+use runtime::sinks::{HistoryBatch, HistorySink};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// The emit stage.
 pub struct Emitter {
@@ -50,9 +51,20 @@ impl Emitter {
         }
     }
 
-    /// Publishes a finished execution; resolves once everything is acknowledged.
-    pub async fn finished(&self, mut job: Box<Job>, finished: Finished) {
-        let Finished { outcome, history } = finished;
+    /// Publishes a finished execution; resolves once everything is acknowledged. `false`:
+    /// shutdown came before the idempotency key was marked completed, so the record must
+    /// stay uncommitted.
+    pub async fn finished(
+        &self,
+        mut job: Box<Job>,
+        finished: Finished,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let Finished {
+            outcome,
+            history,
+            attempt,
+        } = finished;
         // The result takes what it can from the job and the outcome rather than copying it;
         // the history and the completion read the execution's ARN from it after.
         let mut result = execution_result(&mut job.execution, outcome);
@@ -61,7 +73,12 @@ impl Emitter {
         let execution_arn = &result.execution_arn;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
             let mut delay = Duration::from_millis(100);
-            while let Err(error) = sink.write(execution_arn, &history).await {
+            let batch = HistoryBatch {
+                execution_arn,
+                attempt,
+                events: &history,
+            };
+            while let Err(error) = sink.write(batch).await {
                 self.metrics
                     .sink_errors
                     .with_label_values(&["history"])
@@ -73,31 +90,89 @@ impl Emitter {
         }
         // After the result: a crash between the two reruns the record (same ARN) rather
         // than losing its result.
-        if let (Some(store), Some(claim)) = (&self.store, &job.claim) {
-            for attempt in 0..5u32 {
-                let record = &job.record.id;
-                let answer =
-                    match store.complete_in_place(claim, record, execution_arn, self.window) {
-                        Some(answer) => answer,
-                        None => {
-                            store
-                                .complete(claim, record, execution_arn, self.window)
-                                .await
-                        }
-                    };
-                match answer {
-                    Ok(()) => break,
-                    Err(error) => {
-                        self.metrics
-                            .idempotency_errors
-                            .with_label_values(&["complete"])
-                            .inc();
-                        tracing::warn!(message = "Idempotency completion failed.", %error, attempt);
-                        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                    }
-                }
+        match (&self.store, &job.claim) {
+            (Some(store), Some(claim)) => {
+                self.complete(
+                    store.as_ref(),
+                    claim,
+                    &job.record.id,
+                    execution_arn,
+                    shutdown,
+                )
+                .await
             }
+            _ => true,
         }
+    }
+
+    /// Marks the key completed. A transient error is retried with backoff until it lands or
+    /// the worker shuts down: then `false`, and the offset stays uncommitted, so the next
+    /// owner reruns the record under the same-record take-over rule rather than a duplicate
+    /// running again inside the window. An error retrying cannot fix is counted and logged
+    /// and the record ends (`true`): its result is out, and the key's running claim lapses
+    /// after its TTL.
+    async fn complete(
+        &self,
+        store: &dyn IdempotencyStore,
+        claim: &ClaimKey,
+        record: &RecordId,
+        execution_arn: &str,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let answer = match store.complete_in_place(claim, record, execution_arn, self.window) {
+                Some(answer) => answer,
+                None => {
+                    store
+                        .complete(claim, record, execution_arn, self.window)
+                        .await
+                }
+            };
+            let error = match answer {
+                Ok(()) => return true,
+                Err(error) => error,
+            };
+            self.metrics
+                .idempotency_errors
+                .with_label_values(&["complete"])
+                .inc();
+            if !error.is_transient() {
+                tracing::error!(message = "Idempotency completion failed for good; a duplicate may run again once the claim lapses.", %error, %record);
+                return true;
+            }
+            tracing::warn!(message = "Idempotency completion failed; retrying.", %error, %record);
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    tracing::warn!(message = "Shutting down before the completion landed; the record stays uncommitted.", %record);
+                    return false;
+                }
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Publishes the FAILED result (States.Runtime) of a record whose trip through the
+    /// worker panicked outside the executor, which contains its own. Only the record's
+    /// coordinates survive the panic: the result carries them, with no key.
+    pub async fn panicked(&self, record: &RecordId) {
+        self.metrics.executions.panics.inc();
+        tracing::error!(message = "A record's task panicked; it ends FAILED with States.Runtime.", record = %record);
+        let mut result = ExecutionResult {
+            status: result::Status::Failed as i32,
+            error: Some(asl::ErrorName::Runtime.to_string()),
+            cause: Some(runtime::execute::PANIC_CAUSE.into()),
+            ..ExecutionResult::default()
+        };
+        let source = SourceRecord {
+            id: record.clone(),
+            key: None,
+            payload: None,
+            headers: Vec::new(),
+            timestamp_ms: None,
+        };
+        self.publish_result(&source, &mut result).await;
     }
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).
@@ -190,5 +265,151 @@ impl Emitter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idempotency::{Claim, StoreError};
+    use futures::future::BoxFuture;
+    use rdkafka::ClientConfig;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// Fails its first `failures` completions with `error`; counts them all.
+    struct Completions {
+        failures: AtomicUsize,
+        error: StoreError,
+        calls: AtomicUsize,
+    }
+
+    impl IdempotencyStore for Completions {
+        fn claim<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+            _running_ttl: Duration,
+        ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+            Box::pin(async { Ok(Claim::Claimed) })
+        }
+        fn complete<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+            _execution_arn: &'a str,
+            _window: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.calls.fetch_add(1, SeqCst);
+            let down = self
+                .failures
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            Box::pin(async move {
+                if down {
+                    Err(self.error.clone())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        fn release<'a>(
+            &'a self,
+            _key: &'a ClaimKey,
+            _record: &'a RecordId,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn store(failures: usize, error: StoreError) -> Arc<Completions> {
+        Arc::new(Completions {
+            failures: failures.into(),
+            error,
+            calls: 0.into(),
+        })
+    }
+
+    fn emitter(store: Arc<Completions>) -> Emitter {
+        // Completion never produces: the producer only has to exist.
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .expect("producer");
+        Emitter::new(
+            producer,
+            "quickstep.results".into(),
+            None,
+            None,
+            Some(store),
+            Duration::from_secs(60),
+            Metrics::new(),
+        )
+    }
+
+    async fn complete(emitter: &Emitter, shutdown: &CancellationToken) -> bool {
+        let store = emitter.store.clone().expect("a store");
+        emitter
+            .complete(
+                store.as_ref(),
+                &ClaimKey::new("orders", "key-1"),
+                &RecordId::new("quickstep.start", 0, 7),
+                "arn:aws:states:local:000000000000:express:orders:one",
+                shutdown,
+            )
+            .await
+    }
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("connection refused".into())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn completion_is_retried_past_five_failures_until_it_lands() {
+        let store = store(8, unavailable());
+        let emitter = emitter(store.clone());
+        assert!(complete(&emitter, &CancellationToken::new()).await);
+        assert_eq!(
+            store.calls.load(SeqCst),
+            9,
+            "eight failures, then it landed"
+        );
+        assert_eq!(
+            emitter
+                .metrics
+                .idempotency_errors
+                .with_label_values(&["complete"])
+                .get(),
+            8
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_before_the_completion_lands_keeps_the_record_uncommitted() {
+        let store = store(usize::MAX, unavailable());
+        let emitter = emitter(store.clone());
+        let shutdown = CancellationToken::new();
+        let cancel = shutdown.clone();
+        let (committed, ()) = tokio::join!(complete(&emitter, &shutdown), async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            cancel.cancel();
+        });
+        assert!(!committed, "the offset must not be committed");
+        assert!(store.calls.load(SeqCst) > 5, "retried until shutdown");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_completion_error_is_not_retried() {
+        let store = store(1, StoreError::Protocol("script error".into()));
+        let emitter = emitter(store.clone());
+        assert!(complete(&emitter, &CancellationToken::new()).await);
+        assert_eq!(store.calls.load(SeqCst), 1);
+        assert_eq!(
+            emitter
+                .metrics
+                .idempotency_errors
+                .with_label_values(&["complete"])
+                .get(),
+            1
+        );
     }
 }

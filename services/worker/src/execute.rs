@@ -6,7 +6,9 @@ use crate::commit::CommitTracker;
 use crate::emit::Emitter;
 use crate::idempotency::RecordId;
 use crate::source::SourceRecord;
+use futures::FutureExt as _;
 use runtime::execute::Executor;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinSet;
@@ -16,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Done {
     pub(crate) record: RecordId,
     /// False when the record must stay uncommitted (shutdown while its claim could not be
-    /// made): its offset then holds the partition's commit position.
+    /// made, or before its completion landed): its offset then holds the partition's commit
+    /// position, and the next owner takes the claim over as the same record.
     pub(crate) committed: bool,
     pub(crate) finished_at: Instant,
 }
@@ -44,7 +47,21 @@ pub(crate) fn start(
     // Boxed: the runtime moves a task's future into its cell and writes the output over
     // it, each a copy of the whole future; a box makes those copies a pointer's.
     executions.spawn(Box::pin(async move {
-        let (record, committed) = carry(record, &stages).await;
+        // The executor contains a panic of the engine or an integration itself; this catches
+        // one in the worker's own stages (admission, emission), where the record's identity
+        // would otherwise be lost with the task and its offset would hold the partition's
+        // commit position forever.
+        let id = record.id.clone();
+        let (record, committed) = match AssertUnwindSafe(carry(record, &stages))
+            .catch_unwind()
+            .await
+        {
+            Ok(carried) => carried,
+            Err(_) => {
+                stages.emitter.panicked(&id).await;
+                (id, true)
+            }
+        };
         Done {
             record,
             committed,
@@ -65,8 +82,12 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
         // stage was one more allocation and one more copy of its future per record.
         Admission::Run(mut job) => {
             let finished = stages.executor.execute(&mut job.execution).await;
-            stages.emitter.finished(job, finished).await;
-            true
+            // False when shutdown came before the key was marked completed: left for the
+            // next owner, which takes the claim over as the same record.
+            stages
+                .emitter
+                .finished(job, finished, &stages.shutdown)
+                .await
         }
         Admission::Reject(rejection) => {
             Box::pin(stages.emitter.rejected(rejection)).await;
@@ -78,4 +99,313 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
         Admission::Abandoned | Admission::Unknown(_) => false,
     };
     (id, committed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TriggerConfig;
+    use crate::metrics::Metrics;
+    use asl::history::Level;
+    use asl::{StatesError, TaskHandler, TaskRequest};
+    use futures::future::BoxFuture;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::FutureProducer;
+    use rdkafka::{ClientConfig, Message};
+    use runtime::clock::{system_rng, SystemClock};
+    use runtime::registry::{Registry, RegistryEntry};
+    use runtime::sinks::{HistoryBatch, HistorySink, SinkError};
+    use runtime::start_rate::StartLimits;
+    use runtime::task_token::TaskTokenKeys;
+    use serde_json::Value;
+    use std::time::Duration;
+
+    /// A test-only integration with a bug: it panics on the input `{"boom": true}`.
+    struct PanicsOnBoom;
+
+    impl TaskHandler for PanicsOnBoom {
+        fn invoke<'a>(
+            &'a self,
+            request: TaskRequest<'a>,
+        ) -> BoxFuture<'a, Result<Value, StatesError>> {
+            Box::pin(async move {
+                if request.input["boom"] == true {
+                    panic!("integration bug on {}", request.input);
+                }
+                Ok(request.input)
+            })
+        }
+    }
+
+    /// A history sink with a bug: the worker's own stage (emission) panics.
+    struct PanickingSink;
+
+    impl HistorySink for PanickingSink {
+        fn write<'a>(&'a self, _batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
+            Box::pin(async { panic!("sink bug") })
+        }
+    }
+
+    const TOPIC: &str = "quickstep.start";
+    const RESULTS: &str = "quickstep.results";
+
+    fn stages(
+        brokers: &str,
+        history: Option<Arc<dyn HistorySink>>,
+        level: Option<&str>,
+    ) -> (Arc<Stages>, Metrics) {
+        stages_with(
+            brokers,
+            history,
+            level,
+            Arc::new(crate::idempotency::MemoryStore::new()),
+            None,
+        )
+    }
+
+    fn stages_with(
+        brokers: &str,
+        history: Option<Arc<dyn HistorySink>>,
+        level: Option<&str>,
+        store: Arc<dyn crate::idempotency::IdempotencyStore>,
+        dead_letter_topic: Option<&str>,
+    ) -> (Arc<Stages>, Metrics) {
+        let registry = Arc::new(Registry::new("local", "000000000000"));
+        registry
+            .apply(&RegistryEntry {
+                name: "orders".into(),
+                definition: r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:local:000000000000:function:f","End":true}}}"#.into(),
+                role_arn: String::new(),
+                level: level.map(str::to_owned),
+                include_execution_data: false,
+            })
+            .expect("valid");
+        let metrics = Metrics::new();
+        let trigger = TriggerConfig {
+            topic: TOPIC.into(),
+            state_machine: Some("orders".into()),
+            state_machine_path: None,
+            idempotency_key_path: None,
+        };
+        let admit = Admit::new(
+            registry,
+            None,
+            Some(store.clone()),
+            &[trigger],
+            StartLimits::new(None, &Default::default()),
+            metrics.clone(),
+        )
+        .expect("valid trigger");
+        let executor = Executor::new(
+            Arc::new(PanicsOnBoom),
+            Arc::new(SystemClock),
+            Arc::new(system_rng()),
+            Arc::new(TaskTokenKeys::ephemeral().unwrap()),
+            metrics.executions.clone(),
+            Level::Off,
+            false,
+        );
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .expect("producer");
+        let emitter = Emitter::new(
+            producer,
+            RESULTS.into(),
+            dead_letter_topic.map(str::to_owned),
+            history,
+            Some(store),
+            Duration::from_secs(60),
+            metrics.clone(),
+        );
+        let stages = Arc::new(Stages {
+            admit: Arc::new(admit),
+            executor: Arc::new(executor),
+            emitter: Arc::new(emitter),
+            shutdown: CancellationToken::new(),
+        });
+        (stages, metrics)
+    }
+
+    fn record(offset: i64, payload: &str) -> SourceRecord {
+        SourceRecord {
+            id: RecordId::new(TOPIC, 0, offset),
+            key: Some(format!("key-{offset}").into_bytes()),
+            payload: Some(payload.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        }
+    }
+
+    /// The results topic's records, as JSON, once `count` have arrived.
+    async fn results(brokers: &str, count: usize) -> Vec<Value> {
+        read(brokers, RESULTS, count)
+            .await
+            .iter()
+            .map(|m| serde_json::from_slice(m.payload().expect("value")).expect("JSON"))
+            .collect()
+    }
+
+    /// The first `count` records of `topic`.
+    async fn read(brokers: &str, topic: &str, count: usize) -> Vec<rdkafka::message::OwnedMessage> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", format!("reader-of-{topic}"))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut out = Vec::new();
+        while out.len() < count {
+            let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
+                .await
+                .expect("a result in time")
+                .expect("a record");
+            out.push(message.detach());
+        }
+        out
+    }
+
+    /// A result's source offset (proto3 JSON writes an int64 as a string and omits a zero).
+    fn offset_of(result: &Value) -> i64 {
+        result["source"]["offset"]
+            .as_str()
+            .map(|o| o.parse().expect("an offset"))
+            .unwrap_or(0)
+    }
+
+    async fn run_all(stages: &Arc<Stages>, records: Vec<SourceRecord>) -> CommitTracker {
+        let mut tracker = CommitTracker::default();
+        tracker.assign(TOPIC, 0);
+        let mut executions = JoinSet::new();
+        for record in records {
+            start(record, stages, &mut tracker, &mut executions);
+        }
+        while let Some(done) = executions.join_next().await {
+            let done = done.expect("a carried record never fails its task");
+            assert!(done.committed, "{} is released", done.record);
+            tracker.finish(&done.record);
+        }
+        tracker
+    }
+
+    #[tokio::test]
+    async fn a_panicking_integration_fails_its_execution_and_the_worker_goes_on() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages(&brokers, None, None);
+        let mut tracker = run_all(
+            &stages,
+            vec![
+                record(0, r#"{"boom": false}"#),
+                record(1, r#"{"boom": true, "card": "4111"}"#),
+                record(2, r#"{"boom": false}"#),
+            ],
+        )
+        .await;
+        // Every offset released: the partition commits past the panic.
+        assert_eq!(tracker.take_moved(), [(Arc::from(TOPIC), 0, 3)]);
+        let results = results(&brokers, 3).await;
+        let by_offset = |offset: i64| {
+            results
+                .iter()
+                .find(|r| offset_of(r) == offset)
+                .unwrap_or_else(|| panic!("a result for offset {offset}: {results:?}"))
+        };
+        assert_eq!(by_offset(0)["status"], "SUCCEEDED");
+        assert_eq!(by_offset(2)["status"], "SUCCEEDED");
+        let failed = by_offset(1);
+        assert_eq!(failed["status"], "FAILED");
+        assert_eq!(failed["error"], "States.Runtime");
+        assert_eq!(failed["cause"], runtime::execute::PANIC_CAUSE);
+        assert!(!failed.to_string().contains("4111"), "{failed}");
+        assert_eq!(metrics.executions.panics.get(), 1);
+        assert_eq!(metrics.executions.in_flight.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_worker_s_own_stage_still_publishes_and_releases() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages(&brokers, Some(Arc::new(PanickingSink)), Some("ALL"));
+        let mut tracker = run_all(&stages, vec![record(0, r#"{"boom": false}"#)]).await;
+        assert_eq!(tracker.take_moved(), [(Arc::from(TOPIC), 0, 1)]);
+        // The execution's own result went out before the sink panicked; then the panic's.
+        let results = results(&brokers, 2).await;
+        assert_eq!(results[0]["status"], "SUCCEEDED");
+        assert_eq!(results[1]["status"], "FAILED");
+        assert_eq!(results[1]["error"], "States.Runtime");
+        assert_eq!(offset_of(&results[1]), 0);
+        assert_eq!(results[1]["source"]["topic"], TOPIC);
+        assert_eq!(metrics.executions.panics.get(), 1);
+    }
+
+    /// A store whose every claim finds a corrupt value: retrying cannot help.
+    struct Corrupt;
+
+    impl crate::idempotency::IdempotencyStore for Corrupt {
+        fn claim<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+            _running_ttl: Duration,
+        ) -> BoxFuture<'a, Result<crate::idempotency::Claim, crate::idempotency::StoreError>>
+        {
+            Box::pin(async {
+                Err(crate::idempotency::StoreError::Protocol(
+                    "malformed idempotency value \"?\"".into(),
+                ))
+            })
+        }
+        fn complete<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+            _execution_arn: &'a str,
+            _window: Duration,
+        ) -> BoxFuture<'a, Result<(), crate::idempotency::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn release<'a>(
+            &'a self,
+            _key: &'a crate::idempotency::ClaimKey,
+            _record: &'a RecordId,
+        ) -> BoxFuture<'a, Result<(), crate::idempotency::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_permanent_claim_error_publishes_a_failed_result_and_a_dead_letter() {
+        const DEAD: &str = "quickstep.dead";
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        cluster.create_topic(DEAD, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages_with(&brokers, None, None, Arc::new(Corrupt), Some(DEAD));
+        let mut tracker = run_all(&stages, vec![record(0, r#"{"boom": false}"#)]).await;
+        assert_eq!(
+            tracker.take_moved(),
+            [(Arc::from(TOPIC), 0, 1)],
+            "the offset moves on"
+        );
+        let results = results(&brokers, 1).await;
+        assert_eq!(results[0]["status"], "FAILED");
+        assert_eq!(results[0]["error"], "Quickstep.IdempotencyStoreError");
+        assert!(results[0]["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("malformed"));
+        let dead = read(&brokers, DEAD, 1).await;
+        assert_eq!(dead[0].payload(), Some(&br#"{"boom": false}"#[..]));
+        let error = rdkafka::message::Headers::iter(dead[0].headers().expect("headers"))
+            .find(|h| h.key == "quickstep-error")
+            .and_then(|h| h.value)
+            .expect("the error header");
+        assert_eq!(error, b"Quickstep.IdempotencyStoreError");
+        assert_eq!(metrics.executions.in_flight.get(), 0, "it never ran");
+    }
 }

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub idempotency_errors: IntCounterVec,
     /// Executions that waited for the start rate limit, by state machine.
     pub throttled: IntCounterVec,
+    /// Callback records dropped (not a callback, or a token this deployment did not issue).
+    pub callbacks_rejected: IntCounterVec,
 }
 
 impl Metrics {
@@ -101,6 +103,7 @@ impl Metrics {
                 "Executions that waited for their state machine's start rate limit.",
                 &["state_machine"],
             ),
+            callbacks_rejected: register(&registry, runtime::tasks::callback::rejected_counter()),
             duplicates,
             max_in_flight,
             consumer_lag,

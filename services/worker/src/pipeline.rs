@@ -50,6 +50,7 @@ impl Worker {
     /// definitions, and joins the group.
     pub async fn build(config: WorkerConfig, metrics: Metrics) -> Result<Worker, WorkerError> {
         config.validate()?;
+        let token_keys = Arc::new(config.task_token_keys()?);
         let registry = Arc::new(Registry::new(&config.region, &config.account));
         if let Some(dir) = &config.definitions {
             for error in registry.load_dir(dir)? {
@@ -99,13 +100,17 @@ impl Worker {
         )?;
         // Task integrations (issue 4): the producer serves the Kafka task; the registry
         // holds `.waitForTaskToken` tokens, answered through the callback topic.
-        let callbacks = tasks::callback::CallbackRegistry::new(Arc::new(clock::SystemClock));
+        let callbacks = tasks::callback::CallbackRegistry::new(
+            Arc::new(clock::SystemClock),
+            token_keys.clone(),
+        );
         let integrations =
             tasks::Integrations::new(&config.tasks, Some(producer.clone()), callbacks.clone())?;
         let executor = Executor::new(
             Arc::new(integrations),
             Arc::new(clock::SystemClock),
             Arc::new(clock::system_rng()),
+            token_keys,
             metrics.executions.clone(),
             Level::parse(&config.history_level).unwrap_or_default(),
             config.include_execution_data,
@@ -173,6 +178,7 @@ impl Worker {
                     side_tasks.spawn(tasks::callback::follow(
                         consumer,
                         self.callbacks.clone(),
+                        self.metrics.callbacks_rejected.clone(),
                         shutdown.clone(),
                     ));
                 }
@@ -236,6 +242,8 @@ impl Worker {
                     while let Some(done) = next {
                         match done {
                             Ok(done) => self.finish(done, &mut tracker),
+                            // Panics are caught inside the task (`execute::start`), which
+                            // then still reports its record; only a cancelled task lands here.
                             Err(error) => tracing::error!(message = "An execution task failed.", %error),
                         }
                         next = executions.try_join_next();

@@ -106,3 +106,23 @@ podAntiAffinity:
             {{- include "quickstep.selectorLabels" (dict "root" .root "component" .component) | nindent 12 }}
 {{- end }}
 {{- end }}
+
+{{/* The Secret holding the task token key: the user's, or the one the chart creates. */}}
+{{- define "quickstep.taskTokenSecretName" -}}
+{{- .Values.taskTokenKey.existingSecret | default (printf "%s-task-token" (include "quickstep.fullname" .)) -}}
+{{- end }}
+
+{{/* QUICKSTEP_TASK_TOKEN_KEY (required) and QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY (optional) from that Secret. */}}
+{{- define "quickstep.taskTokenEnv" -}}
+- name: QUICKSTEP_TASK_TOKEN_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "quickstep.taskTokenSecretName" . }}
+      key: {{ .Values.taskTokenKey.secretKey }}
+- name: QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "quickstep.taskTokenSecretName" . }}
+      key: {{ .Values.taskTokenKey.previousSecretKey }}
+      optional: true
+{{- end }}

@@ -7,7 +7,7 @@ use crate::history::HistoryObserver;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One call of a Task state, as an integration sees it.
@@ -19,6 +19,9 @@ pub struct TaskRequest<'a> {
     pub input: Value,
     /// The Task state's name.
     pub state_name: &'a str,
+    /// The execution's ARN (`$$.Execution.Id`): a callback integration checks that the
+    /// token it waits on was minted for this execution.
+    pub execution_arn: &'a str,
     /// The callback token, for `.waitForTaskToken` resources.
     pub task_token: Option<String>,
     /// `HeartbeatSeconds`, resolved; the engine enforces it through `heartbeat`.
@@ -60,6 +63,27 @@ pub trait TaskHandler: Send + Sync {
     fn invoke<'a>(&'a self, request: TaskRequest<'a>) -> BoxFuture<'a, Result<Value, StatesError>>;
 }
 
+/// Mints `$$.Task.Token` for `.waitForTaskToken` tasks. The runtime's implementation makes
+/// unforgeable tokens (OS randomness, bound to the execution, authenticated with a key the
+/// deployment shares); the engine only asks for one, as it has no I/O and no secrets.
+pub trait TaskTokens: Send + Sync {
+    /// A fresh token for a task of the execution `execution_arn`.
+    fn mint(&self, execution_arn: &str) -> String;
+}
+
+/// Predictable tokens (`token-1`, `token-2`, …) for tests and benchmarks, where a run must
+/// be reproducible. Never for executions anyone can answer: anyone can guess them.
+#[derive(Debug, Default)]
+pub struct CountingTokens {
+    minted: AtomicU64,
+}
+
+impl TaskTokens for CountingTokens {
+    fn mint(&self, _execution_arn: &str) -> String {
+        format!("token-{}", self.minted.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
 /// What an execution is called and where it runs: the context object's `Execution` and
 /// `StateMachine` parts. The state machine's parts are the same for all its executions, so
 /// a caller may lend them (a worker runs thousands of executions a second of one machine).
@@ -85,8 +109,10 @@ pub struct Services<'a> {
     pub tasks: &'a dyn TaskHandler,
     /// Time: waits, retries, timeouts, timestamps.
     pub clock: &'a dyn Clock,
-    /// Randomness: task tokens, jitter, `States.UUID`.
+    /// Randomness: jitter, `States.UUID`, `$random()`, `$uuid()`.
     pub rng: &'a dyn Rng,
+    /// Mints `$$.Task.Token`.
+    pub tokens: &'a dyn TaskTokens,
     /// Receives history events; `None` builds none.
     pub history: Option<&'a dyn HistoryObserver>,
 }

@@ -20,14 +20,15 @@ pub trait Clock: Send + Sync {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
-/// The engine's only source of randomness (task tokens, jitter, `States.UUID`).
+/// The engine's source of randomness (jitter, `States.UUID`, JSONata's `$random()` and
+/// `$uuid()`); task tokens come from `TaskTokens`.
 pub trait Rng: Send + Sync {
     /// 64 random bits.
     fn next_u64(&self) -> u64;
 }
 
 /// SplitMix64: a small, fast, seedable generator. Deterministic for a seed, which is what
-/// tests want; the worker seeds it from the operating system.
+/// tests want; the runtime hands the engine an OS-seeded generator instead.
 #[derive(Debug)]
 pub struct SplitMix64 {
     state: AtomicU64,

@@ -16,12 +16,15 @@ mod states;
 mod template;
 mod test_state;
 
-pub use api::{ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest};
+pub use api::{
+    CountingTokens, ExecutionInfo, Heartbeat, Outcome, Services, Status, TaskHandler, TaskRequest,
+    TaskTokens,
+};
 pub use clock::{Clock, Rng, SplitMix64, VirtualClock};
 pub use compile::{CompileError, DefinitionError, Machine};
 pub use size::json_text;
 pub use spans::SPAN_TARGET;
-pub use test_state::{TestStateInput, TestStateOutcome, TestStatus};
+pub use test_state::{TestStateInput, TestStateOutcome, TestStatus, TESTED_STATE_NAME};
 
 /// The largest payload (input, output, result) Step Functions accepts, in bytes.
 pub const PAYLOAD_LIMIT_BYTES: usize = 262_144;

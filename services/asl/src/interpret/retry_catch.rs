@@ -1,10 +1,11 @@
 //! Retry and Catch: the one matcher that picks a retrier or a catcher for an error,
 //! used by executions (which wait and retry) and by TestState (which reports RETRIABLE).
 
-use super::compile::{Catcher, Jitter, State};
-use super::run::*;
-use super::scope::*;
+use super::compile::{Catcher, Jitter, Kind, State};
+use super::run::{failure_details, Links, Run, StateContext, Step};
+use super::scope::{apply_assign, Scope, Vars};
 use crate::error::{ErrorName, StatesError};
+use crate::history::HistoryEventType as Event;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -62,7 +63,10 @@ impl<'a> Run<'a> {
         mut context: StateContext<'_>,
     ) -> Result<Step, StatesError> {
         if state.retry.is_empty() && state.catch.is_empty() {
-            return self.attempt(state, Cow::Owned(raw), vars, &context).await;
+            return self
+                .attempt(state, Cow::Owned(raw), vars, &context)
+                .await
+                .inspect_err(|error| self.state_failed(state, error));
         }
         let mut attempts = vec![0u64; state.retry.len()];
         loop {
@@ -75,6 +79,10 @@ impl<'a> Run<'a> {
             };
             match Handling::of(state, &error, |index| attempts[index]) {
                 Handling::Retry(index) => {
+                    // AWS records no `…StateFailed` for a retried attempt: the retry's
+                    // first event follows the failed attempt's last.
+                    context.attempt_after =
+                        Links::take(&self.links.failed_after, || self.last_event());
                     let retrier = &state.retry[index];
                     let mut delay = retrier.interval_seconds
                         * retrier.backoff_rate.powi(attempts[index] as i32);
@@ -93,9 +101,29 @@ impl<'a> Run<'a> {
                         .sleep(Duration::from_secs_f64(delay.clamp(0.0, 1e9)))
                         .await;
                 }
-                Handling::Catch(catcher) => return self.catch(catcher, raw, vars, &context, error),
-                Handling::Unhandled => return Err(error),
+                Handling::Catch(catcher) => {
+                    self.state_failed(state, &error);
+                    return self.catch(catcher, raw, vars, &context, error);
+                }
+                Handling::Unhandled => {
+                    self.state_failed(state, &error);
+                    return Err(error);
+                }
             }
+        }
+    }
+
+    /// A Map's or Parallel's `…StateFailed` event, once no retry follows. A `States.Runtime`
+    /// error ends the execution at once, with no state event (AWS's recorded histories).
+    fn state_failed(&self, state: &State, error: &StatesError) {
+        let after = Links::take(&self.links.failed_after, || self.last_event());
+        let failed = match state.kind {
+            Kind::Map(_) => Event::MapStateFailed,
+            Kind::Parallel { .. } => Event::ParallelStateFailed,
+            _ => return,
+        };
+        if error.name != ErrorName::Runtime {
+            self.event(after, failed, || failure_details(error));
         }
     }
 

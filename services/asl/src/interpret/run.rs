@@ -1,10 +1,10 @@
 //! The run loop: moves one execution from state to state, counting history event ids whether
 //! or not anyone records the events, and yields to the executor in long synchronous loops.
 
-use super::api::*;
+use super::api::{ExecutionInfo, Outcome, Services, Status};
 use super::compile::{Branch, Kind, Machine, State, StateId};
-use super::scope::*;
-use super::size::*;
+use super::scope::Vars;
+use super::size::fits;
 use super::spans;
 use super::{EXPRESS_MAX_SECONDS, PAYLOAD_LIMIT_BYTES};
 use crate::error::StatesError;
@@ -34,9 +34,12 @@ impl Machine {
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
             history: services.history.filter(|h| h.level() != Level::Off),
-            inspect: None,
+            test: None,
+            links: Links::default(),
         };
-        let started = run.event(
+        // AWS's first state event names no previous event (previousEventId 0), not the
+        // ExecutionStarted event before it.
+        run.event(
             0,
             Event::ExecutionStarted,
             || json!({"input": input, "roleArn": info.role_arn}),
@@ -51,7 +54,7 @@ impl Machine {
                     "The execution input exceeds the maximum number of bytes service limit.",
                 ));
             }
-            run.branch(&self.root, input, Vars::default(), started)
+            run.branch(&self.root, input, Vars::default(), 0, false)
                 .await
         };
         let mut body = std::pin::pin!(body);
@@ -133,6 +136,12 @@ pub(crate) fn failure_details(failure: &StatesError) -> Value {
 pub(crate) struct StateContext<'a> {
     pub(crate) name: &'a str,
     pub(crate) entered_event_id: u64,
+    /// What the state's `EvaluationFailed` event follows: AWS links it to the event before
+    /// the state was entered, except in a Wait state, where it follows `…StateEntered`.
+    pub(crate) evaluation_after: u64,
+    /// What the attempt's first own event (`…Scheduled`, `…StateStarted`) follows: the
+    /// entered event, and on a retry the last event of the failed attempt.
+    pub(crate) attempt_after: u64,
     /// `None` for a state that awaits nothing: then it is the clock's time now.
     pub(crate) entered_time_ms: Option<i64>,
     pub(crate) retry_count: u64,
@@ -149,9 +158,36 @@ pub(crate) struct Run<'a> {
     pub(crate) event_ids: AtomicU64,
     pub(crate) transitions: AtomicU64,
     pub(crate) history: Option<&'a dyn HistoryObserver>,
-    /// TestState's record of the data flow; `None` in executions.
-    /// Only the tested state itself is recorded, not the states inside a Map or Parallel.
-    pub(crate) inspect: Option<(&'a std::sync::Mutex<Map<String, Value>>, &'a State)>,
+    /// TestState's hooks (its record of the data flow, its context object, its Map and
+    /// Parallel mocks); `None` in executions. Only the tested state itself is recorded.
+    pub(crate) test: Option<&'a super::test_state::TestHooks<'a>>,
+    /// Where AWS's history links an event to one that is not the event just before it.
+    pub(crate) links: Links,
+}
+
+/// Hand-offs of event ids between a state's work and the run loop. Each is stored by a
+/// Map, Parallel or Task just before it returns and taken (reset to 0) by the caller with
+/// no `.await` in between, so concurrent branches never see each other's values.
+#[derive(Default)]
+pub(crate) struct Links {
+    /// What the state's `…StateExited` follows when not the last event: a Map's or
+    /// Parallel's exit follows the event before its `…StateSucceeded` (a Distributed Map's,
+    /// its `MapRunStarted`).
+    pub(crate) exit_after: AtomicU64,
+    /// What the events after a failed attempt (`…StateFailed`, a retry's first event)
+    /// follow when not the last event.
+    pub(crate) failed_after: AtomicU64,
+}
+
+impl Links {
+    /// Takes a stored link, or `fallback` when none was stored.
+    #[inline]
+    pub(crate) fn take(link: &AtomicU64, fallback: impl FnOnce() -> u64) -> u64 {
+        match link.swap(0, Ordering::Relaxed) {
+            0 => fallback(),
+            id => id,
+        }
+    }
 }
 
 /// How a state hands on: to a state of the same branch, or out of the branch.
@@ -201,18 +237,24 @@ impl<'a> Run<'a> {
     /// executions, which inspect nothing, pay one test per call.
     #[inline]
     pub(crate) fn inspect(&self, state: &State, key: &str, value: &Value) {
-        if self.inspect.is_some() {
+        if self.test.is_some() {
             self.record_inspection(state, key, value);
         }
     }
 
     pub(crate) fn record_inspection(&self, state: &State, key: &str, value: &Value) {
-        if let Some((inspect, _)) = self.inspect.filter(|(_, s)| std::ptr::eq(*s, state)) {
-            inspect
+        if let Some(test) = self.tested(state) {
+            test.inspection
                 .lock()
                 .expect("inspection lock is never poisoned")
                 .insert(key.to_owned(), value.clone());
         }
+    }
+
+    /// TestState's hooks, when `state` is the state under test.
+    #[inline]
+    pub(crate) fn tested(&self, state: &State) -> Option<&super::test_state::TestHooks<'a>> {
+        self.test.filter(|t| std::ptr::eq(t.state, state))
     }
 
     /// Counts an event and, when someone listens at a level that admits it, builds it.
@@ -276,17 +318,22 @@ impl<'a> Run<'a> {
         input: Value,
         vars: Vars,
         previous: u64,
+        aborts_tasks: bool,
     ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
-        self.branch(branch, input, vars, previous).boxed()
+        self.branch(branch, input, vars, previous, aborts_tasks)
+            .boxed()
     }
 
     /// Runs a branch from its start to its end; returns the output and the last event id.
+    /// With `aborts_tasks` (a Parallel's branches), a Task whose error leaves the branch is
+    /// recorded as aborted (`TaskStateAborted`), as AWS records it.
     pub(crate) async fn branch(
         &self,
         branch: &Branch,
         input: Value,
         mut vars: Vars,
         mut previous: u64,
+        aborts_tasks: bool,
     ) -> Result<(Value, u64), StatesError> {
         let mut current = branch.start;
         let mut transitions_since_yield = 0u32;
@@ -304,6 +351,12 @@ impl<'a> Run<'a> {
             let context = StateContext {
                 name: &state.name,
                 entered_event_id: entered_id,
+                evaluation_after: if matches!(state.kind, Kind::Wait(_)) {
+                    entered_id
+                } else {
+                    previous
+                },
+                attempt_after: entered_id,
                 // A state that awaits nothing enters and leaves within one poll: its
                 // entered time is read only if `$$` asks for it.
                 entered_time_ms: (!runs_now).then(|| self.services.clock.now_ms()),
@@ -328,15 +381,29 @@ impl<'a> Run<'a> {
                 }))
                 .await
             }
-            .inspect_err(|error| spans::failed(&span, error))?;
+            .inspect_err(|error| {
+                spans::failed(&span, error);
+                if aborts_tasks && matches!(state.kind, Kind::Task(_)) {
+                    // A side event: what follows the failure (ParallelStateFailed, the
+                    // Parallel's retry) follows the task's last event, not this one.
+                    let last = self.last_event();
+                    self.event(last, Event::TaskStateAborted, || json!({}));
+                    self.links.failed_after.store(last, Ordering::Relaxed);
+                }
+            })?;
             if matches!(state.kind, Kind::Fail { .. }) {
                 unreachable!("a Fail state always ends in an error");
             }
             let output = match &step {
                 Step::Next(_, output) | Step::End(output) => output,
             };
+            let exit_after = if runs_now {
+                self.last_event()
+            } else {
+                Links::take(&self.links.exit_after, || self.last_event())
+            };
             previous = self.event(
-                self.event_ids.load(Ordering::Relaxed),
+                exit_after,
                 exited_type,
                 || json!({"name": state.name, "output": output}),
             );
@@ -366,6 +433,8 @@ impl<'a> Run<'a> {
 mod tests {
     use super::*;
     use crate::error::ErrorName;
+    use crate::interpret::api::{TaskHandler, TaskRequest};
+    use crate::interpret::size::{json_size, json_text, size_bound};
     use crate::interpret::{SplitMix64, VirtualClock};
     use std::future::Future;
     use std::sync::mpsc;
@@ -434,6 +503,7 @@ mod tests {
                 tasks: &NoTasks,
                 clock: &clock,
                 rng: &rng,
+                tokens: &crate::interpret::CountingTokens::default(),
                 history: None,
             };
             let info = ExecutionInfo::default();

@@ -2,8 +2,8 @@
 //! Map item and Parallel branch), the context object, JSONata and intrinsic hosts, `Assign`.
 
 use super::compile::{State, Text};
-use super::run::*;
-use super::size::*;
+use super::run::{Run, StateContext};
+use super::size::fits;
 use super::template::{self, Template};
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
@@ -50,6 +50,10 @@ pub(crate) struct Scope<'s> {
 impl Scope<'_> {
     /// The context object (`$$`).
     pub(crate) fn context_object(&self) -> Value {
+        // TestState's `context` is the whole context object, as the caller gave it.
+        if let Some(context) = self.run.test.and_then(|t| t.context.as_ref()) {
+            return context.clone();
+        }
         let mut context = self.context_object_without_input();
         context["Execution"]["Input"] = self.run.execution_input.clone();
         context
@@ -57,6 +61,9 @@ impl Scope<'_> {
 
     /// The context object less `Execution.Input`, for paths that cannot reach it.
     pub(crate) fn context_object_without_input(&self) -> Value {
+        if let Some(context) = self.run.test.and_then(|t| t.context.as_ref()) {
+            return context.clone();
+        }
         let state = self.state;
         let info = self.run.info;
         let mut context = json!({
@@ -88,6 +95,9 @@ impl Scope<'_> {
         }
         if let Some((index, value)) = state.map_item {
             context["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        if let Some(test) = self.run.test {
+            test.default_context(&mut context);
         }
         context
     }
@@ -158,6 +168,28 @@ impl Scope<'_> {
             error_output,
         };
         f(&Session::new(&host))
+    }
+
+    /// `States.QueryEvaluationError` for this state, recorded as an `EvaluationFailed` event;
+    /// `field` is where it failed.
+    pub(crate) fn evaluation_failed(&self, field: &str, detail: String) -> StatesError {
+        let (run, state) = (self.run, self.state);
+        let error = StatesError::new(
+            ErrorName::QueryEvaluationError,
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
+                state.name, state.entered_event_id
+            ),
+        );
+        run.event(state.evaluation_after, Event::EvaluationFailed, || {
+            json!({
+                "error": error.name.as_str(),
+                "cause": error.cause,
+                "location": field,
+                "state": state.name,
+            })
+        });
+        error
     }
 
     pub(crate) fn undefined(&self, name: &str) -> StatesError {
@@ -240,24 +272,7 @@ impl jsonata::Host for JsonataHost<'_> {
     }
 
     fn fail(&self, field: &str, detail: String) -> StatesError {
-        let run = self.scope.run;
-        let state = self.scope.state;
-        let error = StatesError::new(
-            ErrorName::QueryEvaluationError,
-            format!(
-                "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
-                state.name, state.entered_event_id
-            ),
-        );
-        run.event(run.last_event(), Event::EvaluationFailed, || {
-            json!({
-                "error": error.name.as_str(),
-                "cause": error.cause,
-                "location": field,
-                "state": state.name,
-            })
-        });
-        error
+        self.scope.evaluation_failed(field, detail)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Argument helpers shared by the functions: type checks with AWS's messages, Java string
 //! lengths, the text-size limit, and the identity used for equality and uniqueness.
 
-use super::*;
+use super::{Call, MAX_TEXT_CHARS};
+use crate::error::StatesError;
+use serde_json::Value;
 
 pub(super) fn type_name(value: &Value) -> &'static str {
     match value {

@@ -1,7 +1,11 @@
 //! The `States.Array*` family: `Array`, `ArrayPartition`, `ArrayContains`, `ArrayRange`,
 //! `ArrayGetItem`, `ArrayLength`, `ArrayUnique`.
 
-use super::*;
+use super::args::{identity_of, want_array, want_int};
+use super::{Call, IntrinsicEnv, MAX_RANGE_ITEMS};
+use crate::error::StatesError;
+use serde_json::Value;
+use std::collections::HashSet;
 
 pub(super) fn array(
     _: &Call,

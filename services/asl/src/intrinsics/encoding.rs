@@ -1,7 +1,11 @@
 //! Encodings and digests: `States.Base64Encode`, `States.Base64Decode`, `States.Hash`
 //! (whose digests JSONata's `$hash` shares).
 
-use super::*;
+use super::args::{check_text_limit, want_str};
+use super::{Call, IntrinsicEnv};
+use crate::error::StatesError;
+use base64::Engine as _;
+use serde_json::Value;
 
 pub(super) fn base64_encode(
     call: &Call,

@@ -1,6 +1,9 @@
 //! Arithmetic: `States.MathAdd`, on Java `int`s as the AWS page says.
 
-use super::*;
+use super::args::want_int;
+use super::{Call, IntrinsicEnv};
+use crate::error::StatesError;
+use serde_json::{Number, Value};
 
 /// `States.MathAdd` takes integers in the range of Java's `int` (the AWS page), rounding
 /// non-integers to the nearest integer.

@@ -8,9 +8,7 @@
 
 use crate::error::StatesError;
 use crate::path::{Path, PathError};
-use base64::Engine as _;
-use serde_json::{Number, Value};
-use std::collections::HashSet;
+use serde_json::Value;
 
 mod args;
 mod array;
@@ -22,14 +20,15 @@ mod random;
 mod tests;
 mod text;
 
-use args::*;
-use array::*;
-use encoding::*;
+use array::{
+    array, array_contains, array_get_item, array_length, array_partition, array_range, array_unique,
+};
+use encoding::{base64_decode, base64_encode, hash};
 pub(crate) use encoding::{hex_digest, HASH_ALGORITHMS};
-use math::*;
-use parse::*;
-use random::*;
-use text::*;
+use math::math_add;
+use parse::Parser;
+use random::{math_random, uuid};
+use text::{format, json_merge, json_to_string, string_split, string_to_json};
 
 /// Resolves the paths an intrinsic's arguments name, and supplies randomness.
 pub trait IntrinsicEnv {

@@ -1,7 +1,9 @@
 //! Call text → `Call`: `States.Name(arg, …)` with literal, path and nested-call arguments,
 //! arity and `States.Format` placeholders checked at parse time.
 
-use super::*;
+use super::{function, Arg, Call, ParseError, MAX_NESTING};
+use crate::path::Path;
+use serde_json::Value;
 
 pub(super) struct Parser<'t> {
     pub(super) text: &'t str,

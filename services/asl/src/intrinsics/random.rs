@@ -1,7 +1,10 @@
 //! Randomness through `IntrinsicEnv`: `States.MathRandom` (Java's `Random`, as AWS's
 //! runtime is Java) and `States.UUID`.
 
-use super::*;
+use super::args::want_int;
+use super::{Call, IntrinsicEnv};
+use crate::error::StatesError;
+use serde_json::Value;
 
 pub(super) fn math_random(
     call: &Call,

@@ -1,3 +1,5 @@
+//! Every intrinsic function: parsing calls, evaluating them, and AWS's error messages.
+
 use super::*;
 use crate::error::ErrorName;
 use serde_json::json;

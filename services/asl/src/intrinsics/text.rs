@@ -1,7 +1,10 @@
 //! Strings and JSON text: `States.Format`, `States.StringToJson`, `States.JsonToString`,
 //! `States.JsonMerge` and `States.StringSplit`.
 
-use super::*;
+use super::args::want_str;
+use super::{Call, IntrinsicEnv};
+use crate::error::StatesError;
+use serde_json::Value;
 
 pub(super) fn format(
     call: &Call,

@@ -1,7 +1,8 @@
 //! Writing through a reference path (`ResultPath`): checked first, so a failed write
 //! leaves the target untouched; creates objects on the way.
 
-use super::*;
+use super::{field, field_mut, resolve_index, Missing, Path, Step};
+use serde_json::{Map, Value};
 
 impl Path {
     /// Writes `value` at this reference path inside `target`, creating objects as needed.

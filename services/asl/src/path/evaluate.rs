@@ -2,7 +2,9 @@
 //! the breadth-first indefinite walk, deep scans, Jayway's index and slice rules, and the
 //! trailing functions (`.length()` …).
 
-use super::*;
+use super::{Body, Func, Step};
+use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
 /// A Jayway index (negative counts from the end) into an array of `len`, if in range.
 pub(super) fn resolve_index(len: usize, index: i64) -> Option<usize> {

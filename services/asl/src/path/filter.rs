@@ -1,7 +1,10 @@
 //! Filter expressions (`[?(@.price < 10)]`): Jayway's relational semantics on the
 //! candidate (`@`) and the document (`$`).
 
-use super::*;
+use super::{Expr, Op, Operand, SubPath};
+use serde_json::{Number, Value};
+use std::borrow::Cow;
+use std::cmp::Ordering;
 
 impl Expr {
     pub(super) fn matches(&self, at: &Value, document: &Value) -> bool {

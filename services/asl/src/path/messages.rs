@@ -1,7 +1,9 @@
 //! What a path that selected nothing says: `Missing`, rendered in Jayway's normal form
 //! (`$['a'][0]`) with Jayway's wording, as AWS error messages quote it.
 
-use super::*;
+use super::{field, resolve_index, Path, Root, Step};
+use serde_json::Value;
+use std::fmt;
 
 /// Why a path selected nothing.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,8 @@
 //! evaluated on a borrowed `&Value`. Also reference paths (`ResultPath`), which may only be
 //! definite and which `assign` writes through, creating objects on the way.
 
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::fmt;
 
 mod assign;

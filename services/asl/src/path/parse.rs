@@ -1,7 +1,8 @@
 //! JSONPath text → `Path`: a recursive-descent parser with bounded depth, whose error
 //! messages name the position and what was expected.
 
-use super::*;
+use super::{Body, Expr, Func, Op, Operand, Path, PathError, Root, Step, SubPath, MAX_DEPTH};
+use serde_json::{Number, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {

@@ -1,6 +1,8 @@
+//! JSONPath parsing, evaluation, filters, reference-path writes and their messages.
+
 use super::evaluate::SMALL_OBJECT;
 use super::*;
-use serde_json::json;
+use serde_json::{json, Map};
 
 #[test]
 fn fields_are_found_in_small_and_large_objects_alike() {

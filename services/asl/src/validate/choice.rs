@@ -1,11 +1,13 @@
 //! Choice states: JSONPath Choice Rules (one comparison operator, or And/Or/Not, with the
 //! operand each operator takes) and JSONata `Condition` rules.
 
-use super::fields::*;
-use crate::model::*;
+use super::fields::is_jsonata_expr;
+use super::machine::Names;
+use super::{child, is_rfc3339, Validator, MAX_VALUE_DEPTH};
+use crate::model::definition::{Choice, ChoiceRule, Field};
+use crate::model::QueryLanguage;
 use crate::path::Path;
-use crate::validate::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a Choice comparison operator compares with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,19 +65,19 @@ pub(crate) const OPERATORS: &[(&str, Operand)] = &[
 impl Validator {
     pub(crate) fn choice<'a>(
         &mut self,
-        obj: &'a Map<String, Value>,
+        choice: &'a Choice<'a>,
         ptr: &str,
         ql: QueryLanguage,
-        scope: &Map<String, Value>,
+        scope: &Names,
         targets: &mut Vec<&'a str>,
     ) {
         let choices_ptr = child(ptr, "Choices");
-        match obj.get("Choices") {
-            None => self.required(ptr, &["Choices"]),
-            Some(Value::Array(rules)) if rules.is_empty() => {
+        match &choice.choices {
+            Field::Absent => self.required(ptr, &["Choices"]),
+            Field::Ok(rules) if rules.is_empty() => {
                 self.schema(&choices_ptr, "Value cannot be empty".into())
             }
-            Some(Value::Array(rules)) => {
+            Field::Ok(rules) => {
                 for (i, rule) in rules.iter().enumerate() {
                     let rule_ptr = child(&choices_ptr, &i.to_string());
                     if ql == QueryLanguage::Jsonata {
@@ -83,37 +85,42 @@ impl Validator {
                     } else {
                         self.rule(rule, &rule_ptr, true, 0);
                     }
-                    if let Some(next) = rule.get("Next") {
-                        self.target(next, &child(&rule_ptr, "Next"), "Next", scope, targets);
-                    }
-                    if let Some(assign) = rule.get("Assign") {
-                        self.assign(assign, &child(&rule_ptr, "Assign"), ql);
+                    if let Field::Ok(rule) = rule {
+                        self.target(&rule.next, &rule_ptr, "Next", scope, targets);
+                        if let Some(assign) = &rule.assign {
+                            self.assign(assign, &child(&rule_ptr, "Assign"), ql);
+                        }
                     }
                 }
             }
-            Some(_) => self.schema(
+            Field::Wrong(_) => self.schema(
                 &choices_ptr,
                 "The value for the field 'Choices' must be an ARRAY".into(),
             ),
         }
-        if let Some(default) = obj.get("Default") {
-            self.target(default, &child(ptr, "Default"), "Default", scope, targets);
-        }
+        self.target(&choice.default, ptr, "Default", scope, targets);
     }
 
-    pub(crate) fn jsonata_rule(&mut self, rule: &Value, ptr: &str) {
-        let Some(obj) = rule.as_object() else {
+    pub(crate) fn jsonata_rule(&mut self, rule: &Field<'_, ChoiceRule<'_>>, ptr: &str) {
+        let Field::Ok(rule) = rule else {
             self.schema(ptr, "A Choice Rule must be an OBJECT".into());
             return;
         };
-        let missing: Vec<&str> = ["Condition", "Next"]
-            .into_iter()
-            .filter(|f| !obj.contains_key(*f))
-            .collect();
+        let missing: Vec<&str> = [
+            ("Condition", rule.condition.is_some()),
+            ("Next", rule.next.is_present()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| !present)
+        .map(|(f, _)| f)
+        .collect();
         self.required(ptr, &missing);
-        for (key, value) in obj {
-            match key.as_str() {
+        for &key in &rule.keys {
+            match key {
                 "Condition" => {
+                    let Some(value) = &rule.condition else {
+                        continue;
+                    };
                     if !(value.is_boolean() || is_jsonata_expr(value)) {
                         self.schema(
                             &child(ptr, key),
@@ -122,10 +129,14 @@ impl Validator {
                     }
                     self.jsonata_parse(value, &child(ptr, key));
                 }
-                "Output" => self.jsonata_value(value, &child(ptr, key), 0),
+                "Output" => {
+                    if let Some(output) = &rule.output {
+                        self.jsonata_value(output, &child(ptr, key), 0);
+                    }
+                }
                 "Next" | "Comment" | "Assign" => {}
-                _ if OPERATORS.iter().any(|(op, _)| op == key)
-                    || matches!(key.as_str(), "Variable" | "And" | "Or" | "Not") =>
+                _ if OPERATORS.iter().any(|(op, _)| *op == key)
+                    || matches!(key, "Variable" | "And" | "Or" | "Not") =>
                 {
                     self.schema(
                         ptr,
@@ -140,33 +151,36 @@ impl Validator {
     }
 
     /// A JSONPath Choice Rule; `top` rules carry Next (and may Assign), nested ones may not.
-    pub(crate) fn rule(&mut self, rule: &Value, ptr: &str, top: bool, depth: usize) {
+    pub(crate) fn rule(
+        &mut self,
+        rule: &Field<'_, ChoiceRule<'_>>,
+        ptr: &str,
+        top: bool,
+        depth: usize,
+    ) {
         if depth > MAX_VALUE_DEPTH {
             self.schema(ptr, "Choice Rule is nested too deeply".into());
             return;
         }
-        let Some(obj) = rule.as_object() else {
+        let Field::Ok(rule) = rule else {
             self.schema(ptr, "A Choice Rule must be an OBJECT".into());
             return;
         };
-        if top && !obj.contains_key("Next") {
+        if top && !rule.next.is_present() {
             self.required(ptr, &["Next"]);
         }
         let mut operators = Vec::new();
-        for (key, value) in obj {
+        for &key in &rule.keys {
             let field_ptr = child(ptr, key);
-            match key.as_str() {
+            match key {
                 "Next" | "Assign" if top => {}
-                "Comment" => {
-                    self.expect_string(value, &field_ptr, key);
-                }
-                "Variable" => {
-                    self.path(value, &field_ptr, key);
-                }
+                "Comment" => self.string_field(&rule.comment, ptr, key),
+                "Variable" => self.path_field(&rule.variable, ptr, key),
                 "And" | "Or" => {
-                    operators.push(key.as_str());
-                    match value.as_array() {
-                        Some(items) if !items.is_empty() => {
+                    operators.push(key);
+                    let items = if key == "And" { &rule.and } else { &rule.or };
+                    match items {
+                        Field::Ok(items) if !items.is_empty() => {
                             for (i, item) in items.iter().enumerate() {
                                 self.rule(
                                     item,
@@ -183,8 +197,10 @@ impl Validator {
                     }
                 }
                 "Not" => {
-                    operators.push(key.as_str());
-                    self.rule(value, &field_ptr, false, depth + 1);
+                    operators.push(key);
+                    if let Some(not) = &rule.not {
+                        self.rule(not, &field_ptr, false, depth + 1);
+                    }
                 }
                 "Output" | "Condition" => self.schema(
                     ptr,
@@ -192,12 +208,15 @@ impl Validator {
                         "The field '{key}' is not supported when 'QueryLanguage' is 'JSONPath'"
                     ),
                 ),
-                _ => match OPERATORS.iter().find(|(op, _)| op == key) {
-                    None => self.unsupported(ptr, key),
-                    Some((op, operand)) => {
+                _ => match (
+                    OPERATORS.iter().find(|(op, _)| *op == key),
+                    rule.comparison(key),
+                ) {
+                    (Some((op, operand)), Some(value)) => {
                         operators.push(op);
                         self.operand(value, &field_ptr, op, *operand);
                     }
+                    _ => self.unsupported(ptr, key),
                 },
             }
         }
@@ -208,12 +227,12 @@ impl Validator {
             ),
             [op] => {
                 let compound = matches!(*op, "And" | "Or" | "Not");
-                if compound && obj.contains_key("Variable") {
+                if compound && rule.variable.is_present() {
                     self.schema(
                         ptr,
                         format!("The field 'Variable' is not supported with '{op}'"),
                     );
-                } else if !compound && !obj.contains_key("Variable") {
+                } else if !compound && !rule.variable.is_present() {
                     self.required(ptr, &["Variable"]);
                 }
             }

@@ -1,11 +1,12 @@
 //! Values inside fields: paths and reference paths, intrinsic calls, payload templates,
 //! JSONata expressions and `Assign`, integer fields and mutually exclusive pairs.
 
+use super::{child, DiagnosticCode, Severity, Validator, MAX_STATE_NAME, MAX_VALUE_DEPTH};
 use crate::intrinsics::{looks_like_call, Call};
-use crate::model::*;
-use crate::path::Path;
-use crate::validate::*;
-use serde_json::{Map, Value};
+use crate::model::definition::{Field, NullablePath};
+use crate::model::QueryLanguage;
+use crate::path::{Path, Root};
+use serde_json::Value;
 
 /// Fields of JSONata states that take one value, which may be a `{% %}` expression.
 pub(crate) const JSONATA_SCALAR_FIELDS: [&str; 9] = [
@@ -32,6 +33,17 @@ pub(crate) fn int_value(v: &Value) -> Option<i64> {
 }
 
 impl Validator {
+    /// A field that must be a string: only `Wrong` is reported.
+    /// (`at` is the object's pointer: the field's is built only to report.)
+    pub(crate) fn string_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
+        if let Field::Wrong(_) = f {
+            self.schema(
+                &child(at, field),
+                format!("The value for the field '{field}' must be a STRING"),
+            );
+        }
+    }
+
     pub(crate) fn expect_string(&mut self, v: &Value, ptr: &str, field: &str) -> bool {
         if v.is_string() {
             true
@@ -47,13 +59,13 @@ impl Validator {
     /// An integer field at least `min`; a JSONata state may give a `{% %}` expression instead.
     pub(crate) fn int_field(
         &mut self,
-        obj: &Map<String, Value>,
+        v: Option<&Value>,
         field: &str,
         ptr: &str,
         min: i64,
         ql: QueryLanguage,
     ) {
-        let Some(v) = obj.get(field) else { return };
+        let Some(v) = v else { return };
         if ql == QueryLanguage::Jsonata && is_jsonata_expr(v) {
             return;
         }
@@ -70,8 +82,9 @@ impl Validator {
         }
     }
 
-    pub(crate) fn exclusive(&mut self, obj: &Map<String, Value>, ptr: &str, a: &str, b: &str) {
-        if obj.contains_key(a) && obj.contains_key(b) {
+    /// `a` and `b`, both written (`present`), is an error.
+    pub(crate) fn exclusive(&mut self, present: (bool, bool), ptr: &str, a: &str, b: &str) {
+        if present.0 && present.1 {
             self.schema(
                 ptr,
                 format!("The fields '{a}' and '{b}' cannot both be present"),
@@ -79,44 +92,67 @@ impl Validator {
         }
     }
 
-    pub(crate) fn path(&mut self, v: &Value, ptr: &str, field: &str) -> Option<Path> {
-        match v.as_str().map(Path::parse) {
-            Some(Ok(p)) => Some(p),
-            _ => {
-                self.schema(
-                    ptr,
-                    format!("The value for the field '{field}' must be a valid JSONPath"),
-                );
-                None
-            }
+    /// A path field (`…Path`): a string that parses as a JSONPath.
+    /// (`at` is the object's pointer: the field's is built only when the field is written.)
+    pub(crate) fn path_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
+        match f {
+            Field::Absent => {}
+            Field::Ok(text) => self.path_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_text(None, &child(at, field), field),
         }
     }
 
-    pub(crate) fn nullable_path(&mut self, v: &Value, ptr: &str, field: &str) {
-        if !v.is_null() {
-            self.path(v, ptr, field);
+    /// `InputPath` / `OutputPath` of the object at `at`: `null`, or a path.
+    pub(crate) fn nullable_path(&mut self, f: &NullablePath<'_>, at: &str, field: &str) {
+        match f {
+            Field::Absent | Field::Ok(None) => {}
+            Field::Ok(Some(text)) => self.path_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_text(None, &child(at, field), field),
         }
     }
 
-    pub(crate) fn result_path(&mut self, v: &Value, ptr: &str) {
-        if v.is_null() {
-            return;
-        }
-        let ok = v
-            .as_str()
-            .map(Path::parse)
-            .and_then(Result::ok)
-            .is_some_and(|p| p.is_definite() && *p.root() == crate::path::Root::Input);
-        if !ok {
+    /// A path's text (`None`: the value is not a string).
+    pub(crate) fn path_text(&mut self, text: Option<&str>, ptr: &str, field: &str) {
+        if text.is_none_or(|text| Path::parse(text).is_err()) {
             self.schema(
                 ptr,
+                format!("The value for the field '{field}' must be a valid JSONPath"),
+            );
+        }
+    }
+
+    /// `ResultPath` of the object at `at`.
+    pub(crate) fn result_path(&mut self, f: &NullablePath<'_>, at: &str) {
+        let ok = match f {
+            Field::Absent | Field::Ok(None) => return,
+            Field::Ok(Some(text)) => {
+                Path::parse(text).is_ok_and(|p| p.is_definite() && *p.root() == Root::Input)
+            }
+            Field::Wrong(_) => false,
+        };
+        if !ok {
+            self.schema(
+                &child(at, "ResultPath"),
                 "The value for the field 'ResultPath' must be a valid ReferencePath".into(),
             );
         }
     }
 
+    /// `ErrorPath` / `CausePath`: a path or an intrinsic call.
+    pub(crate) fn path_or_call_field(&mut self, f: &Field<'_, &str>, at: &str, field: &str) {
+        match f {
+            Field::Absent => {}
+            Field::Ok(text) => self.path_or_call_text(Some(text), &child(at, field), field),
+            Field::Wrong(_) => self.path_or_call_text(None, &child(at, field), field),
+        }
+    }
+
     pub(crate) fn path_or_call(&mut self, v: &Value, ptr: &str, field: &str) {
-        let ok = match v.as_str() {
+        self.path_or_call_text(v.as_str(), ptr, field);
+    }
+
+    fn path_or_call_text(&mut self, text: Option<&str>, ptr: &str, field: &str) {
+        let ok = match text {
             Some(s) if looks_like_call(s) => Call::parse(s).is_ok(),
             Some(s) => Path::parse(s).is_ok(),
             None => false,

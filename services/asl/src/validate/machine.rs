@@ -1,15 +1,23 @@
 //! A (sub-)machine as a graph: `StartAt`, the states' names (unique machine-wide), their
 //! transitions, a terminal state, and every state reachable from the start.
 
-use super::fields::*;
-use crate::model::*;
-use crate::validate::*;
-use serde_json::{Map, Value};
+use super::{child, DiagnosticCode, Validator, MAX_DEPTH, MAX_STATE_NAME};
+use crate::model::definition::{Field, StateMachine, SubMachine};
+use crate::model::{Scope, BRANCH_FIELDS, PROCESSOR_FIELDS, TOP_FIELDS};
 use std::collections::{HashMap, HashSet, VecDeque};
 
+/// The state names of one (sub-)machine: where its transitions may go.
+pub(crate) type Names<'a> = HashSet<&'a str>;
+
 impl Validator {
-    /// A (sub-)machine: StartAt, States, its fields, its states, reachability.
-    pub(crate) fn machine(&mut self, def: &Value, ptr: &str, depth: usize, scope: Scope) {
+    /// A Parallel branch or Map processor, `depth` levels down.
+    pub(crate) fn sub_machine(
+        &mut self,
+        sub: &SubMachine<'_>,
+        ptr: &str,
+        depth: usize,
+        scope: Scope,
+    ) {
         if depth > MAX_DEPTH {
             self.schema(
                 ptr,
@@ -17,14 +25,28 @@ impl Validator {
             );
             return;
         }
-        let Some(obj) = def.as_object() else {
-            self.schema(ptr, "Value must be an object".into());
-            return;
-        };
-        let missing: Vec<&str> = ["States", "StartAt"]
-            .into_iter()
-            .filter(|f| !obj.contains_key(*f))
-            .collect();
+        match sub {
+            Field::Ok(machine) => self.machine(machine, ptr, depth, scope),
+            _ => self.schema(ptr, "Value must be an object".into()),
+        }
+    }
+
+    /// A (sub-)machine: StartAt, States, its fields, its states, reachability.
+    pub(crate) fn machine(
+        &mut self,
+        def: &StateMachine<'_>,
+        ptr: &str,
+        depth: usize,
+        scope: Scope,
+    ) {
+        let missing: Vec<&str> = [
+            ("States", def.states.is_present()),
+            ("StartAt", def.start_at.is_present()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| !present)
+        .map(|(f, _)| f)
+        .collect();
         self.required(ptr, &missing);
 
         let allowed = match scope {
@@ -32,62 +54,48 @@ impl Validator {
             Scope::Branch => BRANCH_FIELDS,
             Scope::Processor => PROCESSOR_FIELDS,
         };
-        for key in obj.keys() {
-            if !allowed.contains(&key.as_str()) {
+        for &key in &def.keys {
+            if !allowed.contains(&key) {
                 self.unsupported(ptr, key);
             }
         }
         if scope == Scope::Top {
-            if let Some(ql) = obj.get("QueryLanguage") {
-                match QueryLanguage::parse(ql) {
-                    Some(language) => self.top_ql = language,
-                    None => self.schema(
-                        &child(ptr, "QueryLanguage"),
-                        "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]".into(),
-                    ),
-                }
+            match def.query_language {
+                Field::Absent => {}
+                Field::Ok(language) => self.top_ql = language,
+                Field::Wrong(_) => self.schema(
+                    &child(ptr, "QueryLanguage"),
+                    "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]"
+                        .into(),
+                ),
             }
-            if let Some(v) = obj.get("Version") {
-                if !v.is_string() {
-                    self.schema(
-                        &child(ptr, "Version"),
-                        "The value for the field 'Version' must be a STRING".into(),
-                    );
-                }
-            }
-            if let Some(v) = obj.get("TimeoutSeconds") {
-                if !int_value(v).is_some_and(|n| (1..=99_999_999).contains(&n)) {
-                    self.schema(
-                        &child(ptr, "TimeoutSeconds"),
-                        "The value for the field 'TimeoutSeconds' must be a positive integer"
-                            .into(),
-                    );
-                }
-            }
-        }
-        if let Some(c) = obj.get("Comment") {
-            if !c.is_string() {
+            self.string_field(&def.version, ptr, "Version");
+            let timeout_ok = match &def.timeout_seconds {
+                Field::Absent => true,
+                Field::Ok(n) => n.as_i64().is_some_and(|n| (1..=99_999_999).contains(&n)),
+                Field::Wrong(_) => false,
+            };
+            if !timeout_ok {
                 self.schema(
-                    &child(ptr, "Comment"),
-                    "The value for the field 'Comment' must be a STRING".into(),
+                    &child(ptr, "TimeoutSeconds"),
+                    "The value for the field 'TimeoutSeconds' must be a positive integer".into(),
                 );
             }
         }
+        self.string_field(&def.comment, ptr, "Comment");
         if scope == Scope::Processor {
-            if let Some(pc) = obj.get("ProcessorConfig") {
-                self.processor_config(pc, &child(ptr, "ProcessorConfig"));
-            }
+            self.processor_config(&def.processor_config, &child(ptr, "ProcessorConfig"));
         }
 
         let states_ptr = child(ptr, "States");
-        let states = match obj.get("States") {
-            None => None,
-            Some(Value::Object(states)) if states.is_empty() => {
+        let states = match &def.states {
+            Field::Absent => None,
+            Field::Ok(states) if states.is_empty() => {
                 self.schema(&states_ptr, "Value cannot be empty".into());
                 None
             }
-            Some(Value::Object(states)) => Some(states),
-            Some(_) => {
+            Field::Ok(states) => Some(states),
+            Field::Wrong(_) => {
                 self.schema(
                     &states_ptr,
                     "The value for the field 'States' must be an OBJECT".into(),
@@ -95,10 +103,10 @@ impl Validator {
                 None
             }
         };
-        let start = match obj.get("StartAt") {
-            None => None,
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
+        let start = match &def.start_at {
+            Field::Absent => None,
+            Field::Ok(s) => Some(*s),
+            Field::Wrong(_) => {
                 self.schema(
                     &child(ptr, "StartAt"),
                     "The value for the field 'StartAt' must be a STRING".into(),
@@ -107,8 +115,9 @@ impl Validator {
             }
         };
         let Some(states) = states else { return };
+        let names: Names = states.iter().map(|s| s.name).collect();
         if let Some(start) = start {
-            if !states.contains_key(start) {
+            if !names.contains(start) {
                 self.error(
                     DiagnosticCode::MissingTransitionTarget,
                     &child(ptr, "StartAt"),
@@ -119,12 +128,12 @@ impl Validator {
 
         let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut terminal = false;
-        for (name, state) in states {
-            let state_ptr = child(&states_ptr, name);
-            self.state_name(name, &state_ptr);
-            let info = self.state(state, &state_ptr, states, depth);
+        for named in states {
+            let state_ptr = child(&states_ptr, named.name);
+            self.state_name(named.name, &state_ptr);
+            let info = self.state(&named.state, &state_ptr, &names, depth);
             terminal |= info.terminal;
-            edges.insert(name.as_str(), info.targets);
+            edges.insert(named.name, info.targets);
         }
         if !terminal {
             self.error(
@@ -133,22 +142,22 @@ impl Validator {
                 "Workflow has no terminal state".into(),
             );
         }
-        if let Some(start) = start.filter(|s| states.contains_key(*s)) {
+        if let Some(start) = start.filter(|s| names.contains(s)) {
             let mut reached: HashSet<&str> = HashSet::from([start]);
             let mut queue = VecDeque::from([start]);
             while let Some(at) = queue.pop_front() {
                 for &next in edges.get(at).map(Vec::as_slice).unwrap_or_default() {
-                    if states.contains_key(next) && reached.insert(next) {
+                    if names.contains(next) && reached.insert(next) {
                         queue.push_back(next);
                     }
                 }
             }
-            for name in states.keys() {
-                if !reached.contains(name.as_str()) {
+            for named in states {
+                if !reached.contains(named.name) {
                     self.error(
                         DiagnosticCode::MissingTransitionTarget,
-                        &child(&states_ptr, name),
-                        format!("State \"{name}\" is not reachable."),
+                        &child(&states_ptr, named.name),
+                        format!("State \"{}\" is not reachable.", named.name),
                     );
                 }
             }
@@ -175,24 +184,29 @@ impl Validator {
         }
     }
 
+    /// A transition (`Next`, `Default`): a string naming a state of `scope`.
+    ///
+    /// Like the other field checks, it takes the pointer of the object (`at`) and builds the
+    /// field's only to report: building them for absent fields was half of validation's cost.
     pub(crate) fn target<'a>(
         &mut self,
-        v: &'a Value,
-        ptr: &str,
+        v: &'a Field<'_, &str>,
+        at: &str,
         field: &str,
-        scope: &Map<String, Value>,
+        scope: &Names,
         out: &mut Vec<&'a str>,
     ) {
-        match v.as_str() {
-            None => self.schema(
-                ptr,
+        match v {
+            Field::Absent => {}
+            Field::Wrong(_) => self.schema(
+                &child(at, field),
                 format!("The value for the field '{field}' must be a STRING"),
             ),
-            Some(name) => {
-                if !scope.contains_key(name) {
+            Field::Ok(name) => {
+                if !scope.contains(name) {
                     self.error(
                         DiagnosticCode::MissingTransitionTarget,
-                        ptr,
+                        &child(at, field),
                         format!("Missing '{field}' target: {name}"),
                     );
                 }

@@ -18,7 +18,8 @@ mod states;
 #[rustfmt::skip]
 mod tests;
 
-use crate::model::*;
+use crate::model::definition::StateMachine;
+use crate::model::{QueryLanguage, Scope};
 use duplicate_keys::duplicate_keys;
 
 /// How bad a diagnostic is.
@@ -167,21 +168,29 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
 
 /// Checks a definition for the given machine type.
 pub fn validate_for(definition: &Value, machine_type: MachineType) -> Vec<Diagnostic> {
+    validate_model(StateMachine::read(definition).as_ref(), machine_type)
+}
+
+/// Checks a definition already read into the model (`None`: it is not a JSON object).
+pub(crate) fn validate_model(
+    model: Option<&StateMachine>,
+    machine_type: MachineType,
+) -> Vec<Diagnostic> {
     let mut v = Validator {
         diags: Vec::new(),
         machine_type,
         top_ql: QueryLanguage::JsonPath,
         names: HashSet::new(),
     };
-    if !definition.is_object() {
+    let Some(model) = model else {
         v.error(
             DiagnosticCode::SchemaValidationFailed,
             "",
             "Definition must be a valid JSON object".into(),
         );
         return v.diags;
-    }
-    v.machine(definition, "", 0, Scope::Top);
+    };
+    v.machine(model, "", 0, Scope::Top);
     v.diags
 }
 

@@ -1,32 +1,37 @@
 //! One state: its type and fields in its query language, its transitions, and the checks
 //! particular to each type (Task resources, Wait durations, Map processors, Retry and Catch).
 
-use super::fields::*;
-use crate::model::*;
-use crate::validate::*;
-use serde_json::{Map, Value};
+use super::fields::{int_value, is_jsonata_expr, JSONATA_SCALAR_FIELDS};
+use super::machine::Names;
+use super::{child, is_rfc3339, DiagnosticCode, MachineType, Severity, StateInfo, Validator};
+use crate::model::definition::{
+    Catcher, Fail, Field, Kind, MapState, Parallel, Pass, ProcessorConfig, Retrier, State, Task,
+    Wait,
+};
+use crate::model::{type_fields, Lang, QueryLanguage, Scope, StateType, COMMON_FIELDS};
+use serde_json::Value;
 
 impl Validator {
     /// One state. Returns its transitions and whether it ends its scope.
     pub(crate) fn state<'a>(
         &mut self,
-        state: &'a Value,
+        state: &'a Field<'a, State<'a>>,
         ptr: &str,
-        scope: &Map<String, Value>,
+        scope: &Names,
         depth: usize,
     ) -> StateInfo<'a> {
         let mut info = StateInfo {
             targets: Vec::new(),
             terminal: false,
         };
-        let Some(obj) = state.as_object() else {
+        let Field::Ok(state) = state else {
             self.schema(ptr, "The value for a state must be an OBJECT".into());
             return info;
         };
-        let ql = match obj.get("QueryLanguage").map(QueryLanguage::parse) {
-            None => self.top_ql,
-            Some(Some(QueryLanguage::Jsonata)) => QueryLanguage::Jsonata,
-            Some(Some(QueryLanguage::JsonPath)) => {
+        let ql = match state.query_language {
+            Field::Absent => self.top_ql,
+            Field::Ok(QueryLanguage::Jsonata) => QueryLanguage::Jsonata,
+            Field::Ok(QueryLanguage::JsonPath) => {
                 if self.top_ql == QueryLanguage::Jsonata {
                     self.schema(
                         ptr,
@@ -35,7 +40,7 @@ impl Validator {
                 }
                 QueryLanguage::JsonPath
             }
-            Some(None) => {
+            Field::Wrong(_) => {
                 self.schema(
                     &child(ptr, "QueryLanguage"),
                     "The value for the field 'QueryLanguage' must be one of: [JSONPath, JSONata]"
@@ -44,15 +49,13 @@ impl Validator {
                 self.top_ql
             }
         };
-        let state_type = match obj.get("Type") {
-            None => {
+        let kind = match &state.kind {
+            Field::Absent => {
                 self.required(ptr, &["Type"]);
                 return info;
             }
-            Some(Value::String(t)) if StateType::parse(t).is_some() => {
-                StateType::parse(t).expect("checked in the guard")
-            }
-            Some(_) => {
+            Field::Ok(kind) => kind,
+            Field::Wrong(_) => {
                 self.schema(
                     &child(ptr, "Type"),
                     format!(
@@ -63,14 +66,15 @@ impl Validator {
                 return info;
             }
         };
+        let state_type = kind.state_type();
 
         // Fields: known for this type, in the state's language.
         let fields = type_fields(state_type);
-        for key in obj.keys() {
+        for &key in &state.keys {
             let lang = COMMON_FIELDS
                 .iter()
                 .chain(fields)
-                .find(|(f, _)| f == key)
+                .find(|(f, _)| *f == key)
                 .map(|(_, l)| *l);
             match (lang, ql) {
                 (None, _) => self.unsupported(ptr, key),
@@ -87,104 +91,88 @@ impl Validator {
                 _ => {}
             }
         }
-        if let Some(c) = obj.get("Comment") {
-            self.expect_string(c, &child(ptr, "Comment"), "Comment");
-        }
+        self.string_field(&state.comment, ptr, "Comment");
 
         // Transitions.
         match state_type {
             StateType::Succeed | StateType::Fail => info.terminal = true,
             StateType::Choice => {}
             _ => {
-                let next = obj.get("Next");
-                let end = obj.get("End");
-                match end {
-                    None => {}
-                    Some(Value::Bool(true)) => info.terminal = true,
-                    Some(Value::Bool(false)) => {}
-                    Some(_) => self.schema(
+                match state.end {
+                    Field::Absent | Field::Ok(false) => {}
+                    Field::Ok(true) => info.terminal = true,
+                    Field::Wrong(_) => self.schema(
                         &child(ptr, "End"),
                         "The value for the field 'End' must be a BOOLEAN".into(),
                     ),
                 }
-                match (next, info.terminal) {
-                    (Some(_), true) => {
+                match (state.next.is_present(), info.terminal) {
+                    (true, true) => {
                         self.schema(ptr, "Only one of 'Next' or 'End' can be present".into())
                     }
-                    (None, false) => {
+                    (false, false) => {
                         self.schema(ptr, "Exactly one of 'Next' or 'End' is required".into())
                     }
                     _ => {}
                 }
-                if let Some(next) = next {
-                    self.target(next, &child(ptr, "Next"), "Next", scope, &mut info.targets);
-                }
+                self.target(&state.next, ptr, "Next", scope, &mut info.targets);
             }
         }
 
         // Paths and templates shared by several types (only in the language they belong to).
         if ql == QueryLanguage::JsonPath {
-            for field in ["InputPath", "OutputPath"] {
-                if let Some(v) = obj.get(field) {
-                    self.nullable_path(v, &child(ptr, field), field);
-                }
-            }
-            if let Some(v) = obj.get("ResultPath") {
-                self.result_path(v, &child(ptr, "ResultPath"));
-            }
-            for field in ["Parameters", "ResultSelector", "ItemSelector"] {
-                if let Some(v) = obj.get(field) {
+            self.nullable_path(&state.input_path, ptr, "InputPath");
+            self.nullable_path(&state.output_path, ptr, "OutputPath");
+            self.result_path(&state.result_path, ptr);
+            let templates = [
+                ("Parameters", state.parameters),
+                ("ResultSelector", state.result_selector),
+                ("ItemSelector", state.value("ItemSelector")),
+            ];
+            for (field, v) in templates {
+                if let Some(v) = v {
                     self.template(v, &child(ptr, field), field, 0);
                 }
             }
         } else {
-            for field in ["Arguments", "Output", "ItemSelector", "Items"] {
-                if let Some(v) = obj.get(field) {
+            let values = [
+                ("Arguments", state.arguments),
+                ("Output", state.output),
+                ("ItemSelector", state.value("ItemSelector")),
+                ("Items", state.value("Items")),
+            ];
+            for (field, v) in values {
+                if let Some(v) = v {
                     self.jsonata_value(v, &child(ptr, field), 0);
                 }
             }
             for field in JSONATA_SCALAR_FIELDS {
-                if let Some(v) = obj.get(field) {
+                if let Some(v) = state.value(field) {
                     self.jsonata_parse(v, &child(ptr, field));
                 }
             }
         }
-        if let Some(assign) = obj.get("Assign") {
+        if let Some(assign) = &state.assign {
             self.assign(assign, &child(ptr, "Assign"), ql);
         }
-        for field in fields
-            .iter()
-            .map(|(f, _)| *f)
-            .filter(|f| f.ends_with("Path"))
-        {
-            if matches!(field, "InputPath" | "OutputPath" | "ResultPath")
-                || ql != QueryLanguage::JsonPath
-            {
-                continue;
-            }
-            if let Some(v) = obj.get(field) {
-                if matches!(field, "ErrorPath" | "CausePath") {
-                    self.path_or_call(v, &child(ptr, field), field);
-                } else {
-                    self.path(v, &child(ptr, field), field);
-                }
-            }
+        if ql == QueryLanguage::JsonPath {
+            self.path_fields(kind, ptr);
         }
 
-        match state_type {
-            StateType::Pass => self.pass(obj, ptr),
-            StateType::Task => self.task(obj, ptr, ql),
-            StateType::Choice => self.choice(obj, ptr, ql, scope, &mut info.targets),
-            StateType::Wait => self.wait(obj, ptr, ql),
-            StateType::Fail => self.fail(obj, ptr),
-            StateType::Parallel => self.parallel(obj, ptr, depth),
-            StateType::Map => self.map(obj, ptr, ql, depth),
-            StateType::Succeed => {}
+        match kind {
+            Kind::Pass(pass) => self.pass(pass, ptr),
+            Kind::Task(task) => self.task(task, ptr, ql),
+            Kind::Choice(choice) => self.choice(choice, ptr, ql, scope, &mut info.targets),
+            Kind::Wait(wait) => self.wait(wait, ptr, ql),
+            Kind::Fail(fail) => self.fail(fail, ptr),
+            Kind::Parallel(parallel) => self.parallel(parallel, ptr, depth),
+            Kind::Map(map) => self.map(map, state, ptr, ql, depth),
+            Kind::Succeed => {}
         }
         if state_type.handles_errors() {
-            self.retry(obj.get("Retry"), &child(ptr, "Retry"));
+            self.retry(&state.retry, &child(ptr, "Retry"));
             self.catch(
-                obj.get("Catch"),
+                &state.catch,
                 &child(ptr, "Catch"),
                 ql,
                 scope,
@@ -194,8 +182,47 @@ impl Validator {
         info
     }
 
-    pub(crate) fn pass(&mut self, obj: &Map<String, Value>, ptr: &str) {
-        if let Some(Value::Object(result)) = obj.get("Result") {
+    /// A JSONPath state's `…Path` fields beyond Input/Output/ResultPath, in the order of the
+    /// type's field table.
+    fn path_fields(&mut self, kind: &Kind, ptr: &str) {
+        let paths = match kind {
+            Kind::Task(t) => vec![
+                ("TimeoutSecondsPath", &t.timeout_seconds_path),
+                ("HeartbeatSecondsPath", &t.heartbeat_seconds_path),
+            ],
+            Kind::Wait(w) => vec![
+                ("SecondsPath", &w.seconds_path),
+                ("TimestampPath", &w.timestamp_path),
+            ],
+            Kind::Fail(f) => {
+                self.path_or_call_field(&f.error_path, ptr, "ErrorPath");
+                self.path_or_call_field(&f.cause_path, ptr, "CausePath");
+                return;
+            }
+            Kind::Map(m) => {
+                // `ItemsPath` here is a path: `null` is not one.
+                if m.items_path.is_present() {
+                    let text = m.items_path.ok().and_then(Option::as_deref);
+                    self.path_text(text, &child(ptr, "ItemsPath"), "ItemsPath");
+                }
+                vec![
+                    ("MaxConcurrencyPath", &m.max_concurrency_path),
+                    ("ToleratedFailureCountPath", &m.tolerated_failure_count_path),
+                    (
+                        "ToleratedFailurePercentagePath",
+                        &m.tolerated_failure_percentage_path,
+                    ),
+                ]
+            }
+            _ => Vec::new(),
+        };
+        for (field, path) in paths {
+            self.path_field(path, ptr, field);
+        }
+    }
+
+    pub(crate) fn pass(&mut self, pass: &Pass, ptr: &str) {
+        if let Some(Value::Object(result)) = &pass.result {
             if result.keys().any(|k| k.ends_with(".$")) {
                 self.push(
                     Severity::Warning,
@@ -208,28 +235,38 @@ impl Validator {
         }
     }
 
-    pub(crate) fn task(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) {
-        match obj.get("Resource") {
-            None => self.required(ptr, &["Resource"]),
-            Some(v) => {
-                let resource_ptr = child(ptr, "Resource");
-                if let Some(resource) = v.as_str() {
-                    self.resource(resource, &resource_ptr);
-                } else {
-                    self.schema(
-                        &resource_ptr,
-                        "The value for the field 'Resource' must be a STRING".into(),
-                    );
-                }
-            }
+    pub(crate) fn task(&mut self, task: &Task, ptr: &str, ql: QueryLanguage) {
+        let resource_ptr = child(ptr, "Resource");
+        match &task.resource {
+            Field::Absent => self.required(ptr, &["Resource"]),
+            Field::Ok(resource) => self.resource(resource, &resource_ptr),
+            Field::Wrong(_) => self.schema(
+                &resource_ptr,
+                "The value for the field 'Resource' must be a STRING".into(),
+            ),
         }
-        self.int_field(obj, "TimeoutSeconds", ptr, 1, ql);
-        self.int_field(obj, "HeartbeatSeconds", ptr, 1, ql);
-        self.exclusive(obj, ptr, "TimeoutSeconds", "TimeoutSecondsPath");
-        self.exclusive(obj, ptr, "HeartbeatSeconds", "HeartbeatSecondsPath");
+        let timeout = task.timeout_seconds;
+        let heartbeat = task.heartbeat_seconds;
+        self.int_field(timeout, "TimeoutSeconds", ptr, 1, ql);
+        self.int_field(heartbeat, "HeartbeatSeconds", ptr, 1, ql);
+        self.exclusive(
+            (timeout.is_some(), task.timeout_seconds_path.is_present()),
+            ptr,
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+        );
+        self.exclusive(
+            (
+                heartbeat.is_some(),
+                task.heartbeat_seconds_path.is_present(),
+            ),
+            ptr,
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+        );
         if let (Some(t), Some(h)) = (
-            obj.get("TimeoutSeconds").and_then(Value::as_i64),
-            obj.get("HeartbeatSeconds").and_then(Value::as_i64),
+            timeout.and_then(Value::as_i64),
+            heartbeat.and_then(Value::as_i64),
         ) {
             if h >= t {
                 self.schema(
@@ -238,7 +275,7 @@ impl Validator {
                 );
             }
         }
-        if let Some(creds) = obj.get("Credentials") {
+        if let Some(creds) = &task.credentials {
             let credentials_ptr = child(ptr, "Credentials");
             match creds.as_object() {
                 None => self.schema(
@@ -298,18 +335,24 @@ impl Validator {
         }
     }
 
-    pub(crate) fn wait(&mut self, obj: &Map<String, Value>, ptr: &str, ql: QueryLanguage) {
-        let durations = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"];
+    pub(crate) fn wait(&mut self, wait: &Wait, ptr: &str, ql: QueryLanguage) {
+        let durations = [
+            ("Seconds", wait.seconds.is_some()),
+            ("Timestamp", wait.timestamp.is_some()),
+            ("SecondsPath", wait.seconds_path.is_present()),
+            ("TimestampPath", wait.timestamp_path.is_present()),
+        ];
         let present: Vec<&str> = durations
             .into_iter()
-            .filter(|f| obj.contains_key(*f))
+            .filter(|(_, present)| *present)
+            .map(|(f, _)| f)
             .collect();
         match present.len() {
             0 => self.schema(ptr, "Exactly one of the fields [Seconds, Timestamp, SecondsPath, TimestampPath] is required".into()),
             1 => {}
             _ => self.schema(ptr, format!("Only one of the fields [{}] can be present", present.join(", "))),
         }
-        if let Some(seconds) = obj.get("Seconds") {
+        if let Some(seconds) = &wait.seconds {
             let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(seconds))
                 || int_value(seconds).is_some_and(|n| (0..=99_999_999).contains(&n));
             if !ok {
@@ -319,7 +362,7 @@ impl Validator {
                 );
             }
         }
-        if let Some(ts) = obj.get("Timestamp") {
+        if let Some(ts) = &wait.timestamp {
             let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(ts))
                 || ts.as_str().is_some_and(is_rfc3339);
             if !ok {
@@ -331,26 +374,36 @@ impl Validator {
         }
     }
 
-    pub(crate) fn fail(&mut self, obj: &Map<String, Value>, ptr: &str) {
-        for field in ["Error", "Cause"] {
-            if let Some(v) = obj.get(field) {
+    pub(crate) fn fail(&mut self, fail: &Fail, ptr: &str) {
+        for (field, v) in [("Error", &fail.error), ("Cause", &fail.cause)] {
+            if let Some(v) = v {
                 self.expect_string(v, &child(ptr, field), field);
             }
         }
-        self.exclusive(obj, ptr, "Error", "ErrorPath");
-        self.exclusive(obj, ptr, "Cause", "CausePath");
+        self.exclusive(
+            (fail.error.is_some(), fail.error_path.is_present()),
+            ptr,
+            "Error",
+            "ErrorPath",
+        );
+        self.exclusive(
+            (fail.cause.is_some(), fail.cause_path.is_present()),
+            ptr,
+            "Cause",
+            "CausePath",
+        );
     }
 
-    pub(crate) fn parallel(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) {
+    pub(crate) fn parallel(&mut self, parallel: &Parallel, ptr: &str, depth: usize) {
         let branches_ptr = child(ptr, "Branches");
-        match obj.get("Branches") {
-            None => self.required(ptr, &["Branches"]),
-            Some(Value::Array(branches)) if branches.is_empty() => {
+        match &parallel.branches {
+            Field::Absent => self.required(ptr, &["Branches"]),
+            Field::Ok(branches) if branches.is_empty() => {
                 self.schema(&branches_ptr, "Value cannot be empty".into())
             }
-            Some(Value::Array(branches)) => {
+            Field::Ok(branches) => {
                 for (i, branch) in branches.iter().enumerate() {
-                    self.machine(
+                    self.sub_machine(
                         branch,
                         &child(&branches_ptr, &i.to_string()),
                         depth + 1,
@@ -358,7 +411,7 @@ impl Validator {
                     );
                 }
             }
-            Some(_) => self.schema(
+            Field::Wrong(_) => self.schema(
                 &branches_ptr,
                 "The value for the field 'Branches' must be an ARRAY".into(),
             ),
@@ -367,41 +420,67 @@ impl Validator {
 
     pub(crate) fn map(
         &mut self,
-        obj: &Map<String, Value>,
+        map: &MapState,
+        state: &State,
         ptr: &str,
         ql: QueryLanguage,
         depth: usize,
     ) {
-        match (obj.get("ItemProcessor"), obj.get("Iterator")) {
+        match (&map.item_processor, &map.iterator) {
             (None, None) => self.required(ptr, &["ItemProcessor"]),
             (Some(_), Some(_)) => self.schema(
                 ptr,
                 "Only one of the fields [ItemProcessor, Iterator] can be present".into(),
             ),
             (Some(p), None) => {
-                self.machine(p, &child(ptr, "ItemProcessor"), depth + 1, Scope::Processor)
+                self.sub_machine(p, &child(ptr, "ItemProcessor"), depth + 1, Scope::Processor)
             }
             (None, Some(p)) => {
-                self.machine(p, &child(ptr, "Iterator"), depth + 1, Scope::Processor)
+                self.sub_machine(p, &child(ptr, "Iterator"), depth + 1, Scope::Processor)
             }
         }
-        self.exclusive(obj, ptr, "Parameters", "ItemSelector");
-        self.exclusive(obj, ptr, "MaxConcurrency", "MaxConcurrencyPath");
         self.exclusive(
-            obj,
+            (state.parameters.is_some(), map.item_selector.is_some()),
+            ptr,
+            "Parameters",
+            "ItemSelector",
+        );
+        self.exclusive(
+            (
+                map.max_concurrency.is_some(),
+                map.max_concurrency_path.is_present(),
+            ),
+            ptr,
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+        );
+        self.exclusive(
+            (
+                map.tolerated_failure_count.is_some(),
+                map.tolerated_failure_count_path.is_present(),
+            ),
             ptr,
             "ToleratedFailureCount",
             "ToleratedFailureCountPath",
         );
         self.exclusive(
-            obj,
+            (
+                map.tolerated_failure_percentage.is_some(),
+                map.tolerated_failure_percentage_path.is_present(),
+            ),
             ptr,
             "ToleratedFailurePercentage",
             "ToleratedFailurePercentagePath",
         );
-        self.int_field(obj, "MaxConcurrency", ptr, 0, ql);
-        self.int_field(obj, "ToleratedFailureCount", ptr, 0, ql);
-        if let Some(v) = obj.get("ToleratedFailurePercentage") {
+        self.int_field(map.max_concurrency, "MaxConcurrency", ptr, 0, ql);
+        self.int_field(
+            map.tolerated_failure_count,
+            "ToleratedFailureCount",
+            ptr,
+            0,
+            ql,
+        );
+        if let Some(v) = &map.tolerated_failure_percentage {
             let ok = (ql == QueryLanguage::Jsonata && is_jsonata_expr(v))
                 || v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p));
             if !ok {
@@ -411,7 +490,7 @@ impl Validator {
                 );
             }
         }
-        if let Some(items) = obj.get("Items").filter(|_| ql == QueryLanguage::Jsonata) {
+        if let Some(items) = map.items.filter(|_| ql == QueryLanguage::Jsonata) {
             if !(items.is_array() || is_jsonata_expr(items)) {
                 self.schema(
                     &child(ptr, "Items"),
@@ -420,36 +499,39 @@ impl Validator {
                 );
             }
         }
-        for field in ["Label"] {
-            if let Some(v) = obj.get(field) {
-                self.expect_string(v, &child(ptr, field), field);
-            }
-        }
-        for field in ["ItemReader", "ItemBatcher", "ResultWriter"] {
-            if let Some(v) = obj.get(field) {
-                if !v.is_object() {
-                    self.schema(
-                        &child(ptr, field),
-                        format!("The value for the field '{field}' must be an OBJECT"),
-                    );
-                }
+        self.string_field(&map.label, ptr, "Label");
+        let objects = [
+            ("ItemReader", matches!(map.item_reader, Field::Wrong(_))),
+            ("ItemBatcher", matches!(map.item_batcher, Field::Wrong(_))),
+            ("ResultWriter", matches!(map.result_writer, Field::Wrong(_))),
+        ];
+        for (field, wrong) in objects {
+            if wrong {
+                self.schema(
+                    &child(ptr, field),
+                    format!("The value for the field '{field}' must be an OBJECT"),
+                );
             }
         }
     }
 
-    pub(crate) fn processor_config(&mut self, v: &Value, ptr: &str) {
-        let Some(obj) = v.as_object() else {
-            self.schema(
-                ptr,
-                "The value for the field 'ProcessorConfig' must be an OBJECT".into(),
-            );
-            return;
+    pub(crate) fn processor_config(&mut self, config: &Field<'_, ProcessorConfig<'_>>, ptr: &str) {
+        let config = match config {
+            Field::Absent => return,
+            Field::Ok(config) => config,
+            Field::Wrong(_) => {
+                self.schema(
+                    ptr,
+                    "The value for the field 'ProcessorConfig' must be an OBJECT".into(),
+                );
+                return;
+            }
         };
-        for (key, value) in obj {
+        for &key in &config.keys {
             let field_ptr = child(ptr, key);
-            match key.as_str() {
+            match key {
                 "Mode" => {
-                    if !matches!(value.as_str(), Some("INLINE" | "DISTRIBUTED")) {
+                    if let Field::Wrong(_) = config.mode {
                         self.schema(
                             &field_ptr,
                             "The value for the field 'Mode' must be one of: [INLINE, DISTRIBUTED]"
@@ -458,7 +540,7 @@ impl Validator {
                     }
                 }
                 "ExecutionType" => {
-                    if !matches!(value.as_str(), Some("STANDARD" | "EXPRESS")) {
+                    if let Field::Wrong(_) = config.execution_type {
                         self.schema(&field_ptr, "The value for the field 'ExecutionType' must be one of: [STANDARD, EXPRESS]".into());
                     }
                 }
@@ -467,45 +549,63 @@ impl Validator {
         }
     }
 
-    pub(crate) fn retry(&mut self, v: Option<&Value>, ptr: &str) {
-        let Some(v) = v else { return };
-        let Some(retriers) = v.as_array() else {
-            self.schema(
-                ptr,
-                "The value for the field 'Retry' must be an ARRAY".into(),
-            );
-            return;
+    pub(crate) fn retry(&mut self, retry: &Field<'_, Vec<Field<'_, Retrier<'_>>>>, ptr: &str) {
+        let retriers = match retry {
+            Field::Absent => return,
+            Field::Ok(retriers) => retriers,
+            Field::Wrong(_) => {
+                self.schema(
+                    ptr,
+                    "The value for the field 'Retry' must be an ARRAY".into(),
+                );
+                return;
+            }
         };
         for (i, retrier) in retriers.iter().enumerate() {
             let retrier_ptr = child(ptr, &i.to_string());
-            let Some(obj) = retrier.as_object() else {
+            let Field::Ok(retrier) = retrier else {
                 self.schema(&retrier_ptr, "A Retrier must be an OBJECT".into());
                 continue;
             };
-            self.error_equals(obj, &retrier_ptr, i + 1 == retriers.len(), "Retrier");
-            for (key, value) in obj {
+            self.error_equals(
+                &retrier.error_equals,
+                &retrier_ptr,
+                i + 1 == retriers.len(),
+                "Retrier",
+            );
+            let integer = |n: &Field<'_, &serde_json::Number>,
+                           range: std::ops::RangeInclusive<i64>| {
+                n.ok()
+                    .and_then(|n| n.as_i64())
+                    .is_some_and(|n| range.contains(&n))
+            };
+            for &key in &retrier.keys {
                 let field_ptr = child(&retrier_ptr, key);
-                let (ok, what) = match key.as_str() {
+                let (ok, what) = match key {
                     "ErrorEquals" => (true, ""),
-                    "Comment" => (value.is_string(), "a STRING"),
+                    "Comment" => (retrier.comment.ok().is_some(), "a STRING"),
                     "IntervalSeconds" => (
-                        int_value(value).is_some_and(|n| (1..=99_999_999).contains(&n)),
+                        integer(&retrier.interval_seconds, 1..=99_999_999),
                         "a positive integer",
                     ),
                     "MaxAttempts" => (
-                        int_value(value).is_some_and(|n| (0..=99_999_999).contains(&n)),
+                        integer(&retrier.max_attempts, 0..=99_999_999),
                         "a non-negative integer",
                     ),
                     "MaxDelaySeconds" => (
-                        int_value(value).is_some_and(|n| (1..=31_622_400).contains(&n)),
+                        integer(&retrier.max_delay_seconds, 1..=31_622_400),
                         "a positive integer",
                     ),
                     "BackoffRate" => (
-                        value.as_f64().is_some_and(|r| r >= 1.0),
+                        retrier
+                            .backoff_rate
+                            .ok()
+                            .and_then(|n| n.as_f64())
+                            .is_some_and(|r| r >= 1.0),
                         "a number greater than or equal to 1.0",
                     ),
                     "JitterStrategy" => (
-                        matches!(value.as_str(), Some("FULL" | "NONE")),
+                        retrier.jitter_strategy.ok().is_some(),
                         "one of: [FULL, NONE]",
                     ),
                     _ => {
@@ -525,41 +625,57 @@ impl Validator {
 
     pub(crate) fn catch<'a>(
         &mut self,
-        v: Option<&'a Value>,
+        catch: &'a Field<'a, Vec<Field<'a, Catcher<'a>>>>,
         ptr: &str,
         ql: QueryLanguage,
-        scope: &Map<String, Value>,
+        scope: &Names,
         targets: &mut Vec<&'a str>,
     ) {
-        let Some(v) = v else { return };
-        let Some(catchers) = v.as_array() else {
-            self.schema(
-                ptr,
-                "The value for the field 'Catch' must be an ARRAY".into(),
-            );
-            return;
+        let catchers = match catch {
+            Field::Absent => return,
+            Field::Ok(catchers) => catchers,
+            Field::Wrong(_) => {
+                self.schema(
+                    ptr,
+                    "The value for the field 'Catch' must be an ARRAY".into(),
+                );
+                return;
+            }
         };
         for (i, catcher) in catchers.iter().enumerate() {
             let catcher_ptr = child(ptr, &i.to_string());
-            let Some(obj) = catcher.as_object() else {
+            let Field::Ok(catcher) = catcher else {
                 self.schema(&catcher_ptr, "A Catcher must be an OBJECT".into());
                 continue;
             };
-            self.error_equals(obj, &catcher_ptr, i + 1 == catchers.len(), "Catcher");
-            if !obj.contains_key("Next") {
+            self.error_equals(
+                &catcher.error_equals,
+                &catcher_ptr,
+                i + 1 == catchers.len(),
+                "Catcher",
+            );
+            if !catcher.next.is_present() {
                 self.required(&catcher_ptr, &["Next"]);
             }
-            for (key, value) in obj {
+            for &key in &catcher.keys {
                 let field_ptr = child(&catcher_ptr, key);
-                match (key.as_str(), ql) {
+                match (key, ql) {
                     ("ErrorEquals", _) => {}
-                    ("Next", _) => self.target(value, &field_ptr, "Next", scope, targets),
-                    ("Comment", _) => {
-                        self.expect_string(value, &field_ptr, key);
+                    ("Next", _) => self.target(&catcher.next, &catcher_ptr, "Next", scope, targets),
+                    ("Comment", _) => self.string_field(&catcher.comment, &catcher_ptr, key),
+                    ("Assign", _) => {
+                        if let Some(assign) = &catcher.assign {
+                            self.assign(assign, &field_ptr, ql);
+                        }
                     }
-                    ("Assign", _) => self.assign(value, &field_ptr, ql),
-                    ("ResultPath", QueryLanguage::JsonPath) => self.result_path(value, &field_ptr),
-                    ("Output", QueryLanguage::Jsonata) => self.jsonata_value(value, &field_ptr, 0),
+                    ("ResultPath", QueryLanguage::JsonPath) => {
+                        self.result_path(&catcher.result_path, &catcher_ptr)
+                    }
+                    ("Output", QueryLanguage::Jsonata) => {
+                        if let Some(output) = &catcher.output {
+                            self.jsonata_value(output, &field_ptr, 0);
+                        }
+                    }
                     ("ResultPath", QueryLanguage::Jsonata) => self.schema(
                         &catcher_ptr,
                         format!(
@@ -581,25 +697,28 @@ impl Validator {
     /// `ErrorEquals`: a non-empty array of strings; `States.ALL` alone and in the last entry.
     pub(crate) fn error_equals(
         &mut self,
-        obj: &Map<String, Value>,
+        names: &Field<'_, Vec<Field<'_, &str>>>,
         ptr: &str,
         last: bool,
         what: &str,
     ) {
         let errors_ptr = child(ptr, "ErrorEquals");
-        match obj.get("ErrorEquals") {
-            None => self.required(ptr, &["ErrorEquals"]),
-            Some(Value::Array(names)) if names.is_empty() => {
+        match names {
+            Field::Absent => self.required(ptr, &["ErrorEquals"]),
+            Field::Ok(names) if names.is_empty() => {
                 self.schema(&errors_ptr, "Value cannot be empty".into())
             }
-            Some(Value::Array(names)) => {
-                if names.iter().any(|n| !n.is_string()) {
+            Field::Ok(names) => {
+                if names.iter().any(|n| !matches!(n, Field::Ok(_))) {
                     self.schema(
                         &errors_ptr,
                         "The values of the field 'ErrorEquals' must be STRINGs".into(),
                     );
                 }
-                if names.iter().any(|n| n == "States.ALL") {
+                if names
+                    .iter()
+                    .any(|n| n.ok().is_some_and(|n| *n == "States.ALL"))
+                {
                     if names.len() > 1 {
                         self.schema(
                             &errors_ptr,
@@ -614,7 +733,7 @@ impl Validator {
                     }
                 }
             }
-            Some(_) => self.schema(
+            Field::Wrong(_) => self.schema(
                 &errors_ptr,
                 "The value for the field 'ErrorEquals' must be an ARRAY".into(),
             ),

@@ -1,3 +1,5 @@
+//! Validation judgements, one definition each: the code and location AWS gives.
+
 use super::*;
 use serde_json::json;
 

@@ -59,6 +59,7 @@ pub fn run(flags: BenchFlags) -> Result<ExitCode, Failure> {
         tasks: &NoIntegrations,
         clock: &clock,
         rng: &rng,
+        tokens: &asl::interpret::CountingTokens::default(),
         history: None,
     };
     let mut transitions = 0u64;

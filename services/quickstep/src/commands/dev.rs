@@ -1,7 +1,9 @@
 //! `quickstep dev`: everything in one process, nothing to set up — an embedded Kafka
 //! (librdkafka's mock cluster) unless `--brokers` names a real one, a worker with in-memory
 //! idempotency, the gateway on a loopback address without authentication, and the example
-//! state machines registered. Prints what to try next; SIGTERM or Ctrl-C stops it cleanly.
+//! state machines registered, history at level ALL on `quickstep.history`, and the gateway's
+//! execution store (in memory) behind the read APIs and the console. Prints what to try
+//! next; SIGTERM or Ctrl-C stops it cleanly.
 
 use crate::cli::{wait_for_signal, Failure};
 use crate::telemetry::Log;
@@ -26,8 +28,9 @@ pub struct DevFlags {
     /// Register every NAME.asl.json in this directory.
     #[arg(long, default_value = "examples")]
     pub examples: PathBuf,
-    /// History: off, stdout, file:PATH or kafka:TOPIC.
-    #[arg(long, default_value = "off")]
+    /// History: off, stdout, file:PATH or kafka:TOPIC. By default every event goes to the
+    /// history topic, where the gateway's execution store (and the console) read it.
+    #[arg(long, default_value = "kafka:quickstep.history")]
     pub history: String,
     /// History level when history is on: ALL, ERROR, FATAL or OFF.
     #[arg(long, default_value = "ALL")]
@@ -126,7 +129,13 @@ async fn serve(
     address: std::net::SocketAddr,
 ) -> Result<(), Failure> {
     let worker_metrics = worker::metrics::Metrics::new();
+    // A key for this process's life, shared by its worker and gateway: dev's tokens verify
+    // nowhere else, and a restart forgets them along with the executions that waited.
+    let task_token_key = runtime::task_token::TaskTokenSecret::random()
+        .context("making the task token key")
+        .map_err(Failure::Environment)?;
     let worker_config = WorkerConfig {
+        task_token_key: Some(task_token_key.clone()),
         brokers: brokers.clone(),
         idempotency: "memory".into(),
         history: flags.history.clone(),
@@ -136,6 +145,8 @@ async fn serve(
             flags.history_level.clone()
         },
         partitions: 3,
+        // The console shows each state's input and output.
+        include_execution_data: true,
         shutdown_grace_seconds: 10,
         tasks: tasks.clone(),
         ..WorkerConfig::default()
@@ -154,6 +165,10 @@ async fn serve(
         definition_rules: "standard".into(),
         // StartSyncExecution calls what the worker calls.
         tasks,
+        // Every execution, sync or async, for ListExecutions and the console.
+        store: "memory".into(),
+        include_execution_data: true,
+        task_token_key: Some(task_token_key),
         ..GatewayConfig::default()
     };
     // One set of execution metrics for both, and the worker's at the gateway's /metrics.
@@ -218,7 +233,7 @@ fn print_banner(
         brokers.to_owned()
     };
     let mut text = format!(
-        "\nquickstep dev is running.\n\n  Step Functions API  {url}  (no authentication; any credentials)\n  Kafka               {kafka}\n  Metrics             {url}/metrics\n"
+        "\nquickstep dev is running.\n\n  Step Functions API  {url}  (no authentication; any credentials)\n  Kafka               {kafka}\n  Console             {url}/console/\n  Metrics             {url}/metrics\n"
     );
     for (name, path, arn) in registered {
         text.push_str(&format!(
@@ -260,7 +275,7 @@ fn print_banner(
         None => format!("echo {input} | {produce}"),
     };
     text.push_str(&format!(
-        "\nTry:\n  export AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=local AWS_DISABLE_HOST_PREFIX_INJECTION=true\n  aws stepfunctions start-sync-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions start-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  {produce}\n  kcat -b {brokers} -C -t quickstep.results -f '%k %s\\n'\n  curl -s {url}/metrics | grep quickstep_\n\nCtrl-C stops it.\n"
+        "\nTry:\n  export AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev AWS_DEFAULT_REGION=local AWS_DISABLE_HOST_PREFIX_INJECTION=true\n  aws stepfunctions start-sync-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions start-execution --endpoint-url {url} --state-machine-arn {arn} --input {input}\n  aws stepfunctions list-executions --endpoint-url {url} --state-machine-arn {arn}\n  {produce}\n  kcat -b {brokers} -C -t quickstep.results -f '%k %s\\n'\n  curl -s {url}/metrics | grep quickstep_\n\nCtrl-C stops it.\n"
     ));
     println!("{text}");
 }

@@ -14,6 +14,7 @@ use runtime::execute::{ExecutionRequest, Executor};
 use runtime::kafka::KafkaSettings;
 use runtime::metrics::ExecutionMetrics;
 use runtime::registry::{Registry, RegistryEntry, Revision};
+use runtime::task_token::TaskTokenKeys;
 use runtime::tasks::callback::CallbackRegistry;
 use runtime::tasks::mock::MockTasks;
 use runtime::tasks::Integrations;
@@ -76,7 +77,11 @@ struct TaskArgs {
 }
 
 impl TaskArgs {
-    fn handler(&self, state_machine: &str) -> Result<Arc<dyn TaskHandler>, Failure> {
+    fn handler(
+        &self,
+        state_machine: &str,
+        keys: Arc<TaskTokenKeys>,
+    ) -> Result<Arc<dyn TaskHandler>, Failure> {
         let mut config = crate::config::tasks::load(self.config.as_deref()).map_err(|e| {
             Failure::Usage(anyhow::Error::msg(e).context("loading the configuration"))
         })?;
@@ -98,7 +103,7 @@ impl TaskArgs {
             ),
             None => None,
         };
-        let callbacks = CallbackRegistry::new(Arc::new(SystemClock));
+        let callbacks = CallbackRegistry::new(Arc::new(SystemClock), keys);
         let integrations: Arc<dyn TaskHandler> = Arc::new(
             Integrations::new(&config, producer, callbacks)
                 .context("building the task integrations")
@@ -149,7 +154,13 @@ pub fn run(flags: RunFlags) -> Result<ExitCode, Failure> {
     let registry = Registry::new("local", "000000000000");
     let revision = load(&registry, &flags.definition)?;
     let input = flags.input.read().map_err(Failure::Usage)?;
-    let tasks = flags.tasks.handler(&revision.name)?;
+    // One process answers its own callbacks: a key of its own, unknown to anyone else.
+    let keys = Arc::new(
+        TaskTokenKeys::ephemeral()
+            .context("making the task token key")
+            .map_err(Failure::Environment)?,
+    );
+    let tasks = flags.tasks.handler(&revision.name, keys.clone())?;
     // `run` logs nothing; it exports its execution's spans when asked to.
     let telemetry = match flags.otlp.endpoint() {
         Some(_) => {
@@ -165,6 +176,7 @@ pub fn run(flags: RunFlags) -> Result<ExitCode, Failure> {
         // The parent: a `traceparent` in the environment (as a shell or CI job passes trace
         // context on to a command), like a start record's header for the worker.
         traceparent: std::env::var("TRACEPARENT").ok(),
+        attempt: 1,
     };
     let level = if flags.history {
         Level::All
@@ -176,6 +188,7 @@ pub fn run(flags: RunFlags) -> Result<ExitCode, Failure> {
             tasks.clone(),
             clock,
             Arc::new(system_rng()),
+            keys.clone(),
             ExecutionMetrics::new(),
             level,
             flags.history,

@@ -31,6 +31,11 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_topic: Option<String>,
+    /// The execution store behind ListExecutions, DescribeExecution, GetExecutionHistory and
+    /// the console: off, memory or file:PATH [env: QUICKSTEP_GATEWAY_STORE] [default: off].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// SigV4 access key, ID:SECRET (repeatable); none = no authentication
     /// [env: QUICKSTEP_GATEWAY_ACCESS_KEYS=ID:SECRET,…].
     #[arg(long = "access-key", value_name = "ID:SECRET")]
@@ -45,6 +50,26 @@ pub struct GatewayFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<usize>,
+    /// Seconds to send a request's headers before the connection is closed
+    /// [env: QUICKSTEP_GATEWAY_HEADER_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open
+    /// [env: QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS] [default: 60].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds to send a request's body before RequestTimeoutException
+    /// [env: QUICKSTEP_GATEWAY_BODY_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Connections served at once; more wait to be accepted
+    /// [env: QUICKSTEP_GATEWAY_MAX_CONNECTIONS] [default: 512].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// Sync executions at once before ThrottlingException
     /// [env: QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT] [default: 1024].
     #[arg(long)]
@@ -133,6 +158,12 @@ pub fn load_with(flags: &GatewayFlags, env: ListEnv<'_>) -> Result<GatewayConfig
         // Task integrations: the same `[tasks]` section and QUICKSTEP_TASKS__* variables
         // as every other command (config::tasks).
         .merge(crate::config::tasks::env_layer())
+        // The task token keys are the deployment's, one variable each for worker and
+        // gateway alike: QUICKSTEP_TASK_TOKEN_KEY, QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY.
+        .merge(Env::prefixed("QUICKSTEP_").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key == "task_token_key" || key == "task_token_previous_key"
+        }))
         .merge(Serialized::defaults(flags));
     let mut config: GatewayConfig = figment.extract().map_err(|e| e.to_string())?;
     // QUICKSTEP_LAMBDA_ENDPOINT, when the layers above set no endpoint.
@@ -175,6 +206,7 @@ mod tests {
                 "brokers = \"file:9092\"\nregion = \"eu-west-1\"\n[access_keys]\nAKIDFILE = \"s0\"\n",
             )?;
             jail.set_env("QUICKSTEP_GATEWAY_REGION", "us-east-1");
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             jail.set_env("QUICKSTEP_GATEWAY_MAX_SYNC_IN_FLIGHT", "7");
             let flags = GatewayFlags {
                 config: Some("gateway.toml".into()),
@@ -202,6 +234,93 @@ mod tests {
     }
 
     #[test]
+    fn the_store_layers_from_file_env_and_flag() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
+            jail.create_file(
+                "gateway.toml",
+                "store = \"file:/tmp/a.db\"\nstore_retention_hours = 2\n",
+            )?;
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None,
+                },
+            )
+            .expect("layers");
+            assert_eq!(
+                (config.store.as_str(), config.store_retention_hours),
+                ("file:/tmp/a.db", 2)
+            );
+            jail.set_env("QUICKSTEP_GATEWAY_STORE_MAX_BYTES", "2097152");
+            let flags = GatewayFlags {
+                store: Some("memory".into()),
+                ..flags
+            };
+            let config = load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None,
+                },
+            )
+            .expect("layers");
+            assert_eq!(
+                (config.store.as_str(), config.store_max_bytes),
+                ("memory", 2_097_152)
+            );
+            let flags = GatewayFlags {
+                store: Some("sqlite".into()),
+                ..GatewayFlags::default()
+            };
+            assert!(load_with(
+                &flags,
+                ListEnv {
+                    access_keys: None,
+                    start_rates: None
+                }
+            )
+            .is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_layer_and_zero_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
+            jail.create_file(
+                "gateway.toml",
+                "header_read_timeout_seconds = 5\nmax_connections = 64\n",
+            )?;
+            jail.set_env("QUICKSTEP_GATEWAY_IDLE_TIMEOUT_SECONDS", "9");
+            jail.set_env("QUICKSTEP_GATEWAY_MAX_CONNECTIONS", "32");
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                body_read_timeout_seconds: Some(3),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, ListEnv::default()).expect("layers");
+            assert_eq!(config.header_read_timeout_seconds, 5);
+            assert_eq!(config.idle_timeout_seconds, 9);
+            assert_eq!(config.body_read_timeout_seconds, 3);
+            assert_eq!(config.max_connections, 32);
+            let zero = GatewayFlags {
+                max_connections: Some(0),
+                ..GatewayFlags::default()
+            };
+            let error = load_with(&zero, ListEnv::default()).unwrap_err();
+            assert!(error.contains("max_connections"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn start_rates_layer_and_keep_the_case_of_names() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -209,6 +328,7 @@ mod tests {
                 "start_rate_per_second = 10\n[start_rates_per_second]\nOrder = 1\nbilling = 2\nshipping = 3\n",
             )?;
             jail.set_env("QUICKSTEP_GATEWAY_START_RATE_PER_SECOND", "20");
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
             // The nested form would arrive lowercased ("order"): it is not read at all.
             jail.set_env("QUICKSTEP_GATEWAY_START_RATES_PER_SECOND__ORDER", "99");
             let flags = GatewayFlags {
@@ -262,6 +382,44 @@ mod tests {
             load_with(&flags, ListEnv::default()).is_err(),
             "zero is refused"
         );
+    }
+
+    const TEST_KEY: &str = "a-task-token-key-of-at-least-32-bytes";
+
+    #[test]
+    fn the_task_token_keys_come_from_the_file_or_the_shared_variables() {
+        figment::Jail::expect_with(|jail| {
+            let error = load_with(&GatewayFlags::default(), ListEnv::default()).unwrap_err();
+            assert!(error.contains("QUICKSTEP_TASK_TOKEN_KEY"), "{error}");
+            jail.create_file(
+                "gateway.toml",
+                &format!("task_token_key = \"{TEST_KEY}-from-file\"\n"),
+            )?;
+            let flags = GatewayFlags {
+                config: Some("gateway.toml".into()),
+                ..GatewayFlags::default()
+            };
+            let config = load_with(&flags, ListEnv::default()).expect("key from the file");
+            let file_key =
+                runtime::task_token::TaskTokenSecret::new(format!("{TEST_KEY}-from-file"));
+            assert_eq!(config.task_token_key.as_ref(), Some(&file_key));
+            jail.set_env("QUICKSTEP_TASK_TOKEN_KEY", TEST_KEY);
+            jail.set_env("QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY", "short");
+            let error = load_with(&flags, ListEnv::default()).unwrap_err();
+            assert!(error.contains("task_token_previous_key"), "{error}");
+            jail.set_env(
+                "QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY",
+                format!("{TEST_KEY}-old"),
+            );
+            let config = load_with(&flags, ListEnv::default()).expect("keys from the env");
+            assert_eq!(
+                config.task_token_key,
+                Some(runtime::task_token::TaskTokenSecret::new(TEST_KEY)),
+                "the variable over the file"
+            );
+            assert!(config.task_token_previous_key.is_some());
+            Ok(())
+        });
     }
 
     #[test]

@@ -75,4 +75,26 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn the_aws_section_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "quickstep.toml",
+                "[tasks.aws]\nregion = \"eu-west-1\"\n[tasks.aws.endpoints]\ndynamodb = \"http://ddb:8000\"\n",
+            )?;
+            jail.set_env("QUICKSTEP_TASKS__AWS__PROFILE", "orders");
+            let config = load(Some(Path::new("quickstep.toml"))).expect("loads");
+            assert_eq!(config.aws.region.as_deref(), Some("eu-west-1"));
+            assert_eq!(config.aws.profile.as_deref(), Some("orders"));
+            assert_eq!(
+                config.aws.endpoints.get("dynamodb").map(String::as_str),
+                Some("http://ddb:8000")
+            );
+            jail.create_file("bad.toml", "[tasks.aws]\nregoin = \"x\"\n")?;
+            let error = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(error.contains("regoin"), "{error}");
+            Ok(())
+        });
+    }
 }

@@ -115,6 +115,9 @@ const ENV_KEYS: &[&str] = &[
     "account",
     "kafka",
     "tasks",
+    // QUICKSTEP_TASK_TOKEN_KEY, QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY.
+    "task_token_key",
+    "task_token_previous_key",
 ];
 
 /// Layers the sources into one checked configuration. Per-machine start rates come from
@@ -233,6 +236,10 @@ mod tests {
     fn nested_env_and_input_topic() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("QUICKSTEP_KAFKA__SESSION_TIMEOUT_MS", "6000");
+            jail.set_env(
+                "QUICKSTEP_TASK_TOKEN_KEY",
+                "a-task-token-key-of-at-least-32-bytes",
+            );
             let flags = WorkerFlags {
                 input_topic: Some("orders".into()),
                 ..WorkerFlags::default()
@@ -240,6 +247,15 @@ mod tests {
             let config = load(&flags).expect("layers");
             assert_eq!(config.triggers.len(), 1);
             assert_eq!(config.triggers[0].topic, "orders");
+            config
+                .validate()
+                .expect("the key came from the environment");
+            assert_eq!(
+                config.task_token_key,
+                Some(runtime::task_token::TaskTokenSecret::new(
+                    "a-task-token-key-of-at-least-32-bytes"
+                ))
+            );
             assert_eq!(
                 config
                     .kafka

@@ -59,7 +59,13 @@ async fn callbacks_on_the_topic_reach_the_waiting_worker() {
             .expect("a token")
             .to_owned()
     };
+    // A token with one character changed: the workers drop it (it would fail "yes", whose
+    // success is asserted below).
+    let mut forged = token("yes").into_bytes();
+    forged[20] = if forged[20] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("base64url");
     let answers = [
+        json!({"action": "SendTaskFailure", "taskToken": forged, "error": "Forged"}),
         json!({"action": "SendTaskHeartbeat", "taskToken": token("yes")}),
         json!({"action": "SendTaskSuccess", "taskToken": token("yes"), "output": "{\"approved\":true}"}),
         json!({"action": "SendTaskFailure", "taskToken": token("no"), "error": "Rejected", "cause": "no budget"}),

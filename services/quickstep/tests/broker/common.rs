@@ -236,6 +236,11 @@ fn spawn_child(args: &[String], log: &Path) -> Child {
         // A killed worker's partitions move on after 6 s, not librdkafka's 45 s.
         .env("QUICKSTEP_KAFKA__SESSION_TIMEOUT_MS", "6000")
         .env("QUICKSTEP_KAFKA__HEARTBEAT_INTERVAL_MS", "1000")
+        // One deployment: every worker signs and checks task tokens with the same key.
+        .env(
+            "QUICKSTEP_TASK_TOKEN_KEY",
+            "the-broker-tests-task-token-key-32-bytes",
+        )
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("log file"))
         .stderr(file)

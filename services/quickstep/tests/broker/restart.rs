@@ -84,7 +84,7 @@ async fn broker_and_redis_restarts_lose_nothing_and_workers_resume() {
         reader.by_key.len()
     );
 
-    // Redis restart mid-run (it comes back empty).
+    // Redis restart mid-run (its append-only file keeps the window).
     produce(
         &producer,
         &scenario.input,
@@ -108,6 +108,22 @@ async fn broker_and_redis_restarts_lose_nothing_and_workers_resume() {
         reader.by_key.len()
     );
 
+    // The window survived: the first batch, started again, is all duplicates.
+    let before: Vec<usize> = (0..100)
+        .map(|i| {
+            reader
+                .by_key
+                .get(&format!("{prefix}-{i}"))
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    produce(
+        &producer,
+        &scenario.input,
+        &order_starts(&prefix, SLOW, 0..100),
+    )
+    .await;
+
     // And new work after both.
     produce(
         &producer,
@@ -121,6 +137,18 @@ async fn broker_and_redis_restarts_lose_nothing_and_workers_resume() {
         reader.by_key.len()
     );
     reader.linger(Duration::from_secs(2)).await;
+    let after: Vec<usize> = (0..100)
+        .map(|i| {
+            reader
+                .by_key
+                .get(&format!("{prefix}-{i}"))
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    assert_eq!(
+        before, after,
+        "keys completed before the redis restart ran again after it"
+    );
     check_order_outputs(&reader, &prefix);
     for (key, results) in &reader.by_key {
         let arns: HashSet<&str> = results.iter().map(|r| r.arn()).collect();

@@ -1,7 +1,6 @@
 //! History as JSON lines appended to a file; a batch is acknowledged after it is flushed.
 
-use super::{json_lines, HistorySink, SinkError};
-use asl::history::HistoryEvent;
+use super::{HistoryBatch, HistorySink, SinkError};
 use futures::future::BoxFuture;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
@@ -27,13 +26,9 @@ impl FileSink {
 }
 
 impl HistorySink for FileSink {
-    fn write<'a>(
-        &'a self,
-        execution_arn: &'a str,
-        events: &'a [HistoryEvent],
-    ) -> BoxFuture<'a, Result<(), SinkError>> {
+    fn write<'a>(&'a self, batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let lines = json_lines(execution_arn, events);
+            let lines = batch.json_lines()?;
             let mut file = self.file.lock().await;
             file.write_all(&lines).await?;
             file.flush().await?;
@@ -45,7 +40,7 @@ impl HistorySink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asl::history::HistoryEventType;
+    use asl::history::{HistoryEvent, HistoryEventType};
 
     #[tokio::test]
     async fn appends_lines_across_batches() {
@@ -60,13 +55,21 @@ mod tests {
             event_type: HistoryEventType::ExecutionStarted,
             details: serde_json::json!({}),
         };
-        sink.write("arn:a", std::slice::from_ref(&event))
-            .await
-            .expect("writes");
-        sink.write("arn:b", &[event]).await.expect("writes");
+        let batch = |execution_arn, attempt| HistoryBatch {
+            execution_arn,
+            attempt,
+            events: std::slice::from_ref(&event),
+        };
+        sink.write(batch("arn:a", 1)).await.expect("writes");
+        sink.write(batch("arn:b", 2)).await.expect("writes");
         let text = std::fs::read_to_string(&path).expect("reads");
         assert_eq!(text.lines().count(), 2);
-        assert!(text.lines().nth(1).expect("two lines").contains("arn:b"));
+        let second: serde_json::Value =
+            serde_json::from_str(text.lines().nth(1).expect("two lines")).expect("JSON");
+        assert_eq!(
+            (&second["execution_arn"], &second["attempt"]),
+            (&serde_json::json!("arn:b"), &serde_json::json!(2))
+        );
         std::fs::remove_file(&path).ok();
     }
 

@@ -1,8 +1,7 @@
 //! History as records on a Kafka topic, one per event, keyed by execution ARN so one
 //! execution's events stay in order on one partition.
 
-use super::{log_record, HistorySink, SinkError};
-use asl::history::HistoryEvent;
+use super::{HistoryBatch, HistorySink, SinkError};
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -21,23 +20,14 @@ impl KafkaSink {
 }
 
 impl HistorySink for KafkaSink {
-    fn write<'a>(
-        &'a self,
-        execution_arn: &'a str,
-        events: &'a [HistoryEvent],
-    ) -> BoxFuture<'a, Result<(), SinkError>> {
+    fn write<'a>(&'a self, batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let payloads: Vec<Vec<u8>> = events
-                .iter()
-                .map(|e| {
-                    serde_json::to_vec(&log_record(execution_arn, e))
-                        .expect("a JSON value always renders")
-                })
-                .collect();
+            // Each record is the proto3 JSON of `quickstep.v1.HistoryEvent`.
+            let payloads = batch.json_records()?;
             // Enqueue all, then await all: librdkafka keeps per-partition order.
             let deliveries = payloads.iter().map(|payload| {
                 let record = FutureRecord::to(&self.topic)
-                    .key(execution_arn)
+                    .key(batch.execution_arn)
                     .payload(payload);
                 self.producer.send(record, Timeout::Never)
             });

@@ -1,8 +1,7 @@
 //! History as JSON lines on standard output, one batch under one lock so executions'
 //! lines never interleave.
 
-use super::{json_lines, HistorySink, SinkError};
-use asl::history::HistoryEvent;
+use super::{HistoryBatch, HistorySink, SinkError};
 use futures::future::BoxFuture;
 use std::io::Write;
 
@@ -11,13 +10,9 @@ use std::io::Write;
 pub struct StdoutSink;
 
 impl HistorySink for StdoutSink {
-    fn write<'a>(
-        &'a self,
-        execution_arn: &'a str,
-        events: &'a [HistoryEvent],
-    ) -> BoxFuture<'a, Result<(), SinkError>> {
+    fn write<'a>(&'a self, batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let lines = json_lines(execution_arn, events);
+            let lines = batch.json_lines()?;
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&lines)?;
             stdout.flush()?;

@@ -7,9 +7,15 @@
 //! a heartbeat calls the engine's `Heartbeat::beat`. The engine enforces TimeoutSeconds and
 //! HeartbeatSeconds; when it gives up (or the execution ends) the waiter is dropped, and the
 //! token is remembered as ended so a late answer gets `TaskTimedOut`, as AWS answers.
+//!
+//! Every token is checked against the deployment's keys (`task_token`) before any look-up:
+//! a forged or altered one is `InvalidToken`, and on the callback topic it is counted
+//! (`quickstep_callbacks_rejected_total{reason}`) and dropped.
 
+use crate::task_token::{TaskTokenKeys, TokenError};
 use asl::interpret::{Clock, Heartbeat};
 use asl::{ErrorName, StatesError};
+use prometheus::IntCounterVec;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -65,9 +71,9 @@ impl CallbackMessage {
 /// Why a callback was refused, with the Step Functions API's error names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
-    /// The token is malformed.
+    /// The token is malformed, forged or altered.
     #[error("InvalidToken: Invalid token")]
-    InvalidToken,
+    InvalidToken(TokenError),
     /// SendTaskSuccess's output is not JSON or is too large.
     #[error("InvalidOutput: {0}")]
     InvalidOutput(String),
@@ -99,6 +105,7 @@ const ENDED_KEEP_MS: i64 = 15 * 60 * 1000;
 /// The tokens this worker's executions wait on.
 pub struct CallbackRegistry {
     clock: Arc<dyn Clock>,
+    keys: Arc<TaskTokenKeys>,
     pending: Mutex<HashMap<String, Pending>>,
     ended: Mutex<Ended>,
 }
@@ -126,27 +133,50 @@ impl Ended {
 }
 
 impl CallbackRegistry {
-    /// A registry whose heartbeats are stamped with `clock` (the engine's clock).
-    pub fn new(clock: Arc<dyn Clock>) -> Arc<CallbackRegistry> {
+    /// A registry whose heartbeats are stamped with `clock` (the engine's clock) and whose
+    /// tokens are minted and checked with `keys` (the executor mints with the same keys).
+    pub fn new(clock: Arc<dyn Clock>, keys: Arc<TaskTokenKeys>) -> Arc<CallbackRegistry> {
         Arc::new(CallbackRegistry {
             clock,
+            keys,
             pending: Mutex::default(),
             ended: Mutex::default(),
         })
     }
 
-    /// Starts waiting on `token`; the returned waiter gives up the token when dropped.
-    pub fn register(self: &Arc<Self>, token: &str, heartbeat: Heartbeat) -> Waiter {
+    /// The keys tokens are minted and checked with.
+    pub fn keys(&self) -> &Arc<TaskTokenKeys> {
+        &self.keys
+    }
+
+    /// Starts waiting on `token` for a task of `execution_arn`; the returned waiter gives up
+    /// the token when dropped. A token that is not this deployment's, or not minted for this
+    /// execution, is refused: a task never waits on a token it cannot be answered with.
+    pub fn register(
+        self: &Arc<Self>,
+        token: &str,
+        execution_arn: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<Waiter, StatesError> {
+        match self.keys.verify(token) {
+            Ok(claims) if claims.is_for(execution_arn) => {}
+            Ok(_) => {
+                return Err(StatesError::runtime(
+                    "The task token was minted for another execution",
+                ))
+            }
+            Err(error) => return Err(StatesError::runtime(error.to_string())),
+        }
         let (sender, receiver) = oneshot::channel();
         self.pending
             .lock()
             .expect("never poisoned")
             .insert(token.to_owned(), Pending { sender, heartbeat });
-        Waiter {
+        Ok(Waiter {
             registry: self.clone(),
             token: token.to_owned(),
             receiver,
-        }
+        })
     }
 
     /// How many tasks wait.
@@ -167,9 +197,10 @@ impl CallbackRegistry {
     /// Hands a callback to the task waiting on its token, if it waits here.
     pub fn deliver(&self, message: &CallbackMessage) -> Result<(), CallbackError> {
         let token = message.token();
-        if token.is_empty() || token.len() > 1024 {
-            return Err(CallbackError::InvalidToken);
-        }
+        // Before any look-up: a forged token learns nothing, not even whether it waits.
+        self.keys
+            .verify(token)
+            .map_err(CallbackError::InvalidToken)?;
         let answer = match message {
             CallbackMessage::SendTaskSuccess { output, .. } => {
                 if output.len() > asl::interpret::PAYLOAD_LIMIT_BYTES {
@@ -347,24 +378,147 @@ pub fn callback_consumer(
     Ok(consumer)
 }
 
+/// The counter of callback records dropped as not a callback or with a forged or malformed
+/// token, by reason (`undecodable`, `malformed_token`, `forged_token`); the caller
+/// registers it.
+pub fn rejected_counter() -> IntCounterVec {
+    IntCounterVec::new(
+        prometheus::Opts::new(
+            "quickstep_callbacks_rejected_total",
+            "Callback records dropped: not a callback, or a token this deployment did not issue.",
+        ),
+        &["reason"],
+    )
+    .expect("metric names are valid")
+}
+
+/// Applies one record of the callback topic to `registry`; what it cannot trust it counts
+/// in `rejected` and drops.
+pub fn apply_record(registry: &CallbackRegistry, rejected: &IntCounterVec, payload: &[u8]) {
+    match serde_json::from_slice::<CallbackMessage>(payload) {
+        // Tokens held by other workers are the common case: not worth a log line.
+        Ok(callback) => match registry.deliver(&callback) {
+            Ok(()) | Err(CallbackError::TaskDoesNotExist) => {}
+            Err(CallbackError::InvalidToken(reason)) => {
+                rejected.with_label_values(&[reason.label()]).inc();
+                // The token itself is not logged: it is a credential when it is genuine.
+                tracing::warn!(message = "Callback record with an invalid token dropped.", %reason);
+            }
+            Err(error) => tracing::info!(message = "Callback refused.", %error),
+        },
+        Err(error) => {
+            rejected.with_label_values(&["undecodable"]).inc();
+            tracing::warn!(message = "A callback record is not a callback.", %error);
+        }
+    }
+}
+
 /// Follows the callback topic until `shutdown`, handing every record to `registry`.
 pub async fn follow(
     consumer: StreamConsumer,
     registry: Arc<CallbackRegistry>,
+    rejected: IntCounterVec,
     shutdown: CancellationToken,
 ) {
     let apply = |_: &str, payload: Option<&[u8]>, _: Option<i64>| {
-        let Some(payload) = payload else {
-            return;
-        };
-        match serde_json::from_slice::<CallbackMessage>(payload) {
-            // Tokens held by other workers are the common case: not worth a log line.
-            Ok(callback) => match registry.deliver(&callback) {
-                Ok(()) | Err(CallbackError::TaskDoesNotExist) => {}
-                Err(error) => tracing::info!(message = "Callback refused.", %error),
-            },
-            Err(error) => tracing::warn!(message = "A callback record is not a callback.", %error),
+        if let Some(payload) = payload {
+            apply_record(&registry, &rejected, payload);
         }
     };
     crate::follow::read(&consumer, None, apply, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::task_token::TaskTokenSecret;
+
+    const EXECUTION: &str = "arn:aws:states:local:000000000000:express:orders:one";
+    const OTHER: &str = "arn:aws:states:local:000000000000:express:orders:two";
+    const OLD: &str = "the-key-before-the-rotation-at-least-32-bytes";
+    const NEW: &str = "the-key-after-the-rotation-at-least-32-bytes!";
+
+    fn keys(current: &str, previous: Option<&str>) -> Arc<TaskTokenKeys> {
+        Arc::new(
+            TaskTokenKeys::from_config(
+                Some(&TaskTokenSecret::new(current)),
+                previous.map(TaskTokenSecret::new).as_ref(),
+            )
+            .expect("valid keys"),
+        )
+    }
+
+    fn success(token: &str) -> CallbackMessage {
+        CallbackMessage::SendTaskSuccess {
+            task_token: token.into(),
+            output: "\"done\"".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_with_the_previous_key_is_answered_during_a_rotation() {
+        let registry = CallbackRegistry::new(Arc::new(SystemClock), keys(NEW, Some(OLD)));
+        // Minted by a process still on the old key, answered through one on the new key.
+        let token = keys(OLD, None).mint(EXECUTION);
+        let waiter = registry
+            .register(&token, EXECUTION, Heartbeat::default())
+            .expect("the previous key is accepted");
+        assert_eq!(registry.deliver(&success(&token)), Ok(()));
+        assert_eq!(waiter.wait().await, Ok(Value::from("done")));
+        // A key that is neither current nor previous is refused before any look-up.
+        let unknown = keys("a-key-nobody-here-knows-of-at-least-32-bytes", None).mint(EXECUTION);
+        assert_eq!(
+            registry.deliver(&success(&unknown)),
+            Err(CallbackError::InvalidToken(TokenError::Forged))
+        );
+    }
+
+    #[test]
+    fn a_task_waits_only_on_a_token_of_its_own_execution() {
+        let keys = keys(NEW, None);
+        let registry = CallbackRegistry::new(Arc::new(SystemClock), keys.clone());
+        let error = registry
+            .register(&keys.mint(OTHER), EXECUTION, Heartbeat::default())
+            .err()
+            .expect("another execution's token");
+        assert_eq!(error.name, ErrorName::Runtime);
+        assert!(registry
+            .register("token-1", EXECUTION, Heartbeat::default())
+            .is_err());
+        assert_eq!(registry.waiting(), 0);
+    }
+
+    #[test]
+    fn forged_records_on_the_callback_topic_are_counted_and_dropped() {
+        let keys = keys(NEW, None);
+        let registry = CallbackRegistry::new(Arc::new(SystemClock), keys.clone());
+        let rejected = rejected_counter();
+        let token = keys.mint(EXECUTION);
+        let _waiter = registry
+            .register(&token, EXECUTION, Heartbeat::default())
+            .expect("own token");
+        let forged = TaskTokenKeys::ephemeral().unwrap().mint(EXECUTION);
+        let record = |message: &CallbackMessage| serde_json::to_vec(message).unwrap();
+        apply_record(&registry, &rejected, &record(&success(&forged)));
+        apply_record(
+            &registry,
+            &rejected,
+            &record(&success("f".repeat(64).as_str())),
+        );
+        apply_record(&registry, &rejected, b"not a callback");
+        assert_eq!(rejected.with_label_values(&["forged_token"]).get(), 1);
+        assert_eq!(rejected.with_label_values(&["malformed_token"]).get(), 1);
+        assert_eq!(rejected.with_label_values(&["undecodable"]).get(), 1);
+        assert_eq!(registry.waiting(), 1, "nothing reached the task");
+        // Another worker's genuine token is not a rejection: it is simply not here.
+        apply_record(&registry, &rejected, &record(&success(&keys.mint(OTHER))));
+        apply_record(&registry, &rejected, &record(&success(&token)));
+        assert_eq!(registry.waiting(), 0, "the genuine answer was delivered");
+        let total: u64 = ["forged_token", "malformed_token", "undecodable"]
+            .iter()
+            .map(|r| rejected.with_label_values(&[r]).get())
+            .sum();
+        assert_eq!(total, 3);
+    }
 }

@@ -28,13 +28,54 @@ pub struct TasksConfig {
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionConfig>,
     /// Calls per second per task target, as token buckets (burst = the rate). Targets are
-    /// `lambda:FUNCTION`, `http:HOST[:PORT]` and `kafka:TOPIC`; `*` applies to every target
+    /// `lambda:FUNCTION`, `http:HOST[:PORT]`, `kafka:TOPIC` and `aws:SERVICE` (`aws:dynamodb`,
+    /// `aws:sqs`, … by the `aws-sdk:` name); `*` applies to every target
     /// without an entry of its own.
     #[serde(default)]
     pub rate_limits: BTreeMap<String, u32>,
     /// `.waitForTaskToken` callbacks.
     #[serde(default)]
     pub callbacks: CallbackConfig,
+    /// AWS service integrations (optimised and `aws-sdk:`): region, profile, endpoints.
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+/// AWS service integrations. Credentials are never configured here: they come from the AWS
+/// SDKs' default chain (environment, profile, web identity, container, instance metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The region; else `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The shared-config profile; else `AWS_PROFILE`, else `default`.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Endpoint per service, by its `aws-sdk:` name (`dynamodb`, `sqs`, `sns`, `eventbridge`,
+    /// `s3`, `secretsmanager`, `ssm`, `kms`, `sfn`, `lambda`, `sts`); these win over
+    /// `AWS_ENDPOINT_URL_<SERVICE>` and `AWS_ENDPOINT_URL`.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+    /// How long connecting may take, in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// How long a service may stay silent while answering, in milliseconds (the state's
+    /// `TimeoutSeconds` bounds a call as well).
+    #[serde(default = "default_aws_read_timeout_ms")]
+    pub read_timeout_ms: u64,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            profile: None,
+            endpoints: BTreeMap::new(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            read_timeout_ms: default_aws_read_timeout_ms(),
+        }
+    }
 }
 
 impl TasksConfig {
@@ -217,6 +258,9 @@ fn default_connect_timeout_ms() -> u64 {
     5_000
 }
 fn default_http_read_timeout_ms() -> u64 {
+    60_000
+}
+fn default_aws_read_timeout_ms() -> u64 {
     60_000
 }
 fn default_callback_topic() -> String {

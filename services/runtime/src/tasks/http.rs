@@ -11,7 +11,7 @@
 //! reach a result, an error or a log: they are replaced by `***` wherever they appear.
 
 use super::config::{AuthConfig, ConnectionConfig, HttpConfig, Secret};
-use super::{describe, read_body, BodyError, RateLimits, TasksError};
+use super::{describe, http_trace, read_body, BodyError, RateLimits, TasksError};
 use asl::{ErrorName, StatesError, TaskRequest};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -189,6 +189,22 @@ impl HttpTask {
                 })?)
             }
         };
+        // What TestState shows of the URL unless it reveals secrets: without the
+        // connection's query parameters.
+        let mut public_url = url.clone();
+        if let Some(query) = input.get("QueryParameters").and_then(Value::as_object) {
+            let mut pairs = public_url.query_pairs_mut();
+            for (k, v) in query {
+                match v {
+                    Value::Array(items) => items.iter().for_each(|item| {
+                        pairs.append_pair(k, &scalar_text(item));
+                    }),
+                    other => {
+                        pairs.append_pair(k, &scalar_text(other));
+                    }
+                }
+            }
+        }
         // Query: the connection's, then the call's.
         {
             let mut pairs = url.query_pairs_mut();
@@ -258,6 +274,20 @@ impl HttpTask {
                 "application/json; charset=UTF-8",
             )),
         };
+        let traced = http_trace::capturing();
+        let request_line = traced.map(|reveal| {
+            let shown = if reveal { &url } else { &public_url };
+            let body = body
+                .as_ref()
+                .map(|(bytes, _)| String::from_utf8_lossy(bytes).into_owned())
+                .unwrap_or_default();
+            (
+                method.to_string(),
+                shown.as_str().trim_end_matches('?').to_owned(),
+                body,
+                url.scheme().to_owned(),
+            )
+        });
         let mut builder = self.client.request(method, url);
         if let Some((bytes, content_type)) = body {
             if !headers.contains_key(reqwest::header::CONTENT_TYPE) {
@@ -275,6 +305,27 @@ impl HttpTask {
         insert_header(&mut headers, "traceparent", &super::trace::outgoing())?;
         if let Some(connection) = connection {
             self.authenticate(connection, &mut headers).await?;
+        }
+        if let (Some(reveal), Some((method, url, body, protocol))) = (traced, &request_line) {
+            // Unless revealed, what the connection adds is left out and secrets redacted.
+            let added: Vec<&str> = connection
+                .map(|c| c.headers.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let shown = headers.iter().filter(|(name, value)| {
+                reveal || !(value.is_sensitive() || added.contains(&name.as_str()))
+            });
+            let rendered = http_trace::render_headers(shown.map(|(n, v)| {
+                (
+                    n.as_str(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            }));
+            let (url, rendered, body) = if reveal {
+                (url.clone(), rendered, body.clone())
+            } else {
+                (self.redact(url), self.redact(&rendered), self.redact(body))
+            };
+            http_trace::record_request(protocol, method, &url, rendered, &body);
         }
         self.limits.wait(&target).await;
         let response = builder
@@ -314,6 +365,27 @@ impl HttpTask {
             Err(BodyError::Transport(e)) => return Err(socket_error(&e)),
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let (Some(reveal), Some((_, _, _, protocol))) = (traced, &request_line) {
+            let rendered =
+                http_trace::render_headers(response_headers.iter().flat_map(|(n, vs)| {
+                    vs.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(move |v| (n.as_str(), v.as_str().unwrap_or_default().to_owned()))
+                }));
+            let (rendered, body) = if reveal {
+                (rendered, text.clone())
+            } else {
+                (self.redact(&rendered), self.redact(&text))
+            };
+            http_trace::record_response(
+                protocol,
+                status.as_u16(),
+                status.canonical_reason().unwrap_or_default(),
+                rendered,
+                &body,
+            );
+        }
         let body = if is_json {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         } else {

@@ -7,14 +7,19 @@
 //! | `arn:aws:states:::http:invoke` | the HTTP Task; result = `{StatusCode, StatusText, Headers, ResponseBody}` |
 //! | `arn:aws:states:::quickstep:kafka.produce` | produces `{Topic, Key, Headers, Value}`; result = `{Topic, Partition, Offset}` once acknowledged |
 //! | `arn:aws:states:::quickstep:callback.waitForTaskToken` | calls nothing: waits for SendTaskSuccess / SendTaskFailure |
+//! | `arn:aws:states:::dynamodb:getItem` … `events:putEvents`, `states:startExecution` | AWS's optimised integrations (`aws`) |
+//! | `arn:aws:states:::aws-sdk:SERVICE:action` | AWS SDK integrations (`aws`; services in `aws::services`) |
 //! | any of the above + `.waitForTaskToken` | calls, then waits for the callback (`$$.Task.Token`) |
 //!
 //! No integration retries: Retry stays the state machine's. Every outgoing HTTP call carries
 //! a W3C `traceparent`; every target may have a token bucket (`tasks.rate_limits`).
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod callback;
 pub mod config;
 pub mod http;
+pub mod http_trace;
 pub mod kafka;
 pub mod lambda;
 pub mod mock;
@@ -51,21 +56,55 @@ pub struct Integrations {
     lambda: lambda::Lambda,
     http: http::HttpTask,
     kafka: Option<kafka::KafkaTask>,
+    #[cfg(feature = "aws")]
+    aws: aws::Aws,
     callbacks: Arc<CallbackRegistry>,
 }
 
 impl Integrations {
     /// Builds every integration: secrets are read now (and only now); `producer`, when
     /// given, serves the Kafka task; `callbacks` holds the tokens being waited for.
+    /// The AWS integrations read the process environment (credentials, region, endpoints)
+    /// once, here.
     pub fn new(
         config: &TasksConfig,
         producer: Option<FutureProducer>,
         callbacks: Arc<CallbackRegistry>,
     ) -> Result<Integrations, TasksError> {
+        #[cfg(feature = "aws")]
+        {
+            Self::with_env(
+                config,
+                producer,
+                callbacks,
+                &aws::credentials::Env::from_process(),
+            )
+        }
+        #[cfg(not(feature = "aws"))]
+        {
+            let limits = Arc::new(RateLimits::new(&config.rate_limits)?);
+            Ok(Integrations {
+                lambda: lambda::Lambda::new(&config.lambda, limits.clone())?,
+                http: http::HttpTask::new(&config.http, &config.connections, limits.clone())?,
+                kafka: producer.map(|p| kafka::KafkaTask::new(p, limits)),
+                callbacks,
+            })
+        }
+    }
+
+    /// As [`Integrations::new`], with the AWS environment given (tests, embedders).
+    #[cfg(feature = "aws")]
+    pub fn with_env(
+        config: &TasksConfig,
+        producer: Option<FutureProducer>,
+        callbacks: Arc<CallbackRegistry>,
+        env: &aws::credentials::Env,
+    ) -> Result<Integrations, TasksError> {
         let limits = Arc::new(RateLimits::new(&config.rate_limits)?);
         Ok(Integrations {
             lambda: lambda::Lambda::new(&config.lambda, limits.clone())?,
             http: http::HttpTask::new(&config.http, &config.connections, limits.clone())?,
+            aws: aws::Aws::new(&config.aws, env, limits.clone())?,
             kafka: producer.map(|p| kafka::KafkaTask::new(p, limits)),
             callbacks,
         })
@@ -91,6 +130,14 @@ impl Integrations {
                 )),
             },
             CALLBACK => Ok(Value::Null),
+            #[cfg(feature = "aws")]
+            aws if aws::is_aws(aws) => self.aws.call(aws, request).await,
+            other if other.starts_with("arn:aws:states:::") && cfg!(not(feature = "aws")) => {
+                Err(StatesError::new(
+                    ErrorName::TaskFailed,
+                    format!("The resource '{other}' needs Quickstep built with the `aws` feature"),
+                ))
+            }
             other => Err(StatesError::new(
                 ErrorName::TaskFailed,
                 format!("No integration is configured for the resource '{other}'"),
@@ -117,7 +164,11 @@ impl TaskHandler for Integrations {
                 ));
             };
             // Registered before the call: the callee may answer before its call returns.
-            let waiter = self.callbacks.register(&token, request.heartbeat.clone());
+            let waiter = self.callbacks.register(
+                &token,
+                request.execution_arn,
+                request.heartbeat.clone(),
+            )?;
             self.call(base, &request).await?;
             waiter.wait().await
         })

@@ -190,6 +190,7 @@ mod tests {
             tasks: &Echo,
             clock: &clock,
             rng: &rng,
+            tokens: &asl::interpret::CountingTokens::default(),
             history: None,
         };
         let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -11,9 +11,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use runtime::clock::SystemClock;
+use runtime::task_token::TaskTokenKeys;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The test process's task token keys: `run` mints with them, and every callback
+/// registry of a test checks with them.
+pub fn keys() -> Arc<TaskTokenKeys> {
+    static KEYS: std::sync::OnceLock<Arc<TaskTokenKeys>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| Arc::new(TaskTokenKeys::ephemeral().expect("OS randomness")))
+        .clone()
+}
 
 /// Functions by namespace (a path prefix, one per test case) and name.
 #[derive(Clone, Default)]
@@ -167,10 +176,12 @@ pub async fn run(
         .unwrap_or_else(|e| panic!("definition rejected: {e}"));
     let rng = SplitMix64::new(42);
     let clock = TokioClock::new();
+    let keys = keys();
     let services = Services {
         tasks,
         clock: &clock,
         rng: &rng,
+        tokens: keys.as_ref(),
         history: None,
     };
     machine.run(input, &info(), &services).await

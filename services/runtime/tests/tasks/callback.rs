@@ -2,6 +2,7 @@
 
 use super::common::{run, task};
 use asl::validate::MachineType;
+use runtime::task_token::{TaskTokenKeys, TokenError};
 use runtime::tasks::callback::{
     CallbackError, CallbackMessage, CallbackRegistry, CallbackRouter, Routed,
 };
@@ -33,7 +34,10 @@ pub(crate) async fn token_of(registry: &CallbackRegistry) -> String {
 // time, so a busy machine cannot make a heartbeat late.
 #[tokio::test(start_paused = true)]
 async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
-    let registry = CallbackRegistry::new(Arc::new(super::common::TokioClock::new()));
+    let registry = CallbackRegistry::new(
+        Arc::new(super::common::TokioClock::new()),
+        super::common::keys(),
+    );
     let tasks = Integrations::new(&TasksConfig::default(), None, registry.clone()).unwrap();
     let router = CallbackRouter {
         registry: Some(registry.clone()),
@@ -64,16 +68,28 @@ async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
     };
     assert_eq!(registry.deliver(&again), Err(CallbackError::TaskTimedOut));
     let unknown = CallbackMessage::SendTaskHeartbeat {
-        task_token: "f".repeat(64),
+        task_token: super::common::keys().mint("arn:aws:states:local:0:express:test:other"),
     };
     assert_eq!(
         registry.deliver(&unknown),
         Err(CallbackError::TaskDoesNotExist)
     );
-    let invalid = CallbackMessage::SendTaskHeartbeat {
-        task_token: String::new(),
-    };
-    assert_eq!(registry.deliver(&invalid), Err(CallbackError::InvalidToken));
+    for (token, reason) in [
+        (String::new(), TokenError::Malformed),
+        ("f".repeat(64), TokenError::Malformed),
+        (
+            TaskTokenKeys::ephemeral()
+                .unwrap()
+                .mint(&super::common::info().execution_arn),
+            TokenError::Forged,
+        ),
+    ] {
+        let invalid = CallbackMessage::SendTaskHeartbeat { task_token: token };
+        assert_eq!(
+            registry.deliver(&invalid),
+            Err(CallbackError::InvalidToken(reason))
+        );
+    }
     // Failure.
     let (outcome, _) = tokio::join!(
         run(&definition, json!({}), MachineType::Standard, &tasks),
@@ -87,6 +103,19 @@ async fn callbacks_success_failure_heartbeats_and_ended_tokens() {
                 registry.deliver(&bad),
                 Err(CallbackError::InvalidOutput(_))
             ));
+            // The live token with one character changed: refused, and the task waits on.
+            let mut altered = token.clone().into_bytes();
+            altered[40] = if altered[40] == b'A' { b'B' } else { b'A' };
+            let altered = CallbackMessage::SendTaskFailure {
+                task_token: String::from_utf8(altered).unwrap(),
+                error: Some("Forged".into()),
+                cause: None,
+            };
+            assert_eq!(
+                registry.deliver(&altered),
+                Err(CallbackError::InvalidToken(TokenError::Forged))
+            );
+            assert_eq!(registry.waiting(), 1);
             registry
                 .deliver(&CallbackMessage::SendTaskFailure {
                     task_token: token,

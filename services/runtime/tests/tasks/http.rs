@@ -94,7 +94,12 @@ async fn http_server() -> String {
 pub(crate) fn integrations(config: Value) -> Integrations {
     let mut config: TasksConfig = serde_json::from_value(config).unwrap();
     config.http.read_timeout_ms = config.http.read_timeout_ms.min(10_000);
-    Integrations::new(&config, None, CallbackRegistry::new(Arc::new(SystemClock))).unwrap()
+    Integrations::new(
+        &config,
+        None,
+        CallbackRegistry::new(Arc::new(SystemClock), super::common::keys()),
+    )
+    .unwrap()
 }
 
 fn http(parameters: Value) -> Value {
@@ -370,7 +375,7 @@ async fn connections_authenticate_and_secrets_never_show() {
     let error = Integrations::new(
         &serde_json::from_value(json!({"connections": {"c": {"auth": {"type": "api_key", "header": "k", "value": {"env": "QUICKSTEP_TEST_UNSET"}}}}})).unwrap(),
         None,
-        CallbackRegistry::new(Arc::new(SystemClock)),
+        CallbackRegistry::new(Arc::new(SystemClock), super::common::keys()),
     )
     .err()
     .unwrap();

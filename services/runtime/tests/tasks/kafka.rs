@@ -21,7 +21,7 @@ async fn kafka_task_produces_and_reports_the_offset() {
     let tasks = Integrations::new(
         &TasksConfig::default(),
         Some(producer),
-        CallbackRegistry::new(Arc::new(SystemClock)),
+        CallbackRegistry::new(Arc::new(SystemClock), super::common::keys()),
     )
     .unwrap();
     let definition = task(

@@ -143,7 +143,7 @@ async fn lambda_timeouts_are_the_states() {
 async fn lambda_wait_for_task_token_calls_then_waits() {
     let (base, functions) = lambda_server().await;
     functions.add("t", "echo", json!({"behaviour": "identity"}));
-    let registry = CallbackRegistry::new(Arc::new(SystemClock));
+    let registry = CallbackRegistry::new(Arc::new(SystemClock), super::common::keys());
     let config: TasksConfig =
         serde_json::from_value(json!({"lambda": {"endpoint": format!("{base}/t")}})).unwrap();
     let tasks = Integrations::new(&config, None, registry.clone()).unwrap();

@@ -2,8 +2,8 @@
 //! Conditions evaluated against a state's scope.
 
 use super::super::choice::{Operand, Operator, Rule, Test};
-use super::super::run::*;
-use super::super::scope::*;
+use super::super::run::Run;
+use super::super::scope::{Scope, Selected};
 use crate::error::StatesError;
 use serde_json::Value;
 use std::borrow::Cow;

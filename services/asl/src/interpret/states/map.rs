@@ -2,16 +2,17 @@
 //! tolerated failures and the iteration history events.
 
 use super::super::compile::{Count, MapMode, MapState, State};
-use super::super::data_flow::*;
-use super::super::run::*;
-use super::super::scope::*;
-use super::super::size::*;
+use super::super::data_flow::{display_raw, float, integer};
+use super::super::run::{failure_details, Links, Run, StateContext};
+use super::super::scope::{Scope, Vars};
+use super::super::size::json_size;
 use super::super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 impl<'a> Run<'a> {
@@ -29,6 +30,11 @@ impl<'a> Run<'a> {
             vars,
             state: context,
         };
+        if let Some(test) = self.tested(state) {
+            if let Some(mock) = &test.mock {
+                return self.mocked_map(map, &scope, test, mock.clone());
+            }
+        }
         let items = match (&map.items, &map.items_path) {
             (Some(tree), _) => {
                 let items = scope.jsonata(None, None, |s| {
@@ -43,12 +49,9 @@ impl<'a> Run<'a> {
                 Cow::Owned(items)
             }
             (None, None) if state.jsonata.is_some() && !input.is_array() => {
-                return Err(StatesError::new(
-                    ErrorName::QueryEvaluationError,
-                    scope
-                        .runtime(format!("Map state input must be an array but was: {input}"))
-                        .cause
-                        .unwrap_or_default(),
+                return Err(scope.evaluation_failed(
+                    "Items",
+                    format!("Map state input must be an array but was: {input}"),
                 ));
             }
             (None, None) => Cow::Borrowed(input),
@@ -66,10 +69,214 @@ impl<'a> Run<'a> {
                 items.as_ref()
             )));
         };
-        let max_concurrency = match &map.max_concurrency {
+        let max_concurrency = self.max_concurrency(map, &scope)?;
+        let mut inputs = self.item_inputs(map, items, &scope)?;
+        if let Some(batcher) = &map.batcher {
+            inputs = self.batch(batcher, inputs, &scope)?;
+        }
+        let started = self.event(
+            context.attempt_after,
+            Event::MapStateStarted,
+            || json!({"length": inputs.len()}),
+        );
+        // AWS checks the tolerated failures once the Map has started (its recorded
+        // histories hold MapStateStarted before the failure).
+        let (tolerated_count, tolerated_percentage) = self.tolerance(map, &scope)?;
+        let outer = Arc::new(vars.clone());
+        let limit = if max_concurrency == 0 {
+            inputs.len().max(1)
+        } else {
+            max_concurrency
+        };
+        let total = inputs.len();
+        if map.mode == MapMode::Distributed {
+            return self
+                .map_run(
+                    map,
+                    inputs,
+                    &outer,
+                    limit,
+                    started,
+                    (tolerated_count, tolerated_percentage),
+                )
+                .await;
+        }
+        // An iteration's MapIterationStarted follows the last event of the iteration that
+        // ended before it started (MapStateStarted for the first ones), as AWS links them.
+        let iteration_after = AtomicU64::new(started);
+        let iterations = inputs.into_iter().enumerate().map(|(index, item_input)| {
+            let (outer, iteration_after) = (&outer, &iteration_after);
+            async move {
+                let id = self.event(
+                    iteration_after.load(Ordering::Relaxed),
+                    Event::MapIterationStarted,
+                    || json!({"index": index, "name": state.name}),
+                );
+                let result = self
+                    .run_branch(&map.processor, item_input, Vars::inner(outer), id, false)
+                    .await;
+                match result {
+                    Ok((output, last)) => {
+                        iteration_after.store(last, Ordering::Relaxed);
+                        self.event(
+                            last,
+                            Event::MapIterationSucceeded,
+                            || json!({"index": index, "name": state.name}),
+                        );
+                        Ok(output)
+                    }
+                    Err(error) => {
+                        // Its MapStateFailed (or the Map's retry) follows the iteration's
+                        // last event too.
+                        let last = self.last_event();
+                        self.event(last, Event::MapIterationFailed, || {
+                            let mut details = failure_details(&error);
+                            details["index"] = json!(index);
+                            details["name"] = json!(state.name);
+                            details
+                        });
+                        self.links.failed_after.store(last, Ordering::Relaxed);
+                        Err(error)
+                    }
+                }
+            }
+        });
+        let mut results = stream::iter(iterations).buffered(limit);
+        let mut outputs = Vec::with_capacity(total);
+        while let Some(result) = results.next().await {
+            outputs.push(result?);
+        }
+        // The exit follows the last iteration's event, not MapStateSucceeded.
+        let last = self.last_event();
+        self.event(last, Event::MapStateSucceeded, || json!({}));
+        self.links.exit_after.store(last, Ordering::Relaxed);
+        Ok(Value::Array(outputs))
+    }
+
+    /// A Distributed Map's Map Run: each item runs as a child execution with a history of its
+    /// own (its event ids count from its own ExecutionStarted), so the parent's history holds
+    /// MapRunStarted and MapRunSucceeded (or MapRunFailed) only.
+    async fn map_run(
+        &self,
+        map: &MapState,
+        inputs: Vec<Value>,
+        outer: &Arc<Vars>,
+        limit: usize,
+        started: u64,
+        (tolerated_count, tolerated_percentage): (f64, f64),
+    ) -> Result<Value, StatesError> {
+        let run_started = self.event(started, Event::MapRunStarted, || json!({}));
+        let total = inputs.len();
+        let children = inputs.into_iter().map(|item_input| async move {
+            let child = Run {
+                services: self.services,
+                info: self.info,
+                execution_input: self.execution_input,
+                start_ms: self.start_ms,
+                // The child's own ExecutionStarted is event 1.
+                event_ids: AtomicU64::new(1),
+                transitions: AtomicU64::new(0),
+                history: None,
+                test: None,
+                links: Links::default(),
+            };
+            let result = child
+                .run_branch(&map.processor, item_input, Vars::inner(outer), 0, false)
+                .await;
+            self.transitions
+                .fetch_add(child.transitions.load(Ordering::Relaxed), Ordering::Relaxed);
+            result.map(|(output, _)| output)
+        });
+        let mut results = stream::iter(children).buffered(limit);
+        let mut outputs = Vec::with_capacity(total);
+        let mut failures = 0usize;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) => {
+                    failures += 1;
+                    let over_count = failures as f64 > tolerated_count;
+                    let over_percentage =
+                        (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
+                    // Either threshold, once exceeded, fails the Map Run; an unset one is
+                    // infinite (AWS DescribeMapRun: ToleratedFailureCount is "the maximum
+                    // number of failed items before the Map Run fails").
+                    if over_count || over_percentage {
+                        drop(error);
+                        let error = StatesError::new(
+                            ErrorName::ExceedToleratedFailureThreshold,
+                            "The specified tolerated failure threshold was exceeded",
+                        );
+                        let failed = self
+                            .event(run_started, Event::MapRunFailed, || failure_details(&error));
+                        self.links.failed_after.store(failed, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                    outputs.push(error.to_output());
+                }
+            }
+        }
+        let succeeded = self.event(run_started, Event::MapRunSucceeded, || json!({}));
+        self.event(succeeded, Event::MapStateSucceeded, || json!({}));
+        self.links.exit_after.store(run_started, Ordering::Relaxed);
+        Ok(Value::Array(outputs))
+    }
+
+    /// Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
+    pub(crate) fn item_inputs(
+        &self,
+        map: &MapState,
+        items: &[Value],
+        scope: &Scope<'_>,
+    ) -> Result<Vec<Value>, StatesError> {
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let item_input = match (&map.item_selector, &map.jsonata_item_selector) {
+                (None, None) => item.clone(),
+                (_, Some(selector)) => {
+                    let item_context = StateContext {
+                        map_item: Some((index, item)),
+                        task_token: None,
+                        ..*scope.state
+                    };
+                    Scope {
+                        run: self,
+                        input: scope.input,
+                        vars: scope.vars,
+                        state: &item_context,
+                    }
+                    .jsonata(None, None, |s| s.build(selector))?
+                }
+                (Some(selector), None) => {
+                    let item_context = StateContext {
+                        task_token: None,
+                        map_item: Some((index, item)),
+                        ..*scope.state
+                    };
+                    Scope {
+                        run: self,
+                        input: scope.input,
+                        vars: scope.vars,
+                        state: &item_context,
+                    }
+                    .build(selector)?
+                }
+            };
+            inputs.push(item_input);
+        }
+        Ok(inputs)
+    }
+
+    /// MaxConcurrency, evaluated (0: no limit).
+    pub(crate) fn max_concurrency(
+        &self,
+        map: &MapState,
+        scope: &Scope<'_>,
+    ) -> Result<usize, StatesError> {
+        Ok(match &map.max_concurrency {
             None => 0,
             Some(count) => {
-                let value = self.count(count, &scope, "MaxConcurrency")?;
+                let value = self.count(count, scope, "MaxConcurrency")?;
                 match integer(&value) {
                     Some(n) if n >= 0 => n as usize,
                     _ => {
@@ -86,126 +293,7 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-        };
-        let (tolerated_count, tolerated_percentage) = self.tolerance(map, &scope)?;
-        // Each item's input: ItemSelector with `$$.Map.Item`, or the item itself.
-        let mut inputs = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let item_input = match (&map.item_selector, &map.jsonata_item_selector) {
-                (None, None) => item.clone(),
-                (_, Some(selector)) => {
-                    let item_context = StateContext {
-                        map_item: Some((index, item)),
-                        task_token: None,
-                        ..*context
-                    };
-                    Scope {
-                        run: self,
-                        input,
-                        vars,
-                        state: &item_context,
-                    }
-                    .jsonata(None, None, |s| s.build(selector))?
-                }
-                (Some(selector), None) => {
-                    let item_context = StateContext {
-                        name: context.name,
-                        entered_event_id: context.entered_event_id,
-                        entered_time_ms: context.entered_time_ms,
-                        retry_count: context.retry_count,
-                        retriable: context.retriable,
-                        task_token: None,
-                        map_item: Some((index, item)),
-                    };
-                    Scope {
-                        run: self,
-                        input,
-                        vars,
-                        state: &item_context,
-                    }
-                    .build(selector)?
-                }
-            };
-            inputs.push(item_input);
-        }
-        if let Some(batcher) = &map.batcher {
-            inputs = self.batch(batcher, inputs, &scope)?;
-        }
-        let started = self.event(
-            context.entered_event_id,
-            Event::MapStateStarted,
-            || json!({"length": inputs.len()}),
-        );
-        let outer = Arc::new(vars.clone());
-        let limit = if max_concurrency == 0 {
-            inputs.len().max(1)
-        } else {
-            max_concurrency
-        };
-        let total = inputs.len();
-        let iterations = inputs.into_iter().enumerate().map(|(index, item_input)| {
-            let outer = &outer;
-            async move {
-                let id = self.event(
-                    started,
-                    Event::MapIterationStarted,
-                    || json!({"index": index, "name": state.name}),
-                );
-                let result = self
-                    .run_branch(&map.processor, item_input, Vars::inner(outer), id)
-                    .await;
-                match &result {
-                    Ok(_) => self.event(
-                        self.last_event(),
-                        Event::MapIterationSucceeded,
-                        || json!({"index": index, "name": state.name}),
-                    ),
-                    Err(error) => self.event(self.last_event(), Event::MapIterationFailed, || {
-                        let mut details = failure_details(error);
-                        details["index"] = json!(index);
-                        details
-                    }),
-                };
-                result.map(|(output, _)| output)
-            }
-        });
-        let mut results = stream::iter(iterations).buffered(limit);
-        let mut outputs = Vec::with_capacity(total);
-        let mut failures = 0usize;
-        while let Some(result) = results.next().await {
-            match result {
-                Ok(output) => outputs.push(output),
-                Err(error) if map.mode == MapMode::Inline => {
-                    self.event(self.last_event(), Event::MapStateFailed, || {
-                        failure_details(&error)
-                    });
-                    return Err(error);
-                }
-                Err(error) => {
-                    failures += 1;
-                    let over_count = failures as f64 > tolerated_count;
-                    let over_percentage =
-                        (failures as f64) * 100.0 / (total.max(1) as f64) > tolerated_percentage;
-                    // Either threshold, once exceeded, fails the Map Run; an unset one is
-                    // infinite (AWS DescribeMapRun: ToleratedFailureCount is "the maximum
-                    // number of failed items before the Map Run fails").
-                    if over_count || over_percentage {
-                        drop(error);
-                        let error = StatesError::new(
-                            ErrorName::ExceedToleratedFailureThreshold,
-                            "The specified tolerated failure threshold was exceeded",
-                        );
-                        self.event(self.last_event(), Event::MapStateFailed, || {
-                            failure_details(&error)
-                        });
-                        return Err(error);
-                    }
-                    outputs.push(error.to_output());
-                }
-            }
-        }
-        self.event(self.last_event(), Event::MapStateSucceeded, || json!({}));
-        Ok(Value::Array(outputs))
+        })
     }
 
     /// `ToleratedFailureCount(Path)` and `ToleratedFailurePercentage(Path)`, checked as AWS does.

@@ -1,17 +1,18 @@
 //! The Task state's work: one call to the `TaskHandler`, with timeout and heartbeat,
 //! its history events (Lambda ARNs have their own) and callback task tokens.
 
-use super::super::api::*;
+use super::super::api::{Heartbeat, TaskRequest};
 use super::super::compile::{State, Task, TaskEvents};
-use super::super::run::*;
-use super::super::scope::*;
-use super::super::size::*;
+use super::super::run::{failure_details, Run, StateContext};
+use super::super::scope::{Scope, Vars};
+use super::super::size::fits;
 use super::super::spans;
 use super::super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
 use futures::future::{self, Either, FutureExt};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 impl<'a> Run<'a> {
@@ -66,12 +67,38 @@ impl<'a> Run<'a> {
                 Event::TaskTimedOut,
             ),
         };
-        let id = self.event(
-            context.entered_event_id,
-            scheduled,
-            || json!({"resource": task.resource, "parameters": input}),
-        );
-        let id = self.event(id, started, || json!({"resource": task.resource}));
+        // AWS's details: a Lambda ARN's events name the function and carry its input; the
+        // other tasks' name the service and action (`lambda`, `invoke`) and carry parameters.
+        let lambda = matches!(task.events, TaskEvents::Lambda);
+        let about = |mut details: Map<String, Value>| {
+            if !lambda {
+                let (resource_type, resource) = resource_names(&task.resource);
+                details.insert("resourceType".into(), resource_type.into());
+                details.insert("resource".into(), resource.into());
+            }
+            Value::Object(details)
+        };
+        let id = self.event(context.attempt_after, scheduled, || {
+            let mut details = Map::new();
+            if lambda {
+                details.insert("resource".into(), task.resource.clone().into());
+                details.insert("input".into(), input.clone());
+            } else {
+                details.insert("region".into(), region(&self.info.execution_arn).into());
+                details.insert("parameters".into(), input.clone());
+            }
+            if let Some(seconds) = timeout.as_ref().and_then(Value::as_u64) {
+                details.insert("timeoutInSeconds".into(), seconds.into());
+            }
+            if let (false, Some(seconds)) = (lambda, heartbeat.as_ref().and_then(Value::as_u64)) {
+                details.insert("heartbeatInSeconds".into(), seconds.into());
+            }
+            about(details)
+        });
+        let id = self.event(id, started, || match lambda {
+            true => json!({}),
+            false => about(Map::new()),
+        });
         let heartbeat_seconds = heartbeat.as_ref().and_then(Value::as_u64);
         let clock = self.services.clock;
         let signs_of_life = Heartbeat::starting_at(clock.now_ms());
@@ -79,6 +106,7 @@ impl<'a> Run<'a> {
             resource: &task.resource,
             input: input.clone(),
             state_name: &state.name,
+            execution_arn: &self.info.execution_arn,
             task_token: context.task_token.map(str::to_owned),
             heartbeat_seconds,
             heartbeat: signs_of_life.clone(),
@@ -116,31 +144,88 @@ impl<'a> Run<'a> {
             Either::Left((result, _)) => result,
             Either::Right((error, _)) => {
                 spans::failed(&span, &error);
-                self.event(id, timed_out, || failure_details(&error));
+                let failed_id = self.event(id, timed_out, || {
+                    about(
+                        failure_details(&error)
+                            .as_object()
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                });
+                self.links.failed_after.store(failed_id, Ordering::Relaxed);
                 return Err(error);
             }
         };
+        // A result over the payload limit fails the task itself: AWS records
+        // `…Failed`, not `…Succeeded` (conformance: data_limit_exceeded_on_large_utf8_response).
+        let result = result.and_then(|output| {
+            self.check_result_size(state, &output)?;
+            Ok(output)
+        });
         match result {
             Ok(output) => {
-                self.event(id, succeeded, || json!({"output": output}));
+                self.event(id, succeeded, || {
+                    about(Map::from_iter([("output".to_owned(), output.clone())]))
+                });
                 Ok(output)
             }
             Err(error) => {
                 spans::failed(&span, &error);
-                self.event(id, failed, || failure_details(&error));
+                let failed_id = self.event(id, failed, || {
+                    about(
+                        failure_details(&error)
+                            .as_object()
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                });
+                self.links.failed_after.store(failed_id, Ordering::Relaxed);
                 Err(error)
             }
         }
     }
 
     pub(crate) fn task_token(&self) -> String {
-        let rng = self.services.rng;
-        format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64(),
-            rng.next_u64()
-        )
+        self.services.tokens.mint(&self.info.execution_arn)
+    }
+}
+
+/// A task resource as AWS's task events name it: `arn:aws:states:::lambda:invoke` is service
+/// `lambda`, action `invoke` (a `.sync`/`.waitForTaskToken` suffix stays on the action); any
+/// other ARN is its service and the whole ARN.
+fn resource_names(resource: &str) -> (&str, &str) {
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        if let Some((service, action)) = rest.split_once(':') {
+            return (service, action);
+        }
+    }
+    let service = resource.split(':').nth(2).filter(|s| !s.is_empty());
+    (service.unwrap_or(resource), resource)
+}
+
+/// The region of an ARN (`arn:aws:states:REGION:…`); empty when it names none.
+fn region(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_are_named_as_aws_names_them() {
+        assert_eq!(
+            resource_names("arn:aws:states:::lambda:invoke"),
+            ("lambda", "invoke")
+        );
+        assert_eq!(
+            resource_names("arn:aws:states:::sqs:sendMessage.waitForTaskToken"),
+            ("sqs", "sendMessage.waitForTaskToken")
+        );
+        let activity = "arn:aws:states:us-east-1:111111111111:activity:a";
+        assert_eq!(resource_names(activity), ("states", activity));
+        assert_eq!(resource_names("not-an-arn"), ("not-an-arn", "not-an-arn"));
+        assert_eq!(region(activity), "us-east-1");
+        assert_eq!(region("nope"), "");
     }
 }

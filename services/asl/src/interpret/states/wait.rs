@@ -2,10 +2,10 @@
 //! expressions, with AWS's messages for values out of range.
 
 use super::super::compile::Wait;
-use super::super::data_flow::*;
-use super::super::run::*;
-use super::super::scope::*;
-use crate::error::{ErrorName, StatesError};
+use super::super::data_flow::display_raw;
+use super::super::run::Run;
+use super::super::scope::Scope;
+use crate::error::StatesError;
 use crate::timestamp;
 use std::time::Duration;
 
@@ -53,12 +53,12 @@ impl<'a> Run<'a> {
                 let value = s.value(expr, "Timestamp")?;
                 match value.as_str().and_then(timestamp::parse) {
                     Some(ms) => Ok(until(ms)),
-                    None => Err(StatesError::new(
-                        ErrorName::QueryEvaluationError,
-                        scope.runtime(format!(
+                    None => Err(scope.evaluation_failed(
+                        "Timestamp",
+                        format!(
                             "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
                             display_raw(&value)
-                        )).cause.unwrap_or_default(),
+                        ),
                     )),
                 }
             }),

@@ -2,16 +2,22 @@
 //! `Machine::test_state`). The definition is one state (its transition targets stand in as
 //! Succeed states) or a whole machine with `stateName`. A `mock` answers the Task instead of
 //! the integrations. `inspectionLevel` INFO answers the outcome; DEBUG and TRACE add the
-//! data flow step by step (`inspectionData`, values as JSON text).
+//! data flow step by step (`inspectionData`, values as JSON text). The request is checked
+//! as AWS checks it (`checks`), and mocked results against the API's output shape
+//! (`api_outputs`).
+
+mod api_outputs;
+mod checks;
 
 use crate::protocol::{self, ApiError, Operation};
 use crate::Gateway;
 use asl::interpret::PAYLOAD_LIMIT_BYTES;
 use asl::validate::{self, MachineType};
-use asl::{ErrorName, ExecutionInfo, Machine, Services, StatesError, TaskHandler, TaskRequest};
+use asl::{ExecutionInfo, Machine, Services, StatesError, TaskHandler, TaskRequest};
 use axum::response::Response;
 use futures::future::BoxFuture;
 use runtime::clock::{system_rng, SystemClock};
+use runtime::tasks::http_trace;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -33,6 +39,10 @@ struct TestStateRequest {
     mock: Option<Mock>,
     #[serde(default)]
     state_configuration: Option<StateConfiguration>,
+    #[serde(default)]
+    reveal_secrets: Option<bool>,
+    #[serde(default)]
+    context: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +52,8 @@ struct Mock {
     result: Option<String>,
     #[serde(default)]
     error_output: Option<MockError>,
+    #[serde(default)]
+    field_validation_mode: Option<api_outputs::FieldValidationMode>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,11 +65,17 @@ struct MockError {
     cause: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StateConfiguration {
     #[serde(default)]
     retrier_retry_count: Option<u64>,
+    #[serde(default)]
+    map_iteration_failure_count: Option<u64>,
+    #[serde(default)]
+    error_caused_by_state: Option<String>,
+    #[serde(default)]
+    map_item_reader_data: Option<String>,
 }
 
 /// Answers Task states with the request's mock, else with the gateway's integrations.
@@ -118,6 +136,24 @@ fn wrap(state: Value, name: &str) -> Value {
     json!({"StartAt": name, "States": states})
 }
 
+/// The inspection fields whose API value is JSON text; the others (`maxConcurrency`,
+/// `toleratedFailureCount`, `toleratedFailurePercentage`, `errorDetails`) are numbers and
+/// objects in the API.
+const JSON_TEXT_FIELDS: [&str; 12] = [
+    "input",
+    "afterArguments",
+    "afterInputPath",
+    "afterParameters",
+    "result",
+    "afterResultSelector",
+    "afterResultPath",
+    "variables",
+    "afterItemsPath",
+    "afterItemSelector",
+    "afterItemBatcher",
+    "afterItemsPointer",
+];
+
 /// TestState.
 pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
     let request: TestStateRequest = protocol::parse(body)?;
@@ -151,7 +187,7 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         let mut name = request
             .state_name
             .clone()
-            .unwrap_or_else(|| "StateName".to_owned());
+            .unwrap_or_else(|| asl::TESTED_STATE_NAME.to_owned());
         while text.contains(&format!("\"{name}\"")) {
             name.push('_');
         }
@@ -159,10 +195,34 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
     };
     let machine = Machine::from_definition(&machine_json, MachineType::Standard)
         .map_err(|e| ApiError::InvalidDefinition(e.to_string()))?;
-    if !machine.state_names().contains(&state_name.as_str()) {
-        return Err(ApiError::Validation(format!(
-            "State '{state_name}' is not a top-level state of the state machine definition"
-        )));
+    let config = request.state_configuration.unwrap_or_default();
+    // A request-level rule, checked before the state's type is.
+    if request.mock.is_none() && config.map_iteration_failure_count.is_some() {
+        return Err(ApiError::Validation(
+            "TestState does not support MapIterationFailureCount when a mock is not specified."
+                .into(),
+        ));
+    }
+    let state = checks::find_state(&machine_json, &state_name)
+        .filter(|_| machine.has_state(&state_name))
+        .ok_or_else(|| ApiError::Validation("State not found in definition".into()))?;
+    let mock = checks::mock(
+        state,
+        request.mock.as_ref(),
+        request.reveal_secrets.unwrap_or(false),
+        &config,
+        request.role_arn.is_some(),
+    )?;
+    let context = request
+        .context
+        .as_deref()
+        .map(|text| json_text("context", text))
+        .transpose()?;
+    if let Some(context) = &context {
+        checks::context(state, context)?;
+    }
+    if let Some(text) = &config.map_item_reader_data {
+        json_text("stateConfiguration.mapItemReaderData", text)?;
     }
     let input_text = request.input.unwrap_or_else(|| "{}".into());
     if input_text.len() > PAYLOAD_LIMIT_BYTES {
@@ -185,35 +245,26 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
             }
         },
     };
-    let (result, error) = match request.mock {
+    // A Task's mock answers through the task handler; a Map's or Parallel's stands in for
+    // its iterations or branches inside the engine.
+    let composite = matches!(
+        state.get("Type").and_then(Value::as_str),
+        Some("Map" | "Parallel")
+    );
+    let (task_mock, state_mock) = if composite {
+        (None, mock)
+    } else {
+        (mock, None)
+    };
+    let (task_result, task_error) = match task_mock {
+        Some(Ok(result)) => (Some(result), None),
+        Some(Err(error)) => (None, Some(error)),
         None => (None, None),
-        Some(Mock {
-            result: Some(_),
-            error_output: Some(_),
-        }) => {
-            return Err(ApiError::Validation(
-                "A mock has either a result or an errorOutput, not both".into(),
-            ))
-        }
-        Some(Mock {
-            result: Some(text), ..
-        }) => (Some(json_text("mock.result", &text)?), None),
-        Some(Mock {
-            error_output: Some(e),
-            ..
-        }) => (
-            None,
-            Some(StatesError {
-                name: ErrorName::parse(e.error.as_deref().unwrap_or("")),
-                cause: e.cause,
-            }),
-        ),
-        Some(_) => (None, None),
     };
     let _slot = gateway.sync_slot(Operation::TestState)?;
     let tasks = MockTasks {
-        result,
-        error,
+        result: task_result,
+        error: task_error,
         fallback: gateway.executor_tasks.as_ref(),
     };
     let rng = system_rng();
@@ -221,6 +272,7 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         tasks: &tasks,
         clock: &SystemClock,
         rng: &rng,
+        tokens: gateway.callbacks.keys().as_ref(),
         history: None,
     };
     let execution_name = gateway.uuid();
@@ -243,15 +295,19 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
         state_name: state_name.clone(),
         input,
         variables,
-        retrier_retry_count: request
-            .state_configuration
-            .and_then(|c| c.retrier_retry_count)
-            .unwrap_or(0),
+        retrier_retry_count: config.retrier_retry_count.unwrap_or(0),
+        context,
+        state_mock,
+        map_iteration_failure_count: config.map_iteration_failure_count,
     };
-    let outcome = machine
-        .test_state(test, &info, &services)
-        .await
-        .ok_or_else(|| ApiError::Validation(format!("No state '{state_name}'")))?;
+    // TRACE also shows an HTTP Task's request and response (what a connection adds only
+    // with revealSecrets).
+    let trace = request.inspection_level.as_deref() == Some("TRACE");
+    let reveal_secrets = request.reveal_secrets.unwrap_or(false);
+    let (outcome, exchange) =
+        http_trace::capture(reveal_secrets, machine.test_state(test, &info, &services)).await;
+    let outcome =
+        outcome.ok_or_else(|| ApiError::Validation(format!("No state '{state_name}'")))?;
     let mut answer = json!({"status": outcome.status.as_str()});
     if let Some(output) = &outcome.output {
         answer["output"] = output.to_string().into();
@@ -268,9 +324,25 @@ pub async fn test_state(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiE
     if inspect {
         let data: Map<String, Value> = outcome
             .inspection
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if JSON_TEXT_FIELDS.contains(&k.as_str()) {
+                    Value::String(v.to_string())
+                } else {
+                    v
+                };
+                (k, v)
+            })
             .collect();
+        let mut data = data;
+        if trace {
+            if let Some(request) = exchange.request {
+                data.insert("request".into(), request);
+            }
+            if let Some(response) = exchange.response {
+                data.insert("response".into(), response);
+            }
+        }
         answer["inspectionData"] = Value::Object(data);
     }
     Ok(protocol::ok(answer))

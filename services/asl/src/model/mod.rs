@@ -1,8 +1,12 @@
 //! The vocabulary of a definition, shared by `validate` and `compile` so the two read one
 //! schema: query languages, state types and the fields each may carry (with the language each
 //! field belongs to), and the fields of a machine, a Parallel branch and a Map processor.
+//! `definition` is a definition as written, typed; `read` builds it from JSON once.
 
 use serde_json::Value;
+
+pub(crate) mod definition;
+mod read;
 
 /// The language a state's paths and templates are written in (`QueryLanguage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

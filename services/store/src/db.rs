@@ -1,0 +1,527 @@
+//! The database: executions and their events in SQLite, upserted in batches, listed newest
+//! first by keyset pagination over indexes, and trimmed by age and by size. One connection
+//! behind a mutex: writes come in batches from one ingest task, reads are index look-ups.
+
+use crate::record::{name_of, state_machine_of, EventRecord, ResultRecord, SourceRef, Status};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (disk full, a corrupt file, …).
+    #[error("execution store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// How much the store keeps.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    /// Executions that started longer ago than this are deleted with their events.
+    pub max_age: Option<Duration>,
+    /// When the data outgrows this many bytes, the oldest executions go first.
+    pub max_bytes: Option<u64>,
+}
+
+/// One record to apply.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// An execution ended.
+    Result(ResultRecord),
+    /// An execution's history event.
+    Event(EventRecord),
+}
+
+/// An execution as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// Its ARN.
+    pub execution_arn: String,
+    /// Its state machine's ARN.
+    pub state_machine_arn: String,
+    /// Its name.
+    pub name: String,
+    /// RUNNING until its result arrives.
+    pub status: Status,
+    /// Epoch ms.
+    pub start_ms: i64,
+    /// Epoch ms, once ended.
+    pub stop_ms: Option<i64>,
+    /// Output JSON text.
+    pub output: Option<String>,
+    /// Error name.
+    pub error: Option<String>,
+    /// Error cause.
+    pub cause: Option<String>,
+    /// Billed duration, ms.
+    pub billed_duration_ms: Option<i64>,
+    /// Billed memory, MB.
+    pub billed_memory_mb: Option<i64>,
+    /// The idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The start record.
+    pub source: Option<SourceRef>,
+}
+
+/// One stored history event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// 1-based id.
+    pub id: i64,
+    /// The event it follows.
+    pub previous_event_id: i64,
+    /// Epoch ms.
+    pub timestamp_ms: i64,
+    /// AWS's type name.
+    pub event_type: String,
+    /// JSON text of the details.
+    pub details: String,
+}
+
+/// What a list selects; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Executions of this state machine.
+    pub state_machine_arn: Option<String>,
+    /// In this status.
+    pub status: Option<Status>,
+    /// Started at or after (epoch ms).
+    pub started_after_ms: Option<i64>,
+    /// Started before (epoch ms).
+    pub started_before_ms: Option<i64>,
+    /// Named exactly this.
+    pub name: Option<String>,
+    /// Run under this idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+/// Where the next page starts: after this (start, row) in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last row's start, epoch ms.
+    pub start_ms: i64,
+    /// The last row's id.
+    pub row: i64,
+}
+
+impl Cursor {
+    /// The opaque text of a page token.
+    pub fn to_token(self) -> String {
+        format!("q1.{}.{}", self.start_ms, self.row)
+    }
+
+    /// Reads a page token; None for anything this store did not issue.
+    pub fn from_token(token: &str) -> Option<Cursor> {
+        let mut parts = token.strip_prefix("q1.")?.splitn(2, '.');
+        Some(Cursor {
+            start_ms: parts.next()?.parse().ok()?,
+            row: parts.next()?.parse().ok()?,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Newest first.
+    pub executions: Vec<Execution>,
+    /// Present when more may follow.
+    pub next: Option<Cursor>,
+}
+
+/// Counts for metrics and the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Executions held.
+    pub executions: u64,
+    /// Events held.
+    pub events: u64,
+    /// Bytes of live pages.
+    pub bytes: u64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY,
+    execution_arn TEXT NOT NULL UNIQUE,
+    state_machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    billed_duration_ms INTEGER,
+    billed_memory_mb INTEGER,
+    idempotency_key TEXT,
+    source_topic TEXT,
+    source_partition INTEGER,
+    source_offset INTEGER
+);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (state_machine_arn, start_ms);
+CREATE INDEX IF NOT EXISTS executions_by_machine_status ON executions (state_machine_arn, status, start_ms);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, start_ms);
+CREATE INDEX IF NOT EXISTS executions_by_start ON executions (start_ms);
+CREATE INDEX IF NOT EXISTS executions_by_name ON executions (name);
+CREATE INDEX IF NOT EXISTS executions_by_key ON executions (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    execution_id INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    previous_event_id INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+) WITHOUT ROWID;
+";
+
+const COLUMNS: &str = "id, execution_arn, state_machine_arn, name, status, start_ms, stop_ms, output, error, cause, billed_duration_ms, billed_memory_mb, idempotency_key, source_topic, source_partition, source_offset";
+
+/// The execution store.
+pub struct Store {
+    connection: Mutex<Connection>,
+    retention: Retention,
+}
+
+impl Store {
+    /// Opens a store: in memory when `path` is None, else a file that is emptied first — the
+    /// store is a view of Kafka, rebuilt from the topics at every start.
+    pub fn open(path: Option<&Path>, retention: Retention) -> Result<Store, StoreError> {
+        let connection = match path {
+            None => Connection::open_in_memory()?,
+            Some(path) => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let mut file = path.as_os_str().to_owned();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+                let connection = Connection::open(path)?;
+                connection.pragma_update(None, "journal_mode", "WAL")?;
+                connection
+            }
+        };
+        // Durability is Kafka's: a crash loses nothing the topics cannot give back.
+        connection.pragma_update(None, "synchronous", "OFF")?;
+        connection.pragma_update(None, "cache_size", -65536)?; // 64 MiB
+        connection.execute_batch(SCHEMA)?;
+        Ok(Store {
+            connection: Mutex::new(connection),
+            retention,
+        })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Applies a batch in one transaction: results upsert their execution, events insert
+    /// (an event before its result creates the execution as RUNNING).
+    pub fn apply(&self, records: &[Record]) -> Result<(), StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        {
+            let mut upsert_result = transaction.prepare_cached(
+                "INSERT INTO executions (execution_arn, state_machine_arn, name, status, start_ms, stop_ms,
+                    output, error, cause, billed_duration_ms, billed_memory_mb, idempotency_key,
+                    source_topic, source_partition, source_offset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (execution_arn) DO UPDATE SET state_machine_arn = ?2, name = ?3,
+                    status = ?4, start_ms = ?5, stop_ms = ?6, output = ?7, error = ?8, cause = ?9,
+                    billed_duration_ms = ?10, billed_memory_mb = ?11, idempotency_key = ?12,
+                    source_topic = ?13, source_partition = ?14, source_offset = ?15",
+            )?;
+            let mut placeholder = transaction.prepare_cached(
+                "INSERT INTO executions (execution_arn, state_machine_arn, name, status, start_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (execution_arn) DO NOTHING",
+            )?;
+            let mut row_of =
+                transaction.prepare_cached("SELECT id FROM executions WHERE execution_arn = ?1")?;
+            let mut insert_event = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO events (execution_id, event_id, previous_event_id, timestamp_ms, type, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            // One execution's events come together (one partition, in order): its row id is
+            // looked up once per batch.
+            let mut rows: HashMap<&str, i64> = HashMap::new();
+            for record in records {
+                match record {
+                    Record::Result(result) => {
+                        let source = result.source.as_ref();
+                        upsert_result.execute(params![
+                            result.execution_arn,
+                            result.state_machine_arn,
+                            result.name,
+                            result.status.code(),
+                            result.start_ms,
+                            result.stop_ms,
+                            result.output,
+                            result.error,
+                            result.cause,
+                            result.billed_duration_ms,
+                            result.billed_memory_mb,
+                            result.idempotency_key,
+                            source.map(|s| &s.topic),
+                            source.map(|s| s.partition),
+                            source.map(|s| s.offset),
+                        ])?;
+                    }
+                    Record::Event(event) => {
+                        let arn = event.execution_arn.as_str();
+                        let row = match rows.get(arn) {
+                            Some(row) => *row,
+                            None => {
+                                placeholder.execute(params![
+                                    arn,
+                                    state_machine_of(arn).unwrap_or_default(),
+                                    name_of(arn).unwrap_or(arn),
+                                    Status::Running.code(),
+                                    event.timestamp_ms,
+                                ])?;
+                                let row: i64 = row_of.query_row([arn], |r| r.get(0))?;
+                                rows.insert(arn, row);
+                                row
+                            }
+                        };
+                        insert_event.execute(params![
+                            row,
+                            event.id,
+                            event.previous_event_id,
+                            event.timestamp_ms,
+                            event.event_type,
+                            event.details,
+                        ])?;
+                    }
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// A page of executions, newest first.
+    pub fn list(
+        &self,
+        filter: &Filter,
+        limit: usize,
+        after: Option<Cursor>,
+    ) -> Result<Page, StoreError> {
+        let mut conditions: Vec<&str> = Vec::new();
+        let mut values: Vec<Box<dyn ToSql>> = Vec::new();
+        if let Some(machine) = &filter.state_machine_arn {
+            conditions.push("state_machine_arn = ?");
+            values.push(Box::new(machine.clone()));
+        }
+        if let Some(status) = filter.status {
+            conditions.push("status = ?");
+            values.push(Box::new(status.code()));
+        }
+        if let Some(after) = filter.started_after_ms {
+            conditions.push("start_ms >= ?");
+            values.push(Box::new(after));
+        }
+        if let Some(before) = filter.started_before_ms {
+            conditions.push("start_ms < ?");
+            values.push(Box::new(before));
+        }
+        if let Some(name) = &filter.name {
+            conditions.push("name = ?");
+            values.push(Box::new(name.clone()));
+        }
+        if let Some(key) = &filter.idempotency_key {
+            conditions.push("idempotency_key = ?");
+            values.push(Box::new(key.clone()));
+        }
+        if let Some(cursor) = after {
+            conditions.push("(start_ms, id) < (?, ?)");
+            values.push(Box::new(cursor.start_ms));
+            values.push(Box::new(cursor.row));
+        }
+        let limit = limit.max(1);
+        let mut sql = format!("SELECT {COLUMNS} FROM executions");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        // One more than asked says whether a next page exists.
+        sql.push_str(&format!(
+            " ORDER BY start_ms DESC, id DESC LIMIT {}",
+            limit + 1
+        ));
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(values.iter().map(|v| v.as_ref())))?;
+        let mut executions = Vec::new();
+        let mut last = None;
+        while let Some(row) = rows.next()? {
+            if executions.len() == limit {
+                return Ok(Page {
+                    executions,
+                    next: last,
+                });
+            }
+            let (id, execution) = execution_of(row)?;
+            last = Some(Cursor {
+                start_ms: execution.start_ms,
+                row: id,
+            });
+            executions.push(execution);
+        }
+        Ok(Page {
+            executions,
+            next: None,
+        })
+    }
+
+    /// One execution.
+    pub fn execution(&self, execution_arn: &str) -> Result<Option<Execution>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM executions WHERE execution_arn = ?1"
+        ))?;
+        Ok(statement
+            .query_row([execution_arn], |row| execution_of(row).map(|(_, e)| e))
+            .optional()?)
+    }
+
+    /// Up to `limit` events of an execution, from after event `after` (exclusive) in id order,
+    /// or before it when `reverse`; None when the execution is unknown.
+    pub fn history(
+        &self,
+        execution_arn: &str,
+        after: Option<i64>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Option<Vec<Event>>, StoreError> {
+        let connection = self.connection();
+        let row: Option<i64> = connection
+            .prepare_cached("SELECT id FROM executions WHERE execution_arn = ?1")?
+            .query_row([execution_arn], |r| r.get(0))
+            .optional()?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sql = if reverse {
+            "SELECT event_id, previous_event_id, timestamp_ms, type, details FROM events
+             WHERE execution_id = ?1 AND event_id < ?2 ORDER BY event_id DESC LIMIT ?3"
+        } else {
+            "SELECT event_id, previous_event_id, timestamp_ms, type, details FROM events
+             WHERE execution_id = ?1 AND event_id > ?2 ORDER BY event_id LIMIT ?3"
+        };
+        let bound = after.unwrap_or(if reverse { i64::MAX } else { 0 });
+        let mut statement = connection.prepare_cached(sql)?;
+        let events = statement
+            .query_map(
+                params![row, bound, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(Event {
+                        id: r.get(0)?,
+                        previous_event_id: r.get(1)?,
+                        timestamp_ms: r.get(2)?,
+                        event_type: r.get(3)?,
+                        details: r.get(4)?,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(events))
+    }
+
+    /// Deletes what the retention rules no longer keep; returns how many executions went.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        if let Some(age) = self.retention.max_age {
+            let cutoff = now_ms.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+            deleted += self.delete_started_before(cutoff)?;
+        }
+        if let Some(max_bytes) = self.retention.max_bytes {
+            // Oldest first, a slice at a time, until the live pages fit.
+            while self.used_bytes()? > max_bytes {
+                let connection = self.connection();
+                let count: i64 =
+                    connection.query_row("SELECT count(*) FROM executions", [], |r| r.get(0))?;
+                if count == 0 {
+                    break;
+                }
+                let slice = (count / 20).max(1);
+                let cutoff: i64 = connection.query_row(
+                    "SELECT start_ms FROM executions ORDER BY start_ms LIMIT 1 OFFSET ?1",
+                    [slice - 1],
+                    |r| r.get(0),
+                )?;
+                drop(connection);
+                deleted += self.delete_started_before(cutoff.saturating_add(1))?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn delete_started_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "DELETE FROM events WHERE execution_id IN (SELECT id FROM executions WHERE start_ms < ?1)",
+            [cutoff_ms],
+        )?;
+        let deleted =
+            transaction.execute("DELETE FROM executions WHERE start_ms < ?1", [cutoff_ms])?;
+        transaction.commit()?;
+        Ok(deleted as u64)
+    }
+
+    /// Bytes of live pages (cheap: no table scan, unlike `stats`).
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        let connection = self.connection();
+        let count = |sql: &str| connection.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let pages = count("PRAGMA page_count")? - count("PRAGMA freelist_count")?;
+        Ok((pages * count("PRAGMA page_size")?) as u64)
+    }
+
+    /// How much the store holds (counts every row: for tests and tools, not hot paths).
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        let connection = self.connection();
+        let count = |sql: &str| connection.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let pages = count("PRAGMA page_count")? - count("PRAGMA freelist_count")?;
+        Ok(Stats {
+            executions: count("SELECT count(*) FROM executions")? as u64,
+            events: count("SELECT count(*) FROM events")? as u64,
+            bytes: (pages * count("PRAGMA page_size")?) as u64,
+        })
+    }
+}
+
+fn execution_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Execution)> {
+    let topic: Option<String> = row.get(13)?;
+    let source = match topic {
+        Some(topic) => Some(SourceRef {
+            topic,
+            partition: row.get(14)?,
+            offset: row.get(15)?,
+        }),
+        None => None,
+    };
+    Ok((
+        row.get(0)?,
+        Execution {
+            execution_arn: row.get(1)?,
+            state_machine_arn: row.get(2)?,
+            name: row.get(3)?,
+            status: Status::from_code(row.get(4)?),
+            start_ms: row.get(5)?,
+            stop_ms: row.get(6)?,
+            output: row.get(7)?,
+            error: row.get(8)?,
+            cause: row.get(9)?,
+            billed_duration_ms: row.get(10)?,
+            billed_memory_mb: row.get(11)?,
+            idempotency_key: row.get(12)?,
+            source,
+        },
+    ))
+}

@@ -1,0 +1,161 @@
+//! Feeds the store from Kafka: one consumer of its own reads the results topic and the
+//! history topic from the beginning, decodes each record, and applies them in batches (one
+//! SQLite transaction each, off the async threads); retention runs between batches.
+
+use crate::db::{Record, Store};
+use crate::record::{decode_event, decode_result};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::Message;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Records applied in one transaction at most.
+const BATCH: usize = 2048;
+/// How long a batch waits for more records once it has one: short, so an execution shows
+/// within a second of its result.
+const LINGER: Duration = Duration::from_millis(20);
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(30);
+
+/// The topics the store reads.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// Result records (`quickstep.results`).
+    pub results: String,
+    /// History records, when history goes to Kafka.
+    pub history: Option<String>,
+}
+
+impl Topics {
+    /// Both topic names, for the consumer's assignment.
+    pub fn names(&self) -> Vec<&str> {
+        std::iter::once(self.results.as_str())
+            .chain(self.history.as_deref())
+            .collect()
+    }
+
+    /// Decodes a record of one of the topics; None for a tombstone or another topic.
+    pub fn decode(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+    ) -> Option<Result<Record, crate::record::DecodeError>> {
+        let payload = payload?;
+        if topic == self.results {
+            Some(decode_result(payload).map(Record::Result))
+        } else if self.history.as_deref() == Some(topic) {
+            Some(decode_event(key, payload).map(Record::Event))
+        } else {
+            None
+        }
+    }
+}
+
+/// What the reader reports as it goes (the gateway turns it into metrics).
+pub trait Observer: Send + Sync {
+    /// A batch was written: this many results and history events.
+    fn applied(&self, results: usize, events: usize);
+    /// A record was skipped: it is not the JSON its topic carries (`result` or `history`).
+    fn skipped(&self, kind: &'static str);
+    /// A batch of this many records could not be written (the store failed).
+    fn failed(&self, records: usize);
+}
+
+/// Reports nowhere.
+impl Observer for () {
+    fn applied(&self, _: usize, _: usize) {}
+    fn skipped(&self, _: &'static str) {}
+    fn failed(&self, _: usize) {}
+}
+
+/// Reads until `shutdown`. A malformed record is logged with its coordinates and skipped; a
+/// store that fails (disk full) is logged and the batch dropped, so the API keeps answering
+/// from what it has.
+pub async fn run(
+    store: Arc<Store>,
+    consumer: StreamConsumer,
+    topics: Topics,
+    observer: Arc<dyn Observer>,
+    shutdown: CancellationToken,
+) {
+    let mut last_retention = Instant::now();
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            message = consumer.recv() => message,
+            _ = tokio::time::sleep(RETENTION_EVERY) => {
+                retain(&store).await;
+                last_retention = Instant::now();
+                continue;
+            }
+        };
+        let mut batch = Vec::with_capacity(64);
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Ok(message) => {
+                    match topics.decode(message.topic(), message.key(), message.payload()) {
+                        Some(Ok(record)) => batch.push(record),
+                        Some(Err(error)) => {
+                            let crate::record::DecodeError::Malformed { kind, .. } = &error;
+                            observer.skipped(kind);
+                            tracing::warn!(
+                                message = "Record skipped by the execution store.",
+                                topic = message.topic(),
+                                partition = message.partition(),
+                                offset = message.offset(),
+                                %error
+                            )
+                        }
+                        None => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(message = "Execution store consumer error.", %error);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            if batch.len() < BATCH {
+                next = tokio::time::timeout(LINGER, consumer.recv()).await.ok();
+            }
+        }
+        if !batch.is_empty() {
+            let results = batch
+                .iter()
+                .filter(|r| matches!(r, Record::Result(_)))
+                .count();
+            let (size, events) = (batch.len(), batch.len() - results);
+            let writer = store.clone();
+            match tokio::task::spawn_blocking(move || writer.apply(&batch)).await {
+                Ok(Ok(())) => observer.applied(results, events),
+                Ok(Err(error)) => {
+                    observer.failed(size);
+                    tracing::warn!(message = "Execution store write failed.", %error)
+                }
+                Err(error) => {
+                    observer.failed(size);
+                    tracing::warn!(message = "Execution store write panicked.", %error)
+                }
+            }
+        }
+        if last_retention.elapsed() >= RETENTION_EVERY {
+            retain(&store).await;
+            last_retention = Instant::now();
+        }
+    }
+}
+
+async fn retain(store: &Arc<Store>) {
+    let store = store.clone();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    match tokio::task::spawn_blocking(move || store.enforce_retention(now_ms)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(deleted)) => tracing::debug!(message = "Execution store retention.", deleted),
+        Ok(Err(error)) => tracing::warn!(message = "Execution store retention failed.", %error),
+        Err(error) => tracing::warn!(message = "Execution store retention panicked.", %error),
+    }
+}

@@ -1,0 +1,431 @@
+//! The store on its own: upserts, RUNNING before a result, every list filter, keyset pages,
+//! history pages both ways, retention by age and size, and ingest from a (mock) Kafka.
+
+use std::sync::Arc;
+use std::time::Duration;
+use store::{
+    Cursor, EventRecord, Filter, Record, ResultRecord, Retention, SourceRef, Status, Store,
+};
+
+const MACHINE: &str = "arn:aws:states:local:000000000000:stateMachine:order";
+
+fn arn(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:local:000000000000:express:{machine}:{name}")
+}
+
+fn result(machine: &str, name: &str, status: Status, start_ms: i64) -> Record {
+    Record::Result(ResultRecord {
+        execution_arn: arn(machine, name),
+        state_machine_arn: format!("arn:aws:states:local:000000000000:stateMachine:{machine}"),
+        name: name.into(),
+        status,
+        start_ms,
+        stop_ms: start_ms + 10,
+        output: (status == Status::Succeeded).then(|| "{}".into()),
+        error: (status == Status::Failed).then(|| "States.TaskFailed".into()),
+        cause: None,
+        billed_duration_ms: 100,
+        billed_memory_mb: 64,
+        idempotency_key: Some(format!("key-{name}")),
+        source: Some(SourceRef {
+            topic: "quickstep.start".into(),
+            partition: 1,
+            offset: start_ms,
+        }),
+    })
+}
+
+fn event(machine: &str, name: &str, id: i64, event_type: &str) -> Record {
+    Record::Event(EventRecord {
+        execution_arn: arn(machine, name),
+        id,
+        previous_event_id: id - 1,
+        timestamp_ms: 1_000 + id,
+        event_type: event_type.into(),
+        details: format!(r#"{{"n": {id}}}"#),
+    })
+}
+
+fn names(page: &store::Page) -> Vec<&str> {
+    page.executions.iter().map(|e| e.name.as_str()).collect()
+}
+
+#[test]
+fn events_before_their_result_show_a_running_execution_that_the_result_completes() {
+    let store = Store::open(None, Retention::default()).expect("opens");
+    store
+        .apply(&[
+            event("order", "a", 1, "ExecutionStarted"),
+            event("order", "a", 2, "PassStateEntered"),
+        ])
+        .expect("applies");
+    let running = store
+        .execution(&arn("order", "a"))
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(running.status, Status::Running);
+    assert_eq!(running.state_machine_arn, MACHINE);
+    assert_eq!(running.start_ms, 1_001);
+    store
+        .apply(&[result("order", "a", Status::Failed, 900)])
+        .expect("applies");
+    let done = store
+        .execution(&arn("order", "a"))
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(done.status, Status::Failed);
+    assert_eq!(done.start_ms, 900);
+    assert_eq!(done.error.as_deref(), Some("States.TaskFailed"));
+    assert_eq!(done.source.as_ref().map(|s| s.offset), Some(900));
+    // A redelivered event replaces itself; the history keeps one copy.
+    store
+        .apply(&[event("order", "a", 2, "PassStateEntered")])
+        .expect("applies");
+    let history = store
+        .history(&arn("order", "a"), None, 100, false)
+        .expect("reads")
+        .expect("known");
+    assert_eq!(history.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(store.stats().expect("stats").executions, 1);
+    assert_eq!(store.stats().expect("stats").events, 2);
+}
+
+#[test]
+fn lists_filter_and_page_newest_first() {
+    let store = Store::open(None, Retention::default()).expect("opens");
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        let status = if i % 3 == 0 {
+            Status::Failed
+        } else {
+            Status::Succeeded
+        };
+        batch.push(result("order", &format!("o{i}"), status, 1_000 + i));
+        batch.push(result(
+            "refund",
+            &format!("r{i}"),
+            Status::Succeeded,
+            1_000 + i,
+        ));
+    }
+    store.apply(&batch).expect("applies");
+
+    let all = store.list(&Filter::default(), 100, None).expect("lists");
+    assert_eq!(all.executions.len(), 20);
+    assert!(all
+        .executions
+        .windows(2)
+        .all(|w| w[0].start_ms >= w[1].start_ms));
+    assert_eq!(all.next, None);
+
+    let orders = Filter {
+        state_machine_arn: Some(MACHINE.into()),
+        ..Filter::default()
+    };
+    let first = store.list(&orders, 4, None).expect("lists");
+    assert_eq!(names(&first), ["o9", "o8", "o7", "o6"]);
+    let token = first.next.expect("more").to_token();
+    let second = store
+        .list(&orders, 4, Cursor::from_token(&token))
+        .expect("lists");
+    assert_eq!(names(&second), ["o5", "o4", "o3", "o2"]);
+    let third = store.list(&orders, 4, second.next).expect("lists");
+    assert_eq!(names(&third), ["o1", "o0"]);
+    assert_eq!(third.next, None);
+
+    let failed = Filter {
+        status: Some(Status::Failed),
+        ..orders.clone()
+    };
+    assert_eq!(
+        names(&store.list(&failed, 100, None).expect("lists")),
+        ["o9", "o6", "o3", "o0"]
+    );
+    let failed_anywhere = Filter {
+        status: Some(Status::Failed),
+        ..Filter::default()
+    };
+    assert_eq!(
+        store
+            .list(&failed_anywhere, 100, None)
+            .expect("lists")
+            .executions
+            .len(),
+        4
+    );
+    let window = Filter {
+        started_after_ms: Some(1_002),
+        started_before_ms: Some(1_004),
+        ..orders.clone()
+    };
+    assert_eq!(
+        names(&store.list(&window, 100, None).expect("lists")),
+        ["o3", "o2"]
+    );
+    let by_name = Filter {
+        name: Some("r7".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        names(&store.list(&by_name, 100, None).expect("lists")),
+        ["r7"]
+    );
+    let by_key = Filter {
+        idempotency_key: Some("key-o4".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        names(&store.list(&by_key, 100, None).expect("lists")),
+        ["o4"]
+    );
+    let nothing = Filter {
+        name: Some("missing".into()),
+        ..Filter::default()
+    };
+    assert!(store
+        .list(&nothing, 100, None)
+        .expect("lists")
+        .executions
+        .is_empty());
+}
+
+#[test]
+fn page_tokens_are_checked() {
+    let cursor = Cursor {
+        start_ms: -5,
+        row: 42,
+    };
+    assert_eq!(Cursor::from_token(&cursor.to_token()), Some(cursor));
+    for bad in ["", "q1.", "q1.5", "q1.x.1", "q2.1.1", "1.1"] {
+        assert_eq!(Cursor::from_token(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn history_pages_both_ways() {
+    let store = Store::open(None, Retention::default()).expect("opens");
+    let events: Vec<Record> = (1..=7)
+        .map(|id| event("order", "h", id, "PassStateEntered"))
+        .collect();
+    store.apply(&events).expect("applies");
+    let ids = |events: Vec<store::Event>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    let history = |after, limit, reverse| {
+        store
+            .history(&arn("order", "h"), after, limit, reverse)
+            .expect("reads")
+            .expect("known")
+    };
+    assert_eq!(ids(history(None, 3, false)), [1, 2, 3]);
+    assert_eq!(ids(history(Some(3), 3, false)), [4, 5, 6]);
+    assert_eq!(ids(history(Some(6), 3, false)), [7]);
+    assert_eq!(ids(history(None, 3, true)), [7, 6, 5]);
+    assert_eq!(ids(history(Some(5), 10, true)), [4, 3, 2, 1]);
+    assert_eq!(history(None, 1, false)[0].details, r#"{"n": 1}"#);
+    assert_eq!(
+        store
+            .history(&arn("order", "nope"), None, 10, false)
+            .expect("reads"),
+        None
+    );
+}
+
+#[test]
+fn retention_by_age_deletes_old_executions_and_their_events() {
+    let store = Store::open(
+        None,
+        Retention {
+            max_age: Some(Duration::from_secs(60)),
+            max_bytes: None,
+        },
+    )
+    .expect("opens");
+    let now = 10_000_000;
+    store
+        .apply(&[
+            result("order", "old", Status::Succeeded, now - 61_000),
+            result("order", "new", Status::Succeeded, now - 59_000),
+            event("order", "old", 1, "ExecutionStarted"),
+        ])
+        .expect("applies");
+    assert_eq!(store.enforce_retention(now).expect("retains"), 1);
+    assert_eq!(store.execution(&arn("order", "old")).expect("reads"), None);
+    assert!(store
+        .execution(&arn("order", "new"))
+        .expect("reads")
+        .is_some());
+    assert_eq!(store.stats().expect("stats").events, 0);
+}
+
+#[test]
+fn retention_by_size_deletes_the_oldest_first() {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let max_bytes = 512 * 1024;
+    let store = Store::open(
+        Some(file.path()),
+        Retention {
+            max_age: None,
+            max_bytes: Some(max_bytes),
+        },
+    )
+    .expect("opens");
+    let batch: Vec<Record> = (0..5_000)
+        .map(|i| result("order", &format!("s{i:05}"), Status::Succeeded, i))
+        .collect();
+    store.apply(&batch).expect("applies");
+    assert!(
+        store.stats().expect("stats").bytes > max_bytes,
+        "the test must overflow"
+    );
+    let deleted = store.enforce_retention(0).expect("retains");
+    let stats = store.stats().expect("stats");
+    assert!(
+        deleted > 0 && stats.bytes <= max_bytes,
+        "{deleted} {stats:?}"
+    );
+    assert!(
+        store
+            .execution(&arn("order", "s04999"))
+            .expect("reads")
+            .is_some(),
+        "the newest stays"
+    );
+    assert_eq!(
+        store.execution(&arn("order", "s00000")).expect("reads"),
+        None,
+        "the oldest goes"
+    );
+}
+
+#[test]
+fn a_file_store_starts_empty() {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let store = Store::open(Some(file.path()), Retention::default()).expect("opens");
+    store
+        .apply(&[result("order", "x", Status::Succeeded, 1)])
+        .expect("applies");
+    drop(store);
+    let again = Store::open(Some(file.path()), Retention::default()).expect("opens");
+    assert_eq!(again.stats().expect("stats").executions, 0);
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_is_an_error() {
+    let error = Store::open(
+        Some(std::path::Path::new("/nonexistent/dir/store.db")),
+        Retention::default(),
+    );
+    assert!(error.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use rdkafka::util::Timeout;
+
+    let mock = MockCluster::new(1).expect("mock cluster");
+    mock.create_topic("results", 2, 1).expect("topic");
+    mock.create_topic("history", 2, 1).expect("topic");
+    let settings = runtime::kafka::KafkaSettings {
+        brokers: mock.bootstrap_servers(),
+        client_group: "store-test".into(),
+        registry_topic: "registry".into(),
+        partitions: 2,
+        overrides: Default::default(),
+    };
+    let producer: FutureProducer = settings.client().create().expect("producer");
+    let execution = arn("order", "k1");
+    let sends = [
+        ("results", "not json".to_owned()),
+        (
+            "history",
+            format!(
+                r#"{{"id": "1", "previous_event_id": "0", "event_timestamp": "5", "type": "ExecutionStarted", "execution_arn": "{execution}", "details": {{"input": "{{}}"}}}}"#
+            ),
+        ),
+        (
+            "results",
+            format!(
+                r#"{{"executionArn": "{execution}", "name": "k1", "status": "SUCCEEDED", "startDate": "1970-01-01T00:00:00.005Z", "output": "{{}}"}}"#
+            ),
+        ),
+    ];
+    for (topic, payload) in &sends {
+        producer
+            .send(
+                FutureRecord::to(topic).key(&execution).payload(payload),
+                Timeout::Never,
+            )
+            .await
+            .expect("produced");
+    }
+    let store = Arc::new(Store::open(None, Retention::default()).expect("opens"));
+    let topics = store::ingest::Topics {
+        results: "results".into(),
+        history: Some("history".into()),
+    };
+    let consumer = settings
+        .reader_from_beginning("store", &topics.names())
+        .expect("consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let counts = Arc::new(Counts::default());
+    let task = tokio::spawn(store::ingest::run(
+        store.clone(),
+        consumer,
+        topics,
+        counts.clone(),
+        shutdown.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = store.execution(&execution).expect("reads");
+        let events = store.history(&execution, None, 10, false).expect("reads");
+        if seen.as_ref().is_some_and(|e| e.status == Status::Succeeded)
+            && events.is_some_and(|e| e.len() == 1)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not ingested: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops")
+        .expect("joins");
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(counts.results.load(SeqCst), 1);
+    assert_eq!(counts.events.load(SeqCst), 1);
+    assert_eq!(counts.skipped.load(SeqCst), 1, "the malformed result");
+    assert_eq!(counts.failed.load(SeqCst), 0);
+}
+
+/// Counts what the reader reports.
+#[derive(Default)]
+struct Counts {
+    results: std::sync::atomic::AtomicUsize,
+    events: std::sync::atomic::AtomicUsize,
+    skipped: std::sync::atomic::AtomicUsize,
+    failed: std::sync::atomic::AtomicUsize,
+}
+
+impl store::ingest::Observer for Counts {
+    fn applied(&self, results: usize, events: usize) {
+        self.results
+            .fetch_add(results, std::sync::atomic::Ordering::SeqCst);
+        self.events
+            .fetch_add(events, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn skipped(&self, kind: &'static str) {
+        assert_eq!(kind, "result");
+        self.skipped
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn failed(&self, records: usize) {
+        self.failed
+            .fetch_add(records, std::sync::atomic::Ordering::SeqCst);
+    }
+}
