@@ -254,3 +254,46 @@ const MTT: &str = "MISSING_TRANSITION_TARGET";
         let _ = validate_text(t);
     }
 }
+
+// ---- Hints: the offending value, where AWS's message does not name it. ----
+
+fn hints(definition: serde_json::Value) -> Vec<(String, Option<String>)> {
+    validate(&definition).into_iter().map(|d| (d.message, d.hint)).collect()
+}
+
+#[test]
+fn hints_name_what_aws_messages_do_not() {
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Teleport", "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("'Teleport' is not a state type"));
+    // The message is AWS's, untouched.
+    assert_eq!(found[0].0, "The value for the field 'Type' must be one of: [Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map]");
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("'States.Nope' is not an intrinsic function"));
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 0, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("0 is not a positive integer"));
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "ResultPath": "$.a", "OutputPath": 5, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("the value is not a string"));
+}
+
+#[test]
+fn hints_are_not_in_the_display_form() {
+    let diagnostics = validate(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Teleport", "End": true}}}));
+    assert!(diagnostics[0].hint.is_some());
+    assert!(!diagnostics[0].to_string().contains("Teleport"));
+}
+
+#[test]
+fn closest_suggests_only_near_names() {
+    use super::closest;
+    assert_eq!(closest("Pas", ["Pass", "Task"]), Some("Pass"));
+    assert_eq!(closest("pass", ["Pass", "Task"]), Some("Pass"));
+    assert_eq!(closest("Colour", ["Comment", "Type"]), None);
+    // A short word is not "near" everything of its length.
+    assert_eq!(closest("Ab", ["Cd"]), None);
+    assert_eq!(closest("Pass", ["Pass"]), None);
+}

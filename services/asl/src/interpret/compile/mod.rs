@@ -246,6 +246,7 @@ impl Machine {
                 code: DiagnosticCode::SchemaValidationFailed,
                 message: e.message,
                 location: e.location,
+                hint: None,
             }],
         })
     }
