@@ -269,3 +269,18 @@ fn jsonata_wait_output_and_assign_see_the_input() {
     ]);
     run_ok(def, json!({"x": 1}), json!({"v": 1, "o": 2}));
 }
+
+#[test]
+fn timestamps_need_an_upper_case_t_and_z() {
+    // "an uppercase T must separate the date and time portions, and an uppercase Z must
+    // denote that a numeric time zone offset is not present".
+    for bad in ["2026-01-01t00:00:05Z", "2026-01-01T00:00:05z"] {
+        rejected(single(json!({"Type": "Wait", "Timestamp": bad})));
+        run_cause(
+            single(json!({"Type": "Wait", "TimestampPath": "$.t"})),
+            json!({"t": bad}),
+            "States.Runtime",
+            &format!("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.t == {bad}"),
+        );
+    }
+}
