@@ -178,3 +178,15 @@ fn messages_that_name_the_value_get_no_hint() {
     );
     assert_eq!((code, out.as_str()), (0, "OK\n"));
 }
+
+#[test]
+fn any_other_value_aws_does_not_name_is_quoted() {
+    let (_, out) = validate(
+        "retry",
+        r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Retry": [{"ErrorEquals": ["E"], "JitterStrategy": "SOME"}], "End": true}}}"#,
+    );
+    assert_eq!(
+        hint_after(&out, "field 'JitterStrategy'"),
+        "the value here is 'SOME'"
+    );
+}

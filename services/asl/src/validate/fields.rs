@@ -23,6 +23,12 @@ pub(crate) const JSONATA_SCALAR_FIELDS: [&str; 9] = [
     "ToleratedFailurePercentage",
 ];
 
+/// The text of a `{% %}` expression, trimmed; `None` for anything else.
+pub(crate) fn expression_text(text: &str) -> Option<&str> {
+    let t = text.trim();
+    Some(t.strip_prefix("{%")?.strip_suffix("%}")?.trim())
+}
+
 pub(crate) fn is_jsonata_expr(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
         let t = s.trim();

@@ -172,7 +172,36 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
 
 /// Checks a definition for the given machine type.
 pub fn validate_for(definition: &Value, machine_type: MachineType) -> Vec<Diagnostic> {
-    validate_model(StateMachine::read(definition).as_ref(), machine_type)
+    let mut diagnostics = validate_model(StateMachine::read(definition).as_ref(), machine_type);
+    value_hints(definition, &mut diagnostics);
+    diagnostics
+}
+
+/// The hint of last resort: where a diagnostic points at a scalar that neither its message nor
+/// a more specific hint names, the hint quotes it (`the value here is 'INLIN'`).
+fn value_hints(definition: &Value, diagnostics: &mut [Diagnostic]) {
+    /// Longer values are cut: a hint is one line.
+    const SHOWN_CHARS: usize = 120;
+    for d in diagnostics.iter_mut().filter(|d| d.hint.is_none()) {
+        let Some(value) = definition.pointer(&d.location) else {
+            continue;
+        };
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(_) | Value::Bool(_) | Value::Null => value.to_string(),
+            Value::Array(_) | Value::Object(_) => continue,
+        };
+        // A JSONata expression is named by its text between `{%` and `%}`.
+        let named = fields::expression_text(&text).unwrap_or(&text);
+        if names(&d.message, named) {
+            continue;
+        }
+        let mut shown = quoted(value);
+        if shown.chars().count() > SHOWN_CHARS {
+            shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "…";
+        }
+        d.hint = Some(format!("the value here is {shown}"));
+    }
 }
 
 /// Checks a definition already read into the model (`None`: it is not a JSON object).
@@ -394,4 +423,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// Whether `message` names `value` as a whole word (`INLIN` is not named by `INLINE`).
+fn names(message: &str, value: &str) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    message.match_indices(value).any(|(at, _)| {
+        !word(message[..at].chars().next_back())
+            && !word(message[at + value.len()..].chars().next())
+    })
 }

@@ -297,3 +297,28 @@ fn closest_suggests_only_near_names() {
     assert_eq!(closest("Ab", ["Cd"]), None);
     assert_eq!(closest("Pass", ["Pass"]), None);
 }
+
+#[test]
+fn other_diagnostics_quote_the_scalar_they_point_at() {
+    let found = validate(&json!({"QueryLanguage": "JsonPath", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "ResultPath": "$x", "Comment": 5, "End": true}}}));
+    let hint = |field: &str| {
+        found.iter().find(|d| d.location.ends_with(field)).and_then(|d| d.hint.clone())
+    };
+    assert_eq!(hint("/QueryLanguage").as_deref(), Some("the value here is 'JsonPath'"));
+    assert_eq!(hint("/ResultPath").as_deref(), Some("the value here is '$x'"));
+    assert_eq!(hint("/Comment").as_deref(), Some("the value here is 5"));
+    // A value that is part of a word of the message is not named by it.
+    let found = validate(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLIN"}, "StartAt": "P",
+                          "States": {"P": {"Type": "Pass", "End": true}}}}}}));
+    assert_eq!(found[0].hint.as_deref(), Some("the value here is 'INLIN'"), "{found:?}");
+    // An invalid JSONata expression's message quotes its text already.
+    let found = validate(&json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": "{% $states.input. %}", "End": true}}}));
+    assert!(found.iter().all(|d| d.hint.is_none()), "{found:?}");
+    // A message that names the value already gets no hint.
+    let found = validate(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:lambda:nowhere", "End": true}}}));
+    assert!(found.iter().all(|d| d.hint.is_none()), "{found:?}");
+}
