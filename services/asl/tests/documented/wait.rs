@@ -102,7 +102,7 @@ fn seconds_path_string_or_boolean_is_not_a_long() {
         single(json!({"Type": "Wait", "SecondsPath": "$.s"})),
         json!({"s": "5"}),
         "States.Runtime",
-        "The SecondsPath parameter cannot be parsed as a long value: $.s == \"5\"",
+        "The SecondsPath parameter cannot be parsed as a long value: $.s == 5",
     );
     run_cause(
         single(json!({"Type": "Wait", "SecondsPath": "$.s"})),

@@ -39,10 +39,11 @@ impl<'a> Run<'a> {
                         path.as_str(),
                         value
                     ))),
+                    // The value as the TimestampPath message shows it: a string's text.
                     None => Err(scope.runtime(format!(
                         "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
                         path.as_str(),
-                        value
+                        display_raw(&value)
                     ))),
                 }
             }
