@@ -149,3 +149,23 @@ fn jsonata_rule_output_and_assign_see_old_variables() {
         json!({"n": 2, "rule": 1, "state": 1, "in": {"o": 1}}),
     );
 }
+
+#[test]
+fn comparison_path_operands_read_variables_and_the_context_object() {
+    let def = json!({
+        "StartAt": "Set",
+        "States": {
+            "Set": {"Type": "Pass", "Assign": {"limit": 3}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.n", "NumericGreaterThanPath": "$limit", "Next": "Big"},
+                {"Variable": "$.name", "StringEqualsPath": "$$.Execution.Name", "Next": "Named"}
+            ], "Default": "No"},
+            "Big": {"Type": "Pass", "Result": "big", "End": true},
+            "Named": {"Type": "Pass", "Result": "named", "End": true},
+            "No": {"Type": "Pass", "Result": "no", "End": true}
+        }
+    });
+    run_ok(def.clone(), json!({"n": 5}), json!("big"));
+    run_ok(def.clone(), json!({"n": 1, "name": "run"}), json!("named"));
+    run_ok(def, json!({"n": 1, "name": "other"}), json!("no"));
+}

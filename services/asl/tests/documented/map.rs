@@ -138,3 +138,14 @@ fn jsonpath_items_path_to_a_non_array_is_a_runtime_error() {
     let def = single(json!({"Type": "Map", "ItemsPath": "$.x", "ItemProcessor": echo()}));
     run_err(def, json!({"x": {"a": 1}}), "States.Runtime");
 }
+
+#[test]
+fn max_concurrency_path_reads_the_context_object() {
+    let def = single(json!({"Type": "Map", "ItemsPath": "$.xs",
+        "MaxConcurrencyPath": "$$.Execution.Input.c",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "W",
+                          "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}}));
+    let ran = run(def, json!({"c": 2, "xs": [1, 2, 3, 4]}));
+    assert_eq!(ran.output(), json!([1, 2, 3, 4]));
+    assert_eq!(ran.elapsed_s(), 2.0);
+}

@@ -268,3 +268,16 @@ fn jsonata_arguments_output_assign_in_order() {
         json!({"out": {"res": 11, "n": 1, "in": 10}, "n": 11, "before": 1})
     );
 }
+
+#[test]
+fn heartbeat_seconds_path_reads_a_variable() {
+    let def = chain(&[
+        ("Set", json!({"Type": "Pass", "Assign": {"beat": 7}})),
+        (
+            "T",
+            json!({"Type": "Task", "Resource": RESOURCE, "HeartbeatSecondsPath": "$beat"}),
+        ),
+    ]);
+    let ran = slow(def, json!({}), 0.0);
+    assert_eq!(ran.calls[0].heartbeat, Some(7));
+}

@@ -148,3 +148,23 @@ fn a_failed_assign_leaves_the_variables_unchanged_for_a_catcher() {
         json!({"a": 1, "error": "States.QueryEvaluationError"})
     );
 }
+
+#[test]
+fn assign_reads_the_context_object_and_calls_intrinsics_on_variables() {
+    let def = chain(&[
+        ("Init", json!({"Type": "Pass", "Assign": {"xs": [1, 2]}})),
+        (
+            "Set",
+            json!({"Type": "Pass", "Assign": {
+                "name.$": "$$.State.Name",
+                "n.$": "States.ArrayLength($xs)",
+                "first.$": "$xs[0]"
+            }}),
+        ),
+        (
+            "Read",
+            json!({"Type": "Pass", "Parameters": {"name.$": "$name", "n.$": "$n", "first.$": "$first"}}),
+        ),
+    ]);
+    run_ok(def, json!({}), json!({"name": "Set", "n": 2, "first": 1}));
+}
