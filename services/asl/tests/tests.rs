@@ -6,6 +6,7 @@ mod conformance;
 mod context;
 mod data_flow;
 mod definition_errors;
+mod documented;
 mod fail;
 mod heartbeat;
 mod history;

@@ -586,6 +586,32 @@ mod tests {
     }
 
     #[test]
+    fn validation_answers_carry_no_hint() {
+        // `quickstep validate` prints the validator's hints; the API answers as AWS does.
+        let definition =
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Teleport", "Next": "Nowhere"}}}"#;
+        let diagnostics = validate::validate_text_for(definition, MachineType::Standard);
+        assert!(
+            diagnostics.iter().any(|d| d.hint.is_some()),
+            "{diagnostics:?}"
+        );
+        for d in &diagnostics {
+            let json = diagnostic_json(d);
+            let mut keys: Vec<&str> = json
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["code", "location", "message", "severity"], "{json}");
+            assert!(!json.to_string().contains("hint"), "{json}");
+            assert!(!json.to_string().contains("Teleport"), "{json}");
+        }
+        assert!(!validate::aws_message(&diagnostics).contains("Teleport"));
+    }
+
+    #[test]
     fn tokens_round_trip() {
         assert_eq!(unhex(&hex("orders-1")).as_deref(), Some("orders-1"));
         assert_eq!(unhex("zz"), None);

@@ -6,6 +6,7 @@ use super::compile::{Count, JsonataFields, Kind, ResultPath, Selection, State, T
 use super::run::{Run, StateContext, Step};
 use super::scope::{Scope, Selected, Vars};
 use super::size::fits;
+use super::template::Template;
 use super::PAYLOAD_LIMIT_BYTES;
 use crate::error::{ErrorName, StatesError};
 use crate::jsonata::Tree;
@@ -33,6 +34,8 @@ pub(crate) struct Worked<'s> {
     pub(crate) next: Transition,
     /// The JSONata Choice Rule that matched: its Output and Assign apply.
     pub(crate) chosen_rule: Option<&'s Condition>,
+    /// The `Assign` of the JSONPath Choice Rule that matched.
+    pub(crate) chosen_assign: Option<&'s Template>,
 }
 
 impl Worked<'_> {
@@ -41,6 +44,7 @@ impl Worked<'_> {
             result: Some(result),
             next,
             chosen_rule: None,
+            chosen_assign: None,
         }
     }
 
@@ -49,9 +53,14 @@ impl Worked<'_> {
             result: None,
             next,
             chosen_rule: None,
+            chosen_assign: None,
         }
     }
 }
+
+/// The most seconds a Wait may last (AWS, Wait workflow state: "an integer value from 0 to
+/// 99999999").
+pub(crate) const MAX_SECONDS: u64 = 99_999_999;
 
 /// An integer as the `…Path` fields accept it: a JSON integer or a string holding one.
 pub(crate) fn integer(value: &Value) -> Option<i64> {
@@ -323,7 +332,7 @@ impl<'a> Run<'a> {
                 Ok(Worked::result(result, state.transition))
             }
             Kind::Choice { rules, default } => {
-                for (rule, next) in rules {
+                for (rule, next, assign) in rules {
                     if self.matches(rule, &scope)? {
                         let chosen_rule = match rule {
                             Rule::Condition(condition) => Some(&**condition),
@@ -333,6 +342,7 @@ impl<'a> Run<'a> {
                             result: None,
                             next: Transition::Next(*next),
                             chosen_rule,
+                            chosen_assign: assign.as_ref(),
                         });
                     }
                 }
@@ -379,7 +389,7 @@ impl<'a> Run<'a> {
             return Ok(None);
         }
         let effective = prepared.effective();
-        self.assign(state, effective, vars, context)?;
+        self.assign_with(state, worked.chosen_assign, effective, vars, context)?;
         let passes_through = prepared.parameters.is_none()
             && matches!(state.input_path, Selection::Whole)
             && matches!(state.output_path, Selection::Whole);
@@ -408,6 +418,7 @@ impl<'a> Run<'a> {
             result,
             next,
             chosen_rule,
+            ..
         } = worked;
         let step = |output| match next {
             Transition::Next(id) => Step::Next(id, output),
@@ -539,6 +550,40 @@ impl<'a> Run<'a> {
             self.apply_assign(vars, values, context)?;
         }
         Ok(output)
+    }
+
+    /// `TimeoutSeconds(Path)` / `HeartbeatSeconds(Path)` of a Task, evaluated. AWS (Task
+    /// workflow state): the path "must select fields whose values are positive integers",
+    /// as the literal is. (AWS documents no upper bound here: 99999999 is only the default.)
+    /// A path that selects anything else fails with `States.Runtime`, an expression that
+    /// evaluates to anything else with `States.QueryEvaluationError`.
+    pub(crate) fn task_seconds(
+        &self,
+        count: &Count,
+        scope: &Scope<'_>,
+        field: &str,
+    ) -> Result<u64, StatesError> {
+        let value = self.count(count, scope, field)?;
+        let seconds = value.as_u64().filter(|n| *n >= 1);
+        if let Some(seconds) = seconds {
+            return Ok(seconds);
+        }
+        Err(match count {
+            Count::Path(path) => scope.runtime(format!(
+                "The {field}Path field refers to value \"{}\" which is not a positive integer: {}",
+                display_raw(&value),
+                path.as_str()
+            )),
+            Count::Expr(_) => scope.evaluation_failed(
+                field,
+                format!(
+                    "The value of the field '{field}' must be a positive integer, but was: {}",
+                    display_raw(&value)
+                ),
+            ),
+            // The validator refuses any other literal.
+            Count::Literal(_) => scope.runtime(format!("{field} must be a positive integer.")),
+        })
     }
 
     /// Resolves a `…Seconds` / `…SecondsPath` count to a positive integer.

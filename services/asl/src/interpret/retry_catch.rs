@@ -3,7 +3,7 @@
 
 use super::compile::{Catcher, Jitter, Kind, State};
 use super::run::{failure_details, Links, Run, StateContext, Step};
-use super::scope::{apply_assign, Scope, Vars};
+use super::scope::{Scope, Vars};
 use crate::error::{ErrorName, StatesError};
 use crate::history::HistoryEventType as Event;
 use serde_json::Value;
@@ -164,7 +164,7 @@ impl<'a> Run<'a> {
                 state: context,
             };
             let values = scope.build(assign)?;
-            apply_assign(vars, values);
+            self.apply_assign(vars, values, context)?;
         }
         let output =
             self.apply_result_path(&catcher.result_path, Cow::Owned(raw), error_output, context)?;

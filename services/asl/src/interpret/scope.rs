@@ -343,15 +343,35 @@ impl<'a> Run<'a> {
         vars: &mut Vars,
         context: &StateContext<'_>,
     ) -> Result<(), StatesError> {
-        if let Some(assign) = &state.assign {
-            let values = Scope {
-                run: self,
-                input,
-                vars,
-                state: context,
-            }
-            .build(assign)?;
-            apply_assign(vars, values);
+        self.assign_with(state, None, input, vars, context)
+    }
+
+    /// `assign`, and then a matched Choice Rule's own `Assign`: both are computed from the
+    /// variables as they were before this state, the rule's set last.
+    pub(crate) fn assign_with(
+        &self,
+        state: &State,
+        rule: Option<&Template>,
+        input: &Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<(), StatesError> {
+        if state.assign.is_none() && rule.is_none() {
+            return Ok(());
+        }
+        let scope = Scope {
+            run: self,
+            input,
+            vars,
+            state: context,
+        };
+        let values = [state.assign.as_ref(), rule]
+            .into_iter()
+            .flatten()
+            .map(|t| scope.build(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        for values in values {
+            self.apply_assign(vars, values, context)?;
         }
         Ok(())
     }

@@ -117,6 +117,11 @@ impl PartialEq for Function {
 }
 
 /// The one table of intrinsics, in the AWS page's order.
+/// The name of every intrinsic function, for hints.
+pub(crate) fn function_names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS.iter().map(|f| f.name)
+}
+
 const FUNCTIONS: &[Function] = &[
     Function {
         name: "States.Format",

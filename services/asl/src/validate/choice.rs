@@ -216,7 +216,14 @@ impl Validator {
                         operators.push(op);
                         self.operand(value, &field_ptr, op, *operand);
                     }
-                    _ => self.unsupported(ptr, key),
+                    _ => self.unsupported_among(
+                        ptr,
+                        key,
+                        OPERATORS
+                            .iter()
+                            .map(|(op, _)| *op)
+                            .chain(["Variable", "And", "Or", "Not", "Next", "Comment", "Assign"]),
+                    ),
                 },
             }
         }

@@ -75,6 +75,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
                     code,
                     message,
                     location: pointer.clone(),
+                    hint: None,
                 });
             }
             members.next_value_seed(Walk {

@@ -1,7 +1,9 @@
 //! Values inside fields: paths and reference paths, intrinsic calls, payload templates,
 //! JSONata expressions and `Assign`, integer fields and mutually exclusive pairs.
 
-use super::{child, DiagnosticCode, Severity, Validator, MAX_STATE_NAME, MAX_VALUE_DEPTH};
+use super::{
+    child, closest, quoted, DiagnosticCode, Severity, Validator, MAX_STATE_NAME, MAX_VALUE_DEPTH,
+};
 use crate::intrinsics::{looks_like_call, Call};
 use crate::model::definition::{Field, NullablePath};
 use crate::model::QueryLanguage;
@@ -21,11 +23,31 @@ pub(crate) const JSONATA_SCALAR_FIELDS: [&str; 9] = [
     "ToleratedFailurePercentage",
 ];
 
+/// The text of a `{% %}` expression, trimmed; `None` for anything else.
+pub(crate) fn expression_text(text: &str) -> Option<&str> {
+    let t = text.trim();
+    Some(t.strip_prefix("{%")?.strip_suffix("%}")?.trim())
+}
+
 pub(crate) fn is_jsonata_expr(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
         let t = s.trim();
         t.starts_with("{%") && t.ends_with("%}")
     })
+}
+
+/// The hint for an intrinsic call that does not parse: an unknown function is named as such.
+fn call_hint(text: &str, why: &str) -> String {
+    let name = text.split('(').next().unwrap_or(text).trim();
+    if why.starts_with("unknown intrinsic function") {
+        let mut hint = format!("'{name}' is not an intrinsic function");
+        if let Some(near) = closest(name, crate::intrinsics::function_names()) {
+            hint.push_str(&format!("; did you mean '{near}'?"));
+        }
+        hint
+    } else {
+        format!("'{text}' is not a valid intrinsic function call: {why}")
+    }
 }
 
 pub(crate) fn int_value(v: &Value) -> Option<i64> {
@@ -79,6 +101,7 @@ impl Validator {
                 &child(ptr, field),
                 format!("The value for the field '{field}' must be {what}"),
             );
+            self.hint(format!("{} is not {what}", quoted(v)));
         }
     }
 
@@ -113,12 +136,19 @@ impl Validator {
 
     /// A path's text (`None`: the value is not a string).
     pub(crate) fn path_text(&mut self, text: Option<&str>, ptr: &str, field: &str) {
-        if text.is_none_or(|text| Path::parse(text).is_err()) {
-            self.schema(
-                ptr,
-                format!("The value for the field '{field}' must be a valid JSONPath"),
-            );
-        }
+        let error = match text.map(Path::parse) {
+            Some(Ok(_)) => return,
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
+        self.schema(
+            ptr,
+            format!("The value for the field '{field}' must be a valid JSONPath"),
+        );
+        self.hint(match error {
+            Some(e) => format!("'{}' is not a valid JSONPath: {}", e.text, e.reason),
+            None => "the value is not a string".into(),
+        });
     }
 
     /// `ResultPath` of the object at `at`.
@@ -152,17 +182,22 @@ impl Validator {
     }
 
     fn path_or_call_text(&mut self, text: Option<&str>, ptr: &str, field: &str) {
-        let ok = match text {
-            Some(s) if looks_like_call(s) => Call::parse(s).is_ok(),
-            Some(s) => Path::parse(s).is_ok(),
-            None => false,
+        let hint = match text {
+            Some(s) if looks_like_call(s) => match Call::parse(s) {
+                Ok(_) => return,
+                Err(e) => call_hint(s, &e.message),
+            },
+            Some(s) => match Path::parse(s) {
+                Ok(_) => return,
+                Err(e) => format!("'{s}' is not a valid JSONPath: {}", e.reason),
+            },
+            None => "the value is not a string".into(),
         };
-        if !ok {
-            self.schema(
-                ptr,
-                format!("The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call"),
-            );
-        }
+        self.schema(
+            ptr,
+            format!("The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call"),
+        );
+        self.hint(hint);
     }
 
     /// A JSONPath payload template: every `.$` key holds a path or an intrinsic call.

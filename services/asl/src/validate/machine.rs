@@ -123,6 +123,7 @@ impl Validator {
                     &child(ptr, "StartAt"),
                     format!("Missing 'StartAt' target: {start}"),
                 );
+                self.hint(target_hint(start, &names));
             }
         }
 
@@ -209,9 +210,32 @@ impl Validator {
                         &child(at, field),
                         format!("Missing '{field}' target: {name}"),
                     );
+                    self.hint(target_hint(name, scope));
                 }
                 out.push(name);
             }
         }
     }
+}
+
+/// The hint for a transition to no state: the nearest name in its scope, or the names there.
+/// (A state of an enclosing or a sibling scope cannot be the target either.)
+fn target_hint(name: &str, scope: &Names) -> String {
+    if let Some(near) = super::closest(name, scope.iter().copied()) {
+        return format!("no state here is named '{name}'; did you mean '{near}'?");
+    }
+    let mut names: Vec<&str> = scope.iter().copied().collect();
+    names.sort_unstable();
+    const SHOWN: usize = 10;
+    let more = names.len().saturating_sub(SHOWN);
+    names.truncate(SHOWN);
+    let mut listed = names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        listed.push_str(&format!(" and {more} more"));
+    }
+    format!("no state here is named '{name}'; the states here are {listed}")
 }

@@ -136,6 +136,10 @@ pub struct Diagnostic {
     /// A JSON pointer into the definition (`/` for the root, `/States/A/Next`); empty when AWS
     /// gives no location (a definition that is not a JSON object).
     pub location: String,
+    /// Ours, not AWS's: the offending value, named where AWS's `message` does not name it
+    /// (`'Teleport' is not a state type`). Never part of an API answer or of `Display`;
+    /// `quickstep validate` prints it on a line of its own.
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -168,7 +172,36 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
 
 /// Checks a definition for the given machine type.
 pub fn validate_for(definition: &Value, machine_type: MachineType) -> Vec<Diagnostic> {
-    validate_model(StateMachine::read(definition).as_ref(), machine_type)
+    let mut diagnostics = validate_model(StateMachine::read(definition).as_ref(), machine_type);
+    value_hints(definition, &mut diagnostics);
+    diagnostics
+}
+
+/// The hint of last resort: where a diagnostic points at a scalar that neither its message nor
+/// a more specific hint names, the hint quotes it (`the value here is 'INLIN'`).
+fn value_hints(definition: &Value, diagnostics: &mut [Diagnostic]) {
+    /// Longer values are cut: a hint is one line.
+    const SHOWN_CHARS: usize = 120;
+    for d in diagnostics.iter_mut().filter(|d| d.hint.is_none()) {
+        let Some(value) = definition.pointer(&d.location) else {
+            continue;
+        };
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(_) | Value::Bool(_) | Value::Null => value.to_string(),
+            Value::Array(_) | Value::Object(_) => continue,
+        };
+        // A JSONata expression is named by its text between `{%` and `%}`.
+        let named = fields::expression_text(&text).unwrap_or(&text);
+        if names(&d.message, named) {
+            continue;
+        }
+        let mut shown = quoted(value);
+        if shown.chars().count() > SHOWN_CHARS {
+            shown = shown.chars().take(SHOWN_CHARS).collect::<String>() + "…";
+        }
+        d.hint = Some(format!("the value here is {shown}"));
+    }
 }
 
 /// Checks a definition already read into the model (`None`: it is not a JSON object).
@@ -210,6 +243,7 @@ pub fn validate_text_for(text: &str, machine_type: MachineType) -> Vec<Diagnosti
             code: DiagnosticCode::SchemaValidationFailed,
             message: "Definition must be a valid JSON object".into(),
             location: String::new(),
+            hint: None,
         }];
     }
     match serde_json::from_str::<Value>(text) {
@@ -218,6 +252,7 @@ pub fn validate_text_for(text: &str, machine_type: MachineType) -> Vec<Diagnosti
             code: DiagnosticCode::InvalidJsonDescription,
             message: e.to_string(),
             location: String::new(),
+            hint: None,
         }],
         Ok(value) => {
             let mut diags = duplicate_keys(text);
@@ -298,7 +333,15 @@ impl Validator {
             code,
             message,
             location: shown(ptr),
+            hint: None,
         });
+    }
+
+    /// Names the offending value under the diagnostic just pushed (see `Diagnostic::hint`).
+    pub(crate) fn hint(&mut self, hint: String) {
+        if let Some(last) = self.diags.last_mut() {
+            last.hint = Some(hint);
+        }
     }
 
     pub(crate) fn error(&mut self, code: DiagnosticCode, ptr: &str, message: String) {
@@ -316,6 +359,21 @@ impl Validator {
         );
     }
 
+    /// `unsupported`, with a hint naming the closest of the `known` fields, if one is close.
+    pub(crate) fn unsupported_among<'k>(
+        &mut self,
+        ptr: &str,
+        field: &str,
+        known: impl IntoIterator<Item = &'k str>,
+    ) {
+        self.unsupported(ptr, field);
+        if let Some(near) = closest(field, known) {
+            self.hint(format!(
+                "'{field}' is not a field here; did you mean '{near}'?"
+            ));
+        }
+    }
+
     pub(crate) fn required(&mut self, ptr: &str, missing: &[&str]) {
         if !missing.is_empty() {
             self.schema(
@@ -324,4 +382,57 @@ impl Validator {
             );
         }
     }
+}
+
+/// A value as a hint quotes it: a string in single quotes, anything else as JSON.
+pub(crate) fn quoted(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// The candidate nearest to `word` (case-insensitive edit distance at most 2, and less
+/// than half its length), for "did you mean" hints.
+pub(crate) fn closest<'k>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'k str>,
+) -> Option<&'k str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= 2 && *d * 2 < word.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Whether `message` names `value` as a whole word (`INLIN` is not named by `INLINE`).
+fn names(message: &str, value: &str) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    message.match_indices(value).any(|(at, _)| {
+        !word(message[..at].chars().next_back())
+            && !word(message[at + value.len()..].chars().next())
+    })
 }

@@ -3,7 +3,9 @@
 
 use super::fields::{int_value, is_jsonata_expr, JSONATA_SCALAR_FIELDS};
 use super::machine::Names;
-use super::{child, is_rfc3339, DiagnosticCode, MachineType, Severity, StateInfo, Validator};
+use super::{
+    child, closest, is_rfc3339, quoted, DiagnosticCode, MachineType, Severity, StateInfo, Validator,
+};
 use crate::model::definition::{
     Catcher, Fail, Field, Kind, MapState, Parallel, Pass, ProcessorConfig, Retrier, State, Task,
     Wait,
@@ -55,7 +57,7 @@ impl Validator {
                 return info;
             }
             Field::Ok(kind) => kind,
-            Field::Wrong(_) => {
+            Field::Wrong(value) => {
                 self.schema(
                     &child(ptr, "Type"),
                     format!(
@@ -63,6 +65,14 @@ impl Validator {
                         StateType::ALL.map(StateType::as_str).join(", ")
                     ),
                 );
+                let mut hint = format!("{} is not a state type", quoted(value));
+                if let Some(near) = value
+                    .as_str()
+                    .and_then(|t| closest(t, StateType::ALL.map(StateType::as_str)))
+                {
+                    hint.push_str(&format!("; did you mean '{near}'?"));
+                }
+                self.hint(hint);
                 return info;
             }
         };
@@ -77,7 +87,11 @@ impl Validator {
                 .find(|(f, _)| *f == key)
                 .map(|(_, l)| *l);
             match (lang, ql) {
-                (None, _) => self.unsupported(ptr, key),
+                (None, _) => self.unsupported_among(
+                    ptr,
+                    key,
+                    COMMON_FIELDS.iter().chain(fields).map(|(f, _)| *f),
+                ),
                 (Some(Lang::JsonPath), QueryLanguage::Jsonata) => self.schema(
                     ptr,
                     format!("The field '{key}' is not supported when 'QueryLanguage' is 'JSONata'"),
@@ -360,6 +374,10 @@ impl Validator {
                     &child(ptr, "Seconds"),
                     "The value for the field 'Seconds' must be a non-negative integer".into(),
                 );
+                self.hint(format!(
+                    "{} is not an integer from 0 to 99999999",
+                    quoted(seconds)
+                ));
             }
         }
         if let Some(ts) = &wait.timestamp {

@@ -254,3 +254,71 @@ const MTT: &str = "MISSING_TRANSITION_TARGET";
         let _ = validate_text(t);
     }
 }
+
+// ---- Hints: the offending value, where AWS's message does not name it. ----
+
+fn hints(definition: serde_json::Value) -> Vec<(String, Option<String>)> {
+    validate(&definition).into_iter().map(|d| (d.message, d.hint)).collect()
+}
+
+#[test]
+fn hints_name_what_aws_messages_do_not() {
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Teleport", "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("'Teleport' is not a state type"));
+    // The message is AWS's, untouched.
+    assert_eq!(found[0].0, "The value for the field 'Type' must be one of: [Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map]");
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("'States.Nope' is not an intrinsic function"));
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 0, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("0 is not a positive integer"));
+    let found = hints(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "ResultPath": "$.a", "OutputPath": 5, "End": true}}}));
+    assert_eq!(found[0].1.as_deref(), Some("the value is not a string"));
+}
+
+#[test]
+fn hints_are_not_in_the_display_form() {
+    let diagnostics = validate(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Teleport", "End": true}}}));
+    assert!(diagnostics[0].hint.is_some());
+    assert!(!diagnostics[0].to_string().contains("Teleport"));
+}
+
+#[test]
+fn closest_suggests_only_near_names() {
+    use super::closest;
+    assert_eq!(closest("Pas", ["Pass", "Task"]), Some("Pass"));
+    assert_eq!(closest("pass", ["Pass", "Task"]), Some("Pass"));
+    assert_eq!(closest("Colour", ["Comment", "Type"]), None);
+    // A short word is not "near" everything of its length.
+    assert_eq!(closest("Ab", ["Cd"]), None);
+    assert_eq!(closest("Pass", ["Pass"]), None);
+}
+
+#[test]
+fn other_diagnostics_quote_the_scalar_they_point_at() {
+    let found = validate(&json!({"QueryLanguage": "JsonPath", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "ResultPath": "$x", "Comment": 5, "End": true}}}));
+    let hint = |field: &str| {
+        found.iter().find(|d| d.location.ends_with(field)).and_then(|d| d.hint.clone())
+    };
+    assert_eq!(hint("/QueryLanguage").as_deref(), Some("the value here is 'JsonPath'"));
+    assert_eq!(hint("/ResultPath").as_deref(), Some("the value here is '$x'"));
+    assert_eq!(hint("/Comment").as_deref(), Some("the value here is 5"));
+    // A value that is part of a word of the message is not named by it.
+    let found = validate(&json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLIN"}, "StartAt": "P",
+                          "States": {"P": {"Type": "Pass", "End": true}}}}}}));
+    assert_eq!(found[0].hint.as_deref(), Some("the value here is 'INLIN'"), "{found:?}");
+    // An invalid JSONata expression's message quotes its text already.
+    let found = validate(&json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": "{% $states.input. %}", "End": true}}}));
+    assert!(found.iter().all(|d| d.hint.is_none()), "{found:?}");
+    // A message that names the value already gets no hint.
+    let found = validate(&json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:lambda:nowhere", "End": true}}}));
+    assert!(found.iter().all(|d| d.hint.is_none()), "{found:?}");
+}

@@ -1,4 +1,5 @@
-//! `quickstep validate`: AWS-style diagnostics of a definition (code, message, location).
+//! `quickstep validate`: AWS-style diagnostics of a definition (code, message, location),
+//! each followed by a `  hint:` line naming the offending value where AWS's message does not.
 
 use crate::cli::Failure;
 use anyhow::Context as _;
@@ -35,6 +36,11 @@ pub fn run(flags: ValidateFlags) -> Result<ExitCode, Failure> {
     let diagnostics = validate::validate_text_for(&text, machine_type);
     for diagnostic in &diagnostics {
         println!("{} {diagnostic}", diagnostic.severity);
+        // AWS's message stays as AWS words it; where it does not name the offending value,
+        // the validator's hint does, on a line of its own.
+        if let Some(hint) = &diagnostic.hint {
+            println!("  hint: {hint}");
+        }
     }
     if validate::has_errors(&diagnostics) {
         return Ok(ExitCode::from(1));

@@ -140,7 +140,8 @@ pub(crate) enum Kind {
     },
     Task(Task),
     Choice {
-        rules: Vec<(Rule, StateId)>,
+        /// Each rule, its `Next`, and (JSONPath) the `Assign` it applies when it matches.
+        rules: Vec<(Rule, StateId, Option<Template>)>,
         default: Option<StateId>,
     },
     Wait(Wait),
@@ -245,6 +246,7 @@ impl Machine {
                 code: DiagnosticCode::SchemaValidationFailed,
                 message: e.message,
                 location: e.location,
+                hint: None,
             }],
         })
     }
@@ -507,12 +509,25 @@ fn compile_kind(
                         Field::Ok(rule) if rule.next.is_present() => rule,
                         _ => return Err(error(&at, "a choice rule needs 'Next'")),
                     };
-                    let compiled = if ctx.jsonata {
-                        compile_condition(rule, &at)?
+                    // AWS (Choice workflow state): a matched Choice Rule's `Assign` sets
+                    // variables, in JSONPath as in JSONata (where `Condition` holds it).
+                    let (compiled, assign) = if ctx.jsonata {
+                        (compile_condition(rule, &at)?, None)
                     } else {
-                        compile_rule_object(rule, &at, 0)?
+                        let rule_ctx = Ctx {
+                            at: &at,
+                            jsonata: false,
+                        };
+                        (
+                            compile_rule_object(rule, &at, 0)?,
+                            rule_ctx.template("Assign", rule.assign)?,
+                        )
                     };
-                    Ok((compiled, target(ids, &rule.next, &format!("{at}/Next"))?))
+                    Ok((
+                        compiled,
+                        target(ids, &rule.next, &format!("{at}/Next"))?,
+                        assign,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let default = match &choice.default {

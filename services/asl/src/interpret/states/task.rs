@@ -36,12 +36,12 @@ impl<'a> Run<'a> {
         let timeout = task
             .timeout
             .as_ref()
-            .map(|c| self.count(c, &scope, "TimeoutSeconds"))
+            .map(|c| self.task_seconds(c, &scope, "TimeoutSeconds"))
             .transpose()?;
         let heartbeat = task
             .heartbeat
             .as_ref()
-            .map(|c| self.count(c, &scope, "HeartbeatSeconds"))
+            .map(|c| self.task_seconds(c, &scope, "HeartbeatSeconds"))
             .transpose()?;
         // AWS (Handling errors, States.DataLimitExceeded): also reported when "the input of
         // a state is larger than the payload size quota after Parameters processing".
@@ -87,10 +87,10 @@ impl<'a> Run<'a> {
                 details.insert("region".into(), region(&self.info.execution_arn).into());
                 details.insert("parameters".into(), input.clone());
             }
-            if let Some(seconds) = timeout.as_ref().and_then(Value::as_u64) {
+            if let Some(seconds) = timeout {
                 details.insert("timeoutInSeconds".into(), seconds.into());
             }
-            if let (false, Some(seconds)) = (lambda, heartbeat.as_ref().and_then(Value::as_u64)) {
+            if let (false, Some(seconds)) = (lambda, heartbeat) {
                 details.insert("heartbeatInSeconds".into(), seconds.into());
             }
             about(details)
@@ -99,7 +99,7 @@ impl<'a> Run<'a> {
             true => json!({}),
             false => about(Map::new()),
         });
-        let heartbeat_seconds = heartbeat.as_ref().and_then(Value::as_u64);
+        let heartbeat_seconds = heartbeat;
         let clock = self.services.clock;
         let signs_of_life = Heartbeat::starting_at(clock.now_ms());
         let request = TaskRequest {
@@ -115,9 +115,9 @@ impl<'a> Run<'a> {
         let span = spans::task(&task.resource, state);
         let call = spans::within(&span, || self.services.tasks.invoke(request));
         // AWS reports both limits with an empty cause (conformance: test_invoke_timeout).
-        let timeout = match timeout.as_ref().and_then(Value::as_f64) {
+        let timeout = match timeout {
             Some(seconds) => clock
-                .sleep(Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
+                .sleep(Duration::from_secs(seconds))
                 .map(|_| StatesError::new(ErrorName::Timeout, ""))
                 .boxed(),
             None => future::pending().boxed(),

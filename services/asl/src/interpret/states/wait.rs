@@ -2,7 +2,7 @@
 //! expressions, with AWS's messages for values out of range.
 
 use super::super::compile::Wait;
-use super::super::data_flow::display_raw;
+use super::super::data_flow::{display_raw, MAX_SECONDS};
 use super::super::run::Run;
 use super::super::scope::Scope;
 use crate::error::StatesError;
@@ -30,23 +30,39 @@ impl<'a> Run<'a> {
                         path.as_str()
                     ))
                 })?;
+                // AWS's messages (as LocalStack records them): a negative count fails the
+                // execution, it does not mean "no wait".
                 match value.as_u64() {
                     Some(seconds) => Ok(Duration::from_secs(seconds)),
-                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
+                    None if value.as_i64().is_some() => Err(scope.runtime(format!(
+                        "The SecondsPath parameter references a negative value: {} == {}",
+                        path.as_str(),
+                        value
+                    ))),
+                    // The value as the TimestampPath message shows it: a string's text.
                     None => Err(scope.runtime(format!(
                         "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
                         path.as_str(),
-                        value
+                        display_raw(&value)
                     ))),
                 }
             }
             Wait::Timestamp(text) => Ok(until(timestamp::parse(text).unwrap_or(0))),
             Wait::SecondsExpr(expr) => scope.jsonata(None, None, |s| {
                 let value = s.value(expr, "Seconds")?;
+                // AWS (Wait workflow state): the expression "must evaluate to an integer in
+                // the stated range", 0 to 99999999.
                 match value.as_u64() {
-                    Some(seconds) => Ok(Duration::from_secs(seconds)),
-                    None if value.as_i64().is_some() => Ok(Duration::ZERO),
-                    None => Err(s.unexpected(expr, "Seconds", "integer", &value)),
+                    Some(seconds) if seconds <= MAX_SECONDS => Ok(Duration::from_secs(seconds)),
+                    None if value.as_i64().is_none() => {
+                        Err(s.unexpected(expr, "Seconds", "integer", &value))
+                    }
+                    _ => Err(scope.evaluation_failed(
+                        "Seconds",
+                        format!(
+                            "The value of the field 'Seconds' must be an integer from 0 to {MAX_SECONDS}, but was: {value}"
+                        ),
+                    )),
                 }
             }),
             Wait::TimestampExpr(expr) => scope.jsonata(None, None, |s| {
