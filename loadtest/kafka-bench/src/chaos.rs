@@ -5,8 +5,8 @@
 //! time until the run was back to normal. Pure: no Kafka, no clock.
 //!
 //! "Normal" at time t: every execution sent before t − threshold has its first result by
-//! t, where the threshold is twice the p99 latency of the executions sent before the first
-//! fault (at least that p99 + 1 s). A fault has recovered at the moment after its end from
+//! t, where the threshold is twice the p99 latency of the executions sent in the later half
+//! of the time before the first fault (at least that p99 + 1 s). A fault has recovered at the moment after its end from
 //! which the run stays normal until the next fault begins (checked every 100 ms); its time
 //! to recover is that moment − its start. A backlog that lasts into the next fault counts
 //! until it clears (marked +). A lost execution never lets a later moment be normal.
@@ -80,6 +80,9 @@ pub(crate) struct Check {
     pub baseline_p99_ms: Option<i64>,
     pub threshold_ms: i64,
     pub recoveries: Vec<Recovery>,
+    /// Per 10 s of send time from the first send: (executions, p50, p99, max latency ms;
+    /// None when none of them has a result).
+    pub timeline: Vec<(u64, Option<(i64, i64, i64)>)>,
 }
 
 impl Check {
@@ -146,10 +149,16 @@ impl Check {
             running = running.max(*answer);
             answered_by.push(running);
         }
-        let first_fault = faults.first().map(|f| f.start_ms).unwrap_or(i64::MAX);
+        // The baseline: the later half of the time before the first fault (the first half
+        // has the workers' start-up in it), or the whole run without faults.
+        let first_sent = by_sent.first().map_or(0, |(sent, _)| *sent);
+        let (from, until) = match faults.first() {
+            Some(f) => (first_sent + (f.start_ms - first_sent) / 2, f.start_ms),
+            None => (i64::MIN, i64::MAX),
+        };
         let mut baseline: Vec<i64> = by_sent
             .iter()
-            .filter(|(sent, answer)| *sent < first_fault && *answer != i64::MAX)
+            .filter(|(sent, answer)| (from..until).contains(sent) && *answer != i64::MAX)
             .map(|(sent, answer)| answer - sent)
             .collect();
         baseline.sort_unstable();
@@ -207,7 +216,33 @@ impl Check {
                 }
             })
             .collect();
+        let mut buckets: Vec<Vec<i64>> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        for (sent, answer) in &by_sent {
+            let bucket = ((sent - first_sent) / 10_000) as usize;
+            if buckets.len() <= bucket {
+                buckets.resize(bucket + 1, Vec::new());
+                counts.resize(bucket + 1, 0);
+            }
+            counts[bucket] += 1;
+            if *answer != i64::MAX {
+                buckets[bucket].push(answer - sent);
+            }
+        }
+        let timeline = buckets
+            .iter_mut()
+            .zip(counts)
+            .map(|(latencies, count)| {
+                latencies.sort_unstable();
+                let p = |q| percentile(latencies, q);
+                (
+                    count,
+                    p(0.5).zip(p(0.99)).zip(p(1.0)).map(|((a, b), c)| (a, b, c)),
+                )
+            })
+            .collect();
         Check {
+            timeline,
             executions: sent_ms.len() as u64,
             results,
             lost,
@@ -228,10 +263,26 @@ impl Check {
     }
 
     pub(crate) fn lines(&self, run_start_ms: i64) -> Vec<String> {
-        let mut lines = Vec::new();
+        let mut lines = vec!["latency by send time (s: executions p50/p99/max ms)".to_owned()];
+        for row in self.timeline.chunks(3).enumerate().map(|(i, chunk)| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(j, (count, latency))| {
+                    let at = (i * 3 + j) * 10;
+                    match latency {
+                        Some((p50, p99, max)) => format!("{at:>4}: {count:>6} {p50}/{p99}/{max}"),
+                        None => format!("{at:>4}: {count:>6} -"),
+                    }
+                })
+                .map(|cell| format!("{cell:<36}"))
+                .collect::<String>()
+        }) {
+            lines.push(format!("  {}", row.trim_end()));
+        }
         if !self.recoveries.is_empty() {
             lines.push(format!(
-                "normal        every execution answered within {} ms (2 × p99 {} ms of the executions sent before the first fault)",
+                "normal        every execution answered within {} ms (2 × p99 {} ms of the executions sent in the later half of the time before the first fault)",
                 self.threshold_ms,
                 self.baseline_p99_ms.map_or("-".into(), |p| p.to_string())
             ));
@@ -316,6 +367,10 @@ impl Check {
             "not_succeeded": self.not_succeeded,
             "baseline_p99_ms": self.baseline_p99_ms,
             "threshold_ms": self.threshold_ms,
+            "timeline": self.timeline.iter().map(|(count, l)| json!({
+                "executions": count,
+                "p50": l.map(|l| l.0), "p99": l.map(|l| l.1), "max": l.map(|l| l.2),
+            })).collect::<Vec<_>>(),
             "faults": self.recoveries.iter().map(|r| json!({
                 "name": r.fault.name,
                 "start_ms": r.fault.start_ms,
@@ -376,6 +431,8 @@ mod tests {
         assert_eq!(check.baseline_p99_ms, Some(500));
         assert_eq!(check.threshold_ms, 1500);
         assert!(check.lines(0).iter().any(|l| l.contains("PASS")));
+        // Sent over 9.9 s: one 10-second bucket.
+        assert_eq!(check.timeline, vec![(100, Some((500, 500, 500)))]);
     }
 
     #[test]
@@ -426,7 +483,7 @@ mod tests {
             name: "stop".into(),
         };
         let check = Check::new(&sent, &seen, std::slice::from_ref(&fault));
-        // Baseline: sent before 5,000 → includes the slow 4,000–4,900 (latency up to 3 s),
+        // Baseline: sent 2,500–4,900 → includes the slow 4,000–4,900 (latency up to 3 s),
         // p99 = 3,000 → threshold 6,000.
         assert_eq!(check.baseline_p99_ms, Some(3000));
         assert_eq!(check.threshold_ms, 6000);
