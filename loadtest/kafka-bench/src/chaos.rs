@@ -82,8 +82,11 @@ pub(crate) struct Check {
     pub recoveries: Vec<Recovery>,
     /// Per 10 s of send time from the first send: (executions, p50, p99, max latency ms;
     /// None when none of them has a result).
-    pub timeline: Vec<(u64, Option<(i64, i64, i64)>)>,
+    pub timeline: Vec<Bucket>,
 }
+
+/// Executions sent in 10 s, and their p50, p99 and max latency (ms) if any has a result.
+pub(crate) type Bucket = (u64, Option<(i64, i64, i64)>);
 
 impl Check {
     pub(crate) fn new(sent_ms: &HashMap<u64, i64>, seen: &[Seen], faults: &[Fault]) -> Check {
