@@ -5,8 +5,8 @@
 //! time until the run was back to normal. Pure: no Kafka, no clock.
 //!
 //! "Normal" at time t: every execution sent before t − threshold has its first result by
-//! t, where the threshold is twice the p99 latency of the executions sent in the later half
-//! of the time before the first fault (at least that p99 + 1 s). A fault has recovered at the moment after its end from
+//! t, where the threshold is twice the p99 latency of the executions sent and answered in
+//! the later half of the time before the first fault (at least that p99 + 1 s). A fault has recovered at the moment after its end from
 //! which the run stays normal until the next fault begins (checked every 100 ms); its time
 //! to recover is that moment − its start. A backlog that lasts into the next fault counts
 //! until it clears (marked +). A lost execution never lets a later moment be normal.
@@ -152,8 +152,9 @@ impl Check {
             running = running.max(*answer);
             answered_by.push(running);
         }
-        // The baseline: the later half of the time before the first fault (the first half
-        // has the workers' start-up in it), or the whole run without faults.
+        // The baseline: executions sent and answered in the later half of the time before
+        // the first fault (the first half has the workers' start-up in it; one answered
+        // after it began was slowed by it), or the whole run without faults.
         let first_sent = by_sent.first().map_or(0, |(sent, _)| *sent);
         let (from, until) = match faults.first() {
             Some(f) => (first_sent + (f.start_ms - first_sent) / 2, f.start_ms),
@@ -161,7 +162,7 @@ impl Check {
         };
         let mut baseline: Vec<i64> = by_sent
             .iter()
-            .filter(|(sent, answer)| (from..until).contains(sent) && *answer != i64::MAX)
+            .filter(|(sent, answer)| (from..until).contains(sent) && *answer < until)
             .map(|(sent, answer)| answer - sent)
             .collect();
         baseline.sort_unstable();
@@ -285,7 +286,7 @@ impl Check {
         }
         if !self.recoveries.is_empty() {
             lines.push(format!(
-                "normal        every execution answered within {} ms (2 × p99 {} ms of the executions sent in the later half of the time before the first fault)",
+                "normal        every execution answered within {} ms (2 × p99 {} ms of the executions sent and answered in the later half of the time before the first fault)",
                 self.threshold_ms,
                 self.baseline_p99_ms.map_or("-".into(), |p| p.to_string())
             ));
@@ -486,14 +487,14 @@ mod tests {
             name: "stop".into(),
         };
         let check = Check::new(&sent, &seen, std::slice::from_ref(&fault));
-        // Baseline: sent 2,500–4,900 → includes the slow 4,000–4,900 (latency up to 3 s),
-        // p99 = 3,000 → threshold 6,000.
-        assert_eq!(check.baseline_p99_ms, Some(3000));
-        assert_eq!(check.threshold_ms, 6000);
+        // Baseline: sent 2,500–4,900 and answered before the fault: the slow 4,000–4,900
+        // (answered at 7,000) are not in it; p99 500 → threshold 1,500.
+        assert_eq!(check.baseline_p99_ms, Some(500));
+        assert_eq!(check.threshold_ms, 1500);
         let r = &check.recoveries[0];
-        // At t ≥ 5,200: sent before t − 6,000 — nothing until t = 6,000 — all answered
-        // by t; at t = 5,200 nothing is older than the threshold yet: normal at once.
-        assert_eq!(r.recovered_ms, Some(200));
+        // The 4,000 ms record is 1.5 s old at 5,500 and answered at 7,000: abnormal until
+        // then, so recovered 2 s after the fault began.
+        assert_eq!(r.recovered_ms, Some(2000));
         assert_eq!(r.worst_latency_ms, 3000);
 
         // With a tight baseline (the fault later), the backlog shows.
