@@ -9,18 +9,45 @@ QS_RUN="${QUICKSTEP_RUN_DIR:-$QS_CACHE/run}"
 
 KAFKA_VERSION="${QUICKSTEP_KAFKA_VERSION:-4.4.0}"
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT="${QUICKSTEP_KAFKA_PORT:-9092}"
-KAFKA_CONTROLLER_PORT="${QUICKSTEP_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+# Node 0's ports; node i of a cluster (up --brokers N) listens on base + i.
+KAFKA_BASE_PORT="${QUICKSTEP_KAFKA_PORT:-9092}"
+# How many brokers: what `up --brokers N` last started on this port (remembered in the run
+# directory for down/kafka-restart/kill-kafka), else QUICKSTEP_KAFKA_BROKERS, else 1.
+KAFKA_BROKERS_FILE="$QS_RUN/kafka-$KAFKA_BASE_PORT.brokers"
+if [[ -n "${QUICKSTEP_KAFKA_BROKERS:-}" ]]; then
+  KAFKA_BROKERS="$QUICKSTEP_KAFKA_BROKERS"
+elif [[ -s "$KAFKA_BROKERS_FILE" ]]; then
+  KAFKA_BROKERS="$(cat "$KAFKA_BROKERS_FILE")"
+else
+  KAFKA_BROKERS=1
+fi
+KAFKA_CONTROLLER_BASE_PORT="${QUICKSTEP_KAFKA_CONTROLLER_PORT:-$((KAFKA_BASE_PORT + KAFKA_BROKERS))}"
+# A second listener per broker for clients that reach it through a TCP proxy (the chaos
+# suite's Toxiproxy): node i binds QUICKSTEP_KAFKA_PROXIED_PORT + i and advertises
+# QUICKSTEP_KAFKA_PROXY_PORT + i, where the proxy listens. Unset: no such listener.
+KAFKA_PROXIED_BASE_PORT="${QUICKSTEP_KAFKA_PROXIED_PORT:-}"
+KAFKA_PROXY_BASE_PORT="${QUICKSTEP_KAFKA_PROXY_PORT:-}"
 KAFKA_PARTITIONS="${QUICKSTEP_KAFKA_PARTITIONS:-6}"
 KAFKA_HEAP="${QUICKSTEP_KAFKA_HEAP:-1g}"
-KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 KAFKA_LIBS="$QS_CACHE/kafka-$KAFKA_VERSION/libs"
-# One directory per broker port, so two brokers on different ports can coexist.
-KAFKA_DIR="$QS_RUN/kafka-$KAFKA_PORT"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_LOGS="$KAFKA_DIR/logs"
-KAFKA_CONF="$KAFKA_DIR/server.properties"
-KAFKA_PID="$KAFKA_DIR/kafka.pid"
+
+# kafka_node I: points KAFKA_PORT, KAFKA_DIR, KAFKA_PID… at node I (0 is the first).
+kafka_node() {
+  KAFKA_NODE=$1
+  KAFKA_NODE_ID=$((KAFKA_NODE + 1))
+  KAFKA_PORT=$((KAFKA_BASE_PORT + KAFKA_NODE))
+  KAFKA_CONTROLLER_PORT=$((KAFKA_CONTROLLER_BASE_PORT + KAFKA_NODE))
+  KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
+  # One directory per broker port, so two brokers on different ports can coexist.
+  KAFKA_DIR="$QS_RUN/kafka-$KAFKA_PORT"
+  KAFKA_DATA="$KAFKA_DIR/data"
+  KAFKA_LOGS="$KAFKA_DIR/logs"
+  KAFKA_CONF="$KAFKA_DIR/server.properties"
+  KAFKA_PID="$KAFKA_DIR/kafka.pid"
+}
+kafka_node 0
+# Every node's address, comma-separated: the bootstrap list of a cluster.
+KAFKA_ALL_BOOTSTRAP="$(for ((n = 0; n < KAFKA_BROKERS; n++)); do printf '%s%s:%s' "$([[ $n -gt 0 ]] && echo ,)" "$KAFKA_HOST" $((KAFKA_BASE_PORT + n)); done)"
 
 REDIS_HOST=127.0.0.1
 REDIS_PORT="${QUICKSTEP_REDIS_PORT:-6379}"
@@ -28,6 +55,9 @@ REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT"
 REDIS_DIR="$QS_RUN/redis-$REDIS_PORT"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
+# everysec loses at most the last second of claims on a crash; `always` none (the chaos
+# suite's kill -9 of redis runs with it).
+REDIS_APPENDFSYNC="${QUICKSTEP_REDIS_APPENDFSYNC:-everysec}"
 
 QS_TIMEOUT="${QUICKSTEP_UP_TIMEOUT:-120}"
 QS_STOP_TIMEOUT="${QUICKSTEP_STOP_TIMEOUT:-30}"

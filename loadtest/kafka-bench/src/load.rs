@@ -10,8 +10,10 @@
 //! partition. A duplicate repeats both, so it lands on its original's partition, as a
 //! producer's retry would.
 
+use crate::chaos::{parse_faults, Check};
 use crate::report::{Produced, Report, Seen};
-use crate::{enqueue, producer_config, topics, unique, wait_group, Pending, Proc, Topics};
+use crate::supervise::{Spawn, Workers};
+use crate::{enqueue, producer_config, replicated_topics, unique, wait_group, Pending, Topics};
 use anyhow::{bail, Context as _, Result};
 use futures::StreamExt as _;
 use rand::rngs::SmallRng;
@@ -97,6 +99,39 @@ pub(crate) struct LoadArgs {
     /// Seed of the key and duplicate choices: the same seed and flags, the same scenario.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Share of duplicates that repeat one of the originals that most recently became old
+    /// enough (about --duplicate-delay-ms old): with a Wait in the machine, the first is
+    /// still running when its duplicate arrives. The rest repeat any earlier original.
+    #[arg(long, default_value_t = 0.0)]
+    duplicate_recent_ratio: f64,
+    /// The bootstrap servers the workers use [default: --brokers]; the chaos suite points
+    /// them at its fault proxy while load itself talks to the broker directly.
+    #[arg(long)]
+    worker_brokers: Option<String>,
+    /// Replication factor of the topics load makes (3 on a three-broker cluster).
+    #[arg(long, default_value_t = 1)]
+    replication: i32,
+    /// A file load follows while it runs, one command a line for the workers it started:
+    /// `kill N` (SIGKILL), `stop N` (SIGSTOP), `cont N` (SIGCONT), `term N` (SIGTERM),
+    /// `start N` (start worker N again once it has exited). Workers count from 0.
+    #[arg(long)]
+    control: Option<PathBuf>,
+    /// Write each execution's idempotency key and first send time (epoch ms) to this file,
+    /// one `KEY<TAB>MS` a line.
+    #[arg(long)]
+    sent_file: Option<PathBuf>,
+    /// After the report, check the run: keys lost, keys answered by two different
+    /// executions (split), repeats of one execution, non-SUCCEEDED results, and with
+    /// --faults the time to recover after each fault. Exits non-zero if any key is lost or split.
+    #[arg(long)]
+    check: bool,
+    /// The faults injected during the run, one `START_MS END_MS NAME` a line (epoch ms);
+    /// implies --check.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+    /// Leave the topics load made (their names are printed).
+    #[arg(long)]
+    keep_topics: bool,
 }
 
 /// How record keys are drawn.
@@ -161,12 +196,18 @@ pub(crate) struct Planned {
     pub duplicate: bool,
 }
 
+/// How many of the newest old-enough originals a "recent" duplicate is drawn from: at
+/// 2,000 records/s, those that reached the delay within the last ~0.1 s.
+const RECENT: usize = 256;
+
 /// Decides each record: a new execution, or a duplicate of one sent at least `delay_ms`
 /// earlier. Duplicates keep the run's share at the ratio: until the first originals are old
 /// enough every record is new, then duplicates catch up (back to back) and follow the ratio.
 pub(crate) struct Planner {
     keys: Keys,
     ratio: f64,
+    /// Share of duplicates drawn from the newest `RECENT` old-enough originals.
+    recent: f64,
     delay_ms: i64,
     rng: SmallRng,
     /// Originals not yet old enough to repeat, oldest first: (sent ms, original).
@@ -183,6 +224,7 @@ impl Planner {
         Planner {
             keys,
             ratio,
+            recent: 0.0,
             delay_ms: delay_ms as i64,
             rng: SmallRng::seed_from_u64(seed),
             young: VecDeque::new(),
@@ -191,6 +233,13 @@ impl Planner {
             duplicates: 0,
             executions: 0,
         }
+    }
+
+    /// Draws `share` of the duplicates from the originals that most recently became old
+    /// enough to repeat, so they meet their original still running.
+    pub(crate) fn recent(mut self, share: f64) -> Planner {
+        self.recent = share;
+        self
     }
 
     /// The record to send at `now_ms`.
@@ -205,7 +254,12 @@ impl Planner {
         self.planned += 1;
         let owed = (self.duplicates as f64) < self.ratio * self.planned as f64;
         if owed && !self.old.is_empty() {
-            let original = self.old[self.rng.random_range(0..self.old.len())];
+            let from = if self.recent > 0.0 && self.rng.random_bool(self.recent.clamp(0.0, 1.0)) {
+                self.old.len().saturating_sub(RECENT)
+            } else {
+                0
+            };
+            let original = self.old[self.rng.random_range(from..self.old.len())];
             self.duplicates += 1;
             return Planned {
                 duplicate: true,
@@ -269,7 +323,8 @@ async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Resu
         args.duplicate_ratio,
         args.duplicate_delay_ms,
         args.seed,
-    );
+    )
+    .recent(args.duplicate_recent_ratio);
     let limit = match (args.records, args.duration_s) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
@@ -426,6 +481,7 @@ fn parse_result(result: &serde_json::Value, run: &str, timestamp_ms: i64) -> Opt
         partition: result
             .get("source")
             .map(|source| source["partition"].as_i64().unwrap_or(0)),
+        arn: result["executionArn"].as_str().map(str::to_owned),
     })
 }
 
@@ -444,9 +500,32 @@ fn machine_name(path: &Path) -> Result<String> {
 
 pub(crate) async fn run(args: LoadArgs) -> Result<()> {
     let mut created = Vec::new();
-    let ran = run_scenario(&args, &mut created).await;
-    crate::delete_topics(&args.brokers, &created).await;
+    // SIGINT or SIGTERM ends the run early; its workers die as the runtime drops them.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let ran = tokio::select! {
+        ran = run_scenario(&args, &mut created) => ran,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        _ = terminate.recv() => Err(anyhow::anyhow!("terminated")),
+    };
+    if args.keep_topics {
+        if !created.is_empty() {
+            eprintln!("load: kept topics {}", created.join(" "));
+        }
+    } else {
+        crate::delete_topics(&args.brokers, &created).await;
+    }
     ran
+}
+
+/// Writes each execution's idempotency key and first send time, in execution order.
+fn write_sent(path: &Path, run: &str, produced: &Produced) -> Result<()> {
+    let mut sent: Vec<(&u64, &i64)> = produced.sent_ms.iter().collect();
+    sent.sort_unstable();
+    let mut text = String::with_capacity(sent.len() * 32);
+    for (execution, ms) in sent {
+        text.push_str(&format!("{run}-{execution}\t{ms}\n"));
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The scenario of `run`; the names of the topics it makes go to `created` (never the
@@ -454,6 +533,12 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
 async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> {
     if !(0.0..=1.0).contains(&args.duplicate_ratio) {
         bail!("--duplicate-ratio must be between 0 and 1");
+    }
+    if !(0.0..=1.0).contains(&args.duplicate_recent_ratio) {
+        bail!("--duplicate-recent-ratio must be between 0 and 1");
+    }
+    if args.control.is_some() && args.workers == 0 {
+        bail!("--control needs workers that load starts (--workers above 0)");
     }
     if args.duration_s.is_some() && args.rate == 0 {
         bail!("--duration-s needs --rate above 0");
@@ -490,26 +575,41 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
             group: unique("bench-load"),
         },
         (input, results) => {
-            let mut t = topics(&args.brokers, "load").await?;
+            let mut t = replicated_topics(&args.brokers, "load", args.replication).await?;
             created.extend([t.input.clone(), t.results.clone()]);
             t.input = input.clone().unwrap_or(t.input);
             t.results = results.clone().unwrap_or(t.results);
             t
         }
     };
-    let in_flight = args.max_in_flight.to_string();
-    let mut workers: Vec<Proc> = (0..args.workers)
-        .map(|i| {
-            crate::worker(
-                &args.quickstep,
-                &args.brokers,
+    let spawn: Spawn = {
+        let quickstep = args.quickstep.clone();
+        let brokers = args
+            .worker_brokers
+            .clone()
+            .unwrap_or_else(|| args.brokers.clone());
+        let (scratch, t, idempotency) = (scratch.clone(), t.clone(), idempotency.clone());
+        let in_flight = args.max_in_flight.to_string();
+        let controlled = args.control.is_some();
+        Box::new(move |index, generation| {
+            let name = match generation {
+                0 => format!("worker-{index}"),
+                g => format!("worker-{index}.{g}"),
+            };
+            crate::spawn_worker(
+                &quickstep,
+                &brokers,
                 &scratch,
                 &t,
-                &format!("worker-{i}"),
+                &name,
                 &["--max-in-flight", &in_flight, "--idempotency", &idempotency],
+                controlled,
             )
         })
-        .collect::<Result<_>>()?;
+    };
+    let mut workers = (0..args.workers)
+        .map(|i| spawn(i, 0))
+        .collect::<Result<Vec<_>>>()?;
     if !workers.is_empty() {
         wait_group(
             &args.brokers,
@@ -521,6 +621,9 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         .await
         .with_context(|| format!("worker logs in {}", scratch.display()))?;
     }
+    let (stop, stopped) = watch::channel(false);
+    let supervisor =
+        tokio::spawn(Workers::new(workers, spawn).supervise(args.control.clone(), stopped));
     eprintln!(
         "load: {} → {}, machine {machine}, {} workers, idempotency {idempotency}, rate {}/s, keys {} {}, duplicates {} (≥ {} ms later), payload {} bytes",
         t.input,
@@ -547,15 +650,13 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         produced.records, produced.seconds
     );
     sender.send(Some(produced.sent_ms.len() as u64)).ok();
-    let seen = reader.await??;
-    for worker in &mut workers {
-        if let Ok(Some(status)) = worker.0.try_wait() {
-            eprintln!(
-                "load: a worker exited early ({status}); logs in {}",
-                scratch.display()
-            );
-        }
+    if let Some(path) = &args.sent_file {
+        write_sent(path, &run, &produced)?;
     }
+    let seen = reader.await??;
+    stop.send(true).ok();
+    let workers = supervisor.await?;
+    let worker_events = workers.events.clone();
     drop(workers);
     let report = Report::new(&produced, &seen);
     for line in report.lines() {
@@ -568,9 +669,36 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         "zipf_exponent": args.zipf_exponent, "duplicate_ratio": args.duplicate_ratio,
         "duplicate_delay_ms": args.duplicate_delay_ms, "payload_bytes": args.payload_bytes,
         "machine": machine, "max_in_flight": args.max_in_flight,
+        "duplicate_recent_ratio": args.duplicate_recent_ratio, "replication": args.replication,
     });
+    json["worker_events"] = serde_json::json!(worker_events);
     println!("{json}");
-    std::fs::remove_dir_all(&scratch).ok();
+    let keep_logs = !worker_events.is_empty();
+    let mut passed = true;
+    if args.check || args.faults.is_some() {
+        let faults = match &args.faults {
+            Some(path) => parse_faults(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )?,
+            None => Vec::new(),
+        };
+        let check = Check::new(&produced.sent_ms, &seen, &faults);
+        let first_sent = produced.sent_ms.values().min().copied().unwrap_or(0);
+        for line in check.lines(first_sent) {
+            println!("{line}");
+        }
+        println!("{}", serde_json::json!({ "check": check.json() }));
+        passed = check.passed();
+    }
+    if keep_logs || !passed {
+        eprintln!("load: worker logs kept in {}", scratch.display());
+    } else {
+        std::fs::remove_dir_all(&scratch).ok();
+    }
+    if !passed {
+        bail!("the check failed: keys lost or split");
+    }
     Ok(())
 }
 

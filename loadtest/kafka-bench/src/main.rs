@@ -33,8 +33,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod chaos;
 mod load;
 mod report;
+mod supervise;
 
 const PARTITIONS: i32 = 6;
 
@@ -45,6 +47,8 @@ struct Cli {
     command: Mode,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Mode {
     /// The whole benchmark.
@@ -207,13 +211,13 @@ async fn passthrough(
 
 // ------------------------------------------------------------------ the run
 
-async fn create_topics(brokers: &str, topics: &[&str]) -> Result<()> {
+async fn create_topics(brokers: &str, topics: &[&str], replication: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)))
+        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(replication)))
         .collect();
     admin.create_topics(&new, &AdminOptions::new()).await?;
     Ok(())
@@ -461,6 +465,7 @@ async fn measure(name: &str, brokers: &str, input: &str, results: &str, n: u64) 
     Ok(phase)
 }
 
+#[derive(Clone)]
 struct Topics {
     input: String,
     results: String,
@@ -468,12 +473,17 @@ struct Topics {
 }
 
 async fn topics(brokers: &str, phase: &str) -> Result<Topics> {
+    replicated_topics(brokers, phase, 1).await
+}
+
+/// `topics` with `replication` copies of each partition.
+async fn replicated_topics(brokers: &str, phase: &str, replication: i32) -> Result<Topics> {
     let t = Topics {
         input: unique(&format!("bench-{phase}-start")),
         results: unique(&format!("bench-{phase}-results")),
         group: unique(&format!("bench-{phase}")),
     };
-    create_topics(brokers, &[&t.input, &t.results]).await?;
+    create_topics(brokers, &[&t.input, &t.results], replication).await?;
     Ok(t)
 }
 
@@ -487,8 +497,28 @@ fn worker(
     name: &str,
     extra: &[&str],
 ) -> Result<Proc> {
+    spawn_worker(quickstep, brokers, defs, t, name, extra, false)
+}
+
+/// `worker`; with `own_group` in a process group of its own, so that SIGSTOP on it never
+/// meets an orphaned process group (whose stopped members the kernel sends SIGHUP), and a
+/// terminal's Ctrl-C reaches only kafka-bench, which kills its workers as it ends.
+fn spawn_worker(
+    quickstep: &std::path::Path,
+    brokers: &str,
+    defs: &std::path::Path,
+    t: &Topics,
+    name: &str,
+    extra: &[&str],
+    own_group: bool,
+) -> Result<Proc> {
+    use std::os::unix::process::CommandExt as _;
     let log = std::fs::File::create(defs.join(format!("{}-{name}.log", t.group)))?;
-    let child = Command::new(quickstep)
+    let mut command = Command::new(quickstep);
+    if own_group {
+        command.process_group(0);
+    }
+    let child = command
         .arg("worker")
         .args(["--brokers", brokers, "--group", &t.group])
         .args(["--definitions", &defs.display().to_string()])

@@ -33,6 +33,9 @@ pub(crate) struct Seen {
     pub error: Option<String>,
     /// The start record's partition.
     pub partition: Option<i64>,
+    /// The execution's ARN: one per start record (a redelivered record keeps it), so two
+    /// ARNs for one idempotency key are two executions.
+    pub arn: Option<String>,
 }
 
 /// Latency percentiles, ms.
@@ -263,6 +266,7 @@ mod tests {
             status: "SUCCEEDED".into(),
             error: None,
             partition: Some((execution % 2) as i64),
+            arn: None,
         }
     }
 
