@@ -36,7 +36,8 @@ def write(target, text):
 OPERATIONS = ["CreateStateMachine", "DescribeStateMachine", "UpdateStateMachine",
               "DeleteStateMachine", "ListStateMachines", "ValidateStateMachineDefinition",
               "StartExecution", "StartSyncExecution", "TestState", "SendTaskSuccess",
-              "SendTaskFailure", "SendTaskHeartbeat"]
+              "SendTaskFailure", "SendTaskHeartbeat", "ListExecutions", "DescribeExecution",
+              "GetExecutionHistory", "DescribeStateMachineForExecution"]
 
 
 def write_bytes(target, data):

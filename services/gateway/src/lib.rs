@@ -230,6 +230,13 @@ impl Gateway {
         self.store.as_ref()
     }
 
+    /// This gateway answering the read APIs from `store` (shared, already filled) instead of
+    /// its own: the fuzz target builds a fresh gateway per input around one store.
+    pub fn with_store(mut self, store: Arc<store::Store>) -> Gateway {
+        self.store = Some(store);
+        self
+    }
+
     /// Registers a definition as CreateStateMachine would (EXPRESS, no logging), replacing
     /// one of the same name: how `quickstep dev` registers the examples.
     pub async fn register(&self, name: &str, definition: &str) -> Result<String, ApiError> {

@@ -410,3 +410,32 @@ async fn without_a_store_the_read_apis_say_so() {
     );
     assert!(publisher.records().is_empty());
 }
+
+#[tokio::test]
+async fn a_gateway_given_another_gateways_store_answers_from_it() {
+    let (filled, _) = setup().await;
+    let store = filled.store().expect("a store").clone();
+    let (bare, _) = Gateway::in_memory(config("off")).expect("gateway");
+    let gateway = Arc::new(bare.with_store(store.clone()));
+    assert!(Arc::ptr_eq(
+        gateway.store().expect("the given store"),
+        &store
+    ));
+    let described = ok(
+        &gateway,
+        "DescribeExecution",
+        json!({"executionArn": format!("{ACCOUNT}express:fail:f1")}),
+    )
+    .await;
+    assert_eq!(described["status"], "FAILED");
+    // The machines are the other gateway's: this one lists none of them.
+    assert_eq!(
+        error(
+            &gateway,
+            "ListExecutions",
+            json!({"stateMachineArn": format!("{ACCOUNT}stateMachine:nothing")}),
+        )
+        .await,
+        "StateMachineDoesNotExist"
+    );
+}

@@ -200,7 +200,12 @@ impl Store {
                     let _ = std::fs::remove_file(file);
                 }
                 let connection = Connection::open(path)?;
-                connection.pragma_update(None, "journal_mode", "WAL")?;
+                // One connection (this process's, behind the mutex) reads and writes, and the
+                // file is rebuilt from Kafka at every start: no write-ahead log to copy pages
+                // through, no file lock taken per transaction. The rollback journal stays in
+                // memory, so a failed batch still rolls back.
+                connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+                connection.pragma_update(None, "journal_mode", "MEMORY")?;
                 connection
             }
         };

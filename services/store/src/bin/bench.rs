@@ -5,6 +5,12 @@
 //!
 //!     cargo run --release -p store --no-default-features --bin store-bench -- \
 //!         --executions 10000000 --histories 1000000 --path /tmp/store-bench.db
+//!
+//! With `--kafka BROKERS` (and the default `kafka` feature) it measures ingest from Kafka
+//! instead, through the gateway's own reader (see `bench/kafka.rs`):
+//!
+//!     cargo run --release -p store --bin store-bench -- --kafka 127.0.0.1:9092 \
+//!         --ingest-results 1000000 --ingest-histories 200000
 
 use clap::Parser;
 use quickstep_proto::v1::execution_result::Status as WireStatus;
@@ -38,7 +44,19 @@ struct Args {
     /// Queries of each kind.
     #[arg(long, default_value_t = 2_000)]
     queries: usize,
+    /// Measure ingest from Kafka at these brokers instead: `--ingest-results` result
+    /// records and `--ingest-histories` histories are produced into fresh topics and read
+    /// back by the gateway's store reader.
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// Partitions of the topics `--kafka` creates.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
 }
+
+#[cfg(feature = "kafka")]
+#[path = "bench/kafka.rs"]
+mod kafka;
 
 const MACHINES: u64 = 20;
 const BATCH: usize = 2048;
@@ -232,6 +250,18 @@ fn spread(q: usize, n: u64) -> u64 {
 
 fn main() {
     let args = Args::parse();
+    if let Some(brokers) = &args.kafka {
+        #[cfg(feature = "kafka")]
+        {
+            kafka::run(brokers, &args);
+            return;
+        }
+        #[cfg(not(feature = "kafka"))]
+        {
+            eprintln!("store-bench: --kafka {brokers} needs the kafka feature (drop --no-default-features)");
+            std::process::exit(2);
+        }
+    }
     let store = Store::open(args.path.as_deref(), Retention::default()).expect("opens");
     println!("store-bench: one thread; SQLite {}", rusqlite_version());
 
@@ -255,8 +285,11 @@ fn main() {
     );
     drop(payloads);
 
+    // Histories spread over the whole range (one execution in executions/histories), the
+    // ones measured here included, so every history query below finds one.
+    let stride = (args.executions / args.histories.max(1)).max(1);
     let payloads: Vec<(Vec<u8>, Vec<u8>)> = (0..args.ingest_histories)
-        .flat_map(|i| events(i, args.events))
+        .flat_map(|h| events(h * stride, args.events))
         .map(|e| (e.execution_arn.clone().into_bytes(), wire_event(&e)))
         .collect();
     let started = Instant::now();
@@ -287,8 +320,6 @@ fn main() {
         }
     }
     apply(&store, &mut batch);
-    // Histories spread over the whole range (one execution in executions/histories).
-    let stride = (args.executions / args.histories.max(1)).max(1);
     for h in args.ingest_histories..args.histories {
         batch.extend(events(h * stride, args.events).map(Record::Event));
         if batch.len() >= BATCH {
