@@ -36,22 +36,23 @@ pub(crate) struct Stages {
 }
 
 /// Admits a record to the pipeline and spawns its execution's task; `epoch` is its
-/// partition's in exactly-once mode (0 otherwise).
+/// partition's in exactly-once mode (0 otherwise). Returns the task's abort handle (none
+/// when the record's partition is not ours).
 pub(crate) fn start(
     record: SourceRecord,
     epoch: u64,
     stages: &Arc<Stages>,
     tracker: &mut CommitTracker,
     executions: &mut JoinSet<Done>,
-) {
+) -> Option<tokio::task::AbortHandle> {
     // A record fetched before its partition was revoked belongs to the new owner now.
     if !tracker.admit(&record.id) {
-        return;
+        return None;
     }
     let stages = stages.clone();
     // Boxed: the runtime moves a task's future into its cell and writes the output over
     // it, each a copy of the whole future; a box makes those copies a pointer's.
-    executions.spawn(Box::pin(async move {
+    Some(executions.spawn(Box::pin(async move {
         // The executor contains a panic of the engine or an integration itself; this catches
         // one in the worker's own stages (admission, emission), where the record's identity
         // would otherwise be lost with the task and its offset would hold the partition's
@@ -91,7 +92,7 @@ pub(crate) fn start(
             committed,
             finished_at: Instant::now(),
         }
-    }));
+    })))
 }
 
 /// Carries a record to its end inside its execution's task: admission (the registry

@@ -25,6 +25,7 @@ use runtime::registry::Registry;
 use runtime::sinks::HistorySinkKind;
 use runtime::start_rate;
 use runtime::tasks;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -246,6 +247,11 @@ impl Worker {
         tokio::pin!(commit_timer);
         let mut tracker = CommitTracker::default();
         let mut executions: JoinSet<Done> = JoinSet::new();
+        // Exactly-once: each running execution's task, so that those whose outputs can no
+        // longer commit (partition revoked, transaction aborted) stop — a Kafka task of
+        // theirs would otherwise write into a later transaction, and the record's next run
+        // would write it again.
+        let mut running: Running = HashMap::new();
         let mut backlog = Backlog::default();
         let mut paused = false;
         let max_in_flight = self.config.max_in_flight;
@@ -256,16 +262,23 @@ impl Worker {
                 let Some(record) = backlog.pop_front() else {
                     break;
                 };
-                let epoch = match &mut coordinator {
-                    None => 0,
+                match &mut coordinator {
+                    None => {
+                        start(record, 0, &stages, &mut tracker, &mut executions);
+                    }
                     Some(coordinator) => {
                         if coordinator.skip(&record.id, &mut tracker) {
                             continue;
                         }
-                        coordinator.epoch(&record.id)
+                        let epoch = coordinator.epoch(&record.id);
+                        let id = record.id.clone();
+                        if let Some(task) =
+                            start(record, epoch, &stages, &mut tracker, &mut executions)
+                        {
+                            running.insert(id, task);
+                        }
                     }
-                };
-                start(record, epoch, &stages, &mut tracker, &mut executions);
+                }
             }
             let pause = flow(paused, backlog.bytes, self.config.max_buffered_bytes);
             if pause != paused {
@@ -279,9 +292,18 @@ impl Worker {
                     match &mut coordinator {
                         None => self.rebalanced(event, &mut tracker, &mut backlog),
                         Some(coordinator) => {
+                            let rewinds = coordinator.rewinds();
+                            if let RebalanceEvent::Revoked(partitions) = &event {
+                                abort_running(&mut running, |id| {
+                                    partitions.iter().any(|(t, p)| *t == id.topic && *p == id.partition)
+                                });
+                            }
                             let done = self
                                 .rebalanced_in(coordinator, event, &mut tracker, &mut backlog)
                                 .await;
+                            if coordinator.rewinds() != rewinds {
+                                abort_running(&mut running, |_| true);
+                            }
                             if let Err(error) = self.completed(done, &mut completions, &shutdown) {
                                 executions.abort_all();
                                 return Err(error);
@@ -296,7 +318,11 @@ impl Worker {
                 }
                 _ = &mut commit_timer, if coordinator.is_some() => {
                     if let Some(coordinator) = &mut coordinator {
+                        let rewinds = coordinator.rewinds();
                         let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                        if coordinator.rewinds() != rewinds {
+                            abort_running(&mut running, |_| true);
+                        }
                         if let Err(error) = self.completed(done, &mut completions, &shutdown) {
                             executions.abort_all();
                             return Err(error);
@@ -309,10 +335,20 @@ impl Worker {
                     if let Some(coordinator) = &mut coordinator {
                         // Exactly-once: finished records are in the transaction's list; a
                         // task's end only frees its slot. Commit early past the size bound.
-                        drop(done);
-                        while executions.try_join_next().is_some() {}
+                        let mut next = Some(done);
+                        while let Some(done) = next {
+                            // An aborted task was taken out of `running` when it was aborted.
+                            if let Ok(done) = done {
+                                running.remove(&done.record);
+                            }
+                            next = executions.try_join_next();
+                        }
                         if coordinator.full() {
+                            let rewinds = coordinator.rewinds();
                             let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                            if coordinator.rewinds() != rewinds {
+                                abort_running(&mut running, |_| true);
+                            }
                             if let Err(error) = self.completed(done, &mut completions, &shutdown) {
                                 executions.abort_all();
                                 return Err(error);
@@ -365,7 +401,11 @@ impl Worker {
                 // Exactly-once: transactions go on committing while executions drain.
                 _ = &mut commit_timer, if coordinator.is_some() => {
                     if let Some(coordinator) = &mut coordinator {
+                        let rewinds = coordinator.rewinds();
                         let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                        if coordinator.rewinds() != rewinds {
+                            abort_running(&mut running, |_| true);
+                        }
                         if let Err(error) = self.completed(done, &mut completions, &shutdown) {
                             executions.abort_all();
                             return Err(error);
@@ -531,6 +571,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// Exactly-once: the abort handles of running executions, by record.
+type Running = HashMap<crate::idempotency::RecordId, tokio::task::AbortHandle>;
+
+/// Stops the running executions of the records `stale` picks.
+fn abort_running(running: &mut Running, stale: impl Fn(&crate::idempotency::RecordId) -> bool) {
+    running.retain(|id, task| {
+        if stale(id) {
+            task.abort();
+        }
+        !stale(id)
+    });
 }
 
 /// The librdkafka list of (topic, partition, position)s.

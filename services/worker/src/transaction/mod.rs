@@ -11,6 +11,7 @@
 //! state, commits on time and size, aborts and rewinds on errors, rebuilds a fenced
 //! producer. librdkafka's transaction calls block, so they run on tokio's blocking pool.
 
+mod ledger;
 pub mod metadata;
 
 use crate::backlog::Backlog;
@@ -19,21 +20,15 @@ use crate::idempotency::{ClaimKey, RecordId};
 use crate::metrics::Metrics;
 use crate::source::SourceConsumer;
 use crate::WorkerError;
+use ledger::{key, Key, Ledgers};
 use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use runtime::kafka::{KafkaSettings, TransactionGate};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-/// A partition, by topic and number.
-type Key = (String, i32);
-
-fn key(record: &RecordId) -> Key {
-    (record.topic.to_string(), record.partition)
-}
 
 /// A record whose outputs are in the open transaction.
 #[derive(Debug)]
@@ -137,17 +132,6 @@ pub struct Assigned {
     pub metadata: String,
 }
 
-#[derive(Debug, Default)]
-struct Ledger {
-    epoch: u64,
-    /// The last position committed (by us or a previous owner); `None`: nothing yet.
-    committed: Option<i64>,
-    /// The finished offsets above `committed` that were committed with it.
-    committed_finished: BTreeSet<i64>,
-    /// Offsets still ahead that finished under an earlier owner or transaction: skipped.
-    skip: BTreeSet<i64>,
-}
-
 /// How a failed transaction is recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Recovery {
@@ -182,10 +166,11 @@ pub(crate) struct Coordinator {
     transactions: Arc<Transactions>,
     kafka: KafkaSettings,
     settings: TransactionSettings,
-    partitions: HashMap<Key, Ledger>,
-    next_epoch: u64,
+    ledgers: Ledgers,
     /// Records skipped since the last commit (their offsets move the position too).
     skipped: usize,
+    /// Rewinds so far: the loop aborts every running execution after one.
+    rewinds: u64,
     metrics: Metrics,
 }
 
@@ -227,9 +212,9 @@ impl Coordinator {
             }),
             kafka,
             settings,
-            partitions: HashMap::new(),
-            next_epoch: 0,
+            ledgers: Ledgers::default(),
             skipped: 0,
+            rewinds: 0,
             metrics,
         })
     }
@@ -237,6 +222,12 @@ impl Coordinator {
     /// What execution tasks share.
     pub(crate) fn transactions(&self) -> Arc<Transactions> {
         self.transactions.clone()
+    }
+
+    /// How many rewinds there were: after one, every running execution is stale (its outputs
+    /// and its Kafka-task records must not reach a later transaction), and the loop aborts it.
+    pub(crate) fn rewinds(&self) -> u64 {
+        self.rewinds
     }
 
     /// How often the open transaction commits.
@@ -251,16 +242,13 @@ impl Coordinator {
 
     /// The epoch a record of this partition is admitted under.
     pub(crate) fn epoch(&self, record: &RecordId) -> u64 {
-        self.partitions.get(&key(record)).map_or(0, |l| l.epoch)
+        self.ledgers.epoch(record)
     }
 
     /// Whether the record's outputs were committed already (by an earlier owner, or by an
     /// earlier transaction of ours before a rewind): then it is finished without running.
     pub(crate) fn skip(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> bool {
-        let Some(ledger) = self.partitions.get_mut(&key(record)) else {
-            return false;
-        };
-        if !ledger.skip.remove(&record.offset) {
+        if !self.ledgers.skip(record) {
             return false;
         }
         if tracker.admit(record) {
@@ -282,26 +270,15 @@ impl Coordinator {
         let _closed = gate.close().await;
         let mut shared = self.transactions.lock();
         for assigned in partitions {
-            self.next_epoch += 1;
-            let finished = assigned
-                .committed
-                .map(|position| metadata::decode(position, &assigned.metadata))
-                .unwrap_or_default();
-            if !finished.is_empty() {
-                tracing::info!(message = "Partition assigned with finished records above its committed offset; they will be skipped.", topic = %assigned.topic, partition = assigned.partition, committed = assigned.committed, finished = finished.len());
-            }
             let key = (assigned.topic.clone(), assigned.partition);
-            shared.epochs.insert(key.clone(), self.next_epoch);
+            let epoch = self
+                .ledgers
+                .assign(key.clone(), assigned.committed, &assigned.metadata);
+            shared.epochs.insert(key, epoch);
             tracker.assign(&assigned.topic, assigned.partition);
-            self.partitions.insert(
-                key,
-                Ledger {
-                    epoch: self.next_epoch,
-                    committed: assigned.committed,
-                    committed_finished: finished.clone(),
-                    skip: finished,
-                },
-            );
+            if assigned.metadata.starts_with("qs1:") {
+                tracing::info!(message = "Partition assigned with finished records above its committed offset; they will be skipped.", topic = %assigned.topic, partition = assigned.partition, committed = assigned.committed);
+            }
         }
     }
 
@@ -331,7 +308,7 @@ impl Coordinator {
             dirty
         };
         for (topic, partition) in partitions {
-            self.partitions.remove(&(topic.clone(), *partition));
+            self.ledgers.revoke(&(topic.clone(), *partition));
             tracker.revoke(topic, *partition);
         }
         backlog.retain(|r| tracker.owns(&r.id.topic, r.id.partition));
@@ -387,35 +364,21 @@ impl Coordinator {
             tracker.finish(&done.record);
             completions.extend(done.completion);
         }
-        let mut offsets = TopicPartitionList::new();
-        let mut committing = Vec::new();
-        for (topic, partition, position) in tracker.positions() {
-            let Some(ledger) = self.partitions.get(&(topic.to_string(), partition)) else {
-                continue;
-            };
-            let mut above: BTreeSet<i64> = tracker
-                .finished_above(&topic, partition)
-                .into_iter()
-                .collect();
-            above.extend(ledger.skip.range(position..));
-            let text = match metadata::encode(position, above.iter().copied()) {
-                Ok(text) => text,
-                Err(error) => {
-                    tracing::warn!(message = "Offset metadata too large; aborting the transaction (raise the broker's offset.metadata.max.bytes if this repeats).", %error, topic = %topic, partition);
-                    self.recover(None, tracker, consumer, backlog).await?;
-                    return Ok(Vec::new());
-                }
-            };
-            // Fails only for an invalid offset, which a position never is.
-            if offsets
-                .add_partition_offset(&topic, partition, Offset::Offset(position))
-                .is_ok()
-            {
-                if let Some(mut element) = offsets.find_partition(&topic, partition) {
-                    element.set_metadata(text.as_str());
-                }
+        let positions = match self.ledgers.positions(tracker) {
+            Ok(positions) => positions,
+            Err(error) => {
+                tracing::warn!(message = "Offset metadata too large; aborting the transaction (raise the broker's offset.metadata.max.bytes if this repeats).", %error);
+                self.recover(None, tracker, consumer, backlog).await?;
+                return Ok(Vec::new());
             }
-            committing.push(((topic.to_string(), partition), position, above));
+        };
+        let mut offsets = TopicPartitionList::new();
+        for position in &positions {
+            let (topic, partition) = &position.key;
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(position.offset))?;
+            if let Some(mut element) = offsets.find_partition(topic, *partition) {
+                element.set_metadata(position.metadata.as_str());
+            }
         }
         let producer = self.transactions.gate.producer();
         let group = consumer.group_metadata();
@@ -434,13 +397,7 @@ impl Coordinator {
                     .transactions
                     .with_label_values(&["committed"])
                     .inc();
-                for (key, position, above) in committing {
-                    if let Some(ledger) = self.partitions.get_mut(&key) {
-                        ledger.committed = Some(position);
-                        ledger.skip = ledger.skip.split_off(&position);
-                        ledger.committed_finished = above;
-                    }
-                }
+                self.ledgers.committed(positions);
                 if let Err(error) = begun {
                     // Committed, but no transaction is open: nothing to rewind.
                     tracing::warn!(message = "Cannot begin the next transaction; rebuilding the producer.", %error);
@@ -542,43 +499,34 @@ impl Coordinator {
         backlog: &mut Backlog,
     ) -> Result<(), WorkerError> {
         self.skipped = 0;
+        self.rewinds += 1;
         let mut owned = TopicPartitionList::new();
-        for (topic, partition) in self.partitions.keys() {
+        for (topic, partition) in self.ledgers.keys() {
             owned.add_partition(topic, *partition);
         }
-        if owned.count() > 0 {
-            let committed = committed_offsets(consumer, owned)?;
-            for element in committed.elements() {
-                let key = (element.topic().to_owned(), element.partition());
-                if let Some(ledger) = self.partitions.get_mut(&key) {
-                    ledger.committed = element.offset().to_raw().filter(|o| *o >= 0);
-                    ledger.committed_finished = ledger
-                        .committed
-                        .map(|position| metadata::decode(position, element.metadata()))
-                        .unwrap_or_default();
-                }
-            }
+        if owned.count() == 0 {
+            backlog.retain(|_| false);
+            return Ok(());
         }
+        let committed = committed_offsets(consumer, owned)?;
         let mut seek = TopicPartitionList::new();
         {
             let mut shared = self.transactions.lock();
-            for ((topic, partition), ledger) in &mut self.partitions {
-                self.next_epoch += 1;
-                ledger.epoch = self.next_epoch;
-                ledger.skip = ledger.committed_finished.clone();
-                shared
-                    .epochs
-                    .insert((topic.clone(), *partition), self.next_epoch);
-                tracker.revoke(topic, *partition);
-                tracker.assign(topic, *partition);
-                let offset = ledger.committed.map_or(Offset::Beginning, Offset::Offset);
-                seek.add_partition_offset(topic, *partition, offset)?;
+            for element in committed.elements() {
+                let key = (element.topic().to_owned(), element.partition());
+                let position = element.offset().to_raw().filter(|o| *o >= 0);
+                let Some((epoch, from)) = self.ledgers.rewind(&key, position, element.metadata())
+                else {
+                    continue;
+                };
+                shared.epochs.insert(key, epoch);
+                tracker.revoke(element.topic(), element.partition());
+                tracker.assign(element.topic(), element.partition());
+                let offset = from.map_or(Offset::Beginning, Offset::Offset);
+                seek.add_partition_offset(element.topic(), element.partition(), offset)?;
             }
         }
         backlog.retain(|_| false);
-        if seek.count() == 0 {
-            return Ok(());
-        }
         let sought = consumer.seek_partitions(seek, Duration::from_secs(10))?;
         for element in sought.elements() {
             if let Err(error) = element.error() {
