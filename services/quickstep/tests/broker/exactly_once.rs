@@ -59,23 +59,24 @@ async fn kill_9_of_one_of_three_workers_keeps_every_result_exactly_once() {
         return;
     };
     let started = Instant::now();
-    let scenario = Scenario::new(&env.brokers, "eos-kill", 1).await;
+    let scenario = Scenario::new(&env.brokers, "eos-kill", 3).await;
     let ids: Vec<String> = (0..3).map(|i| unique(&format!("eos-kill-w{i}"))).collect();
     let mut victim = worker(&scenario, "w0", &ids[0]);
-    let _others = [
+    let others = [
         worker(&scenario, "w1", &ids[1]),
         worker(&scenario, "w2", &ids[2]),
     ];
     wait_group(&env.brokers, &scenario.group, 3, Duration::from_secs(60)).await;
     let prefix = unique("eos-kill");
     const N: u64 = 1_500;
-    // A Wait of 1 s keeps up to 100 executions in flight in each worker at the kill.
-    produce(
-        &producer(&env.brokers),
-        &scenario.input,
-        &order_starts(&prefix, SLOW, 0..N),
-    )
-    .await;
+    // Every tenth record waits 3 s, the others finish at once: each partition's committed
+    // offset sits at a slow record with finished ones above it, which the commit's metadata
+    // lists and the partition's next owner must skip.
+    let mut starts = order_starts(&prefix, ORDER, 0..N);
+    for start in starts.iter_mut().step_by(10) {
+        start.machine = Some(SLOW.into());
+    }
+    produce(&producer(&env.brokers), &scenario.input, &starts).await;
     let mut reader = Reader::new(&env.brokers, &scenario.results);
     assert!(
         reader.read_keys(300, Duration::from_secs(40)).await,
@@ -93,8 +94,25 @@ async fn kill_9_of_one_of_three_workers_keeps_every_result_exactly_once() {
     );
     reader.linger(Duration::from_secs(3)).await;
     assert_exactly_once(&reader, &prefix, N);
+    // How often the new owners skipped records listed in the commit metadata (the records
+    // a previous owner finished above its committed offset).
+    let skipping = [&victim.log]
+        .into_iter()
+        .chain(others.iter().map(|w| &w.log))
+        .map(|log| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .matches("they will be skipped")
+                .count()
+        })
+        .sum::<usize>();
+    assert!(
+        skipping > 0,
+        "no new owner found finished records above a committed offset: the skip path was not exercised"
+    );
     eprintln!(
-        "exactly_once kill: {N} records, killed at {at} results, every key once, in {}",
+        "exactly_once kill: {N} records, killed at {at} results, every key once \
+         ({skipping} assignments came with finished records to skip), in {}",
         elapsed(started)
     );
 }
