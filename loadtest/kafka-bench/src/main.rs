@@ -6,12 +6,16 @@
 //!    own process) — the ceiling;
 //! 2. `quickstep worker` running the order machine with history OFF;
 //! 3. the same with history ALL to a Kafka topic;
-//! 4. memory per in-flight execution: RSS of a worker holding M Wait-heavy executions.
+//! 4. (`off-eos`) phase 2 with `--delivery exactly-once`: results and offsets in one
+//!    transaction per batch, read `read_committed`;
+//! 5. memory per in-flight execution: RSS of a worker holding M Wait-heavy executions.
 //!
 //! Each throughput phase starts its consumer, waits until its group is stable, then produces
 //! N start records at full speed to a fresh topic and reads the results: executions/s =
 //! N / (last result's timestamp − first start record's timestamp); latency = each result's
-//! timestamp − its start record's timestamp (p50/p99). Both sides use the worker's client
+//! timestamp − its start record's timestamp (p50/p99), and "visible" latency = when the
+//! reader received it − the start record's timestamp: with exactly-once a result is produced
+//! before its transaction commits, and a `read_committed` reader sees it only then. Both sides use the worker's client
 //! settings (consumer: cooperative-sticky, explicit offset store + auto-commit; producer:
 //! idempotent, acks=all, linger.ms=5).
 
@@ -93,7 +97,8 @@ struct RunArgs {
     /// Executions held in flight for the memory phase (0 skips it).
     #[arg(long, default_value_t = 5000)]
     memory_in_flight: usize,
-    /// Phases to run, comma-separated: passthrough,off,all,memory.
+    /// Phases to run, comma-separated: passthrough,off,off-eos,all,memory (off-eos: the
+    /// off phase with --delivery exactly-once).
     #[arg(long, default_value = "passthrough,off,all,memory")]
     phases: String,
     /// Rounds of the throughput phases, run back to back (passthrough, off, all, then
@@ -328,6 +333,9 @@ struct Phase {
     p50: i64,
     p99: i64,
     max: i64,
+    /// Received by the (read_committed) reader − start record timestamp.
+    visible_p50: i64,
+    visible_p99: i64,
 }
 
 /// Deliveries not yet acknowledged.
@@ -394,17 +402,20 @@ async fn produce(brokers: &str, topic: &str, n: u64, machine: &str) -> Result<(V
     Ok((stamps, n as f64 / started.elapsed().as_secs_f64()))
 }
 
-/// Reads `n` results; returns each one's (index, timestamp ms).
+/// Reads `n` results; returns each one's (index, timestamp ms, received ms).
 async fn read_results(
     brokers: &str,
     topic: &str,
     n: u64,
     limit: Duration,
-) -> Result<Vec<(u64, i64)>> {
+) -> Result<Vec<(u64, i64, i64)>> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("bench-reader"))
         .set("enable.auto.commit", "false")
+        // Committed transactions only (librdkafka's default, stated: off-eos is measured as
+        // a read_committed consumer sees it).
+        .set("isolation.level", "read_committed")
         .create()?;
     let mut list = TopicPartitionList::new();
     for p in 0..PARTITIONS {
@@ -430,7 +441,11 @@ async fn read_results(
         };
         if i < n && !seen[i as usize] {
             seen[i as usize] = true;
-            out.push((i, message.timestamp().to_millis().unwrap_or_default()));
+            out.push((
+                i,
+                message.timestamp().to_millis().unwrap_or_default(),
+                now_ms(),
+            ));
         }
     }
     Ok(out)
@@ -447,9 +462,18 @@ async fn measure(name: &str, brokers: &str, input: &str, results: &str, n: u64) 
     let got = reader.await??;
     let first = *stamps.iter().min().unwrap_or(&0);
     let last = got.iter().map(|r| r.1).max().unwrap_or(first);
-    let mut latencies: Vec<i64> = got.iter().map(|(i, ts)| ts - stamps[*i as usize]).collect();
+    let mut latencies: Vec<i64> = got
+        .iter()
+        .map(|(i, ts, _)| ts - stamps[*i as usize])
+        .collect();
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let mut visible: Vec<i64> = got
+        .iter()
+        .map(|(i, _, received)| received - stamps[*i as usize])
+        .collect();
+    visible.sort_unstable();
+    let seen = |q: f64| visible[((visible.len() as f64 * q) as usize).min(visible.len() - 1)];
     let phase = Phase {
         name: name.to_owned(),
         rate: n as f64 / ((last - first).max(1) as f64 / 1000.0),
@@ -457,10 +481,12 @@ async fn measure(name: &str, brokers: &str, input: &str, results: &str, n: u64) 
         p50: at(0.50),
         p99: at(0.99),
         max: *latencies.last().unwrap_or(&0),
+        visible_p50: seen(0.50),
+        visible_p99: seen(0.99),
     };
     eprintln!(
-        "{:<28} {:>9.0} exec/s   p50 {:>6} ms   p99 {:>6} ms   max {:>6} ms   (produced at {:.0}/s)",
-        phase.name, phase.rate, phase.p50, phase.p99, phase.max, phase.produce_rate
+        "{:<28} {:>9.0} exec/s   p50 {:>6} ms   p99 {:>6} ms   max {:>6} ms   visible p50 {:>6} ms   p99 {:>6} ms   (produced at {:.0}/s)",
+        phase.name, phase.rate, phase.p50, phase.p99, phase.max, phase.visible_p50, phase.visible_p99, phase.produce_rate
     );
     Ok(phase)
 }
@@ -571,8 +597,8 @@ async fn passthrough_phase(args: &RunArgs, created: &mut Vec<String>) -> Result<
     .await
 }
 
-/// `quickstep worker` on the order machine: history OFF (`off`) or ALL to a Kafka topic
-/// (`all`).
+/// `quickstep worker` on the order machine: history OFF (`off`), the same exactly-once
+/// (`off-eos`), or history ALL to a Kafka topic (`all`).
 async fn worker_phase(
     args: &RunArgs,
     defs: &std::path::Path,
@@ -595,6 +621,9 @@ async fn worker_phase(
         created.push(history_topic.clone());
         flags.extend(["--history", history.as_str(), "--history-level", "ALL"]);
         "order, history ALL → kafka"
+    } else if phase == "off-eos" {
+        flags.extend(["--delivery", "exactly-once"]);
+        "order, history OFF, exactly-once"
     } else {
         "order, history OFF"
     };
@@ -651,6 +680,41 @@ fn report_rounds(rounds: &[Vec<Phase>]) {
     }
 }
 
+/// With both `off` and `off-eos`: exactly-once's throughput as a share of at-least-once's,
+/// round by round, and the latency it adds as a read_committed reader sees it.
+fn report_exactly_once(rounds: &[Vec<Phase>]) {
+    let find = |round: &Vec<Phase>, name: &str| round.iter().position(|p| p.name == name);
+    let Some(first) = rounds.first() else {
+        return;
+    };
+    let (Some(off), Some(eos)) = (
+        find(first, "order, history OFF"),
+        find(first, "order, history OFF, exactly-once"),
+    ) else {
+        return;
+    };
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|r| 100.0 * r[eos].rate / r[off].rate)
+        .collect();
+    let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.0}%")).collect();
+    let mut p50: Vec<f64> = rounds
+        .iter()
+        .map(|r| (r[eos].visible_p50 - r[off].visible_p50) as f64)
+        .collect();
+    let mut p99: Vec<f64> = rounds
+        .iter()
+        .map(|r| (r[eos].visible_p99 - r[off].visible_p99) as f64)
+        .collect();
+    eprintln!(
+        "exactly-once vs at-least-once: {:.1}% of its throughput (median; rounds: {}); visible latency added: p50 {:+.0} ms, p99 {:+.0} ms (medians)",
+        median(&mut ratios),
+        listed.join(" "),
+        median(&mut p50),
+        median(&mut p99)
+    );
+}
+
 /// The phases of `run`; the names of the topics they make go to `created`.
 async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
     let n = args.records;
@@ -679,7 +743,7 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
         if phases.contains(&"passthrough") {
             results.push(passthrough_phase(args, created).await?);
         }
-        for phase in ["off", "all"] {
+        for phase in ["off", "off-eos", "all"] {
             if phases.contains(&phase) {
                 results.push(worker_phase(args, &defs, phase, created).await?);
             }
@@ -687,6 +751,7 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
         rounds.push(results);
     }
     report_rounds(&rounds);
+    report_exactly_once(&rounds);
 
     if phases.contains(&"memory") && args.memory_in_flight > 0 {
         let m = args.memory_in_flight;

@@ -136,7 +136,9 @@ impl Executor {
         };
         let series = self.metrics.machine(&revision.name);
         series.started.inc();
-        self.metrics.in_flight.inc();
+        // Restored when the execution ends, and also when its task is aborted midway (an
+        // exactly-once worker stops executions whose outputs can no longer commit).
+        let in_flight = InFlight::new(&self.metrics.in_flight);
         let input = std::mem::take(&mut request.input);
         // The execution continues the caller's trace (W3C `traceparent`).
         let traceparent = request.traceparent.take();
@@ -171,7 +173,7 @@ impl Executor {
             });
         trace::finished(&span, &outcome);
         drop(span);
-        self.metrics.in_flight.dec();
+        drop(in_flight);
         series.finished(outcome.status).inc();
         series
             .duration
@@ -191,6 +193,22 @@ impl Executor {
             history,
             attempt: request.attempt.max(1),
         }
+    }
+}
+
+/// One execution in the in-flight gauge, for as long as it lives.
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn new(gauge: &'a prometheus::IntGauge) -> InFlight<'a> {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -264,5 +282,56 @@ mod tests {
             // The history up to the panic is kept (level ALL on this revision).
             assert!(!finished.history.is_empty());
         }
+    }
+
+    /// An integration that never answers.
+    struct Hangs;
+
+    impl TaskHandler for Hangs {
+        fn invoke<'a>(
+            &'a self,
+            _request: TaskRequest<'a>,
+        ) -> BoxFuture<'a, Result<Value, StatesError>> {
+            Box::pin(futures::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_execution_stopped_midway_leaves_the_in_flight_gauge_right() {
+        let registry = Registry::new("local", "000000000000");
+        let revision = registry
+            .apply(&RegistryEntry {
+                name: "orders".into(),
+                definition: r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:local:000000000000:function:f","End":true}}}"#.into(),
+                role_arn: String::new(),
+                level: None,
+                include_execution_data: false,
+            })
+            .expect("valid");
+        let metrics = ExecutionMetrics::new();
+        let executor = Executor::new(
+            Arc::new(Hangs),
+            Arc::new(SystemClock),
+            Arc::new(system_rng()),
+            Arc::new(TaskTokenKeys::ephemeral().unwrap()),
+            metrics.clone(),
+            Level::Off,
+            false,
+        );
+        let mut request = ExecutionRequest {
+            execution_arn: registry.execution_arn("orders", "one"),
+            name: "one".into(),
+            revision,
+            input: serde_json::json!({}),
+            traceparent: None,
+            attempt: 1,
+        };
+        {
+            let mut run = Box::pin(executor.execute(&mut request));
+            assert!(futures::poll!(run.as_mut()).is_pending(), "the task hangs");
+            assert_eq!(metrics.in_flight.get(), 1);
+            // Dropped, as an aborted task drops it.
+        }
+        assert_eq!(metrics.in_flight.get(), 0, "the gauge is restored");
     }
 }

@@ -12,6 +12,8 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The start-record header that names the state machine (name or ARN).
@@ -94,6 +96,29 @@ impl KafkaSettings {
         self.with_overrides(client).create()
     }
 
+    /// The exactly-once producer: transactional under `transactional_id` (stable per worker
+    /// instance, so a restart fences what the previous run left open), idempotent, acks=all.
+    /// Unlike [`KafkaSettings::producer`] its delivery timeout is finite: a record of a
+    /// transaction must be acknowledged within the transaction's timeout (librdkafka refuses
+    /// `message.timeout.ms` above `transaction.timeout.ms`), so a broker outage fails the
+    /// open transaction, which is aborted and retried, instead of delaying it forever.
+    /// `init_transactions` is left to the caller (it blocks on a broker round trip).
+    pub fn transactional_producer(
+        &self,
+        transactional_id: &str,
+        transaction_timeout_ms: u64,
+    ) -> Result<FutureProducer, KafkaError> {
+        let mut client = self.client();
+        client
+            .set("transactional.id", transactional_id)
+            .set("transaction.timeout.ms", transaction_timeout_ms.to_string())
+            .set("message.timeout.ms", transaction_timeout_ms.to_string())
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5");
+        self.with_overrides(client).create()
+    }
+
     /// Creates the topics that are missing (the registry topic compacted).
     pub async fn ensure_topics(&self, topics: &[&str]) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> =
@@ -159,7 +184,11 @@ impl KafkaSettings {
                 format!("{}-{purpose}-{}", self.client_group, std::process::id()),
             )
             .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest");
+            .set("auto.offset.reset", "earliest")
+            // Only committed transactions (librdkafka's default, stated because exactly-once
+            // workers write these topics in transactions; records written without one are
+            // read as before).
+            .set("isolation.level", "read_committed");
         let consumer: StreamConsumer = self.with_overrides(client).create()?;
         let mut list = TopicPartitionList::new();
         for wanted in topics {
@@ -172,6 +201,87 @@ impl KafkaSettings {
         }
         consumer.assign(&list)?;
         Ok(consumer)
+    }
+}
+
+/// Exactly-once: the gate between the writers of the open transaction (results, history,
+/// dead letters, the Kafka task) and the commit that closes it. A writer holds a read guard
+/// while it produces, the commit takes the write guard: no record is produced between a
+/// transaction's commit and the next one's begin, and a commit never cuts one execution's
+/// records in two. tokio's lock is fair, so a waiting commit holds new writers back and is
+/// never starved. The producer sits here too, because a fenced or failed producer is
+/// replaced (under the write guard) and every writer must use the current one.
+pub struct TransactionGate {
+    lock: tokio::sync::RwLock<()>,
+    producer: std::sync::RwLock<FutureProducer>,
+    task_writes: AtomicU64,
+}
+
+impl TransactionGate {
+    /// A gate around `producer`, whose first transaction the caller has begun.
+    pub fn new(producer: FutureProducer) -> Arc<TransactionGate> {
+        Arc::new(TransactionGate {
+            lock: tokio::sync::RwLock::new(()),
+            producer: std::sync::RwLock::new(producer),
+            task_writes: AtomicU64::new(0),
+        })
+    }
+
+    /// Waits until the open transaction takes writes; produce with [`TransactionGate::producer`]
+    /// while the guard lives.
+    pub async fn enter(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.lock.read().await
+    }
+
+    /// Waits until no writer is inside, and keeps new ones out while the guard lives.
+    pub async fn close(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.lock.write().await
+    }
+
+    /// The current producer (a cheap handle).
+    pub fn producer(&self) -> FutureProducer {
+        self.producer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces a fenced or failed producer; call with the write guard held.
+    pub fn replace(&self, producer: FutureProducer) {
+        *self
+            .producer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = producer;
+    }
+
+    /// Counts a Kafka-task record in the open transaction.
+    pub fn note_task_write(&self) {
+        self.task_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Kafka-task records produced since the last call.
+    pub fn take_task_writes(&self) -> u64 {
+        self.task_writes.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// Where a writer gets its producer: a plain one, or the current one of a transaction gate
+/// (whose guard the writer holds).
+#[derive(Clone)]
+pub enum ProducerHandle {
+    /// At-least-once: one producer for the process's life.
+    Plain(FutureProducer),
+    /// Exactly-once: the gate's current producer.
+    Transactional(Arc<TransactionGate>),
+}
+
+impl ProducerHandle {
+    /// The producer to send with now.
+    pub fn current(&self) -> FutureProducer {
+        match self {
+            ProducerHandle::Plain(producer) => producer.clone(),
+            ProducerHandle::Transactional(gate) => gate.producer(),
+        }
     }
 }
 

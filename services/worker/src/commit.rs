@@ -153,6 +153,22 @@ impl CommitTracker {
             .sum()
     }
 
+    /// The offsets of a partition that finished above its commit position (exactly-once
+    /// writes them into the offset commit's metadata), ascending.
+    pub fn finished_above(&self, topic: &str, partition: i32) -> Vec<i64> {
+        self.topics
+            .get(topic)
+            .and_then(|partitions| partitions.get(&partition))
+            .map(|p| {
+                p.in_flight
+                    .iter()
+                    .filter(|(_, done)| *done)
+                    .map(|(offset, _)| *offset)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every partition's commit position, for a final commit.
     pub fn positions(&self) -> Vec<(Arc<str>, i32, i64)> {
         self.topics
@@ -280,6 +296,21 @@ mod tests {
             vec![("t".into(), 1, 1)],
             "a revoked partition moves nothing"
         );
+    }
+
+    #[test]
+    fn finished_offsets_above_the_position_are_listed() {
+        let mut tracker = CommitTracker::default();
+        tracker.assign("t", 0);
+        for offset in 3..8 {
+            tracker.admit(&id(offset));
+        }
+        tracker.finish(&id(3));
+        tracker.finish(&id(5));
+        tracker.finish(&id(7));
+        assert_eq!(tracker.positions(), vec![("t".into(), 0, 4)]);
+        assert_eq!(tracker.finished_above("t", 0), [5, 7]);
+        assert!(tracker.finished_above("t", 1).is_empty());
     }
 
     #[test]

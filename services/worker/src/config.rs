@@ -92,6 +92,41 @@ pub struct WorkerConfig {
     /// process (env QUICKSTEP_TASK_TOKEN_PREVIOUS_KEY).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token_previous_key: Option<TaskTokenSecret>,
+    /// `at-least-once` (offsets committed after results are acknowledged; a crash may repeat
+    /// a result) or `exactly-once` (results, history, dead letters and Kafka-task writes
+    /// commit in one Kafka transaction with the offsets that cover them).
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Exactly-once: how long a transaction collects finished executions before it
+    /// commits, in milliseconds (the latency a `read_committed` reader sees added).
+    #[serde(default = "default_transaction_interval_ms")]
+    pub transaction_interval_ms: u64,
+    /// Exactly-once: a transaction commits early once this many records finished in it.
+    #[serde(default = "default_transaction_max_records")]
+    pub transaction_max_records: usize,
+    /// Exactly-once: the broker aborts a transaction left open this long, in milliseconds;
+    /// a record not acknowledged within it fails its transaction (`message.timeout.ms`).
+    #[serde(default = "default_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
+    /// Exactly-once: this worker's `transactional.id`, stable across its restarts so a
+    /// restart aborts what the previous run left open at once (e.g. the pod's name in a
+    /// StatefulSet); distinct for every worker. Default: `GROUP-HOSTNAME-PID`, unique but not
+    /// stable, so a crashed worker's open transaction holds `read_committed` readers back
+    /// until `transaction_timeout_ms` passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+}
+
+/// The delivery guarantee the worker gives its outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// Offsets commit once results are acknowledged; a crash between the two repeats a
+    /// result under the same execution ARN.
+    #[default]
+    AtLeastOnce,
+    /// Outputs and offsets commit in one Kafka transaction per batch.
+    ExactlyOnce,
 }
 
 /// One input topic.
@@ -159,6 +194,17 @@ fn default_partitions() -> i32 {
 fn default_shutdown_grace_seconds() -> u64 {
     30
 }
+fn default_transaction_interval_ms() -> u64 {
+    100
+}
+fn default_transaction_max_records() -> usize {
+    5000
+}
+/// Long enough for a commit through a slow broker, short enough that a crashed worker's
+/// open transaction (without a stable `transactional_id`) does not hold readers long.
+fn default_transaction_timeout_ms() -> u64 {
+    30_000
+}
 fn default_region() -> String {
     "local".into()
 }
@@ -211,7 +257,39 @@ impl WorkerConfig {
         runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
         IdempotencyKind::parse(&self.idempotency).map_err(ConfigError)?;
         self.task_token_keys()?;
+        if self.transaction_interval_ms == 0 || self.transaction_max_records == 0 {
+            return Err(ConfigError(
+                "transaction_interval_ms and transaction_max_records must be at least 1".into(),
+            ));
+        }
+        if self.transaction_timeout_ms < 1000
+            || self.transaction_timeout_ms <= 2 * self.transaction_interval_ms
+        {
+            return Err(ConfigError(format!(
+                "transaction_timeout_ms ({}) must be at least 1000 and well over transaction_interval_ms ({})",
+                self.transaction_timeout_ms, self.transaction_interval_ms
+            )));
+        }
+        if self.transactional_id.as_deref() == Some("") {
+            return Err(ConfigError("transactional_id must not be empty".into()));
+        }
         Ok(())
+    }
+
+    /// The `transactional.id` of this worker's producer in exactly-once mode.
+    pub fn transactional_id(&self) -> String {
+        self.transactional_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .or_else(|| {
+                    std::fs::read_to_string("/etc/hostname")
+                        .ok()
+                        .map(|h| h.trim().to_owned())
+                })
+                .unwrap_or_else(|| "host".into());
+            format!("{}-{host}-{}", self.group, std::process::id())
+        })
     }
 
     /// The task token keys: the configured key and previous key (none is an error).
@@ -305,5 +383,47 @@ mod tests {
         };
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("start_rates_per_second.order"), "{error}");
+    }
+
+    #[test]
+    fn delivery_parses_its_two_spellings_and_transactions_are_checked() {
+        let config: WorkerConfig =
+            serde_json::from_value(serde_json::json!({"delivery": "exactly-once"}))
+                .expect("parses");
+        assert_eq!(config.delivery, Delivery::ExactlyOnce);
+        assert_eq!(WorkerConfig::default().delivery, Delivery::AtLeastOnce);
+        assert!(
+            serde_json::from_value::<WorkerConfig>(serde_json::json!({"delivery": "exactly"}))
+                .is_err()
+        );
+        let valid = WorkerConfig {
+            task_token_key: Some(TaskTokenSecret::new("k".repeat(32))),
+            ..config
+        };
+        valid.validate().expect("the defaults work");
+        let error = WorkerConfig {
+            transaction_timeout_ms: 150,
+            ..valid.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("transaction_timeout_ms"), "{error}");
+        let error = WorkerConfig {
+            transaction_interval_ms: 0,
+            ..valid.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("transaction_interval_ms"), "{error}");
+        let named = WorkerConfig {
+            transactional_id: Some("worker-0".into()),
+            ..valid.clone()
+        };
+        assert_eq!(named.transactional_id(), "worker-0");
+        assert!(valid
+            .transactional_id()
+            .ends_with(&format!("-{}", std::process::id())));
     }
 }

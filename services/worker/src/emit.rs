@@ -1,11 +1,15 @@
 //! Emission: publishes what an execution (or a rejection) produced — the result record,
 //! the history, a dead-letter copy — and marks the idempotency key completed. Only when
-//! all of that is acknowledged does the record count as finished for the commit.
+//! all of that is acknowledged does the record count as finished for the commit. In
+//! exactly-once mode (`*_in`) the same records go into the worker's open transaction, once
+//! each (a failure aborts the transaction, whose records then run again), and the key is
+//! completed only after that transaction commits.
 
 use crate::admit::{Job, Rejection};
 use crate::idempotency::{ClaimKey, IdempotencyStore, RecordId};
 use crate::metrics::Metrics;
 use crate::source::SourceRecord;
+use crate::transaction::{Completion, Write};
 use quickstep_proto::v1::execution_result as result;
 use quickstep_proto::v1::{ExecutionResult, Source};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -17,6 +21,15 @@ use runtime::sinks::{HistoryBatch, HistorySink};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How often a record is produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempts {
+    /// At-least-once: until the broker acknowledges it.
+    UntilAcknowledged,
+    /// Exactly-once: one try; a failure fails the open transaction.
+    Once,
+}
 
 /// The emit stage.
 pub struct Emitter {
@@ -69,7 +82,13 @@ impl Emitter {
         // the history and the completion read the execution's ARN from it after.
         let mut result = execution_result(&mut job.execution, outcome);
         result.idempotency_key = std::mem::take(&mut job.idempotency_key);
-        self.publish_result(&job.record, &mut result).await;
+        self.publish_result(
+            &self.producer,
+            &job.record,
+            &mut result,
+            Attempts::UntilAcknowledged,
+        )
+        .await;
         let execution_arn = &result.execution_arn;
         if let (Some(sink), false) = (&self.history, history.is_empty()) {
             let mut delay = Duration::from_millis(100);
@@ -102,6 +121,75 @@ impl Emitter {
                 .await
             }
             _ => true,
+        }
+    }
+
+    /// Exactly-once: writes a finished execution's result and history into the open
+    /// transaction (`write`); returns the key to complete once it commits.
+    pub(crate) async fn finished_in(
+        &self,
+        write: &Write<'_>,
+        mut job: Box<Job>,
+        finished: Finished,
+    ) -> Option<Completion> {
+        let Finished {
+            outcome,
+            history,
+            attempt,
+        } = finished;
+        let mut result = execution_result(&mut job.execution, outcome);
+        result.idempotency_key = std::mem::take(&mut job.idempotency_key);
+        if !self
+            .publish_result(&write.producer, &job.record, &mut result, Attempts::Once)
+            .await
+        {
+            write.fail();
+            return None;
+        }
+        if let (Some(sink), false) = (&self.history, history.is_empty()) {
+            let batch = HistoryBatch {
+                execution_arn: &result.execution_arn,
+                attempt,
+                events: &history,
+            };
+            if let Err(error) = sink.write(batch).await {
+                self.metrics
+                    .sink_errors
+                    .with_label_values(&["history"])
+                    .inc();
+                tracing::warn!(message = "History write failed; the transaction aborts.", %error, execution_arn = %result.execution_arn);
+                write.fail();
+                return None;
+            }
+        }
+        let claim = job.claim.take()?;
+        self.store.as_ref()?;
+        Some(Completion {
+            claim,
+            record: job.record.id.clone(),
+            execution_arn: result.execution_arn,
+        })
+    }
+
+    /// Exactly-once: marks the keys of a committed transaction completed (with the same
+    /// retry rules as [`Emitter::finished`]).
+    pub(crate) async fn complete_all(
+        &self,
+        completions: Vec<Completion>,
+        shutdown: &CancellationToken,
+    ) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        for completion in completions {
+            self.complete(
+                store.as_ref(),
+                &completion.claim,
+                &completion.record,
+                &completion.execution_arn,
+                shutdown,
+            )
+            .await;
         }
     }
 
@@ -157,6 +245,26 @@ impl Emitter {
     /// worker panicked outside the executor, which contains its own. Only the record's
     /// coordinates survive the panic: the result carries them, with no key.
     pub async fn panicked(&self, record: &RecordId) {
+        self.panicked_with(&self.producer, record, Attempts::UntilAcknowledged)
+            .await;
+    }
+
+    /// Exactly-once: [`Emitter::panicked`] into the open transaction.
+    pub(crate) async fn panicked_in(&self, write: &Write<'_>, record: &RecordId) {
+        if !self
+            .panicked_with(&write.producer, record, Attempts::Once)
+            .await
+        {
+            write.fail();
+        }
+    }
+
+    async fn panicked_with(
+        &self,
+        producer: &FutureProducer,
+        record: &RecordId,
+        attempts: Attempts,
+    ) -> bool {
         self.metrics.executions.panics.inc();
         tracing::error!(message = "A record's task panicked; it ends FAILED with States.Runtime.", record = %record);
         let mut result = ExecutionResult {
@@ -172,11 +280,33 @@ impl Emitter {
             headers: Vec::new(),
             timestamp_ms: None,
         };
-        self.publish_result(&source, &mut result).await;
+        self.publish_result(producer, &source, &mut result, attempts)
+            .await
     }
 
     /// Publishes the FAILED result of a rejected record (and its dead-letter copy).
     pub async fn rejected(&self, rejection: Rejection) {
+        self.rejected_with(&self.producer, rejection, Attempts::UntilAcknowledged)
+            .await;
+    }
+
+    /// Exactly-once: [`Emitter::rejected`] into the open transaction.
+    pub(crate) async fn rejected_in(&self, write: &Write<'_>, rejection: Rejection) {
+        if !self
+            .rejected_with(&write.producer, rejection, Attempts::Once)
+            .await
+        {
+            write.fail();
+        }
+    }
+
+    /// Returns false when a record failed in exactly-once mode (the transaction must abort).
+    async fn rejected_with(
+        &self,
+        producer: &FutureProducer,
+        rejection: Rejection,
+        attempts: Attempts,
+    ) -> bool {
         let mut result = ExecutionResult {
             state_machine_arn: rejection.state_machine.clone().unwrap_or_default(),
             status: result::Status::Failed as i32,
@@ -185,7 +315,12 @@ impl Emitter {
             idempotency_key: rejection.idempotency_key.clone(),
             ..ExecutionResult::default()
         };
-        self.publish_result(&rejection.record, &mut result).await;
+        if !self
+            .publish_result(producer, &rejection.record, &mut result, attempts)
+            .await
+        {
+            return false;
+        }
         if let Some(topic) = &self.dead_letter_topic {
             let record = &rejection.record;
             let mut headers = OwnedHeaders::new();
@@ -211,19 +346,28 @@ impl Emitter {
             if let Some(payload) = &record.payload {
                 out = out.payload(payload);
             }
-            if let Err((error, _)) = self.producer.send(out, Timeout::Never).await {
+            if let Err((error, _)) = producer.send(out, Timeout::Never).await {
                 self.metrics
                     .sink_errors
                     .with_label_values(&["dead_letter"])
                     .inc();
                 tracing::warn!(message = "Dead-letter copy failed.", %error, record = %record.id);
+                return attempts == Attempts::UntilAcknowledged;
             }
         }
+        true
     }
 
-    /// Produces one result record keyed like its start record; retries until acknowledged
-    /// (the producer has no delivery timeout, so only a fatal error ends up here).
-    async fn publish_result(&self, record: &SourceRecord, result: &mut ExecutionResult) {
+    /// Produces one result record keyed like its start record; at-least-once retries until
+    /// acknowledged (the producer has no delivery timeout, so only a fatal error ends up
+    /// here) and returns true; exactly-once tries once and says whether it was acknowledged.
+    async fn publish_result(
+        &self,
+        producer: &FutureProducer,
+        record: &SourceRecord,
+        result: &mut ExecutionResult,
+        attempts: Attempts,
+    ) -> bool {
         result.source = Some(Source {
             topic: record.id.topic.to_string(),
             partition: record.id.partition,
@@ -252,13 +396,17 @@ impl Emitter {
             if let Some(key) = &record.key {
                 out = out.key(key);
             }
-            match self.producer.send(out, Timeout::Never).await {
-                Ok(_) => return,
+            match producer.send(out, Timeout::Never).await {
+                Ok(_) => return true,
                 Err((error, _)) => {
                     self.metrics
                         .sink_errors
                         .with_label_values(&["results"])
                         .inc();
+                    if attempts == Attempts::Once {
+                        tracing::warn!(message = "Result delivery failed; the transaction aborts.", %error, record = %record.id);
+                        return false;
+                    }
                     tracing::warn!(message = "Result delivery failed; retrying.", %error, record = %record.id);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));

@@ -6,6 +6,7 @@ use crate::commit::CommitTracker;
 use crate::emit::Emitter;
 use crate::idempotency::RecordId;
 use crate::source::SourceRecord;
+use crate::transaction::Transactions;
 use futures::FutureExt as _;
 use runtime::execute::Executor;
 use std::panic::AssertUnwindSafe;
@@ -30,44 +31,68 @@ pub(crate) struct Stages {
     pub(crate) executor: Arc<Executor>,
     pub(crate) emitter: Arc<Emitter>,
     pub(crate) shutdown: CancellationToken,
+    /// Exactly-once: outputs go into the open transaction.
+    pub(crate) transactions: Option<Arc<Transactions>>,
 }
 
-/// Admits a record to the pipeline and spawns its execution's task.
+/// Admits a record to the pipeline and spawns its execution's task; `epoch` is its
+/// partition's in exactly-once mode (0 otherwise). Returns the task's abort handle (none
+/// when the record's partition is not ours).
 pub(crate) fn start(
     record: SourceRecord,
+    epoch: u64,
     stages: &Arc<Stages>,
     tracker: &mut CommitTracker,
     executions: &mut JoinSet<Done>,
-) {
+) -> Option<tokio::task::AbortHandle> {
     // A record fetched before its partition was revoked belongs to the new owner now.
     if !tracker.admit(&record.id) {
-        return;
+        return None;
     }
     let stages = stages.clone();
     // Boxed: the runtime moves a task's future into its cell and writes the output over
     // it, each a copy of the whole future; a box makes those copies a pointer's.
-    executions.spawn(Box::pin(async move {
+    Some(executions.spawn(Box::pin(async move {
         // The executor contains a panic of the engine or an integration itself; this catches
         // one in the worker's own stages (admission, emission), where the record's identity
         // would otherwise be lost with the task and its offset would hold the partition's
         // commit position forever.
         let id = record.id.clone();
-        let (record, committed) = match AssertUnwindSafe(carry(record, &stages))
-            .catch_unwind()
-            .await
-        {
-            Ok(carried) => carried,
-            Err(_) => {
-                stages.emitter.panicked(&id).await;
-                (id, true)
+        let carried = match &stages.transactions {
+            None => {
+                AssertUnwindSafe(carry(record, &stages))
+                    .catch_unwind()
+                    .await
             }
+            Some(transactions) => {
+                AssertUnwindSafe(carry_in(record, epoch, &stages, transactions))
+                    .catch_unwind()
+                    .await
+            }
+        };
+        let (record, committed) = match carried {
+            Ok(carried) => carried,
+            Err(_) => match &stages.transactions {
+                None => {
+                    stages.emitter.panicked(&id).await;
+                    (id, true)
+                }
+                Some(transactions) => match transactions.enter(&id, epoch).await {
+                    Some(write) => {
+                        stages.emitter.panicked_in(&write, &id).await;
+                        write.finish(id.clone(), None);
+                        (id, true)
+                    }
+                    None => (id, false),
+                },
+            },
         };
         Done {
             record,
             committed,
             finished_at: Instant::now(),
         }
-    }));
+    })))
 }
 
 /// Carries a record to its end inside its execution's task: admission (the registry
@@ -99,6 +124,43 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
         Admission::Abandoned | Admission::Unknown(_) => false,
     };
     (id, committed)
+}
+
+/// [`carry`] in exactly-once mode: the execution runs outside any transaction; its outputs
+/// go into the open one, with the gate held from the first record to the last so a commit
+/// never splits them, and only while its partition is still ours under the same epoch.
+async fn carry_in(
+    record: SourceRecord,
+    epoch: u64,
+    stages: &Stages,
+    transactions: &Transactions,
+) -> (RecordId, bool) {
+    let id = record.id.clone();
+    match stages.admit.admit(record, &stages.shutdown).await {
+        Admission::Run(mut job) => {
+            let finished = stages.executor.execute(&mut job.execution).await;
+            let Some(write) = transactions.enter(&id, epoch).await else {
+                return (id, false);
+            };
+            let completion = stages.emitter.finished_in(&write, job, finished).await;
+            write.finish(id.clone(), completion);
+        }
+        Admission::Reject(rejection) => {
+            let Some(write) = transactions.enter(&id, epoch).await else {
+                return (id, false);
+            };
+            Box::pin(stages.emitter.rejected_in(&write, rejection)).await;
+            write.finish(id.clone(), None);
+        }
+        Admission::Duplicate(_) => {
+            let Some(write) = transactions.enter(&id, epoch).await else {
+                return (id, false);
+            };
+            write.finish(id.clone(), None);
+        }
+        Admission::Abandoned | Admission::Unknown(_) => return (id, false),
+    }
+    (id, true)
 }
 
 #[cfg(test)]
@@ -224,6 +286,7 @@ mod tests {
             executor: Arc::new(executor),
             emitter: Arc::new(emitter),
             shutdown: CancellationToken::new(),
+            transactions: None,
         });
         (stages, metrics)
     }
@@ -280,7 +343,7 @@ mod tests {
         tracker.assign(TOPIC, 0);
         let mut executions = JoinSet::new();
         for record in records {
-            start(record, stages, &mut tracker, &mut executions);
+            start(record, 0, stages, &mut tracker, &mut executions);
         }
         while let Some(done) = executions.join_next().await {
             let done = done.expect("a carried record never fails its task");

@@ -16,6 +16,7 @@ pub mod metrics;
 mod pipeline;
 pub mod serve;
 pub mod source;
+pub mod transaction;
 
 pub use pipeline::Worker;
 

@@ -33,6 +33,10 @@ pub struct Metrics {
     pub throttled: IntCounterVec,
     /// Callback records dropped (not a callback, or a token this deployment did not issue).
     pub callbacks_rejected: IntCounterVec,
+    /// Exactly-once transactions, by outcome (committed, aborted, fenced).
+    pub transactions: IntCounterVec,
+    /// Exactly-once: records skipped because an earlier owner committed their outputs.
+    pub records_skipped: IntCounter,
 }
 
 impl Metrics {
@@ -104,6 +108,20 @@ impl Metrics {
                 &["state_machine"],
             ),
             callbacks_rejected: register(&registry, runtime::tasks::callback::rejected_counter()),
+            transactions: counter_vec(
+                &registry,
+                "quickstep_worker_transactions_total",
+                "Exactly-once transactions, by outcome: committed, aborted (outputs discarded, records rewound) or fenced (producer rebuilt).",
+                &["outcome"],
+            ),
+            records_skipped: register(
+                &registry,
+                IntCounter::new(
+                    "quickstep_worker_records_skipped_total",
+                    "Exactly-once: start records skipped because an earlier owner of the partition committed their outputs.",
+                )
+                .expect("metric names are valid"),
+            ),
             duplicates,
             max_in_flight,
             consumer_lag,

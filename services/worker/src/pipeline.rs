@@ -6,12 +6,13 @@
 use crate::admit::Admit;
 use crate::backlog::{flow, Backlog, RECORDS_PER_TURN};
 use crate::commit::CommitTracker;
-use crate::config::{self, IdempotencyKind, WorkerConfig};
+use crate::config::{self, Delivery, IdempotencyKind, WorkerConfig};
 use crate::emit::Emitter;
 use crate::execute::{start, Done, Stages};
 use crate::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
 use crate::metrics::Metrics;
 use crate::source::{self, RebalanceEvent, SourceConsumer};
+use crate::transaction::{Coordinator, TransactionSettings};
 use crate::{serve, WorkerError};
 use asl::history::Level;
 use futures::{FutureExt as _, StreamExt as _};
@@ -24,6 +25,7 @@ use runtime::registry::Registry;
 use runtime::sinks::HistorySinkKind;
 use runtime::start_rate;
 use runtime::tasks;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -43,6 +45,8 @@ pub struct Worker {
     callbacks: Arc<tasks::callback::CallbackRegistry>,
     /// Set once a rebalance has placed this worker in the group (`/readyz`).
     ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Exactly-once: the transaction loop (taken by `run`).
+    coordinator: Option<Coordinator>,
 }
 
 impl Worker {
@@ -80,8 +84,31 @@ impl Worker {
                     Some(Arc::new(RedisStore::connect(&url, "quickstep").await?))
                 }
             };
-        let producer = kafka.producer()?;
-        let history = history_kind.open(&producer).await?;
+        let (producer, coordinator) = match config.delivery {
+            Delivery::AtLeastOnce => (kafka.producer()?, None),
+            Delivery::ExactlyOnce => {
+                let coordinator = Coordinator::start(
+                    kafka.clone(),
+                    TransactionSettings {
+                        transactional_id: config.transactional_id(),
+                        interval: Duration::from_millis(config.transaction_interval_ms),
+                        max_records: config.transaction_max_records,
+                        timeout: Duration::from_millis(config.transaction_timeout_ms),
+                    },
+                    metrics.clone(),
+                )
+                .await?;
+                let producer = coordinator.transactions().gate().producer();
+                (producer, Some(coordinator))
+            }
+        };
+        let gate = coordinator
+            .as_ref()
+            .map(|c| c.transactions().gate().clone());
+        let history = match &gate {
+            None => history_kind.open(&producer).await?,
+            Some(gate) => history_kind.open_transactional(gate).await?,
+        };
         metrics.max_in_flight.set(config.max_in_flight as i64);
         let registry_progress = follow::RegistryProgress::new(
             Arc::new(kafka.registry_consumer()?),
@@ -104,8 +131,11 @@ impl Worker {
             Arc::new(clock::SystemClock),
             token_keys.clone(),
         );
-        let integrations =
+        let mut integrations =
             tasks::Integrations::new(&config.tasks, Some(producer.clone()), callbacks.clone())?;
+        if let Some(gate) = gate {
+            integrations = integrations.with_transactions(gate);
+        }
         let executor = Executor::new(
             Arc::new(integrations),
             Arc::new(clock::SystemClock),
@@ -137,6 +167,7 @@ impl Worker {
             registry_progress,
             callbacks,
             ready: Arc::default(),
+            coordinator,
         })
     }
 
@@ -199,14 +230,28 @@ impl Worker {
                 shutdown.clone(),
             ));
         }
+        let mut coordinator = self.coordinator.take();
         let stages = Arc::new(Stages {
             admit: self.admit.clone(),
             executor: self.executor.clone(),
             emitter: self.emitter.clone(),
             shutdown: shutdown.clone(),
+            transactions: coordinator.as_ref().map(Coordinator::transactions),
         });
+        // Exactly-once: keys completed after their transaction committed.
+        let mut completions: JoinSet<()> = JoinSet::new();
+        let interval = coordinator
+            .as_ref()
+            .map_or(Duration::from_secs(3600), Coordinator::interval);
+        let commit_timer = tokio::time::sleep(interval);
+        tokio::pin!(commit_timer);
         let mut tracker = CommitTracker::default();
         let mut executions: JoinSet<Done> = JoinSet::new();
+        // Exactly-once: each running execution's task, so that those whose outputs can no
+        // longer commit (partition revoked, transaction aborted) stop — a Kafka task of
+        // theirs would otherwise write into a later transaction, and the record's next run
+        // would write it again.
+        let mut running: Running = HashMap::new();
         let mut backlog = Backlog::default();
         let mut paused = false;
         let max_in_flight = self.config.max_in_flight;
@@ -217,7 +262,23 @@ impl Worker {
                 let Some(record) = backlog.pop_front() else {
                     break;
                 };
-                start(record, &stages, &mut tracker, &mut executions);
+                match &mut coordinator {
+                    None => {
+                        start(record, 0, &stages, &mut tracker, &mut executions);
+                    }
+                    Some(coordinator) => {
+                        if coordinator.skip(&record.id, &mut tracker) {
+                            continue;
+                        }
+                        let epoch = coordinator.epoch(&record.id);
+                        let id = record.id.clone();
+                        if let Some(task) =
+                            start(record, epoch, &stages, &mut tracker, &mut executions)
+                        {
+                            running.insert(id, task);
+                        }
+                    }
+                }
             }
             let pause = flow(paused, backlog.bytes, self.config.max_buffered_bytes);
             if pause != paused {
@@ -228,14 +289,74 @@ impl Worker {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some(event) = self.rebalances.recv() => {
-                    self.rebalanced(event, &mut tracker, &mut backlog);
+                    match &mut coordinator {
+                        None => self.rebalanced(event, &mut tracker, &mut backlog),
+                        Some(coordinator) => {
+                            let rewinds = coordinator.rewinds();
+                            if let RebalanceEvent::Revoked(partitions) = &event {
+                                abort_running(&mut running, |id| {
+                                    partitions.iter().any(|(t, p)| *t == id.topic && *p == id.partition)
+                                });
+                            }
+                            let done = self
+                                .rebalanced_in(coordinator, event, &mut tracker, &mut backlog)
+                                .await;
+                            if coordinator.rewinds() != rewinds {
+                                abort_running(&mut running, |_| true);
+                            }
+                            if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                                executions.abort_all();
+                                return Err(error);
+                            }
+                        }
+                    }
                     // librdkafka keeps a partition's pause flag across revoke and re-assign:
                     // a partition revoked while full and assigned again after the resume
                     // would stay paused forever, and a new one would run past the bound.
                     // Every assigned partition follows the worker's state.
                     self.set_paused(paused);
                 }
+                _ = &mut commit_timer, if coordinator.is_some() => {
+                    if let Some(coordinator) = &mut coordinator {
+                        let rewinds = coordinator.rewinds();
+                        let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                        if coordinator.rewinds() != rewinds {
+                            abort_running(&mut running, |_| true);
+                        }
+                        if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                            executions.abort_all();
+                            return Err(error);
+                        }
+                    }
+                    commit_timer.as_mut().reset(tokio::time::Instant::now() + interval);
+                }
+                Some(_) = completions.join_next(), if !completions.is_empty() => {}
                 Some(done) = executions.join_next(), if !executions.is_empty() => {
+                    if let Some(coordinator) = &mut coordinator {
+                        // Exactly-once: finished records are in the transaction's list; a
+                        // task's end only frees its slot. Commit early past the size bound.
+                        let mut next = Some(done);
+                        while let Some(done) = next {
+                            // An aborted task was taken out of `running` when it was aborted.
+                            if let Ok(done) = done {
+                                running.remove(&done.record);
+                            }
+                            next = executions.try_join_next();
+                        }
+                        if coordinator.full() {
+                            let rewinds = coordinator.rewinds();
+                            let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                            if coordinator.rewinds() != rewinds {
+                                abort_running(&mut running, |_| true);
+                            }
+                            if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                                executions.abort_all();
+                                return Err(error);
+                            }
+                            commit_timer.as_mut().reset(tokio::time::Instant::now() + interval);
+                        }
+                        continue;
+                    }
                     // Every execution that has finished by now, with one offset store for
                     // all of them: under load they finish in bursts.
                     let mut next = Some(done);
@@ -277,14 +398,39 @@ impl Worker {
                     tracing::warn!(message = "Grace period over; leaving unfinished executions to be redelivered.", in_flight = executions.len());
                     break;
                 }
-                Some(done) = executions.join_next() => if let Ok(done) = done {
+                // Exactly-once: transactions go on committing while executions drain.
+                _ = &mut commit_timer, if coordinator.is_some() => {
+                    if let Some(coordinator) = &mut coordinator {
+                        let rewinds = coordinator.rewinds();
+                        let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
+                        if coordinator.rewinds() != rewinds {
+                            abort_running(&mut running, |_| true);
+                        }
+                        if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                            executions.abort_all();
+                            return Err(error);
+                        }
+                    }
+                    commit_timer.as_mut().reset(tokio::time::Instant::now() + interval);
+                }
+                Some(done) = executions.join_next() => if let (Ok(done), None) = (done, &coordinator) {
                     self.finish(done, &mut tracker);
                     self.store_offsets(&tracker.take_moved());
                 },
             }
         }
         executions.abort_all();
-        self.commit_final(&tracker);
+        match &mut coordinator {
+            None => self.commit_final(&tracker),
+            Some(coordinator) => {
+                let done = coordinator
+                    .commit(&mut tracker, &self.consumer, &mut backlog)
+                    .await;
+                let result = self.completed(done, &mut completions, &shutdown);
+                while completions.join_next().await.is_some() {}
+                result?;
+            }
+        }
         self.consumer.unsubscribe();
         side_tasks.abort_all();
         Ok(())
@@ -324,6 +470,11 @@ impl Worker {
                 self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(message = "Partitions assigned.", count = partitions.len());
             }
+            RebalanceEvent::AssignedCommitted(_) => {
+                tracing::error!(
+                    message = "Exactly-once assignment in at-least-once mode; ignored."
+                );
+            }
             RebalanceEvent::Revoked(partitions) => {
                 for (topic, partition) in &partitions {
                     tracker.revoke(topic, *partition);
@@ -334,6 +485,66 @@ impl Worker {
                 }
                 backlog.retain(|r| tracker.owns(&r.id.topic, r.id.partition));
                 tracing::info!(message = "Partitions revoked.", count = partitions.len());
+            }
+        }
+    }
+
+    /// Exactly-once: hands a committed transaction's keys to a task that completes them.
+    fn completed(
+        &self,
+        done: Result<Vec<crate::transaction::Completion>, WorkerError>,
+        completions: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let done = done?;
+        if !done.is_empty() {
+            let emitter = self.emitter.clone();
+            let shutdown = shutdown.clone();
+            // Owned by the loop's JoinSet and awaited at shutdown (the completions stop
+            // retrying once shutdown is signalled).
+            completions.spawn(async move { emitter.complete_all(done, &shutdown).await });
+        }
+        Ok(())
+    }
+
+    /// Exactly-once rebalances: assignments come with their committed offsets; a revoke
+    /// settles the open transaction first.
+    async fn rebalanced_in(
+        &self,
+        coordinator: &mut Coordinator,
+        event: RebalanceEvent,
+        tracker: &mut CommitTracker,
+        backlog: &mut Backlog,
+    ) -> Result<Vec<crate::transaction::Completion>, WorkerError> {
+        match event {
+            RebalanceEvent::AssignedCommitted(assigned) => {
+                let assigned = assigned?;
+                tracing::info!(message = "Partitions assigned.", count = assigned.len());
+                coordinator.assigned(assigned, tracker).await;
+                self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Vec::new())
+            }
+            RebalanceEvent::Revoked(partitions) => {
+                for (topic, partition) in &partitions {
+                    self.metrics
+                        .consumer_lag
+                        .remove_label_values(&[topic, &partition.to_string()])
+                        .ok();
+                }
+                tracing::info!(message = "Partitions revoked.", count = partitions.len());
+                coordinator
+                    .revoked(&partitions, tracker, &self.consumer, backlog)
+                    .await
+            }
+            RebalanceEvent::Assigned(partitions) => {
+                // Not sent in this mode; without committed offsets nothing can be skipped.
+                tracing::error!(
+                    message = "Assignment without committed offsets in exactly-once mode.",
+                    count = partitions.len()
+                );
+                Err(WorkerError::Config(config::ConfigError(
+                    "exactly-once assignment without committed offsets".into(),
+                )))
             }
         }
     }
@@ -360,6 +571,19 @@ impl Worker {
             }
         }
     }
+}
+
+/// Exactly-once: the abort handles of running executions, by record.
+type Running = HashMap<crate::idempotency::RecordId, tokio::task::AbortHandle>;
+
+/// Stops the running executions of the records `stale` picks.
+fn abort_running(running: &mut Running, stale: impl Fn(&crate::idempotency::RecordId) -> bool) {
+    running.retain(|id, task| {
+        if stale(id) {
+            task.abort();
+        }
+        !stale(id)
+    });
 }
 
 /// The librdkafka list of (topic, partition, position)s.

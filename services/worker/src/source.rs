@@ -18,6 +18,10 @@ pub enum RebalanceEvent {
     Assigned(Vec<(String, i32)>),
     /// Partitions were taken away.
     Revoked(Vec<(String, i32)>),
+    /// Exactly-once: partitions were assigned, with their committed offsets and metadata
+    /// (read in the rebalance callback, before any of their records is fetched); an error
+    /// when the broker could not say, and the worker cannot know what to skip.
+    AssignedCommitted(Result<Vec<crate::transaction::Assigned>, KafkaError>),
 }
 
 /// How often librdkafka reports its statistics, the source of the consumer lag gauge.
@@ -28,6 +32,8 @@ const STATISTICS_INTERVAL_MS: &str = "5000";
 pub struct SourceContext {
     events: mpsc::UnboundedSender<RebalanceEvent>,
     lag: IntGaugeVec,
+    /// Exactly-once: assignments come with their committed offsets.
+    transactional: bool,
 }
 
 impl ClientContext for SourceContext {
@@ -67,8 +73,27 @@ impl ConsumerContext for SourceContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
+            Rebalance::Assign(list) if self.transactional => {
+                // Blocks this poll for a round trip: the loop must know what to skip before
+                // it sees a record of these partitions.
+                let committed = crate::transaction::committed_offsets(consumer, (*list).clone())
+                    .map(|list| {
+                        list.elements()
+                            .iter()
+                            .map(|e| crate::transaction::Assigned {
+                                topic: e.topic().to_owned(),
+                                partition: e.partition(),
+                                committed: e.offset().to_raw().filter(|o| *o >= 0),
+                                metadata: e.metadata().to_owned(),
+                            })
+                            .collect()
+                    });
+                let _ = self
+                    .events
+                    .send(RebalanceEvent::AssignedCommitted(committed));
+            }
             Rebalance::Assign(list) => {
                 let _ = self.events.send(RebalanceEvent::Assigned(partitions(list)));
             }
@@ -101,10 +126,15 @@ pub fn consumer(
 ) -> Result<(SourceConsumer, mpsc::UnboundedReceiver<RebalanceEvent>), KafkaError> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let settings = config.kafka_settings();
+    let transactional = config.delivery == crate::config::Delivery::ExactlyOnce;
     let mut client = settings.client();
     client
         .set("group.id", &config.group)
-        .set("enable.auto.commit", "true")
+        // Exactly-once commits offsets only inside its transactions.
+        .set("enable.auto.commit", (!transactional).to_string())
+        // Start records written in transactions (a Kafka task's) count once committed; and
+        // committed offsets are read stable (KIP-447), never while a transaction holds them.
+        .set("isolation.level", "read_committed")
         // Offsets are stored only when the commit tracker's watermark moves.
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
@@ -115,6 +145,7 @@ pub fn consumer(
     let context = SourceContext {
         events: sender,
         lag,
+        transactional,
     };
     let consumer: SourceConsumer = settings
         .with_overrides(client)

@@ -89,6 +89,21 @@ pub struct WorkerFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_address: Option<String>,
+    /// at-least-once or exactly-once (outputs and offsets in one Kafka transaction)
+    /// [env: QUICKSTEP_DELIVERY] [default: at-least-once].
+    #[arg(long, value_parser = ["at-least-once", "exactly-once"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    /// Exactly-once: milliseconds a transaction collects results before committing
+    /// [env: QUICKSTEP_TRANSACTION_INTERVAL_MS] [default: 100].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_interval_ms: Option<u64>,
+    /// Exactly-once: this worker's transactional.id, stable across its restarts and distinct
+    /// per worker [env: QUICKSTEP_TRANSACTIONAL_ID] [default: GROUP-HOSTNAME-PID].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
 }
 
 /// The top-level settings the environment may set; other `QUICKSTEP_*` variables belong to
@@ -111,6 +126,11 @@ const ENV_KEYS: &[&str] = &[
     "start_rate_per_second",
     "shutdown_grace_seconds",
     "metrics_address",
+    "delivery",
+    "transaction_interval_ms",
+    "transaction_max_records",
+    "transaction_timeout_ms",
+    "transactional_id",
     "region",
     "account",
     "kafka",
@@ -263,6 +283,40 @@ mod tests {
                     .map(ToString::to_string)
                     .as_deref(),
                 Some("6000")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn delivery_layers_from_file_env_and_flag() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "worker.toml",
+                "delivery = \"exactly-once\"\ntransaction_interval_ms = 50\n",
+            )?;
+            let from_file = WorkerFlags {
+                config: Some("worker.toml".into()),
+                ..WorkerFlags::default()
+            };
+            let config = load(&from_file).expect("layers");
+            assert_eq!(config.delivery, worker::config::Delivery::ExactlyOnce);
+            assert_eq!(config.transaction_interval_ms, 50);
+            jail.set_env("QUICKSTEP_DELIVERY", "at-least-once");
+            jail.set_env("QUICKSTEP_TRANSACTIONAL_ID", "worker-7");
+            let config = load(&from_file).expect("layers");
+            assert_eq!(config.delivery, worker::config::Delivery::AtLeastOnce);
+            assert_eq!(config.transactional_id.as_deref(), Some("worker-7"));
+            let flag = WorkerFlags {
+                delivery: Some("exactly-once".into()),
+                ..from_file
+            };
+            let config = load(&flag).expect("layers");
+            assert_eq!(config.delivery, worker::config::Delivery::ExactlyOnce);
+            jail.set_env("QUICKSTEP_DELIVERY", "twice");
+            assert!(
+                load(&WorkerFlags::default()).is_err(),
+                "a bad value is refused"
             );
             Ok(())
         });

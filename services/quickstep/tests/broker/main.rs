@@ -8,6 +8,7 @@ mod callbacks;
 mod common;
 mod crash;
 mod dedupe;
+mod exactly_once;
 mod poison;
 mod restart;
 mod scale;

@@ -2,20 +2,36 @@
 //! execution's events stay in order on one partition.
 
 use super::{HistoryBatch, HistorySink, SinkError};
+use crate::kafka::ProducerHandle;
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 /// Produces history to a topic.
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: ProducerHandle,
     topic: String,
 }
 
 impl KafkaSink {
     /// A sink on `topic` through `producer`.
     pub fn new(producer: FutureProducer, topic: String) -> KafkaSink {
-        KafkaSink { producer, topic }
+        KafkaSink {
+            producer: ProducerHandle::Plain(producer),
+            topic,
+        }
+    }
+
+    /// A sink on `topic` through a transaction gate's producer: its writer (the worker's
+    /// emitter) holds the gate's guard while it writes.
+    pub fn transactional(
+        gate: std::sync::Arc<crate::kafka::TransactionGate>,
+        topic: String,
+    ) -> KafkaSink {
+        KafkaSink {
+            producer: ProducerHandle::Transactional(gate),
+            topic,
+        }
     }
 }
 
@@ -25,11 +41,12 @@ impl HistorySink for KafkaSink {
             // Each record is the proto3 JSON of `quickstep.v1.HistoryEvent`.
             let payloads = batch.json_records()?;
             // Enqueue all, then await all: librdkafka keeps per-partition order.
+            let producer = self.producer.current();
             let deliveries = payloads.iter().map(|payload| {
                 let record = FutureRecord::to(&self.topic)
                     .key(batch.execution_arn)
                     .payload(payload);
-                self.producer.send(record, Timeout::Never)
+                producer.send(record, Timeout::Never)
             });
             try_join_all(deliveries)
                 .await

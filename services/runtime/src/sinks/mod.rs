@@ -64,6 +64,22 @@ impl HistorySinkKind {
     }
 }
 
+impl HistorySinkKind {
+    /// As [`HistorySinkKind::open`], a Kafka sink writing into the gate's transactions.
+    pub async fn open_transactional(
+        self,
+        gate: &Arc<crate::kafka::TransactionGate>,
+    ) -> Result<Option<Arc<dyn HistorySink>>, SinkError> {
+        match self {
+            HistorySinkKind::Kafka(topic) => Ok(Some(Arc::new(KafkaSink::transactional(
+                gate.clone(),
+                topic,
+            )))),
+            other => other.open(&gate.producer()).await,
+        }
+    }
+}
+
 /// Why a sink could not take a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

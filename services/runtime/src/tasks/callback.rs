@@ -369,7 +369,10 @@ pub fn callback_consumer(
             ),
         )
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "latest");
+        .set("auto.offset.reset", "latest")
+        // Callbacks produced inside an exactly-once worker's transaction (a Kafka task
+        // answering a token) count once committed; librdkafka's default, stated.
+        .set("isolation.level", "read_committed");
     for (key, value) in overrides {
         client.set(key.replace('_', "."), value);
     }

@@ -110,6 +110,14 @@ impl Integrations {
         })
     }
 
+    /// Exactly-once: the Kafka task produces inside the gate's transactions.
+    pub fn with_transactions(mut self, gate: Arc<crate::kafka::TransactionGate>) -> Integrations {
+        if let Some(kafka) = &mut self.kafka {
+            kafka.set_transactions(gate);
+        }
+        self
+    }
+
     /// The tokens this worker's executions are waiting on.
     pub fn callbacks(&self) -> Arc<CallbackRegistry> {
         self.callbacks.clone()

@@ -1,0 +1,590 @@
+//! Exactly-once delivery (`delivery = "exactly-once"`): the results, history and dead
+//! letters of a batch of finished records, the Kafka-task records produced meanwhile, and
+//! the consumer offsets that cover them commit in one Kafka transaction of the worker's one
+//! transactional producer, with the consumer's group metadata (KIP-447), so a worker that
+//! lost its partitions (a zombie) cannot commit. The offset committed for a partition is its
+//! first unfinished record; the records above it that finished are written into the
+//! commit's metadata ([`metadata`]), and a new owner skips them.
+//!
+//! `Transactions` is what execution tasks share (the gate and the list of finished
+//! records); `Coordinator` is the loop's: it owns the partitions' epochs and committed
+//! state, commits on time and size, aborts and rewinds on errors, rebuilds a fenced
+//! producer. librdkafka's transaction calls block, so they run on tokio's blocking pool.
+
+mod ledger;
+pub mod metadata;
+
+use crate::backlog::Backlog;
+use crate::commit::CommitTracker;
+use crate::idempotency::{ClaimKey, RecordId};
+use crate::metrics::Metrics;
+use crate::source::SourceConsumer;
+use crate::WorkerError;
+use ledger::{key, Key, Ledgers};
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use runtime::kafka::{KafkaSettings, TransactionGate};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// A record whose outputs are in the open transaction.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    record: RecordId,
+    completion: Option<Completion>,
+}
+
+/// An idempotency key to mark completed once the transaction holding its result commits
+/// (before, an abort would leave a completed key with no result, and the rerun would skip
+/// the record as its own duplicate).
+#[derive(Debug, Clone)]
+pub(crate) struct Completion {
+    pub(crate) claim: ClaimKey,
+    pub(crate) record: RecordId,
+    pub(crate) execution_arn: String,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// The partitions this worker owns, each with the epoch its records are admitted under:
+    /// a record of an older epoch (admitted before a revoke or a rewind) writes nothing.
+    epochs: HashMap<Key, u64>,
+    /// Records finished in the open transaction.
+    finished: Vec<Finished>,
+    /// A write of the open transaction failed: it must abort.
+    failed: bool,
+}
+
+/// What execution tasks share with the coordinator.
+pub(crate) struct Transactions {
+    gate: Arc<TransactionGate>,
+    shared: Mutex<Shared>,
+}
+
+/// A writer inside the open transaction: produce with `producer` while it lives.
+pub(crate) struct Write<'a> {
+    _open: tokio::sync::RwLockReadGuard<'a, ()>,
+    transactions: &'a Transactions,
+    /// The transaction's producer.
+    pub(crate) producer: FutureProducer,
+}
+
+impl Transactions {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The gate the history sink and the Kafka task produce through.
+    pub(crate) fn gate(&self) -> &Arc<TransactionGate> {
+        &self.gate
+    }
+
+    /// Enters the open transaction for `record`, admitted under `epoch`; `None` when its
+    /// partition was revoked or rewound since (its outputs belong to a later run).
+    pub(crate) async fn enter(&self, record: &RecordId, epoch: u64) -> Option<Write<'_>> {
+        let open = self.gate.enter().await;
+        if self.lock().epochs.get(&key(record)) != Some(&epoch) {
+            return None;
+        }
+        Some(Write {
+            _open: open,
+            transactions: self,
+            producer: self.gate.producer(),
+        })
+    }
+
+    /// Finished records in the open transaction (the loop commits early past a bound).
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().finished.len()
+    }
+}
+
+impl Write<'_> {
+    /// The record's outputs are written: its offset commits with them.
+    pub(crate) fn finish(self, record: RecordId, completion: Option<Completion>) {
+        self.transactions
+            .lock()
+            .finished
+            .push(Finished { record, completion });
+    }
+
+    /// A write failed: the transaction aborts and its records run again.
+    pub(crate) fn fail(&self) {
+        self.transactions.lock().failed = true;
+    }
+}
+
+/// A partition assigned to this worker, with what its previous owner committed.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The committed position, if any.
+    pub committed: Option<i64>,
+    /// The committed offset's metadata (finished offsets above it).
+    pub metadata: String,
+}
+
+/// How a failed transaction is recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// Abort the open transaction and begin the next one.
+    Abort,
+    /// The producer is fenced or broken: build a new one under the same transactional.id.
+    Rebuild,
+}
+
+fn recovery(error: &KafkaError) -> Recovery {
+    match error {
+        KafkaError::Transaction(error) if error.is_fatal() => Recovery::Rebuild,
+        _ => Recovery::Abort,
+    }
+}
+
+/// Settings of the transaction loop.
+#[derive(Debug, Clone)]
+pub struct TransactionSettings {
+    /// The producer's `transactional.id`.
+    pub transactional_id: String,
+    /// Commit this long after the transaction began.
+    pub interval: Duration,
+    /// Commit early once this many records finished in it.
+    pub max_records: usize,
+    /// `transaction.timeout.ms` (and `message.timeout.ms`); also bounds each blocking call.
+    pub timeout: Duration,
+}
+
+/// The loop's side: commits, aborts, rewinds, rebuilds.
+pub(crate) struct Coordinator {
+    transactions: Arc<Transactions>,
+    kafka: KafkaSettings,
+    settings: TransactionSettings,
+    ledgers: Ledgers,
+    /// Records skipped since the last commit (their offsets move the position too).
+    skipped: usize,
+    /// Rewinds so far: the loop aborts every running execution after one.
+    rewinds: u64,
+    metrics: Metrics,
+}
+
+/// Builds a transactional producer, fences its earlier incarnations and begins the first
+/// transaction, off the async threads.
+async fn open_producer(
+    kafka: &KafkaSettings,
+    settings: &TransactionSettings,
+) -> Result<FutureProducer, KafkaError> {
+    let producer = kafka.transactional_producer(
+        &settings.transactional_id,
+        settings.timeout.as_millis() as u64,
+    )?;
+    let timeout = settings.timeout;
+    let opened = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        opened.init_transactions(timeout)?;
+        opened.begin_transaction()
+    })
+    .await
+    .map_err(|_| KafkaError::Canceled)??;
+    Ok(producer)
+}
+
+impl Coordinator {
+    /// Opens the producer (`init_transactions` aborts what an earlier run under the same
+    /// transactional.id left open) and begins the first transaction.
+    pub(crate) async fn start(
+        kafka: KafkaSettings,
+        settings: TransactionSettings,
+        metrics: Metrics,
+    ) -> Result<Coordinator, KafkaError> {
+        let producer = open_producer(&kafka, &settings).await?;
+        tracing::info!(message = "Exactly-once delivery: transactional producer ready.", transactional_id = %settings.transactional_id);
+        Ok(Coordinator {
+            transactions: Arc::new(Transactions {
+                gate: TransactionGate::new(producer),
+                shared: Mutex::default(),
+            }),
+            kafka,
+            settings,
+            ledgers: Ledgers::default(),
+            skipped: 0,
+            rewinds: 0,
+            metrics,
+        })
+    }
+
+    /// What execution tasks share.
+    pub(crate) fn transactions(&self) -> Arc<Transactions> {
+        self.transactions.clone()
+    }
+
+    /// How many rewinds there were: after one, every running execution is stale (its outputs
+    /// and its Kafka-task records must not reach a later transaction), and the loop aborts it.
+    pub(crate) fn rewinds(&self) -> u64 {
+        self.rewinds
+    }
+
+    /// How often the open transaction commits.
+    pub(crate) fn interval(&self) -> Duration {
+        self.settings.interval
+    }
+
+    /// Whether enough records finished to commit before the interval is up.
+    pub(crate) fn full(&self) -> bool {
+        self.transactions.pending() >= self.settings.max_records
+    }
+
+    /// The epoch a record of this partition is admitted under.
+    pub(crate) fn epoch(&self, record: &RecordId) -> u64 {
+        self.ledgers.epoch(record)
+    }
+
+    /// Whether the record's outputs were committed already (by an earlier owner, or by an
+    /// earlier transaction of ours before a rewind): then it is finished without running.
+    pub(crate) fn skip(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> bool {
+        if !self.ledgers.skip(record) {
+            return false;
+        }
+        if tracker.admit(record) {
+            tracker.finish(record);
+        }
+        self.skipped += 1;
+        self.metrics.records_skipped.inc();
+        true
+    }
+
+    /// Partitions assigned: tracked from their committed position, skipping what their
+    /// previous owner finished above it.
+    pub(crate) async fn assigned(
+        &mut self,
+        partitions: Vec<Assigned>,
+        tracker: &mut CommitTracker,
+    ) {
+        let gate = self.transactions.gate.clone();
+        let _closed = gate.close().await;
+        let mut shared = self.transactions.lock();
+        for assigned in partitions {
+            let key = (assigned.topic.clone(), assigned.partition);
+            let epoch = self
+                .ledgers
+                .assign(key.clone(), assigned.committed, &assigned.metadata);
+            shared.epochs.insert(key, epoch);
+            tracker.assign(&assigned.topic, assigned.partition);
+            if assigned.metadata.starts_with("qs1:") {
+                tracing::info!(message = "Partition assigned with finished records above its committed offset; they will be skipped.", topic = %assigned.topic, partition = assigned.partition, committed = assigned.committed);
+            }
+        }
+    }
+
+    /// Partitions revoked (already gone: librdkafka revoked them before the loop heard).
+    /// Their records' outputs in the open transaction must not commit, since the new owner
+    /// runs them again from the committed offset: if there are any (or Kafka-task records,
+    /// which cannot be told apart), the transaction aborts and the remaining partitions
+    /// rewind; otherwise it commits without them.
+    pub(crate) async fn revoked(
+        &mut self,
+        partitions: &[(String, i32)],
+        tracker: &mut CommitTracker,
+        consumer: &SourceConsumer,
+        backlog: &mut Backlog,
+    ) -> Result<Vec<Completion>, WorkerError> {
+        let gate = self.transactions.gate.clone();
+        let _closed = gate.close().await;
+        let dirty = {
+            let mut shared = self.transactions.lock();
+            let dirty = shared
+                .finished
+                .iter()
+                .any(|f| partitions.contains(&key(&f.record)));
+            for revoked in partitions {
+                shared.epochs.remove(revoked);
+            }
+            dirty
+        };
+        for (topic, partition) in partitions {
+            self.ledgers.revoke(&(topic.clone(), *partition));
+            tracker.revoke(topic, *partition);
+        }
+        backlog.retain(|r| tracker.owns(&r.id.topic, r.id.partition));
+        if dirty || gate.take_task_writes() > 0 {
+            tracing::info!(
+                message =
+                    "Partitions revoked with their outputs in the open transaction: aborting it.",
+                count = partitions.len()
+            );
+            self.recover(None, tracker, consumer, backlog).await?;
+            return Ok(Vec::new());
+        }
+        self.commit_closed(tracker, consumer, backlog).await
+    }
+
+    /// Commits the open transaction (when anything is in it) and begins the next; on an
+    /// error aborts (or rebuilds the producer) and rewinds. The completions of the
+    /// committed records are returned for the caller to mark.
+    pub(crate) async fn commit(
+        &mut self,
+        tracker: &mut CommitTracker,
+        consumer: &SourceConsumer,
+        backlog: &mut Backlog,
+    ) -> Result<Vec<Completion>, WorkerError> {
+        let gate = self.transactions.gate.clone();
+        let _closed = gate.close().await;
+        self.commit_closed(tracker, consumer, backlog).await
+    }
+
+    async fn commit_closed(
+        &mut self,
+        tracker: &mut CommitTracker,
+        consumer: &SourceConsumer,
+        backlog: &mut Backlog,
+    ) -> Result<Vec<Completion>, WorkerError> {
+        let (finished, failed) = {
+            let mut shared = self.transactions.lock();
+            (
+                std::mem::take(&mut shared.finished),
+                std::mem::take(&mut shared.failed),
+            )
+        };
+        let task_writes = self.transactions.gate.take_task_writes();
+        if finished.is_empty() && task_writes == 0 && self.skipped == 0 && !failed {
+            return Ok(Vec::new());
+        }
+        if failed {
+            self.recover(None, tracker, consumer, backlog).await?;
+            return Ok(Vec::new());
+        }
+        let mut completions = Vec::new();
+        for done in finished {
+            tracker.finish(&done.record);
+            completions.extend(done.completion);
+        }
+        let positions = match self.ledgers.positions(tracker) {
+            Ok(positions) => positions,
+            Err(error) => {
+                tracing::warn!(message = "Offset metadata too large; aborting the transaction (raise the broker's offset.metadata.max.bytes if this repeats).", %error);
+                self.recover(None, tracker, consumer, backlog).await?;
+                return Ok(Vec::new());
+            }
+        };
+        let mut offsets = TopicPartitionList::new();
+        for position in &positions {
+            let (topic, partition) = &position.key;
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(position.offset))?;
+            if let Some(mut element) = offsets.find_partition(topic, *partition) {
+                element.set_metadata(position.metadata.as_str());
+            }
+        }
+        let producer = self.transactions.gate.producer();
+        let group = consumer.group_metadata();
+        let timeout = self.settings.timeout;
+        let committed = tokio::task::spawn_blocking(move || {
+            commit_blocking(&producer, &offsets, group.as_ref(), timeout)
+                .map(|()| producer.begin_transaction())
+        })
+        .await
+        .map_err(|_| KafkaError::Canceled)
+        .and_then(|r| r);
+        match committed {
+            Ok(begun) => {
+                self.skipped = 0;
+                self.metrics
+                    .transactions
+                    .with_label_values(&["committed"])
+                    .inc();
+                self.ledgers.committed(positions);
+                if let Err(error) = begun {
+                    // Committed, but no transaction is open: nothing to rewind.
+                    tracing::warn!(message = "Cannot begin the next transaction; rebuilding the producer.", %error);
+                    self.rebuild().await?;
+                }
+                Ok(completions)
+            }
+            Err(error) => {
+                self.recover(Some(error), tracker, consumer, backlog)
+                    .await?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Aborts the open transaction (or, when the producer is fenced or broken, replaces it),
+    /// begins the next, and rewinds every partition to its committed position: the records
+    /// whose outputs were discarded run again. Called with the gate closed.
+    async fn recover(
+        &mut self,
+        error: Option<KafkaError>,
+        tracker: &mut CommitTracker,
+        consumer: &SourceConsumer,
+        backlog: &mut Backlog,
+    ) -> Result<(), WorkerError> {
+        {
+            let mut shared = self.transactions.lock();
+            shared.finished.clear();
+            shared.failed = false;
+        }
+        self.transactions.gate.take_task_writes();
+        let mut how = error.as_ref().map_or(Recovery::Abort, recovery);
+        if let Some(error) = &error {
+            tracing::warn!(message = "Transaction failed; its outputs are discarded and its records run again.", %error, rebuild = (how == Recovery::Rebuild));
+        }
+        if how == Recovery::Abort {
+            let producer = self.transactions.gate.producer();
+            let timeout = self.settings.timeout;
+            let aborted = tokio::task::spawn_blocking(move || {
+                producer.abort_transaction(timeout)?;
+                producer.begin_transaction()
+            })
+            .await
+            .map_err(|_| KafkaError::Canceled)
+            .and_then(|r| r);
+            match aborted {
+                Ok(()) => {
+                    self.metrics
+                        .transactions
+                        .with_label_values(&["aborted"])
+                        .inc();
+                }
+                Err(error) => {
+                    tracing::warn!(message = "Abort failed; rebuilding the producer.", %error);
+                    how = Recovery::Rebuild;
+                }
+            }
+        }
+        if how == Recovery::Rebuild {
+            self.rebuild().await?;
+        }
+        self.rewind(tracker, consumer, backlog)
+    }
+
+    /// A new producer under the same transactional.id: `init_transactions` fences the old
+    /// one and settles what it left open (a commit that timed out may still complete, which
+    /// is why a rewind reads the committed offsets back from the broker).
+    async fn rebuild(&mut self) -> Result<(), WorkerError> {
+        self.metrics
+            .transactions
+            .with_label_values(&["fenced"])
+            .inc();
+        let mut delay = Duration::from_millis(200);
+        let mut attempts = 0;
+        let producer = loop {
+            match open_producer(&self.kafka, &self.settings).await {
+                Ok(producer) => break producer,
+                Err(error) if attempts < 10 => {
+                    tracing::warn!(message = "Cannot rebuild the transactional producer; retrying.", %error);
+                    attempts += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(error) => return Err(WorkerError::Kafka(error)),
+            }
+        };
+        self.transactions.gate.replace(producer);
+        Ok(())
+    }
+
+    /// Every partition back to its committed position under a new epoch. The position and
+    /// the finished offsets above it are read back from the broker (stable offsets: no
+    /// transaction of ours is open on them now), not taken from memory, so an outcome this
+    /// worker could not see (a commit that timed out and completed anyway) counts too.
+    fn rewind(
+        &mut self,
+        tracker: &mut CommitTracker,
+        consumer: &SourceConsumer,
+        backlog: &mut Backlog,
+    ) -> Result<(), WorkerError> {
+        self.skipped = 0;
+        self.rewinds += 1;
+        let mut owned = TopicPartitionList::new();
+        for (topic, partition) in self.ledgers.keys() {
+            owned.add_partition(topic, *partition);
+        }
+        if owned.count() == 0 {
+            backlog.retain(|_| false);
+            return Ok(());
+        }
+        let committed = committed_offsets(consumer, owned)?;
+        let mut seek = TopicPartitionList::new();
+        {
+            let mut shared = self.transactions.lock();
+            for element in committed.elements() {
+                let key = (element.topic().to_owned(), element.partition());
+                let position = element.offset().to_raw().filter(|o| *o >= 0);
+                let Some((epoch, from)) = self.ledgers.rewind(&key, position, element.metadata())
+                else {
+                    continue;
+                };
+                shared.epochs.insert(key, epoch);
+                tracker.revoke(element.topic(), element.partition());
+                tracker.assign(element.topic(), element.partition());
+                let offset = from.map_or(Offset::Beginning, Offset::Offset);
+                seek.add_partition_offset(element.topic(), element.partition(), offset)?;
+            }
+        }
+        backlog.retain(|_| false);
+        let sought = consumer.seek_partitions(seek, Duration::from_secs(10))?;
+        for element in sought.elements() {
+            if let Err(error) = element.error() {
+                // Reading on from where the consumer is would skip the discarded records.
+                tracing::error!(message = "Cannot rewind a partition after an aborted transaction; stopping.", %error, topic = element.topic(), partition = element.partition());
+                return Err(WorkerError::Kafka(error));
+            }
+        }
+        tracing::info!(
+            message = "Partitions rewound to their committed offsets.",
+            count = sought.count()
+        );
+        Ok(())
+    }
+}
+
+/// The committed offsets (with their metadata) of `partitions`, asked of the broker; a
+/// few tries, since a rewind cannot go on without them.
+pub(crate) fn committed_offsets<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+    consumer: &C,
+    partitions: TopicPartitionList,
+) -> Result<TopicPartitionList, KafkaError> {
+    let mut attempt = 0;
+    loop {
+        match consumer.committed_offsets(partitions.clone(), Duration::from_secs(10)) {
+            Ok(list) => return Ok(list),
+            Err(error) if attempt < 3 => {
+                tracing::warn!(message = "Cannot read committed offsets; retrying.", %error);
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Sends the offsets and commits, retrying what librdkafka calls retriable (a timed-out
+/// call may be repeated).
+fn commit_blocking(
+    producer: &FutureProducer,
+    offsets: &TopicPartitionList,
+    group: Option<&ConsumerGroupMetadata>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    fn retried(mut call: impl FnMut() -> Result<(), KafkaError>) -> Result<(), KafkaError> {
+        let mut attempt = 0;
+        loop {
+            match call() {
+                Err(KafkaError::Transaction(error)) if error.is_retriable() && attempt < 3 => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+    if offsets.count() > 0 {
+        let group = group.ok_or(KafkaError::Canceled)?;
+        retried(|| producer.send_offsets_to_transaction(offsets, group, timeout))?;
+    }
+    retried(|| producer.commit_transaction(timeout))
+}
