@@ -36,6 +36,8 @@ pub struct Worker {
     config: WorkerConfig,
     consumer: SourceConsumer,
     rebalances: tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>,
+    /// Revokes reported and settled: exactly-once commits only when they agree.
+    revokes: Arc<source::Revokes>,
     admit: Arc<Admit>,
     executor: Arc<Executor>,
     emitter: Arc<Emitter>,
@@ -154,11 +156,17 @@ impl Worker {
             Duration::from_secs(config.idempotency_window_seconds),
             metrics.clone(),
         );
-        let (consumer, rebalances) = source::consumer(&config, metrics.consumer_lag.clone())?;
+        let (consumer, rebalances, revokes) =
+            source::consumer(&config, metrics.consumer_lag.clone())?;
+        let coordinator = coordinator.map(|mut c| {
+            c.watch_revokes(revokes.clone());
+            c
+        });
         Ok(Worker {
             config,
             consumer,
             rebalances,
+            revokes,
             admit: Arc::new(admit),
             executor: Arc::new(executor),
             emitter: Arc::new(emitter),
@@ -289,6 +297,9 @@ impl Worker {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some(event) = self.rebalances.recv() => {
+                    if matches!(event, RebalanceEvent::Revoked(_)) {
+                        self.revokes.settled_one();
+                    }
                     match &mut coordinator {
                         None => self.rebalanced(event, &mut tracker, &mut backlog),
                         Some(coordinator) => {

@@ -9,6 +9,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// A rebalance, as the main loop needs to hear of it.
@@ -24,6 +26,32 @@ pub enum RebalanceEvent {
     AssignedCommitted(Result<Vec<crate::transaction::Assigned>, KafkaError>),
 }
 
+/// Revokes librdkafka reported (counted in its rebalance callback) and revokes the main
+/// loop has settled. Exactly-once commits only while the two are equal: a worker that wakes
+/// after its session expired hears of its lost partitions through the callback, and
+/// librdkafka then rejoins the group under a new generation; a commit that took the
+/// consumer's group metadata after that would carry the new generation, pass the broker's
+/// zombie fencing and commit outputs of records the partitions' new owner runs again. Taking
+/// the metadata first and then finding no unsettled revoke means the metadata is of the
+/// generation the loop knows (if a revoke comes later, the broker fences the old one).
+#[derive(Debug, Default)]
+pub struct Revokes {
+    reported: AtomicU64,
+    settled: AtomicU64,
+}
+
+impl Revokes {
+    /// The loop has settled one more revoke (called as it takes the event).
+    pub fn settled_one(&self) {
+        self.settled.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether librdkafka has reported a revoke the loop has not settled yet.
+    pub fn unsettled(&self) -> bool {
+        self.reported.load(Ordering::SeqCst) != self.settled.load(Ordering::SeqCst)
+    }
+}
+
 /// How often librdkafka reports its statistics, the source of the consumer lag gauge.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
@@ -31,6 +59,8 @@ const STATISTICS_INTERVAL_MS: &str = "5000";
 /// lag gauge from librdkafka's statistics.
 pub struct SourceContext {
     events: mpsc::UnboundedSender<RebalanceEvent>,
+    /// Revokes reported by librdkafka, counted in its callback (see [`Revokes`]).
+    revokes: Arc<Revokes>,
     lag: IntGaugeVec,
     /// Exactly-once: assignments come with their committed offsets.
     transactional: bool,
@@ -68,6 +98,9 @@ fn partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
 impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
+            // Counted before it is sent, and before librdkafka rejoins the group under a new
+            // generation: see `Revokes`.
+            self.revokes.reported.fetch_add(1, Ordering::SeqCst);
             // A closed receiver means the worker is shutting down: nothing to tell.
             let _ = self.events.send(RebalanceEvent::Revoked(partitions(list)));
         }
@@ -123,8 +156,16 @@ pub type SourceConsumer = StreamConsumer<SourceContext>;
 pub fn consumer(
     config: &WorkerConfig,
     lag: IntGaugeVec,
-) -> Result<(SourceConsumer, mpsc::UnboundedReceiver<RebalanceEvent>), KafkaError> {
+) -> Result<
+    (
+        SourceConsumer,
+        mpsc::UnboundedReceiver<RebalanceEvent>,
+        Arc<Revokes>,
+    ),
+    KafkaError,
+> {
     let (sender, receiver) = mpsc::unbounded_channel();
+    let revokes = Arc::new(Revokes::default());
     let settings = config.kafka_settings();
     let transactional = config.delivery == crate::config::Delivery::ExactlyOnce;
     let mut client = settings.client();
@@ -144,6 +185,7 @@ pub fn consumer(
         .set("statistics.interval.ms", STATISTICS_INTERVAL_MS);
     let context = SourceContext {
         events: sender,
+        revokes: revokes.clone(),
         lag,
         transactional,
     };
@@ -152,7 +194,7 @@ pub fn consumer(
         .create_with_context(context)?;
     let topics: Vec<&str> = config.triggers.iter().map(|t| t.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
-    Ok((consumer, receiver))
+    Ok((consumer, receiver, revokes))
 }
 
 /// The names of the topics records came from, one allocation per topic for the process's
@@ -247,7 +289,21 @@ impl SourceRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::{lag, TopicNames};
+    use super::{lag, Revokes, TopicNames};
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn a_revoke_is_unsettled_from_its_report_until_the_loop_takes_it() {
+        let revokes = Revokes::default();
+        assert!(!revokes.unsettled());
+        revokes.reported.fetch_add(1, Ordering::SeqCst);
+        revokes.reported.fetch_add(1, Ordering::SeqCst);
+        assert!(revokes.unsettled());
+        revokes.settled_one();
+        assert!(revokes.unsettled(), "one of two still unsettled");
+        revokes.settled_one();
+        assert!(!revokes.unsettled());
+    }
     use rdkafka::statistics::Partition;
 
     fn partition(committed: i64, stored: i64, hi: i64, app: i64) -> Partition {

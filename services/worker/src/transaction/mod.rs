@@ -172,6 +172,8 @@ pub(crate) struct Coordinator {
     /// Rewinds so far: the loop aborts every running execution after one.
     rewinds: u64,
     metrics: Metrics,
+    /// Revokes librdkafka reported against those the loop settled (`source::Revokes`).
+    revokes: Arc<crate::source::Revokes>,
 }
 
 /// Builds a transactional producer, fences its earlier incarnations and begins the first
@@ -216,7 +218,13 @@ impl Coordinator {
             skipped: 0,
             rewinds: 0,
             metrics,
+            revokes: Arc::default(),
         })
+    }
+
+    /// Watches the consumer's revokes: no commit while one is unsettled.
+    pub(crate) fn watch_revokes(&mut self, revokes: Arc<crate::source::Revokes>) {
+        self.revokes = revokes;
     }
 
     /// What execution tasks share.
@@ -344,6 +352,14 @@ impl Coordinator {
         consumer: &SourceConsumer,
         backlog: &mut Backlog,
     ) -> Result<Vec<Completion>, WorkerError> {
+        // The group metadata first, then no unsettled revoke: the metadata is then of the
+        // generation the loop knows (see `source::Revokes`). With one unsettled, the commit
+        // waits: the loop hears the revoke next and settles the transaction in `revoked`.
+        let group = consumer.group_metadata();
+        if self.revokes.unsettled() {
+            tracing::info!(message = "A revoke is not settled yet; the commit waits for it.");
+            return Ok(Vec::new());
+        }
         let (finished, failed) = {
             let mut shared = self.transactions.lock();
             (
@@ -381,7 +397,6 @@ impl Coordinator {
             }
         }
         let producer = self.transactions.gate.producer();
-        let group = consumer.group_metadata();
         let timeout = self.settings.timeout;
         let committed = tokio::task::spawn_blocking(move || {
             commit_blocking(&producer, &offsets, group.as_ref(), timeout)
