@@ -76,6 +76,9 @@ pub(crate) struct Check {
     pub split: u64,
     pub split_examples: Vec<u64>,
     pub repeats: u64,
+    /// Whether a repeat fails the check: under exactly-once delivery a read_committed reader
+    /// sees each execution's result once, so a repeat is a broken guarantee, not a redelivery.
+    pub repeats_fail: bool,
     pub not_succeeded: BTreeMap<String, u64>,
     pub baseline_p99_ms: Option<i64>,
     pub threshold_ms: i64,
@@ -254,6 +257,7 @@ impl Check {
             split,
             split_examples,
             repeats,
+            repeats_fail: false,
             not_succeeded,
             baseline_p99_ms,
             threshold_ms,
@@ -263,7 +267,7 @@ impl Check {
 
     /// No key lost, none split.
     pub(crate) fn passed(&self) -> bool {
-        self.lost == 0 && self.split == 0
+        self.lost == 0 && self.split == 0 && !(self.repeats_fail && self.repeats > 0)
     }
 
     pub(crate) fn lines(&self, run_start_ms: i64) -> Vec<String> {
@@ -351,7 +355,13 @@ impl Check {
         lines.push(format!(
             "verdict       {}",
             if self.passed() {
-                "PASS: no key lost or split"
+                if self.repeats_fail {
+                    "PASS: no key lost or split, no result repeated (exactly-once)"
+                } else {
+                    "PASS: no key lost or split"
+                }
+            } else if self.repeats_fail && self.repeats > 0 {
+                "FAIL: keys lost or split, or results repeated under exactly-once"
             } else {
                 "FAIL: keys lost or split"
             }
@@ -437,6 +447,27 @@ mod tests {
         assert!(check.lines(0).iter().any(|l| l.contains("PASS")));
         // Sent over 9.9 s: one 10-second bucket.
         assert_eq!(check.timeline, vec![(100, Some((500, 500, 500)))]);
+    }
+
+    #[test]
+    fn a_repeat_fails_only_under_exactly_once() {
+        let (sent, mut seen) = clean();
+        seen.push(seen_again(3, "arn-3"));
+        let mut check = Check::new(&sent, &seen, &[]);
+        assert_eq!(check.repeats, 1);
+        assert!(check.passed(), "at-least-once allows a redelivery");
+        check.repeats_fail = true;
+        assert!(!check.passed());
+        let text = check.lines(0).join("\n");
+        assert!(
+            text.contains("results repeated under exactly-once"),
+            "{text}"
+        );
+        let (sent, seen) = clean();
+        let mut check = Check::new(&sent, &seen, &[]);
+        check.repeats_fail = true;
+        assert!(check.passed());
+        assert!(check.lines(0).join("\n").contains("no result repeated"));
     }
 
     #[test]
