@@ -57,8 +57,10 @@ pub(crate) fn start(
             .await
         {
             Ok(carried) => carried,
+            // Boxed: inline, this rare path's result produce made every task's future
+            // larger than all of its stages together.
             Err(_) => {
-                stages.emitter.panicked(&id).await;
+                Box::pin(stages.emitter.panicked(&id)).await;
                 (id, true)
             }
         };
@@ -77,17 +79,17 @@ pub(crate) fn start(
 /// when shutdown left its claim unmade).
 async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
     let id = record.id.clone();
-    let committed = match stages.admit.admit(record, &stages.shutdown).await {
-        // Held inline: the task's future is boxed once when it is spawned, and a box for each
-        // stage was one more allocation and one more copy of its future per record.
+    // Each stage in a box of its own, freed when it ends: inline, the task's future is as
+    // large as the largest stage's, and an execution held in a Wait (or a Task's call) kept
+    // admission's and emission's space besides its own for its whole run — a quarter of the
+    // memory an in-flight execution held (`tests/memory.rs`). Two more allocations per
+    // record buy that back.
+    let committed = match Box::pin(stages.admit.admit(record, &stages.shutdown)).await {
         Admission::Run(mut job) => {
-            let finished = stages.executor.execute(&mut job.execution).await;
+            let finished = Box::pin(stages.executor.execute(&mut job.execution)).await;
             // False when shutdown came before the key was marked completed: left for the
             // next owner, which takes the claim over as the same record.
-            stages
-                .emitter
-                .finished(job, finished, &stages.shutdown)
-                .await
+            Box::pin(stages.emitter.finished(job, finished, &stages.shutdown)).await
         }
         Admission::Reject(rejection) => {
             Box::pin(stages.emitter.rejected(rejection)).await;
