@@ -82,31 +82,39 @@ impl Emitter {
         // the history and the completion read the execution's ARN from it after.
         let mut result = execution_result(&mut job.execution, outcome);
         result.idempotency_key = std::mem::take(&mut job.idempotency_key);
-        self.publish_result(
-            &self.producer,
-            &job.record,
-            &mut result,
-            Attempts::UntilAcknowledged,
-        )
-        .await;
-        let execution_arn = &result.execution_arn;
-        if let (Some(sink), false) = (&self.history, history.is_empty()) {
-            let mut delay = Duration::from_millis(100);
-            let batch = HistoryBatch {
-                execution_arn,
-                attempt,
-                events: &history,
-            };
-            while let Err(error) = sink.write(batch).await {
-                self.metrics
-                    .sink_errors
-                    .with_label_values(&["history"])
-                    .inc();
-                tracing::warn!(message = "History sink failed; retrying.", %error, %execution_arn);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+        // The history goes out beside the result rather than after its acknowledgement: one
+        // produce round trip per execution instead of two (the execution store takes events
+        // that arrive before their result, DESIGN.md).
+        let execution_arn = result.execution_arn.clone();
+        let execution_arn = &execution_arn;
+        let history = async {
+            if let (Some(sink), false) = (&self.history, history.is_empty()) {
+                let mut delay = Duration::from_millis(100);
+                let batch = HistoryBatch {
+                    execution_arn,
+                    attempt,
+                    events: &history,
+                };
+                while let Err(error) = sink.write(batch).await {
+                    self.metrics
+                        .sink_errors
+                        .with_label_values(&["history"])
+                        .inc();
+                    tracing::warn!(message = "History sink failed; retrying.", %error, %execution_arn);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
             }
-        }
+        };
+        futures::join!(
+            self.publish_result(
+                &self.producer,
+                &job.record,
+                &mut result,
+                Attempts::UntilAcknowledged,
+            ),
+            history
+        );
         // After the result: a crash between the two reruns the record (same ARN) rather
         // than losing its result.
         match (&self.store, &job.claim) {

@@ -182,9 +182,11 @@ impl<'a> Run<'a> {
         };
         let prepared = self.prepare(state, &raw, vars, context)?;
         let effective = prepared.effective();
+        // The Task, Parallel and Map futures are boxed: inline, every waiting state's future
+        // (a Wait's too) was the size of the largest of them, held for the whole wait.
         let worked = match &state.kind {
             Kind::Task(task) => Worked::result(
-                self.task(task, state, &prepared.selected, effective, vars, context)
+                Box::pin(self.task(task, state, &prepared.selected, effective, vars, context))
                     .await?,
                 state.transition,
             ),
@@ -209,11 +211,11 @@ impl<'a> Run<'a> {
                 Worked::result(mocked.unwrap_or(Ok(Value::Null))?, state.transition)
             }
             Kind::Parallel { branches } => Worked::result(
-                self.parallel(branches, effective, vars, context).await?,
+                Box::pin(self.parallel(branches, effective, vars, context)).await?,
                 state.transition,
             ),
             Kind::Map(map) => Worked::result(
-                self.map(map, state, effective, vars, context).await?,
+                Box::pin(self.map(map, state, effective, vars, context)).await?,
                 state.transition,
             ),
             Kind::Pass { .. } | Kind::Choice { .. } | Kind::Succeed | Kind::Fail { .. } => {
