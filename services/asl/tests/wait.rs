@@ -4,8 +4,9 @@
 use crate::util::*;
 use serde_json::{json, Value};
 
-/// Runs `wait` then a Pass reporting when it was entered.
-fn entered_after(wait: Value, input: Value) -> Ran {
+/// Runs `wait` as a Wait state, then a Pass that reports when it was entered (the documented
+/// Wait tests share it).
+pub(crate) fn entered_after(wait: Value, input: Value) -> Ran {
     let mut wait = wait;
     wait["Type"] = json!("Wait");
     run(
@@ -20,7 +21,7 @@ fn entered_after(wait: Value, input: Value) -> Ran {
     )
 }
 
-fn at(seconds: &str) -> Value {
+pub(crate) fn at(seconds: &str) -> Value {
     json!({"t": format!("2026-01-01T00:{seconds}Z")})
 }
 

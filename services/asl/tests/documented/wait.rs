@@ -8,25 +8,8 @@
 //! `States.Runtime` message (as LocalStack's AWS-recorded tests word it).
 
 use crate::util::*;
+use crate::wait::{at, entered_after as entered};
 use serde_json::{json, Value};
-
-/// Runs `wait` (a Wait state) then a Pass that reports when it was entered.
-fn entered(wait: Value, input: Value) -> Ran {
-    run(
-        chain(&[
-            ("W", wait),
-            (
-                "After",
-                json!({"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}}),
-            ),
-        ]),
-        input,
-    )
-}
-
-fn at(seconds: &str) -> Value {
-    json!({"t": format!("2026-01-01T00:{seconds}Z")})
-}
 
 fn jsonata_wait(field: &str, expr: &str) -> Value {
     json!({"Type": "Wait", "QueryLanguage": "JSONata", field: expr})
