@@ -329,12 +329,10 @@ impl Worker {
                 }
                 _ = &mut commit_timer, if coordinator.is_some() => {
                     if let Some(coordinator) = &mut coordinator {
-                        let rewinds = coordinator.rewinds();
-                        let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
-                        if coordinator.rewinds() != rewinds {
-                            abort_running(&mut running, |_| true);
-                        }
-                        if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                        let committed = self
+                            .commit_tick(coordinator, &mut tracker, &mut backlog, &mut running, &mut completions, &shutdown)
+                            .await;
+                        if let Err(error) = committed {
                             executions.abort_all();
                             return Err(error);
                         }
@@ -412,12 +410,10 @@ impl Worker {
                 // Exactly-once: transactions go on committing while executions drain.
                 _ = &mut commit_timer, if coordinator.is_some() => {
                     if let Some(coordinator) = &mut coordinator {
-                        let rewinds = coordinator.rewinds();
-                        let done = coordinator.commit(&mut tracker, &self.consumer, &mut backlog).await;
-                        if coordinator.rewinds() != rewinds {
-                            abort_running(&mut running, |_| true);
-                        }
-                        if let Err(error) = self.completed(done, &mut completions, &shutdown) {
+                        let committed = self
+                            .commit_tick(coordinator, &mut tracker, &mut backlog, &mut running, &mut completions, &shutdown)
+                            .await;
+                        if let Err(error) = committed {
                             executions.abort_all();
                             return Err(error);
                         }
@@ -498,6 +494,26 @@ impl Worker {
                 tracing::info!(message = "Partitions revoked.", count = partitions.len());
             }
         }
+    }
+
+    /// Exactly-once, on the commit timer (in the loop and while draining): commits the open
+    /// transaction; after a rewind every running execution stops (its record runs again),
+    /// and the committed keys are handed on.
+    async fn commit_tick(
+        &self,
+        coordinator: &mut Coordinator,
+        tracker: &mut CommitTracker,
+        backlog: &mut Backlog,
+        running: &mut Running,
+        completions: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let rewinds = coordinator.rewinds();
+        let done = coordinator.commit(tracker, &self.consumer, backlog).await;
+        if coordinator.rewinds() != rewinds {
+            abort_running(running, |_| true);
+        }
+        self.completed(done, completions, shutdown)
     }
 
     /// Exactly-once: hands a committed transaction's keys to a task that completes them.
