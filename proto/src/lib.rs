@@ -61,6 +61,15 @@ pub const CONTENT_TYPE_EXECUTION_RESULT: &str =
 pub const CONTENT_TYPE_HISTORY_EVENT: &str =
     "application/x-protobuf; messageType=quickstep.v1.HistoryEvent";
 
+/// A history record in the `execution` format: a [`v1::ExecutionHistory`] in proto3 JSON, one
+/// execution's events in one record (per-event records carry no `content-type`).
+pub const CONTENT_TYPE_EXECUTION_HISTORY_JSON: &str =
+    "application/json; messageType=quickstep.v1.ExecutionHistory";
+
+/// A binary [`v1::ExecutionHistory`].
+pub const CONTENT_TYPE_EXECUTION_HISTORY: &str =
+    "application/x-protobuf; messageType=quickstep.v1.ExecutionHistory";
+
 /// How a `content-type` header value is read: its media type and its `messageType` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentType<'a> {
@@ -199,4 +208,9 @@ wire_message!(
     HistoryEvent,
     "quickstep.v1.HistoryEvent",
     CONTENT_TYPE_HISTORY_EVENT
+);
+wire_message!(
+    ExecutionHistory,
+    "quickstep.v1.ExecutionHistory",
+    CONTENT_TYPE_EXECUTION_HISTORY
 );

@@ -5,7 +5,8 @@
 //! 1. a raw passthrough (consume → produce, no engine; this binary's `passthrough` mode in its
 //!    own process) — the ceiling;
 //! 2. `quickstep worker` running the order machine with history OFF;
-//! 3. the same with history ALL to a Kafka topic;
+//! 3. the same with history ALL to a Kafka topic, one record per event (`all`), and
+//!    (`all-execution`) with `--history-format execution`, one record per execution;
 //! 4. (`off-eos`) phase 2 with `--delivery exactly-once`: results and offsets in one
 //!    transaction per batch, read `read_committed`;
 //! 5. memory per in-flight execution: RSS of a worker holding M Wait-heavy executions.
@@ -97,8 +98,9 @@ struct RunArgs {
     /// Executions held in flight for the memory phase (0 skips it).
     #[arg(long, default_value_t = 5000)]
     memory_in_flight: usize,
-    /// Phases to run, comma-separated: passthrough,off,off-eos,all,memory (off-eos: the
-    /// off phase with --delivery exactly-once).
+    /// Phases to run, comma-separated: passthrough,off,off-eos,all,all-execution,memory
+    /// (off-eos: the off phase with --delivery exactly-once; all-execution: the all phase
+    /// with --history-format execution).
     #[arg(long, default_value = "passthrough,off,all,memory")]
     phases: String,
     /// Rounds of the throughput phases, run back to back (passthrough, off, all, then
@@ -598,7 +600,8 @@ async fn passthrough_phase(args: &RunArgs, created: &mut Vec<String>) -> Result<
 }
 
 /// `quickstep worker` on the order machine: history OFF (`off`), the same exactly-once
-/// (`off-eos`), or history ALL to a Kafka topic (`all`).
+/// (`off-eos`), or history ALL to a Kafka topic, one record per event (`all`) or per
+/// execution (`all-execution`).
 async fn worker_phase(
     args: &RunArgs,
     defs: &std::path::Path,
@@ -616,11 +619,16 @@ async fn worker_phase(
         "--idempotency",
         &args.idempotency,
     ];
-    let label = if phase == "all" {
+    let label = if phase == "all" || phase == "all-execution" {
         // The worker creates it; it goes with the rest.
         created.push(history_topic.clone());
         flags.extend(["--history", history.as_str(), "--history-level", "ALL"]);
-        "order, history ALL → kafka"
+        if phase == "all" {
+            "order, history ALL → kafka"
+        } else {
+            flags.extend(["--history-format", "execution"]);
+            "order, history ALL → kafka, per execution"
+        }
     } else if phase == "off-eos" {
         flags.extend(["--delivery", "exactly-once"]);
         "order, history OFF, exactly-once"
@@ -743,7 +751,7 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
         if phases.contains(&"passthrough") {
             results.push(passthrough_phase(args, created).await?);
         }
-        for phase in ["off", "off-eos", "all"] {
+        for phase in ["off", "off-eos", "all", "all-execution"] {
             if phases.contains(&phase) {
                 results.push(worker_phase(args, &defs, phase, created).await?);
             }

@@ -25,6 +25,9 @@ pub const HEADER_EXECUTION_NAME: &str = "quickstep-execution-name";
 /// The W3C trace context header a start record (or an API call) carries.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
+/// librdkafka's default `message.max.bytes`: the largest record a producer sends.
+pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
 /// A librdkafka setting's value as a file or the environment writes it: librdkafka takes
 /// text, so numbers and booleans are rendered back to text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,13 +90,29 @@ impl KafkaSettings {
     /// idempotent, acks=all, and no delivery timeout, so a broker outage delays records
     /// instead of losing them.
     pub fn producer(&self) -> Result<FutureProducer, KafkaError> {
+        self.producer_config().create()
+    }
+
+    /// The settings of [`KafkaSettings::producer`], for producers with a context of their own
+    /// (the history sink's, `sinks::HistoryProducer`).
+    pub fn producer_config(&self) -> ClientConfig {
         let mut client = self.client();
         client
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "0")
             .set("linger.ms", "5");
-        self.with_overrides(client).create()
+        self.with_overrides(client)
+    }
+
+    /// The largest record the producers may send: the user's `message.max.bytes`, else
+    /// librdkafka's default.
+    pub fn max_message_bytes(&self) -> usize {
+        self.overrides
+            .iter()
+            .find(|(key, _)| key.replace('_', ".") == "message.max.bytes")
+            .and_then(|(_, value)| value.to_string().parse().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES)
     }
 
     /// The exactly-once producer: transactional under `transactional_id` (stable per worker

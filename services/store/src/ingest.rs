@@ -3,8 +3,10 @@
 //! SQLite transaction each, off the async threads); retention runs between batches.
 
 use crate::db::{Record, Store};
-use crate::record::{decode_event, decode_result};
+use crate::record::{decode_event, decode_execution, decode_result};
+use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
 use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::Headers;
 use rdkafka::Message;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +53,47 @@ impl Topics {
             None
         }
     }
+
+    /// Decodes a record of one of the topics into `batch`: one record, or every event of a
+    /// history record in the `execution` format (its `content-type` names
+    /// `quickstep.v1.ExecutionHistory` in JSON). Returns how many went in (0 for a tombstone or
+    /// another topic).
+    pub fn decode_into(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        content_type: Option<&str>,
+        batch: &mut Vec<Record>,
+    ) -> Result<usize, crate::record::DecodeError> {
+        let is_execution = content_type.is_some_and(|value| {
+            ContentType::parse(value).is_json_of(quickstep_proto::v1::ExecutionHistory::FULL_NAME)
+        });
+        match (payload, is_execution) {
+            (Some(payload), true) if self.history.as_deref() == Some(topic) => {
+                let events = decode_execution(key, payload)?;
+                let count = events.len();
+                batch.extend(events.into_iter().map(Record::Event));
+                Ok(count)
+            }
+            _ => match self.decode(topic, key, payload) {
+                Some(record) => {
+                    batch.push(record?);
+                    Ok(1)
+                }
+                None => Ok(0),
+            },
+        }
+    }
+}
+
+/// A record's `content-type` header, if it has one in UTF-8.
+fn content_type<M: Message>(message: &M) -> Option<&str> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|header| header.key.eq_ignore_ascii_case(CONTENT_TYPE_HEADER))
+        .and_then(|header| std::str::from_utf8(header.value?).ok())
 }
 
 /// What the reader reports as it goes (the gateway turns it into metrics).
@@ -96,9 +139,15 @@ pub async fn run(
         while let Some(message) = next.take() {
             match message {
                 Ok(message) => {
-                    match topics.decode(message.topic(), message.key(), message.payload()) {
-                        Some(Ok(record)) => batch.push(record),
-                        Some(Err(error)) => {
+                    match topics.decode_into(
+                        message.topic(),
+                        message.key(),
+                        message.payload(),
+                        content_type(&message),
+                        &mut batch,
+                    ) {
+                        Ok(_) => {}
+                        Err(error) => {
                             let crate::record::DecodeError::Malformed { kind, .. } = &error;
                             observer.skipped(kind);
                             tracing::warn!(
@@ -109,7 +158,6 @@ pub async fn run(
                                 %error
                             )
                         }
-                        None => {}
                     }
                 }
                 Err(error) => {

@@ -1,6 +1,7 @@
 //! The two records the store reads, decoded leniently: result records (proto3 JSON of
 //! `quickstep.v1.ExecutionResult`, through the proto crate) and history records (the log shape
-//! of `sinks::log_record`). Unknown fields are ignored, so newer writers (an `attempt` field,
+//! of `sinks::log_record`, one event a record, or a `quickstep.v1.ExecutionHistory` holding an
+//! execution's events). Unknown fields are ignored, so newer writers (an `attempt` field,
 //! say) never stop an older store; a malformed record is a `DecodeError`, never a panic.
 
 use quickstep_proto::v1::execution_result::Status as WireStatus;
@@ -208,10 +209,43 @@ struct WireEvent<'a> {
 pub fn decode_event(key: Option<&[u8]>, payload: &[u8]) -> Result<EventRecord, DecodeError> {
     let wire: WireEvent<'_> =
         serde_json::from_slice(payload).map_err(|e| malformed("history", e))?;
+    event_record(wire, None, key)
+}
+
+#[derive(Deserialize)]
+struct WireExecution<'a> {
+    #[serde(default, borrow)]
+    execution_arn: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    events: Vec<WireEvent<'a>>,
+}
+
+/// Decodes a history record in the `execution` format (`quickstep.v1.ExecutionHistory`, named
+/// by its `content-type` header): each of its events as [`decode_event`] reads one. An event
+/// that names no execution takes the record's, then the key.
+pub fn decode_execution(
+    key: Option<&[u8]>,
+    payload: &[u8],
+) -> Result<Vec<EventRecord>, DecodeError> {
+    let wire: WireExecution<'_> =
+        serde_json::from_slice(payload).map_err(|e| malformed("history", e))?;
+    let execution_arn = wire.execution_arn.as_deref().filter(|arn| !arn.is_empty());
+    wire.events
+        .into_iter()
+        .map(|event| event_record(event, execution_arn, key))
+        .collect()
+}
+
+/// An event, its execution from the event, else `fallback`, else the record's key.
+fn event_record(
+    wire: WireEvent<'_>,
+    fallback: Option<&str>,
+    key: Option<&[u8]>,
+) -> Result<EventRecord, DecodeError> {
     let execution_arn = match wire.execution_arn {
         Some(arn) if !arn.is_empty() => arn.into_owned(),
-        _ => key
-            .and_then(|k| std::str::from_utf8(k).ok())
+        _ => fallback
+            .or_else(|| key.and_then(|k| std::str::from_utf8(k).ok()))
             .filter(|k| !k.is_empty())
             .ok_or_else(|| malformed("history", "no execution_arn and no key"))?
             .to_owned(),
@@ -348,6 +382,28 @@ mod tests {
         assert!(decode_event(None, payload).is_err(), "no ARN anywhere");
         assert!(decode_event(None, br#"{"id": "x", "event_timestamp": 5, "type": "A"}"#).is_err());
         assert!(decode_event(None, b"[]").is_err());
+    }
+
+    #[test]
+    fn execution_records_decode_each_event_and_bad_ones_are_errors() {
+        let payload = format!(
+            r#"{{"execution_arn": "{ARN}", "attempt": 1, "events": [
+                {{"id": "1", "previous_event_id": "0", "event_timestamp": "5", "type": "ExecutionStarted", "execution_arn": "{ARN}", "details": {{}}}},
+                {{"id": "2", "previous_event_id": "1", "event_timestamp": "6", "type": "PassStateEntered", "details": {{"name": "A"}}}}],
+                "somethingNew": true}}"#
+        );
+        let events = decode_execution(None, payload.as_bytes()).expect("decodes");
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[1].id, events[1].previous_event_id), (2, 1));
+        assert_eq!(events[1].execution_arn, ARN, "the record's ARN stands in");
+        assert_eq!(events[1].details, r#"{"name": "A"}"#);
+        let keyed = br#"{"events": [{"id": 1, "event_timestamp": 5, "type": "ExecutionStarted"}]}"#;
+        let events = decode_execution(Some(ARN.as_bytes()), keyed).expect("decodes");
+        assert_eq!(events[0].execution_arn, ARN, "then the key");
+        assert!(decode_execution(None, keyed).is_err(), "no ARN anywhere");
+        assert!(decode_execution(None, br#"{"events": [{"id": "x"}]}"#).is_err());
+        assert!(decode_execution(None, br#"{"events": {}}"#).is_err());
+        assert!(decode_execution(None, b"not json").is_err());
     }
 
     #[test]

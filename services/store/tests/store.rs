@@ -429,3 +429,180 @@ impl store::ingest::Observer for Counts {
             .fetch_add(records, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// A history that exercises the records: inputs and outputs, odd characters, a null and a
+/// bare-value details.
+fn engine_history() -> Vec<asl::history::HistoryEvent> {
+    use asl::history::{HistoryEvent, HistoryEventType::*};
+    let odd = "q\"b\\s\u{1}\né中\u{2028}😀";
+    let types = [
+        ExecutionStarted,
+        PassStateEntered,
+        PassStateExited,
+        TaskStateEntered,
+        TaskScheduled,
+        TaskSucceeded,
+        TaskStateExited,
+        ChoiceStateEntered,
+        ChoiceStateExited,
+        SucceedStateEntered,
+        ExecutionSucceeded,
+    ];
+    types
+        .into_iter()
+        .enumerate()
+        .map(|(i, event_type)| {
+            let id = i as u64 + 1;
+            let details = match i {
+                4 => serde_json::json!({"resource": "r", "parameters": {"k": odd}}),
+                7 => serde_json::Value::Null,
+                8 => serde_json::json!(odd),
+                _ => serde_json::json!({"name": format!("S{i}{odd}"), "input": {"n": i, "s": odd}, "output": [i, 2.5]}),
+            };
+            HistoryEvent {
+                id,
+                previous_event_id: id - 1,
+                event_timestamp_ms: 1_700_000_000_000 + i as i64,
+                event_type,
+                details,
+            }
+        })
+        .collect()
+}
+
+/// Writes `events` through the worker's Kafka history sink (its own producer) in `framing`
+/// to a fresh topic of `mock`, and returns a store that ingested the topic.
+async fn ingested(
+    mock: &rdkafka::mocking::MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+    topic: &str,
+    framing: runtime::sinks::Framing,
+    execution: &str,
+    events: &[asl::history::HistoryEvent],
+) -> (Arc<Store>, Result<(), runtime::sinks::SinkError>) {
+    use runtime::sinks::{HistoryBatch, HistoryProducer, HistorySink, KafkaSink};
+    mock.create_topic(topic, 1, 1).expect("topic");
+    let settings = runtime::kafka::KafkaSettings {
+        brokers: mock.bootstrap_servers(),
+        client_group: "store-test".into(),
+        registry_topic: "registry".into(),
+        partitions: 1,
+        overrides: Default::default(),
+    };
+    // The producer's own limit is the sink's: librdkafka refuses a larger record.
+    let mut config = settings.client();
+    config.set("message.max.bytes", framing.max_record_bytes.to_string());
+    let producer = HistoryProducer::new(&config).expect("producer");
+    let sink = KafkaSink::counted(producer, topic.to_owned()).with_framing(framing);
+    let written = tokio::time::timeout(
+        Duration::from_secs(20),
+        sink.write(HistoryBatch {
+            execution_arn: execution,
+            attempt: 1,
+            events,
+        }),
+    )
+    .await
+    .expect("the sink answers");
+    let store = Arc::new(Store::open(None, Retention::default()).expect("opens"));
+    let topics = store::ingest::Topics {
+        results: format!("{topic}-results"),
+        history: Some(topic.to_owned()),
+    };
+    mock.create_topic(&topics.results, 1, 1).expect("topic");
+    let consumer = settings
+        .reader_from_beginning("store", &topics.names())
+        .expect("consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(store::ingest::run(
+        store.clone(),
+        consumer,
+        topics,
+        Arc::new(()),
+        shutdown.clone(),
+    ));
+    let expected = if written.is_ok() { events.len() } else { 0 };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = store
+            .history(execution, None, 100, false)
+            .expect("reads")
+            .map_or(0, |e| e.len());
+        if seen == expected
+            && (expected > 0 || tokio::time::Instant::now() + Duration::from_secs(18) > deadline)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{seen} of {expected} events ingested"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops")
+        .expect("joins");
+    (store, written)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_written_in_either_format_reads_back_the_same() {
+    use runtime::sinks::{Framing, HistoryFormat};
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    let execution = arn("order", "formats-é");
+    let events = engine_history();
+    let mut histories = Vec::new();
+    for (topic, format, max_record_bytes) in [
+        ("history-events", HistoryFormat::Events, 1_000_000),
+        ("history-execution", HistoryFormat::Execution, 1_000_000),
+        // Smaller than the execution's record: split into several, each accepted by the
+        // producer's own message.max.bytes check.
+        ("history-split", HistoryFormat::Execution, 1_500),
+    ] {
+        let framing = Framing {
+            format,
+            max_record_bytes,
+        };
+        let (store, written) = ingested(&mock, topic, framing, &execution, &events).await;
+        written.unwrap_or_else(|error| panic!("{topic}: {error}"));
+        let history = store
+            .history(&execution, None, 100, false)
+            .expect("reads")
+            .expect("the execution is known");
+        assert_eq!(history.len(), events.len(), "{topic}");
+        histories.push(history);
+    }
+    // What GetExecutionHistory serves (the store's events) is the same for every format.
+    assert_eq!(histories[0], histories[1]);
+    assert_eq!(histories[0], histories[2]);
+    let details: serde_json::Value =
+        serde_json::from_str(&histories[1][1].details).expect("JSON details");
+    assert_eq!(
+        details["inputDetails"],
+        serde_json::json!({"truncated": false})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_larger_than_a_record_fails_the_write_and_nothing_is_half_written() {
+    use runtime::sinks::{Framing, HistoryFormat, SinkError};
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    let execution = arn("order", "huge");
+    let mut events = engine_history();
+    events[2].details = serde_json::json!({"name": "Big", "input": "x".repeat(4000)});
+    let framing = Framing {
+        format: HistoryFormat::Execution,
+        max_record_bytes: 2_000,
+    };
+    let (store, written) = ingested(&mock, "history-huge", framing, &execution, &events).await;
+    match written {
+        Err(SinkError::TooLarge { event_id, .. }) => assert_eq!(event_id, 3),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(
+        store.history(&execution, None, 100, false).expect("reads"),
+        None,
+        "no part of the history was written"
+    );
+}

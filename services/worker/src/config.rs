@@ -45,6 +45,11 @@ pub struct WorkerConfig {
     /// `ALL`, `ERROR`, `FATAL` or `OFF`.
     #[serde(default = "default_history_level")]
     pub history_level: String,
+    /// How a `kafka:` history sink frames an execution's events: `events` (one record per
+    /// event, AWS's log event shape) or `execution` (one record per execution holding all its
+    /// events, `quickstep.v1.ExecutionHistory`).
+    #[serde(default = "default_history_format")]
+    pub history_format: String,
     /// Whether history events carry inputs and outputs.
     #[serde(default)]
     pub include_execution_data: bool,
@@ -180,6 +185,9 @@ fn default_history() -> String {
 fn default_history_level() -> String {
     "OFF".into()
 }
+fn default_history_format() -> String {
+    "events".into()
+}
 fn default_max_in_flight() -> usize {
     1024
 }
@@ -255,6 +263,7 @@ impl WorkerConfig {
             )));
         }
         runtime::sinks::HistorySinkKind::parse(&self.history).map_err(ConfigError)?;
+        runtime::sinks::HistoryFormat::parse(&self.history_format).map_err(ConfigError)?;
         IdempotencyKind::parse(&self.idempotency).map_err(ConfigError)?;
         self.task_token_keys()?;
         if self.transaction_interval_ms == 0 || self.transaction_max_records == 0 {

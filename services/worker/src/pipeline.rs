@@ -22,7 +22,7 @@ use runtime::clock;
 use runtime::execute::Executor;
 use runtime::follow;
 use runtime::registry::Registry;
-use runtime::sinks::HistorySinkKind;
+use runtime::sinks::{Framing, HistoryFormat, HistoryProducer, HistorySinkKind};
 use runtime::start_rate;
 use runtime::tasks;
 use std::collections::HashMap;
@@ -107,9 +107,19 @@ impl Worker {
         let gate = coordinator
             .as_ref()
             .map(|c| c.transactions().gate().clone());
-        let history = match &gate {
-            None => history_kind.open(&producer).await?,
-            Some(gate) => history_kind.open_transactional(gate).await?,
+        let framing = Framing {
+            format: HistoryFormat::parse(&config.history_format).map_err(config::ConfigError)?,
+            max_record_bytes: kafka.max_message_bytes(),
+        };
+        let history = match (&gate, history_kind) {
+            // At-least-once, Kafka history has a producer of its own that accounts for an
+            // execution's records together (runtime::sinks::kafka).
+            (None, kind @ HistorySinkKind::Kafka(_)) => {
+                let producer = HistoryProducer::new(&kafka.producer_config())?;
+                kind.open_counted(&producer, framing).await?
+            }
+            (None, kind) => kind.open(&producer).await?,
+            (Some(gate), kind) => kind.open_transactional(gate, framing).await?,
         };
         metrics.max_in_flight.set(config.max_in_flight as i64);
         let registry_progress = follow::RegistryProgress::new(

@@ -55,6 +55,11 @@ pub struct WorkerFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_level: Option<String>,
+    /// How kafka: history is framed: events (one record per event) or execution (one record
+    /// per execution) [env: QUICKSTEP_HISTORY_FORMAT] [default: events].
+    #[arg(long, value_parser = ["events", "execution"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_format: Option<String>,
     /// History events carry inputs and outputs [env: QUICKSTEP_INCLUDE_EXECUTION_DATA].
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -119,6 +124,7 @@ const ENV_KEYS: &[&str] = &[
     "idempotency_window_seconds",
     "history",
     "history_level",
+    "history_format",
     "include_execution_data",
     "max_in_flight",
     "max_buffered_bytes",
