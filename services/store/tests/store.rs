@@ -492,7 +492,9 @@ async fn ingested(
     let mut config = settings.client();
     config.set("message.max.bytes", framing.max_record_bytes.to_string());
     let producer = HistoryProducer::new(&config).expect("producer");
-    let sink = KafkaSink::counted(producer, topic.to_owned()).with_framing(framing);
+    let partitions = producer.partitions_of(topic);
+    assert_eq!(partitions, Some(1), "the sink places records itself");
+    let sink = KafkaSink::counted(producer, topic.to_owned(), partitions).with_framing(framing);
     let written = tokio::time::timeout(
         Duration::from_secs(20),
         sink.write(HistoryBatch {

@@ -17,7 +17,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{
-    BaseRecord, DeliveryResult, FutureProducer, FutureRecord, ProducerContext, ThreadedProducer,
+    BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer, ProducerContext,
+    ThreadedProducer,
 };
 use rdkafka::util::Timeout;
 use rdkafka::ClientContext;
@@ -35,6 +36,9 @@ pub struct KafkaSink {
     producer: SinkProducer,
     topic: String,
     framing: Framing,
+    /// The topic's partition count, when the sink places an execution's records itself: the
+    /// key hashed once per execution rather than by librdkafka once per record.
+    partitions: Option<i32>,
 }
 
 enum SinkProducer {
@@ -51,15 +55,20 @@ impl KafkaSink {
             producer: SinkProducer::Future(ProducerHandle::Plain(producer)),
             topic,
             framing: Framing::default(),
+            partitions: None,
         }
     }
 
-    /// A sink on `topic` through a history producer, one record per event.
-    pub fn counted(producer: HistoryProducer, topic: String) -> KafkaSink {
+    /// A sink on `topic` through a history producer, one record per event. With the topic's
+    /// partition count at hand (`HistoryProducer::partitions_of`) the sink places each
+    /// execution's records itself, on the partition librdkafka's default partitioner would
+    /// choose for the key.
+    pub fn counted(producer: HistoryProducer, topic: String, partitions: Option<i32>) -> KafkaSink {
         KafkaSink {
             producer: SinkProducer::Counted(producer),
             topic,
             framing: Framing::default(),
+            partitions,
         }
     }
 
@@ -73,6 +82,7 @@ impl KafkaSink {
             producer: SinkProducer::Future(ProducerHandle::Transactional(gate)),
             topic,
             framing: Framing::default(),
+            partitions: None,
         }
     }
 
@@ -131,9 +141,12 @@ impl KafkaSink {
             })
         });
         match &self.producer {
-            SinkProducer::Counted(producer) => Ok(producer
-                .send_all(&self.topic, key, headers.as_ref(), payloads)
-                .await?),
+            SinkProducer::Counted(producer) => {
+                let partition = self.partitions.map(|count| partition_of(key, count));
+                Ok(producer
+                    .send_all(&self.topic, partition, key, headers.as_ref(), payloads)
+                    .await?)
+            }
             SinkProducer::Future(handle) => {
                 let producer = handle.current();
                 let deliveries = payloads.map(|payload| {
@@ -197,14 +210,39 @@ impl ProducerContext for CountDeliveries {
 /// The history sink's producer (at-least-once): a librdkafka producer with a polling thread,
 /// whose delivery reports count an execution's records down without copying them.
 #[derive(Clone)]
-pub struct HistoryProducer(Arc<ThreadedProducer<CountDeliveries>>);
+pub struct HistoryProducer {
+    producer: Arc<ThreadedProducer<CountDeliveries>>,
+    /// Whether librdkafka's partitioner is its default (`consistent_random`): then the sink
+    /// may pick the partition itself, once per execution, where librdkafka would put it.
+    default_partitioner: bool,
+}
 
 impl HistoryProducer {
     /// A producer from `config` (the worker's producer settings).
     pub fn new(config: &ClientConfig) -> Result<HistoryProducer, KafkaError> {
-        Ok(HistoryProducer(Arc::new(
-            config.create_with_context(CountDeliveries)?,
-        )))
+        Ok(HistoryProducer {
+            producer: Arc::new(config.create_with_context(CountDeliveries)?),
+            default_partitioner: config
+                .get("partitioner")
+                .is_none_or(|p| p == "consistent_random" || p == "consistent"),
+        })
+    }
+
+    /// The partition count of `topic`, when the sink may place records itself (the default
+    /// partitioner, and the topic's metadata at hand); else None and librdkafka places each
+    /// record. Blocks for a metadata round trip: call it when opening the sink.
+    pub fn partitions_of(&self, topic: &str) -> Option<i32> {
+        if !self.default_partitioner {
+            return None;
+        }
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .inspect_err(|error| tracing::warn!(message = "History topic metadata unavailable; librdkafka places each record.", %error, topic))
+            .ok()?;
+        let count = metadata.topics().first()?.partitions().len();
+        i32::try_from(count).ok().filter(|&n| n > 0)
     }
 
     /// Produces `payloads` to `topic` under `key`, in order; resolves once every one is
@@ -212,6 +250,7 @@ impl HistoryProducer {
     pub async fn send_all(
         &self,
         topic: &str,
+        partition: Option<i32>,
         key: &str,
         headers: Option<&OwnedHeaders>,
         payloads: impl Iterator<Item = &[u8]>,
@@ -230,9 +269,12 @@ impl HistoryProducer {
             if let Some(headers) = headers {
                 record = record.headers(headers.clone());
             }
+            if let Some(partition) = partition {
+                record = record.partition(partition);
+            }
             let mut wait = Duration::from_millis(1);
             loop {
-                match self.0.send(record) {
+                match self.producer.send(record) {
                     Ok(()) => break,
                     // The local queue is full: wait for deliveries to drain it, as
                     // `FutureProducer::send` does.
@@ -257,5 +299,86 @@ impl HistoryProducer {
         let _ = acknowledged.await;
         let error = lock(&deliveries.error).take();
         error.map_or(Ok(()), Err)
+    }
+}
+
+/// The partition librdkafka's default partitioner (`consistent_random`, for a non-empty key)
+/// chooses: CRC-32 of the key modulo the partition count.
+fn partition_of(key: &str, partitions: i32) -> i32 {
+    // Positive: a partition count is at least 1.
+    (crc32(key.as_bytes()) % partitions.max(1).unsigned_abs()) as i32
+}
+
+/// CRC-32 (IEEE 802.3, reflected), librdkafka's `rd_crc32`.
+fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    };
+    !bytes.iter().fold(!0u32, |crc, &byte| {
+        TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_is_the_ieee_checksum() {
+        // The standard check value of CRC-32.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(partition_of("123456789", 6), (0xCBF4_3926u32 % 6) as i32);
+        assert_eq!(partition_of("anything", 1), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sink_places_each_key_where_librdkafka_would() {
+        let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        mock.create_topic("placed", 6, 1).expect("topic");
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", mock.bootstrap_servers());
+        let producer = HistoryProducer::new(&config).expect("producer");
+        assert_eq!(producer.partitions_of("placed"), Some(6));
+        let plain: FutureProducer = config.create().expect("producer");
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..24 {
+            let key = format!("arn:aws:states:local:000000000000:express:orders:é-{i}");
+            let partition = plain
+                .send(
+                    FutureRecord::to("placed").key(&key).payload("x"),
+                    Timeout::Never,
+                )
+                .await
+                .expect("produced")
+                .partition;
+            assert_eq!(partition_of(&key, 6), partition, "{key}");
+            seen.insert(partition);
+        }
+        assert!(seen.len() > 3, "keys spread over partitions: {seen:?}");
+        let mut other = config.clone();
+        other.set("partitioner", "murmur2_random");
+        let murmur = HistoryProducer::new(&other).expect("producer");
+        assert_eq!(
+            murmur.partitions_of("placed"),
+            None,
+            "another partitioner places records itself"
+        );
     }
 }

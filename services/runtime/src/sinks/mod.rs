@@ -123,9 +123,12 @@ impl HistorySinkKind {
         framing: Framing,
     ) -> Result<Option<Arc<dyn HistorySink>>, SinkError> {
         Ok(match self {
-            HistorySinkKind::Kafka(topic) => Some(Arc::new(
-                KafkaSink::counted(producer.clone(), topic).with_framing(framing),
-            )),
+            HistorySinkKind::Kafka(topic) => {
+                let partitions = producer.partitions_of(&topic);
+                Some(Arc::new(
+                    KafkaSink::counted(producer.clone(), topic, partitions).with_framing(framing),
+                ))
+            }
             other => other.open_local().await?,
         })
     }
