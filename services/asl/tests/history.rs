@@ -230,3 +230,61 @@ fn level_fatal_records_only_execution_failure() {
     });
     assert_eq!(ran.types(), ["ExecutionFailed"]);
 }
+
+/// An observer that takes no execution data (`includeExecutionData: false`).
+struct WithoutData {
+    data: bool,
+    events: std::sync::Mutex<Vec<asl::history::HistoryEvent>>,
+}
+
+impl asl::history::HistoryObserver for WithoutData {
+    fn level(&self) -> Level {
+        Level::All
+    }
+    fn include_execution_data(&self) -> bool {
+        self.data
+    }
+    fn record(&self, event: asl::history::HistoryEvent) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+#[test]
+fn without_execution_data_events_are_the_same_less_input_and_output() {
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Result": {"x": [1, "é"]}, "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.x[0]", "NumericEquals": 1, "Next": "S"}],
+              "Default": "F"},
+        "F": {"Type": "Fail", "Error": "E"},
+        "S": {"Type": "Succeed"}}});
+    let histories: Vec<Vec<asl::history::HistoryEvent>> = [true, false]
+        .into_iter()
+        .map(|data| {
+            let observer = WithoutData {
+                data,
+                events: Default::default(),
+            };
+            run_observed(
+                &def,
+                json!({"in": true}),
+                vec![],
+                MachineType::Express,
+                Some(&observer),
+            )
+            .expect("runs");
+            observer.events.into_inner().unwrap()
+        })
+        .collect();
+    let (with, without) = (&histories[0], &histories[1]);
+    assert_eq!(with.len(), without.len());
+    let mut dropped = 0;
+    for (full, bare) in with.iter().zip(without) {
+        let mut expected = full.clone();
+        if let serde_json::Value::Object(map) = &mut expected.details {
+            dropped += usize::from(map.remove("input").is_some());
+            dropped += usize::from(map.remove("output").is_some());
+        }
+        assert_eq!(&expected, bare);
+    }
+    assert!(dropped >= 6, "the history had data to drop: {dropped}");
+}

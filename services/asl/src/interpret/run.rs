@@ -42,7 +42,7 @@ impl Machine {
         run.event(
             0,
             Event::ExecutionStarted,
-            || json!({"input": input, "roleArn": info.role_arn}),
+            || json!({"input": run.data(&input), "roleArn": info.role_arn}),
         );
         let limit = self
             .timeout_seconds
@@ -83,7 +83,7 @@ impl Machine {
                 run.event(
                     last,
                     Event::ExecutionSucceeded,
-                    || json!({"output": output}),
+                    || json!({"output": run.data(&output)}),
                 );
                 (Status::Succeeded, Some(output), None, None)
             }
@@ -257,6 +257,15 @@ impl<'a> Run<'a> {
         self.test.filter(|t| std::ptr::eq(t.state, state))
     }
 
+    /// An event's `input` or `output`: the data when the observer takes execution data, else
+    /// nothing (`record` drops the key), so that an event without them never copies them.
+    #[inline]
+    pub(crate) fn data<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.history
+            .filter(|history| history.include_execution_data())
+            .map(|_| value)
+    }
+
     /// Counts an event and, when someone listens at a level that admits it, builds it.
     /// Inlined so that an execution without history pays for the count alone.
     #[inline]
@@ -345,7 +354,7 @@ impl<'a> Run<'a> {
             let entered_id = self.event(
                 previous,
                 entered_type,
-                || json!({"name": state.name, "input": input}),
+                || json!({"name": state.name, "input": self.data(&input)}),
             );
             let runs_now = Self::runs_now(state);
             let context = StateContext {
@@ -405,7 +414,7 @@ impl<'a> Run<'a> {
             previous = self.event(
                 exit_after,
                 exited_type,
-                || json!({"name": state.name, "output": output}),
+                || json!({"name": state.name, "output": self.data(output)}),
             );
             match step {
                 Step::Next(next, output) => {

@@ -82,7 +82,7 @@ impl<'a> Run<'a> {
             let mut details = Map::new();
             if lambda {
                 details.insert("resource".into(), task.resource.clone().into());
-                details.insert("input".into(), input.clone());
+                details.insert("input".into(), self.data(input).cloned().into());
             } else {
                 details.insert("region".into(), region(&self.info.execution_arn).into());
                 details.insert("parameters".into(), input.clone());
@@ -165,7 +165,10 @@ impl<'a> Run<'a> {
         match result {
             Ok(output) => {
                 self.event(id, succeeded, || {
-                    about(Map::from_iter([("output".to_owned(), output.clone())]))
+                    about(Map::from_iter([(
+                        "output".to_owned(),
+                        self.data(&output).cloned().into(),
+                    )]))
                 });
                 Ok(output)
             }
