@@ -109,6 +109,11 @@ struct RunArgs {
     /// median over rounds are steadier than any single run.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// One more argument for the worker phases' `quickstep worker` (repeatable), e.g.
+    /// `--worker-arg=--profile --worker-arg=low-latency`: a setting's throughput cost
+    /// against the same passthrough.
+    #[arg(long = "worker-arg", value_name = "ARG", allow_hyphen_values = true)]
+    worker_args: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -711,6 +716,7 @@ async fn worker_phase(
     } else {
         "order, history OFF"
     };
+    flags.extend(args.worker_args.iter().map(String::as_str));
     let mut w = worker(&args.quickstep, &args.brokers, defs, &t, phase, &flags)?;
     joined(&args.brokers, &t.group, &mut w).await?;
     measure(label, &args.brokers, &t.input, &t.results, args.records).await
