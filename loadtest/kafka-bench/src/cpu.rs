@@ -94,6 +94,8 @@ fn ticks(pid: u32) -> Option<u64> {
 pub(crate) struct Processes {
     pub workers: Vec<u32>,
     pub broker: Option<u32>,
+    /// The Redis server of the idempotency store, when it runs here.
+    pub redis: Option<u32>,
     pub ticks_per_second: u64,
 }
 
@@ -104,6 +106,7 @@ pub(crate) struct Sample {
     /// Per worker (None: gone).
     workers: Vec<Option<u64>>,
     broker: Option<u64>,
+    redis: Option<u64>,
 }
 
 impl Processes {
@@ -112,6 +115,7 @@ impl Processes {
             at: Instant::now(),
             workers: self.workers.iter().map(|&pid| ticks(pid)).collect(),
             broker: self.broker.and_then(ticks),
+            redis: self.redis.and_then(ticks),
         }
     }
 }
@@ -126,6 +130,7 @@ pub(crate) struct Usage {
     /// Each worker's, CPU microseconds.
     pub per_worker_us: Vec<Option<u64>>,
     pub broker_us: Option<u64>,
+    pub redis_us: Option<u64>,
 }
 
 /// CPU microseconds of `ticks` at `per_second`.
@@ -155,6 +160,7 @@ pub(crate) fn usage(
         worker_us: (!measured.is_empty()).then(|| measured.iter().sum()),
         per_worker_us,
         broker_us: delta(before.broker, after.broker),
+        redis_us: delta(before.redis, after.redis),
     }
 }
 
@@ -175,8 +181,12 @@ impl Usage {
             }
             _ => format!("{name} not measured"),
         };
+        let redis = match self.redis_us {
+            Some(_) => format!(", {}", part("redis", self.redis_us)),
+            None => String::new(),
+        };
         format!(
-            "cpu           {}, {} over {:.1} s, {} executions (utime+stime from /proc)",
+            "cpu           {}, {}{redis} over {:.1} s, {} executions (utime+stime from /proc)",
             part("workers", self.worker_us),
             part("broker", self.broker_us),
             self.seconds,
@@ -197,6 +207,8 @@ impl Usage {
             "broker_us_per_execution": round(self.per_execution(self.broker_us)),
             "worker_cores": hundredths(self.cores(self.worker_us)),
             "broker_cores": hundredths(self.cores(self.broker_us)),
+            "redis_us": self.redis_us,
+            "redis_us_per_execution": round(self.per_execution(self.redis_us)),
         })
     }
 }
@@ -248,19 +260,27 @@ mod tests {
         let processes = Processes {
             workers: vec![std::process::id(), u32::MAX],
             broker: None,
+            redis: None,
             ticks_per_second: ticks_per_second(),
         };
         let before = processes.sample();
-        let spin = Instant::now();
+        // Spin until this process has used 100 ms of CPU (on a busy machine that takes
+        // longer than 100 ms of wall time); /proc must see it.
+        let give_up = Instant::now() + Duration::from_secs(30);
         let mut x = 0u64;
-        while spin.elapsed() < Duration::from_millis(120) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        let start = ticks(std::process::id()).expect("own stat");
+        let wanted = processes.ticks_per_second / 10;
+        while ticks(std::process::id()).expect("own stat") < start + wanted {
+            assert!(Instant::now() < give_up, "no CPU time seen in 30 s");
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+            }
         }
         let after = processes.sample();
         let used = usage(&before, &after, processes.ticks_per_second, 1000);
         assert_eq!(used.per_worker_us[1], None, "a pid that does not exist");
         let us = used.worker_us.expect("this process measured");
-        assert!(us >= 50_000, "spun 120 ms, used {us} µs");
+        assert!(us >= 100_000, "spun for 100 ms of CPU, measured {us} µs");
         assert_eq!(used.broker_us, None);
         let line = used.line();
         assert!(
@@ -282,11 +302,13 @@ mod tests {
             at,
             workers: vec![Some(100), Some(50)],
             broker: Some(1000),
+            redis: Some(7),
         };
         let after = Sample {
             at: at + Duration::from_secs(2),
             workers: vec![Some(300), Some(150)],
             broker: Some(1100),
+            redis: Some(17),
         };
         let used = usage(&before, &after, 100, 10_000);
         // Workers 300 ticks = 3 s of CPU over 2 s; the broker 1 s.
@@ -298,6 +320,13 @@ mod tests {
         assert_eq!(json["broker_us_per_execution"], 100.0);
         assert_eq!(json["worker_cores"], 1.5);
         assert_eq!(json["broker_cores"], 0.5);
+        assert_eq!(json["redis_us_per_execution"], 10.0);
+        assert!(
+            used.line()
+                .contains(", redis 10.0 µs/execution (0.05 cores)"),
+            "{}",
+            used.line()
+        );
         let none = usage(&before, &after, 100, 0);
         assert!(
             none.line().contains("workers not measured"),

@@ -198,6 +198,13 @@ pub(crate) fn parse_rates(text: &str) -> Result<Vec<u64>> {
     Ok(rates)
 }
 
+/// The port of a `redis://[user:password@]HOST:PORT[/db]` store on this machine (loopback).
+pub(crate) fn local_redis_port(url: &str) -> Option<u16> {
+    let address = url.strip_prefix("redis://")?.rsplit('@').next()?;
+    let (host, port) = address.split('/').next()?.rsplit_once(':')?;
+    (host == "127.0.0.1" || host == "localhost").then(|| port.parse().ok())?
+}
+
 /// The worker configuration file of `--worker-kafka KEY=VALUE` settings: a `[kafka]` table.
 pub(crate) fn kafka_toml(settings: &[String]) -> Result<String> {
     let mut text = String::from("[kafka]\n");
@@ -839,15 +846,19 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         broker: args
             .broker_pid
             .or_else(|| cpu::first_port(&args.brokers).and_then(cpu::listener_pid)),
+        redis: local_redis_port(&idempotency).and_then(cpu::listener_pid),
         ticks_per_second: cpu::ticks_per_second(),
     };
     eprintln!(
-        "load: CPU measured for workers {:?} and broker {}",
+        "load: CPU measured for workers {:?}, broker {}, redis {}",
         processes.workers,
         processes
             .broker
             .map_or("(not found: --broker-pid)".to_owned(), |pid| pid
-                .to_string())
+                .to_string()),
+        processes
+            .redis
+            .map_or("(none here)".to_owned(), |pid| pid.to_string())
     );
     let (stop, stopped) = watch::channel(false);
     let supervisor =
@@ -1210,6 +1221,22 @@ mod tests {
             let error = parse_rates(bad).expect_err(bad).to_string();
             assert!(error.starts_with("--rates"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_local_redis_is_found_by_its_port() {
+        assert_eq!(local_redis_port("redis://127.0.0.1:19302"), Some(19302));
+        assert_eq!(
+            local_redis_port("redis://:secret@localhost:6379/2"),
+            Some(6379)
+        );
+        assert_eq!(
+            local_redis_port("redis://redis.example:6379"),
+            None,
+            "not here"
+        );
+        assert_eq!(local_redis_port("memory"), None);
+        assert_eq!(local_redis_port("redis://127.0.0.1"), None, "no port");
     }
 
     #[test]
