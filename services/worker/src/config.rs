@@ -143,10 +143,9 @@ pub enum Profile {
     /// (the history-OFF throughput the README states).
     #[default]
     Throughput,
-    /// Results wait at most 1 ms for a produce batch (`linger.ms`) and requests leave at
-    /// once (`socket.nagle.disable`: no Nagle delay behind an unacknowledged segment);
-    /// smaller batches cost worker CPU per execution and throughput (README, Performance:
-    /// latency in steady state).
+    /// Results wait at most 1 ms for a produce batch (`linger.ms`); smaller batches cost
+    /// worker CPU per execution and throughput (README, Performance: latency in steady
+    /// state).
     LowLatency,
 }
 
@@ -163,8 +162,9 @@ impl Profile {
 /// The `low-latency` profile's settings (README and DESIGN.md give their measured cost).
 ///
 /// `fetch.wait.max.ms` is not among them: the broker answers a waiting fetch as soon as a
-/// record is appended, so the wait bounds only idle partitions' round trips.
-const LOW_LATENCY: &[(&str, &str)] = &[("linger.ms", "1"), ("socket.nagle.disable", "true")];
+/// record is appended, so the wait bounds only idle partitions' round trips; nor is
+/// `socket.nagle.disable`, already true in librdkafka 2.x.
+const LOW_LATENCY: &[(&str, &str)] = &[("linger.ms", "1")];
 
 /// One input topic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -404,7 +404,6 @@ mod tests {
             [
                 ("linger_ms".to_owned(), "2".to_owned()),
                 ("session.timeout.ms".to_owned(), "6000".to_owned()),
-                ("socket.nagle.disable".to_owned(), "true".to_owned()),
             ],
             "the user's linger replaces the profile's, whichever spelling"
         );

@@ -105,7 +105,7 @@ pub struct WorkerFlags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transactional_id: Option<String>,
     /// Kafka client settings by name: throughput (results share 5 ms produce batches) or
-    /// low-latency (1 ms linger, Nagle off; more CPU per execution); the `kafka` table wins
+    /// low-latency (1 ms linger; more CPU per execution); the `kafka` table wins
     /// over it [env: QUICKSTEP_PROFILE] [default: throughput].
     #[arg(long, value_parser = ["throughput", "low-latency"])]
     #[serde(skip_serializing_if = "Option::is_none")]
