@@ -761,6 +761,12 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
     if args.workers > 1 && idempotency == "memory" {
         eprintln!("load: memory idempotency with {} workers: a duplicate whose partition moved to another worker runs again", args.workers);
     }
+    // Flags that cannot work fail before anything is made.
+    let rates = match &args.rates {
+        Some(text) => parse_rates(text)?,
+        None => vec![args.rate],
+    };
+    let worker_kafka = kafka_toml(&args.worker_kafka)?;
     let machine = machine_name(&args.machine)?;
     let definition = std::fs::read_to_string(&args.machine)
         .with_context(|| format!("reading {}", args.machine.display()))?;
@@ -787,14 +793,10 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
             t
         }
     };
-    let rates = match &args.rates {
-        Some(text) => parse_rates(text)?,
-        None => vec![args.rate],
-    };
     let mut extra = args.worker_args.clone();
     if !args.worker_kafka.is_empty() {
         let path = scratch.join("worker-kafka.toml");
-        std::fs::write(&path, kafka_toml(&args.worker_kafka)?)?;
+        std::fs::write(&path, &worker_kafka)?;
         extra.extend(["--config".to_owned(), path.display().to_string()]);
     }
     let spawn: Spawn = {
