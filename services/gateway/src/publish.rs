@@ -1,13 +1,26 @@
 //! Where the gateway's records go: Kafka (produce and await the broker's ack), or memory
 //! for tests. One seam, so handlers never see rdkafka.
+//!
+//! The gateway produces with a producer of its own ([`KafkaPublisher::connect`]): idempotent
+//! and acks=all like the worker's, but with a linger of `produce_linger_ms` (1 ms) instead of
+//! the worker's 5 ms. A StartExecution answers only after its own record is acknowledged, so
+//! linger is latency every request pays; batches come from concurrency instead: records
+//! enqueued while a produce request is in flight leave together in the next one (librdkafka
+//! keeps up to five in flight per broker). Acknowledgements arrive on the producer's polling
+//! thread, which completes each request's oneshot there: no task and no copy per record.
 
 use futures::future::{try_join_all, BoxFuture};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use runtime::kafka::KafkaSettings;
 use runtime::sinks::{HistoryBatch, HistorySink, SinkError};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,40 +41,103 @@ pub trait Publisher: Send + Sync {
     fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// Publishes to Kafka with the worker's producer settings (idempotent, acks=all).
-pub struct KafkaPublisher {
-    producer: FutureProducer,
-}
+/// What the producer's polling thread does with a record's acknowledgement: hands it to the
+/// request waiting for it.
+type Acknowledgement = oneshot::Sender<Result<(), KafkaError>>;
 
-impl KafkaPublisher {
-    /// Wraps a producer.
-    pub fn new(producer: FutureProducer) -> KafkaPublisher {
-        KafkaPublisher { producer }
+/// The producer's context: each delivery report completes its record's oneshot.
+pub struct Acknowledgements;
+
+impl ClientContext for Acknowledgements {}
+
+impl ProducerContext for Acknowledgements {
+    type DeliveryOpaque = Box<Acknowledgement>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, waiting: Box<Acknowledgement>) {
+        let result = match result {
+            Ok(_) => Ok(()),
+            Err((error, message)) => {
+                tracing::debug!(message = "A record was not acknowledged.", topic = message.topic(), %error);
+                Err(error.clone())
+            }
+        };
+        // The request may have stopped waiting (its timeout, or its client went away).
+        let _ = waiting.send(result);
     }
 }
 
-/// How long a request waits for the broker before answering with an error.
-const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Publishes to Kafka with the gateway's producer (idempotent, acks=all, short linger).
+pub struct KafkaPublisher {
+    producer: ThreadedProducer<Acknowledgements>,
+    ack_timeout: Duration,
+}
+
+/// How long a record waits before it is offered again when librdkafka's queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(5);
+
+impl KafkaPublisher {
+    /// The gateway's producer: idempotent and acks=all like the worker's, lingering
+    /// `linger_ms`, and giving a record up after `ack_timeout` (librdkafka's
+    /// `message.timeout.ms` too, so a record the request gave up on is not written later
+    /// either). The user's `kafka` settings still go last.
+    pub fn connect(
+        settings: &KafkaSettings,
+        linger_ms: u64,
+        ack_timeout: Duration,
+    ) -> Result<KafkaPublisher, KafkaError> {
+        let mut client = settings.client();
+        client
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", linger_ms.to_string())
+            .set("message.timeout.ms", ack_timeout.as_millis().to_string());
+        let producer = settings
+            .with_overrides(client)
+            .create_with_context(Acknowledgements)?;
+        Ok(KafkaPublisher {
+            producer,
+            ack_timeout,
+        })
+    }
+}
 
 impl Publisher for KafkaPublisher {
     fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let mut headers = OwnedHeaders::new();
+            let deadline = Instant::now() + self.ack_timeout;
+            let (acknowledged, acknowledgement) = oneshot::channel();
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
             for (key, value) in &record.headers {
                 headers = headers.insert(Header {
                     key,
                     value: Some(value),
                 });
             }
-            let mut out = FutureRecord::to(&record.topic)
-                .key(&record.key)
-                .headers(headers);
+            let mut out: BaseRecord<'_, str, [u8], _> =
+                BaseRecord::with_opaque_to(&record.topic, Box::new(acknowledged))
+                    .key(record.key.as_str())
+                    .headers(headers);
             if let Some(payload) = &record.payload {
-                out = out.payload(payload);
+                out = out.payload(payload.as_slice());
             }
-            match tokio::time::timeout(ACK_TIMEOUT, self.producer.send(out, ACK_TIMEOUT)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(format!("Kafka did not accept the record: {error}")),
+            loop {
+                match self.producer.send(out) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                        if Instant::now() < deadline =>
+                    {
+                        out = back;
+                        tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                    }
+                    Err((error, _)) => {
+                        return Err(format!("Kafka did not accept the record: {error}"))
+                    }
+                }
+            }
+            match tokio::time::timeout_at(deadline, acknowledgement).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(error))) => Err(format!("Kafka did not accept the record: {error}")),
+                Ok(Err(_)) => Err("The producer stopped before the record was acknowledged".into()),
                 Err(_) => Err("Kafka did not acknowledge the record in time".into()),
             }
         })
