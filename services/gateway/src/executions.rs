@@ -149,8 +149,9 @@ pub async fn start_sync(
     let execution_arn = request.execution_arn.clone();
     let result = execution_result(&mut request, finished.outcome);
     // Like a worker's, the result and the history go to Kafka, so every replica's execution
-    // store sees sync executions too; both are enqueued before either is awaited. At most
-    // once: a failure is logged, not retried into the answer.
+    // store sees sync executions too. At most once: a failure is logged, not retried into the
+    // answer, so the answer does not wait for the result's acknowledgement either (only for
+    // room in the producer's queue); the history is enqueued before it is awaited.
     let history = async {
         match (&gateway.history, finished.history.is_empty()) {
             (Some(sink), false) => {
@@ -164,7 +165,7 @@ pub async fn start_sync(
             _ => Ok(()),
         }
     };
-    let published = gateway.publisher.publish(Record {
+    let published = gateway.publisher.enqueue(Record {
         topic: gateway.config.results_topic.clone(),
         key: result.name.clone(),
         payload: Some(

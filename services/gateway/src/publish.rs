@@ -8,6 +8,8 @@
 //! enqueued while a produce request is in flight leave together in the next one (librdkafka
 //! keeps up to five in flight per broker). Acknowledgements arrive on the producer's polling
 //! thread, which completes each request's oneshot there: no task and no copy per record.
+//! Records whose failure changes no answer (a sync execution's result) are only enqueued:
+//! the polling thread logs the ones Kafka refuses.
 
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -39,30 +41,42 @@ pub struct Record {
 pub trait Publisher: Send + Sync {
     /// Produces one record; the error is a message for an InternalFailure.
     fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Hands one record to the producer without waiting for its acknowledgement (only, when
+    /// the producer's queue is full, for room in it); a record Kafka then refuses is logged.
+    /// For records whose failure changes no answer: a sync execution's result.
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// What the producer's polling thread does with a record's acknowledgement: hands it to the
-/// request waiting for it.
-type Acknowledgement = oneshot::Sender<Result<(), KafkaError>>;
+/// What the producer's polling thread does with a record's delivery report.
+enum Delivery {
+    /// Hands it to the request waiting for it.
+    Acknowledge(oneshot::Sender<Result<(), KafkaError>>),
+    /// Nobody waits: a failure is logged.
+    Log,
+}
 
-/// The producer's context: each delivery report completes its record's oneshot.
-pub struct Acknowledgements;
+/// The producer's context: each delivery report completes its record's oneshot, or is
+/// logged when it failed and nobody waits.
+struct Acknowledgements;
 
 impl ClientContext for Acknowledgements {}
 
 impl ProducerContext for Acknowledgements {
-    type DeliveryOpaque = Box<Acknowledgement>;
+    type DeliveryOpaque = Box<Delivery>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, waiting: Box<Acknowledgement>) {
-        let result = match result {
-            Ok(_) => Ok(()),
-            Err((error, message)) => {
-                tracing::debug!(message = "A record was not acknowledged.", topic = message.topic(), %error);
-                Err(error.clone())
+    fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
+        match (*delivery, result) {
+            (Delivery::Acknowledge(waiting), _) => {
+                // The request may have stopped waiting (its timeout, or its client left).
+                let _ = waiting.send(result.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
             }
-        };
-        // The request may have stopped waiting (its timeout, or its client went away).
-        let _ = waiting.send(result);
+            (Delivery::Log, Err((error, message))) => {
+                let key = message.key().map(String::from_utf8_lossy);
+                tracing::warn!(message = "A record was not written to Kafka.", topic = message.topic(), key = key.as_deref().unwrap_or(""), %error);
+            }
+            (Delivery::Log, Ok(_)) => {}
+        }
     }
 }
 
@@ -99,6 +113,41 @@ impl KafkaPublisher {
             ack_timeout,
         })
     }
+
+    /// Puts `record` in librdkafka's queue, waiting for room until `deadline`.
+    async fn send(
+        &self,
+        record: &Record,
+        delivery: Delivery,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let mut out: BaseRecord<'_, str, [u8], _> =
+            BaseRecord::with_opaque_to(&record.topic, Box::new(delivery))
+                .key(record.key.as_str())
+                .headers(headers);
+        if let Some(payload) = &record.payload {
+            out = out.payload(payload.as_slice());
+        }
+        loop {
+            match self.producer.send(out) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    out = back;
+                    tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                }
+                Err((error, _)) => return Err(format!("Kafka did not accept the record: {error}")),
+            }
+        }
+    }
 }
 
 impl Publisher for KafkaPublisher {
@@ -106,40 +155,21 @@ impl Publisher for KafkaPublisher {
         Box::pin(async move {
             let deadline = Instant::now() + self.ack_timeout;
             let (acknowledged, acknowledgement) = oneshot::channel();
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for (key, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value),
-                });
-            }
-            let mut out: BaseRecord<'_, str, [u8], _> =
-                BaseRecord::with_opaque_to(&record.topic, Box::new(acknowledged))
-                    .key(record.key.as_str())
-                    .headers(headers);
-            if let Some(payload) = &record.payload {
-                out = out.payload(payload.as_slice());
-            }
-            loop {
-                match self.producer.send(out) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                        if Instant::now() < deadline =>
-                    {
-                        out = back;
-                        tokio::time::sleep(QUEUE_FULL_PAUSE).await;
-                    }
-                    Err((error, _)) => {
-                        return Err(format!("Kafka did not accept the record: {error}"))
-                    }
-                }
-            }
+            self.send(&record, Delivery::Acknowledge(acknowledged), deadline)
+                .await?;
             match tokio::time::timeout_at(deadline, acknowledgement).await {
                 Ok(Ok(Ok(()))) => Ok(()),
                 Ok(Ok(Err(error))) => Err(format!("Kafka did not accept the record: {error}")),
                 Ok(Err(_)) => Err("The producer stopped before the record was acknowledged".into()),
                 Err(_) => Err("Kafka did not acknowledge the record in time".into()),
             }
+        })
+    }
+
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + self.ack_timeout;
+            self.send(&record, Delivery::Log, deadline).await
         })
     }
 }
@@ -167,6 +197,10 @@ impl Publisher for MemoryPublisher {
             .expect("publisher lock is never poisoned")
             .push(record);
         Box::pin(async { Ok(()) })
+    }
+
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        self.publish(record)
     }
 }
 

@@ -235,3 +235,50 @@ async fn a_record_not_acknowledged_in_time_is_an_error() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_sync_execution_answers_without_waiting_for_its_result_record_which_still_arrives() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    let gateway = Arc::new(
+        Gateway::build(config(&brokers), Metrics::default())
+            .await
+            .expect("gateway"),
+    );
+    gateway.register("orders", PASS).await.expect("registered");
+    let (status, body) = call(
+        &gateway,
+        "StartSyncExecution",
+        json!({"stateMachineArn": ARN, "name": "sync-1", "input": "{\"n\":1}"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "SUCCEEDED");
+    let records = read(&brokers, "quickstep.results", 1).await;
+    assert_eq!(records[0].key(), Some(&b"sync-1"[..]));
+    let result: Value = serde_json::from_slice(records[0].payload().expect("value")).expect("JSON");
+    assert_eq!(
+        result["executionArn"],
+        "arn:aws:states:local:000000000000:express:orders:sync-1"
+    );
+    assert_eq!(result["output"], "{\"n\":1}");
+
+    // At most once: the answer does not wait for the result's acknowledgement, so it comes
+    // while Kafka is unreachable (a StartExecution would wait, then fail, after
+    // produce_timeout_ms: 30 s).
+    cluster.broker_down(1).expect("broker down");
+    let started = std::time::Instant::now();
+    let (status, body) = call(
+        &gateway,
+        "StartSyncExecution",
+        json!({"stateMachineArn": ARN, "name": "sync-2", "input": "{}"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "SUCCEEDED");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
