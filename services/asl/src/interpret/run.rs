@@ -2,7 +2,7 @@
 //! or not anyone records the events, and yields to the executor in long synchronous loops.
 
 use super::api::{ExecutionInfo, Outcome, Services, Status};
-use super::compile::{Branch, Kind, Machine, State, StateId};
+use super::compile::{Branch, Kind, Machine, State, StateId, Transition};
 use super::scope::Vars;
 use super::size::fits;
 use super::spans;
@@ -196,6 +196,23 @@ pub(crate) enum Step {
     End(Value),
 }
 
+impl Step {
+    /// Where the step goes, its output put in `slot`.
+    #[inline]
+    pub(crate) fn into_output(self, slot: &mut Value) -> Transition {
+        match self {
+            Step::Next(next, output) => {
+                *slot = output;
+                Transition::Next(next)
+            }
+            Step::End(output) => {
+                *slot = output;
+                Transition::End
+            }
+        }
+    }
+}
+
 pub(crate) fn entered(kind: &Kind) -> (Event, Event) {
     match kind {
         Kind::Pass { .. } => (Event::PassStateEntered, Event::PassStateExited),
@@ -369,17 +386,25 @@ impl<'a> Run<'a> {
                 map_item: None,
             };
             let span = spans::state(state);
-            let step = if runs_now {
+            // The step leaves the state's output in `input`.
+            let next = if runs_now {
                 spans::now(&span, || {
-                    self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
+                    if state.in_place && self.test.is_none() {
+                        self.step_in_place(state, &mut input, &mut vars, &context)
+                    } else {
+                        let raw = Cow::Owned(std::mem::take(&mut input));
+                        self.attempt_now(state, raw, &mut vars, &context)
+                            .map(|step| step.into_output(&mut input))
+                    }
                 })
             } else {
                 // Boxed: the branch future then holds a pointer, not the largest state
                 // kind's future.
                 Box::pin(spans::within(&span, || {
-                    self.run_state(state, input, &mut vars, context)
+                    self.run_state(state, std::mem::take(&mut input), &mut vars, context)
                 }))
                 .await
+                .map(|step| step.into_output(&mut input))
             }
             .inspect_err(|error| {
                 spans::failed(&span, error);
@@ -394,9 +419,7 @@ impl<'a> Run<'a> {
             if matches!(state.kind, Kind::Fail { .. }) {
                 unreachable!("a Fail state always ends in an error");
             }
-            let output = match &step {
-                Step::Next(_, output) | Step::End(output) => output,
-            };
+            let output = &input;
             let exit_after = if runs_now {
                 self.last_event()
             } else {
@@ -407,10 +430,9 @@ impl<'a> Run<'a> {
                 exited_type,
                 || json!({"name": state.name, "output": output}),
             );
-            match step {
-                Step::Next(next, output) => {
+            match next {
+                Transition::Next(next) => {
                     current = next;
-                    input = output;
                     // A loop of Pass and Choice states awaits nothing else: yield now and
                     // then, so the executor can still fire the execution's timeout.
                     transitions_since_yield += 1;
@@ -419,7 +441,7 @@ impl<'a> Run<'a> {
                         YieldNow(false).await;
                     }
                 }
-                Step::End(output) => return Ok((output, previous)),
+                Transition::End => return Ok((input, previous)),
             }
         }
     }
