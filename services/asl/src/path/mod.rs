@@ -206,6 +206,9 @@ impl Path {
     /// Inside filters, `$` also means `root`.
     #[inline]
     pub fn select<'a>(&self, root: &'a Value) -> Result<Cow<'a, Value>, Missing> {
+        if let Some(found) = self.lookup(root) {
+            return Ok(Cow::Borrowed(found));
+        }
         match self.body.eval(root, root) {
             Some(value) => Ok(value),
             None => Err(self.diagnose(root)),
