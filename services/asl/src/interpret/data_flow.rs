@@ -127,11 +127,12 @@ impl<'a> Run<'a> {
     /// The work and data flow of a state that `steps_in_place`, on the value the branch
     /// holds: the state's input, and after it its output. The same steps as `attempt_now`
     /// less those such a state does not have; the value is copied only where a Pass keeps
-    /// its input and adds to it (`ResultPath` at a path).
+    /// its input and adds to it (`ResultPath` at a path), and a borrowed value (the
+    /// execution's input, lent by its caller) where it is written into.
     pub(crate) fn step_in_place(
         &self,
         state: &State,
-        value: &mut Value,
+        value: &mut Cow<'_, Value>,
         vars: &mut Vars,
         context: &StateContext<'_>,
     ) -> Result<Transition, StatesError> {
@@ -155,8 +156,8 @@ impl<'a> Run<'a> {
                         self.check_result_size(state, value)?;
                         match &state.result_path {
                             ResultPath::At(path) => {
-                                let copy = value.clone();
-                                self.write_result(path, value, copy, context)?;
+                                let copy = Value::clone(value);
+                                self.write_result(path, value.to_mut(), copy, context)?;
                             }
                             ResultPath::Replace | ResultPath::Discard => {}
                         }
@@ -167,9 +168,11 @@ impl<'a> Run<'a> {
                     self.check_result_size(state, &result)?;
                 }
                 match &state.result_path {
-                    ResultPath::Replace => *value = result,
+                    ResultPath::Replace => *value = Cow::Owned(result),
                     ResultPath::Discard => {}
-                    ResultPath::At(path) => self.write_result(path, value, result, context)?,
+                    ResultPath::At(path) => {
+                        self.write_result(path, value.to_mut(), result, context)?
+                    }
                 }
                 Ok(state.transition)
             }

@@ -19,6 +19,11 @@ impl TaskHandler for NoTasks {
 }
 
 fn run(machine: &Machine, input: &Value) -> (Outcome, Vec<HistoryEvent>) {
+    execute(machine, input, false)
+}
+
+/// Runs `machine` on a copy of `input`, or (`lend`) on `input` itself.
+fn execute(machine: &Machine, input: &Value, lend: bool) -> (Outcome, Vec<HistoryEvent>) {
     let (clock, rng) = (VirtualClock::new(0), SplitMix64::new(1));
     let recorder = Recorder::default();
     let services = Services {
@@ -29,9 +34,12 @@ fn run(machine: &Machine, input: &Value) -> (Outcome, Vec<HistoryEvent>) {
         history: Some(&recorder),
     };
     let info = ExecutionInfo::default();
-    let outcome = clock
-        .block_on(machine.run(input.clone(), &info, &services))
-        .expect("the machine finishes");
+    let outcome = if lend {
+        clock.block_on(machine.run_borrowed(input, &info, &services))
+    } else {
+        clock.block_on(machine.run(input.clone(), &info, &services))
+    }
+    .expect("the machine finishes");
     (outcome, recorder.events())
 }
 
@@ -44,10 +52,16 @@ fn clear_in_place(branch: &mut Branch) -> usize {
     cleared
 }
 
-/// Runs `definition` on `input` both ways; returns the outcome.
+/// Runs `definition` on `input` both ways, and in place on a lent input; returns the
+/// outcome.
 fn same_both_ways(definition: Value, input: Value) -> Outcome {
     let mut machine = Machine::compile(&definition).expect("compiles");
     let in_place = run(&machine, &input);
+    let lent = execute(&machine, &input, true);
+    assert_eq!(
+        in_place, lent,
+        "{definition} on {input}: a lent input runs the same"
+    );
     let cleared = clear_in_place(&mut machine.root);
     assert!(cleared > 0, "{definition}: no state steps in place");
     let general = run(&machine, &input);
@@ -181,4 +195,42 @@ fn states_with_more_data_flow_take_the_general_path() {
     }))
     .expect("compiles");
     assert!(machine.root.states.iter().all(|s| !s.in_place));
+}
+
+#[test]
+fn a_lent_input_is_the_execution_input_the_context_object_shows() {
+    // The first state writes into the lent input (so copies it); `$$.Execution.Input`
+    // still shows the input as it was given.
+    let states = json!({
+        "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.added", "Next": "B"},
+        "B": {"Type": "Pass",
+              "Parameters": {"given.$": "$$.Execution.Input", "now.$": "$"}, "End": true}
+    });
+    let input = json!({"id": 1});
+    let outcome = same_both_ways(machine(states, "A"), input.clone());
+    assert_eq!(
+        outcome.output,
+        Some(json!({"given": {"id": 1}, "now": {"id": 1, "added": 1}}))
+    );
+    assert_eq!(input, json!({"id": 1}));
+}
+
+#[test]
+fn a_lent_input_reaches_states_that_do_not_step_in_place() {
+    // InputPath sends the first state through the general flow, a Wait through
+    // `run_state`; both get the lent input as a run on a copy does.
+    let states = json!({
+        "A": {"Type": "Pass", "InputPath": "$.inner", "ResultPath": "$.seen", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+        "B": {"Type": "Pass", "End": true}
+    });
+    let compiled = Machine::compile(&machine(states.clone(), "A")).expect("compiles");
+    let input = json!({"inner": {"k": "v"}});
+    assert_eq!(
+        execute(&compiled, &input, true),
+        execute(&compiled, &input, false)
+    );
+    let waits_first = Machine::compile(&machine(states, "W")).expect("compiles");
+    let (outcome, _) = execute(&waits_first, &input, true);
+    assert_eq!(outcome.output, Some(input));
 }

@@ -12,24 +12,52 @@ use crate::history::{HistoryEvent, HistoryEventType as Event, HistoryObserver, L
 use futures::future::{self, BoxFuture, Either, FutureExt};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
 impl Machine {
     /// Runs one execution to its end. Never panics on any input: failures are outcomes.
-    pub async fn run(
-        &self,
+    pub fn run<'a, 'i, 's>(
+        &'a self,
         input: Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Owned(input), info, services)
+    }
+
+    /// `run` on an input the caller keeps: the execution copies it only where a state
+    /// writes into it (a Pass's `ResultPath` at a path, say); a state that builds its
+    /// output anew (`Parameters`) or only reads it (Choice) copies nothing.
+    pub fn run_borrowed<'a, 'i, 's>(
+        &'a self,
+        input: &'a Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Borrowed(input), info, services)
+    }
+
+    async fn execute(
+        &self,
+        input: Cow<'_, Value>,
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
         let start_ms = services.clock.now_ms();
-        let kept_input = self.reads_execution_input.then(|| input.clone());
+        // `$$.Execution.Input`: a borrowed input is read where it is; an owned one, which
+        // the states consume, is copied first.
+        let kept_input = match &input {
+            _ if !self.reads_execution_input => None,
+            Cow::Borrowed(input) => Some(Cow::Borrowed(*input)),
+            Cow::Owned(input) => Some(Cow::Owned(input.clone())),
+        };
         let run = Run {
             services,
             info,
-            execution_input: kept_input.as_ref().unwrap_or(&Value::Null),
+            execution_input: kept_input.as_deref().unwrap_or(&Value::Null),
             start_ms,
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
@@ -42,7 +70,7 @@ impl Machine {
         run.event(
             0,
             Event::ExecutionStarted,
-            || json!({"input": input, "roleArn": info.role_arn}),
+            || json!({"input": *input, "roleArn": info.role_arn}),
         );
         let limit = self
             .timeout_seconds
@@ -199,14 +227,14 @@ pub(crate) enum Step {
 impl Step {
     /// Where the step goes, its output put in `slot`.
     #[inline]
-    pub(crate) fn into_output(self, slot: &mut Value) -> Transition {
+    pub(crate) fn into_output(self, slot: &mut Cow<'_, Value>) -> Transition {
         match self {
             Step::Next(next, output) => {
-                *slot = output;
+                *slot = Cow::Owned(output);
                 Transition::Next(next)
             }
             Step::End(output) => {
-                *slot = output;
+                *slot = Cow::Owned(output);
                 Transition::End
             }
         }
@@ -337,17 +365,18 @@ impl<'a> Run<'a> {
         previous: u64,
         aborts_tasks: bool,
     ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
-        self.branch(branch, input, vars, previous, aborts_tasks)
+        self.branch(branch, Cow::Owned(input), vars, previous, aborts_tasks)
             .boxed()
     }
 
     /// Runs a branch from its start to its end; returns the output and the last event id.
     /// With `aborts_tasks` (a Parallel's branches), a Task whose error leaves the branch is
     /// recorded as aborted (`TaskStateAborted`), as AWS records it.
+    /// The input is borrowed only as an execution's input, lent by its caller.
     pub(crate) async fn branch(
         &self,
         branch: &Branch,
-        input: Value,
+        input: Cow<'_, Value>,
         mut vars: Vars,
         mut previous: u64,
         aborts_tasks: bool,
@@ -392,7 +421,7 @@ impl<'a> Run<'a> {
                     if state.in_place && self.test.is_none() {
                         self.step_in_place(state, &mut input, &mut vars, &context)
                     } else {
-                        let raw = Cow::Owned(std::mem::take(&mut input));
+                        let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
                         self.attempt_now(state, raw, &mut vars, &context)
                             .map(|step| step.into_output(&mut input))
                     }
@@ -401,7 +430,8 @@ impl<'a> Run<'a> {
                 // Boxed: the branch future then holds a pointer, not the largest state
                 // kind's future.
                 Box::pin(spans::within(&span, || {
-                    self.run_state(state, std::mem::take(&mut input), &mut vars, context)
+                    let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
+                    self.run_state(state, raw.into_owned(), &mut vars, context)
                 }))
                 .await
                 .map(|step| step.into_output(&mut input))
@@ -441,7 +471,7 @@ impl<'a> Run<'a> {
                         YieldNow(false).await;
                     }
                 }
-                Transition::End => return Ok((input, previous)),
+                Transition::End => return Ok((input.into_owned(), previous)),
             }
         }
     }
