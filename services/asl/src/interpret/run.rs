@@ -2,7 +2,7 @@
 //! or not anyone records the events, and yields to the executor in long synchronous loops.
 
 use super::api::{ExecutionInfo, Outcome, Services, Status};
-use super::compile::{Branch, Kind, Machine, State, StateId};
+use super::compile::{Branch, Kind, Machine, State, StateId, Transition};
 use super::scope::Vars;
 use super::size::fits;
 use super::spans;
@@ -12,24 +12,52 @@ use crate::history::{HistoryEvent, HistoryEventType as Event, HistoryObserver, L
 use futures::future::{self, BoxFuture, Either, FutureExt};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
 impl Machine {
     /// Runs one execution to its end. Never panics on any input: failures are outcomes.
-    pub async fn run(
-        &self,
+    pub fn run<'a, 'i, 's>(
+        &'a self,
         input: Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Owned(input), info, services)
+    }
+
+    /// `run` on an input the caller keeps: the execution copies it only where a state
+    /// writes into it (a Pass's `ResultPath` at a path, say); a state that builds its
+    /// output anew (`Parameters`) or only reads it (Choice) copies nothing.
+    pub fn run_borrowed<'a, 'i, 's>(
+        &'a self,
+        input: &'a Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Borrowed(input), info, services)
+    }
+
+    async fn execute(
+        &self,
+        input: Cow<'_, Value>,
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
         let start_ms = services.clock.now_ms();
-        let kept_input = self.reads_execution_input.then(|| input.clone());
+        // `$$.Execution.Input`: a borrowed input is read where it is; an owned one, which
+        // the states consume, is copied first.
+        let kept_input = match &input {
+            _ if !self.reads_execution_input => None,
+            Cow::Borrowed(input) => Some(Cow::Borrowed(*input)),
+            Cow::Owned(input) => Some(Cow::Owned(input.clone())),
+        };
         let run = Run {
             services,
             info,
-            execution_input: kept_input.as_ref().unwrap_or(&Value::Null),
+            execution_input: kept_input.as_deref().unwrap_or(&Value::Null),
             start_ms,
             event_ids: AtomicU64::new(0),
             transitions: AtomicU64::new(0),
@@ -196,6 +224,23 @@ pub(crate) enum Step {
     End(Value),
 }
 
+impl Step {
+    /// Where the step goes, its output put in `slot`.
+    #[inline]
+    pub(crate) fn into_output(self, slot: &mut Cow<'_, Value>) -> Transition {
+        match self {
+            Step::Next(next, output) => {
+                *slot = Cow::Owned(output);
+                Transition::Next(next)
+            }
+            Step::End(output) => {
+                *slot = Cow::Owned(output);
+                Transition::End
+            }
+        }
+    }
+}
+
 pub(crate) fn entered(kind: &Kind) -> (Event, Event) {
     match kind {
         Kind::Pass { .. } => (Event::PassStateEntered, Event::PassStateExited),
@@ -329,17 +374,18 @@ impl<'a> Run<'a> {
         previous: u64,
         aborts_tasks: bool,
     ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
-        self.branch(branch, input, vars, previous, aborts_tasks)
+        self.branch(branch, Cow::Owned(input), vars, previous, aborts_tasks)
             .boxed()
     }
 
     /// Runs a branch from its start to its end; returns the output and the last event id.
     /// With `aborts_tasks` (a Parallel's branches), a Task whose error leaves the branch is
     /// recorded as aborted (`TaskStateAborted`), as AWS records it.
+    /// The input is borrowed only as an execution's input, lent by its caller.
     pub(crate) async fn branch(
         &self,
         branch: &Branch,
-        input: Value,
+        input: Cow<'_, Value>,
         mut vars: Vars,
         mut previous: u64,
         aborts_tasks: bool,
@@ -378,17 +424,26 @@ impl<'a> Run<'a> {
                 map_item: None,
             };
             let span = spans::state(state);
-            let step = if runs_now {
+            // The step leaves the state's output in `input`.
+            let next = if runs_now {
                 spans::now(&span, || {
-                    self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
+                    if state.in_place && self.test.is_none() {
+                        self.step_in_place(state, &mut input, &mut vars, &context)
+                    } else {
+                        let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
+                        self.attempt_now(state, raw, &mut vars, &context)
+                            .map(|step| step.into_output(&mut input))
+                    }
                 })
             } else {
                 // Boxed: the branch future then holds a pointer, not the largest state
                 // kind's future.
                 Box::pin(spans::within(&span, || {
-                    self.run_state(state, input, &mut vars, context)
+                    let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
+                    self.run_state(state, raw.into_owned(), &mut vars, context)
                 }))
                 .await
+                .map(|step| step.into_output(&mut input))
             }
             .inspect_err(|error| {
                 spans::failed(&span, error);
@@ -403,9 +458,7 @@ impl<'a> Run<'a> {
             if matches!(state.kind, Kind::Fail { .. }) {
                 unreachable!("a Fail state always ends in an error");
             }
-            let output = match &step {
-                Step::Next(_, output) | Step::End(output) => output,
-            };
+            let output = &input;
             let exit_after = if runs_now {
                 self.last_event()
             } else {
@@ -416,10 +469,9 @@ impl<'a> Run<'a> {
                 exited_type,
                 || json!({"name": state.name, "output": self.data(output)}),
             );
-            match step {
-                Step::Next(next, output) => {
+            match next {
+                Transition::Next(next) => {
                     current = next;
-                    input = output;
                     // A loop of Pass and Choice states awaits nothing else: yield now and
                     // then, so the executor can still fire the execution's timeout.
                     transitions_since_yield += 1;
@@ -428,7 +480,7 @@ impl<'a> Run<'a> {
                         YieldNow(false).await;
                     }
                 }
-                Step::End(output) => return Ok((output, previous)),
+                Transition::End => return Ok((input.into_owned(), previous)),
             }
         }
     }
