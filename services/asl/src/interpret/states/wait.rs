@@ -1,15 +1,63 @@
 //! The Wait state's work: how long to wait, from Seconds, Timestamp, their paths or
 //! expressions, with AWS's messages for values out of range.
 
-use super::super::compile::Wait;
-use super::super::data_flow::{display_raw, MAX_SECONDS};
-use super::super::run::Run;
-use super::super::scope::Scope;
+use super::super::compile::{Kind, State, Wait};
+use super::super::data_flow::{display_raw, Worked, MAX_SECONDS};
+use super::super::run::{Run, StateContext, Step};
+use super::super::scope::{Scope, Vars};
 use crate::error::StatesError;
 use crate::timestamp;
+use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 
 impl<'a> Run<'a> {
+    /// Whether the top-level branch parks in `state` rather than sleeping: a Wait (which
+    /// has no Retry or Catch to run around it).
+    pub(crate) fn parks(state: &State) -> bool {
+        matches!(state.kind, Kind::Wait(_)) && state.retry.is_empty() && state.catch.is_empty()
+    }
+
+    /// A parking Wait's first half, as `attempt` runs it up to its sleep: InputPath, then
+    /// how long to wait.
+    pub(crate) fn wait_for(
+        &self,
+        state: &State,
+        raw: &Value,
+        vars: &Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Duration, StatesError> {
+        let Kind::Wait(wait) = &state.kind else {
+            unreachable!("only a Wait parks")
+        };
+        let prepared = self.prepare(state, raw, vars, context)?;
+        let scope = Scope {
+            run: self,
+            input: prepared.effective(),
+            vars,
+            state: context,
+        };
+        self.wait_duration(wait, &scope)
+    }
+
+    /// A parked Wait's second half, as `attempt` runs it after its sleep: Assign and
+    /// OutputPath (JSONPath) or Output and Assign (JSONata). InputPath is selected again
+    /// (a pure read of the same input) rather than kept through the wait.
+    pub(crate) fn after_wait(
+        &self,
+        state: &State,
+        raw: Value,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Step, StatesError> {
+        let worked = Worked::passed(state.transition);
+        let settled = {
+            let prepared = self.prepare(state, &raw, vars, context)?;
+            self.settle(state, &prepared, &worked, vars, context)?
+        };
+        self.finish(state, Cow::Owned(raw), worked, settled, vars, context)
+    }
+
     pub(crate) fn wait_duration(
         &self,
         wait: &Wait,
