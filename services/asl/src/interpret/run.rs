@@ -37,14 +37,15 @@ impl Machine {
     /// caller that holds many executions while they wait (a worker) then holds only the
     /// parked state, not the largest leg's future. `run` keeps the first leg inline, which
     /// spares an allocation to executions that end in their first poll (a benchmark's).
-    pub async fn run_boxed(
-        &self,
+    /// (Not an `async fn`: that would keep room for the input beside the leg it went into.)
+    pub fn run_boxed<'a>(
+        &'a self,
         input: Value,
-        info: &ExecutionInfo<'_>,
-        services: &Services<'_>,
-    ) -> Outcome {
+        info: &'a ExecutionInfo<'a>,
+        services: &'a Services<'a>,
+    ) -> impl std::future::Future<Output = Outcome> + Send + 'a {
         let first = Box::pin(self.leg(From::Start(input), info, services));
-        self.drive(first, info, services).await
+        self.drive(first, info, services)
     }
 
     /// Runs legs until one ends the execution, sleeping on the clock between them.
@@ -54,12 +55,13 @@ impl Machine {
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
-        let mut leg = first.await;
+        // Only the parked state lives across the sleeps: a leg's result is looked at where
+        // it lands, so its room (an `Outcome`) is not kept in this future.
+        let mut parked = match first.await {
+            Leg::Ended(outcome) => return outcome,
+            Leg::Parked(parked) => parked,
+        };
         loop {
-            let parked = match leg {
-                Leg::Ended(outcome) => return outcome,
-                Leg::Parked(parked) => parked,
-            };
             let deadline_ms = parked.start_ms.saturating_add(self.limit_ms());
             let until_ms = parked.wait.until_ms.min(deadline_ms);
             let left_ms = until_ms.saturating_sub(services.clock.now_ms());
@@ -79,7 +81,10 @@ impl Machine {
             } else {
                 From::Resume(parked)
             };
-            leg = Box::pin(self.leg(from, info, services)).await;
+            parked = match Box::pin(self.leg(from, info, services)).await {
+                Leg::Ended(outcome) => return outcome,
+                Leg::Parked(parked) => parked,
+            };
         }
     }
 
