@@ -96,8 +96,9 @@ pub enum Admission {
     Run(Box<Job>),
     /// Its key ran or runs already: skip it.
     Duplicate(DuplicateOf),
-    /// Answer with a FAILED result.
-    Reject(Rejection),
+    /// Answer with a FAILED result. (Boxed: an execution's task keeps room for the largest
+    /// variant for as long as it awaits anything after admission.)
+    Reject(Box<Rejection>),
     /// Shutdown came while the idempotency store was unreachable: leave the record
     /// uncommitted for the next owner.
     Abandoned,
@@ -186,13 +187,13 @@ impl Admit {
             .rejected
             .with_label_values(&[reason.label()])
             .inc();
-        Admission::Reject(Rejection {
+        Admission::Reject(Box::new(Rejection {
             record,
             reason,
             cause,
             state_machine,
             idempotency_key: key,
-        })
+        }))
     }
 
     /// Decides what to do with one record: decodes, routes, finds the revision, waits for

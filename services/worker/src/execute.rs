@@ -114,13 +114,16 @@ async fn panicked(id: RecordId, epoch: u64, stages: Arc<Stages>) -> (RecordId, b
 /// loop that reads the partitions. Returns the record and whether it may be committed (not
 /// when shutdown left its claim unmade).
 async fn carry(record: Box<SourceRecord>, stages: Arc<Stages>) -> (RecordId, bool) {
+    // Out of its box, which goes now (dropped at the end of the function, a moved-from box
+    // would stay allocated for the whole execution).
+    let record = *{ record };
     let id = record.id.clone();
     // Each stage in a box of its own, freed when it ends: inline, the task's future is as
     // large as the largest stage's, and an execution held in a Wait (or a Task's call) kept
     // admission's and emission's space besides its own for its whole run — a quarter of the
     // memory an in-flight execution held (`tests/memory.rs`). Two more allocations per
     // record buy that back.
-    let committed = match Box::pin(stages.admit.admit(*record, &stages.shutdown)).await {
+    let committed = match Box::pin(stages.admit.admit(record, &stages.shutdown)).await {
         Admission::Run(mut job) => {
             let finished = Box::pin(stages.executor.execute(&mut job.execution)).await;
             // False when shutdown came before the key was marked completed: left for the
@@ -128,7 +131,7 @@ async fn carry(record: Box<SourceRecord>, stages: Arc<Stages>) -> (RecordId, boo
             Box::pin(stages.emitter.finished(job, finished, &stages.shutdown)).await
         }
         Admission::Reject(rejection) => {
-            Box::pin(stages.emitter.rejected(rejection)).await;
+            Box::pin(stages.emitter.rejected(*rejection)).await;
             true
         }
         Admission::Duplicate(_) => true,
@@ -148,8 +151,9 @@ async fn carry_in(
     stages: Arc<Stages>,
     transactions: Arc<Transactions>,
 ) -> (RecordId, bool) {
+    let record = *{ record };
     let id = record.id.clone();
-    match stages.admit.admit(*record, &stages.shutdown).await {
+    match stages.admit.admit(record, &stages.shutdown).await {
         Admission::Run(mut job) => {
             let finished = stages.executor.execute(&mut job.execution).await;
             let Some(write) = transactions.enter(&id, epoch).await else {
@@ -162,7 +166,7 @@ async fn carry_in(
             let Some(write) = transactions.enter(&id, epoch).await else {
                 return (id, false);
             };
-            Box::pin(stages.emitter.rejected_in(&write, rejection)).await;
+            Box::pin(stages.emitter.rejected_in(&write, *rejection)).await;
             write.finish(id.clone(), None);
         }
         Admission::Duplicate(_) => {

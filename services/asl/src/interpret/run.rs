@@ -630,6 +630,8 @@ impl<'a> Run<'a> {
                 // The wait's length now; the rest of the state when it resumes (`resume`).
                 match spans::now(&span, || self.wait_for(state, &input, &vars, &context)) {
                     Ok(duration) => {
+                        let (mut input, mut vars) = (input, vars);
+                        Self::compact_for_wait(&mut input, &mut vars);
                         let now_ms = self.services.clock.now_ms();
                         let wait_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
                         return Ok(Reached::Parked(Waiting {

@@ -18,6 +18,15 @@ impl<'a> Run<'a> {
         matches!(state.kind, Kind::Wait(_)) && state.retry.is_empty() && state.catch.is_empty()
     }
 
+    /// A Wait's input and variables as a parked execution keeps them, with no spare room in
+    /// arrays and strings (a decoded array grew by doubling): a parked execution holds its
+    /// state for the whole wait.
+    pub(crate) fn compact_for_wait(input: &mut Value, vars: &mut Vars) {
+        compact(input);
+        vars.own.values_mut().for_each(compact);
+        vars.own.shrink_to_fit();
+    }
+
     /// A parking Wait's first half, as `attempt` runs it up to its sleep: InputPath, then
     /// how long to wait.
     pub(crate) fn wait_for(
@@ -143,5 +152,51 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+}
+
+/// `value` with no spare capacity in its arrays and strings. (An object's members keep
+/// their room: serde_json's map sizes its entries to its index, however it is built.)
+pub(crate) fn compact(value: &mut Value) {
+    match value {
+        Value::Object(map) => map.values_mut().for_each(compact),
+        Value::Array(items) => {
+            items.iter_mut().for_each(compact);
+            items.shrink_to_fit();
+        }
+        Value::String(text) => text.shrink_to_fit(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn compacting_keeps_the_value_and_drops_spare_room() {
+        let mut value: Value =
+            serde_json::from_str(r#"{"z": [1, {"b": "x", "a": null}], "a": "text", "n": 1.5}"#)
+                .expect("JSON");
+        let mut items = vec![json!("item")];
+        items.reserve(100);
+        value["spare"] = Value::Array(items);
+        let before = value.clone();
+        compact(&mut value);
+        assert_eq!(value, before);
+        assert_eq!(
+            value.to_string(),
+            before.to_string(),
+            "members keep their order"
+        );
+        let mut nested = json!({"a": {"b": []}});
+        let mut room = vec![json!(1)];
+        room.reserve(10);
+        nested["a"]["b"] = Value::Array(room);
+        compact(&mut nested);
+        assert_eq!(nested["a"]["b"].as_array().expect("array").capacity(), 1);
+        let spare = value["spare"].as_array().expect("array");
+        assert_eq!(spare.capacity(), 1);
     }
 }
