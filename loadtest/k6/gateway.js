@@ -74,8 +74,14 @@ export function start() {
   });
 }
 
-// What `k6 run --vus N --duration D` runs: one of each operation per iteration.
+// What `k6 run --vus N --duration D` runs: one of each operation per iteration, or only
+// `-e OPERATION=StartExecution|StartSyncExecution` (loadtest/gateway/run measures each alone).
 export default function () {
-  sync();
-  start();
+  const only = __ENV.OPERATION;
+  if (!only || only === 'StartSyncExecution') {
+    sync();
+  }
+  if (!only || only === 'StartExecution') {
+    start();
+  }
 }

@@ -11,18 +11,21 @@
 //! producer's retry would.
 
 use crate::chaos::{parse_faults, Check};
-use crate::report::{Produced, Report, Seen};
+use crate::cpu::{self, Processes, Sample, Usage};
+use crate::report::{self, Produced, Report, Seen};
 use crate::supervise::{Spawn, Workers};
-use crate::{enqueue, producer_config, replicated_topics, unique, wait_group, Pending, Topics};
+use crate::{configured_topics, producer_config, unique, wait_group, Topics};
 use anyhow::{bail, Context as _, Result};
+use futures::future::{join, ready, Join, Ready};
+use futures::stream::FuturesUnordered;
 use futures::StreamExt as _;
 use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
 use rand_distr::{Distribution as _, Zipf};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
-use rdkafka::message::{Header, Message as _, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::message::{Header, Message as _, OwnedHeaders, Timestamp};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{HashSet, VecDeque};
@@ -137,6 +140,89 @@ pub(crate) struct LoadArgs {
     /// result once.
     #[arg(long, default_value = "at-least-once")]
     delivery: String,
+    /// Seconds of warm-up before the measured phase, at the (first) rate: the broker's JVM
+    /// and the workers reach steady state; its results are read and reported apart (its own
+    /// line and the JSON's "warmup"). 60 for steady-state latency; 0 = none.
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+    /// Record timestamps of the topics load makes: `create` (the producer's clock) or
+    /// `append` (message.timestamp.type=LogAppendTime on the start and results topics:
+    /// latency = result append − start append, the producer's queueing left out; the
+    /// end-to-end latency from the producer's clock is reported beside it).
+    #[arg(long, value_enum, default_value_t = Timestamps::Create)]
+    timestamps: Timestamps,
+    /// A rate sweep: start records/s for each step, comma-separated (`5000,10000,20000`),
+    /// each step -n records or --duration-s seconds (default 20 s) against the same
+    /// workers; prints offered rate → achieved, p50/p90/p99/max, and stops after the first
+    /// step that saturates (results under 90% of the offered rate). --warmup runs before
+    /// the first step at its rate.
+    #[arg(long, conflicts_with_all = ["check", "faults", "sent_file", "control"])]
+    rates: Option<String>,
+    /// The broker's process id, for CPU per execution [default: the process listening on
+    /// the first --brokers port on this machine].
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// A librdkafka setting for every worker client, KEY=VALUE (repeatable): trade-off runs
+    /// of linger.ms, fetch.wait.max.ms, … (written to a worker config file's [kafka]).
+    #[arg(long = "worker-kafka", value_name = "KEY=VALUE")]
+    worker_kafka: Vec<String>,
+    /// One more argument for every `quickstep worker` (repeatable), e.g.
+    /// `--worker-arg=--profile --worker-arg=low-latency`.
+    #[arg(long = "worker-arg", value_name = "ARG", allow_hyphen_values = true)]
+    worker_args: Vec<String>,
+}
+
+/// Where the latency is measured from.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Timestamps {
+    /// The producer's clock (the start record's create time).
+    Create,
+    /// The broker's append time of both the start record and the result.
+    Append,
+}
+
+/// The rates of `--rates`: positive numbers, comma-separated, at least one.
+pub(crate) fn parse_rates(text: &str) -> Result<Vec<u64>> {
+    let rates = text
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| match r.parse::<u64>() {
+            Ok(0) | Err(_) => bail!("--rates: {r:?} is not a rate above 0 (records/s)"),
+            Ok(rate) => Ok(rate),
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    if rates.is_empty() {
+        bail!("--rates names no rate");
+    }
+    Ok(rates)
+}
+
+/// The port of a `redis://[user:password@]HOST:PORT[/db]` store on this machine (loopback).
+pub(crate) fn local_redis_port(url: &str) -> Option<u16> {
+    let address = url.strip_prefix("redis://")?.rsplit('@').next()?;
+    let (host, port) = address.split('/').next()?.rsplit_once(':')?;
+    (host == "127.0.0.1" || host == "localhost").then(|| port.parse().ok())?
+}
+
+/// The worker configuration file of `--worker-kafka KEY=VALUE` settings: a `[kafka]` table.
+pub(crate) fn kafka_toml(settings: &[String]) -> Result<String> {
+    let mut text = String::from("[kafka]\n");
+    for setting in settings {
+        let Some((key, value)) = setting.split_once('=') else {
+            bail!("--worker-kafka {setting:?}: not KEY=VALUE");
+        };
+        let key = key.trim();
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        {
+            bail!("--worker-kafka {setting:?}: not a librdkafka setting name");
+        }
+        text.push_str(&format!("{key:?} = {:?}\n", value.trim()));
+    }
+    Ok(text)
 }
 
 /// How record keys are drawn.
@@ -146,6 +232,16 @@ pub(crate) enum KeyDistribution {
     Uniform,
     /// Key k in proportion to 1/(k+1)^s (--zipf-exponent): a few hot keys, a long tail.
     Zipf,
+}
+
+impl Timestamps {
+    /// The flag's spelling.
+    fn name(self) -> &'static str {
+        match self {
+            Timestamps::Create => "create",
+            Timestamps::Append => "append",
+        }
+    }
 }
 
 impl KeyDistribution {
@@ -317,11 +413,49 @@ fn execution_of(idempotency_key: &str, run: &str) -> Option<u64> {
 
 // ------------------------------------------------------------------ the run
 
-/// Produces the scenario; returns what went out.
-async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Result<Produced> {
-    let producer: FutureProducer = producer_config(&args.brokers)
-        .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+/// Deliveries not yet acknowledged, each with its execution (None: a duplicate).
+type Acks = FuturesUnordered<Join<Ready<Option<u64>>, DeliveryFuture>>;
+
+/// Takes one acknowledgement; with append timestamps, keeps the original's append time.
+fn acknowledged(
+    produced: &mut Produced,
+    append: bool,
+    (execution, delivery): (Option<u64>, <DeliveryFuture as std::future::Future>::Output),
+) -> Result<()> {
+    let delivery = delivery?.map_err(|(e, _)| e)?;
+    if let (true, Some(execution)) = (append, execution) {
+        match delivery.timestamp {
+            Timestamp::LogAppendTime(ms) => {
+                produced.append_ms.insert(execution, ms);
+            }
+            other => bail!(
+                "--timestamps append: the start topic stamped a record {other:?}, not at its append time (create it with message.timestamp.type=LogAppendTime, as load does with the topics it makes)"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// How long and how fast one phase produces.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// Records per second; 0 = as fast as the producer goes.
+    rate: u64,
+    /// Records to send (None: for `duration`).
+    records: Option<u64>,
+    duration: Option<Duration>,
+}
+
+/// Produces one phase of the scenario under `run`'s idempotency keys; returns what went out.
+async fn produce(
+    args: &LoadArgs,
+    producer: &FutureProducer,
+    topic: &str,
+    machine: &str,
+    run: &str,
+    pace: Pace,
+) -> Result<Produced> {
+    let append = args.timestamps == Timestamps::Append;
     let keys = Keys::new(args.keys, args.key_distribution, args.zipf_exponent)?;
     let mut planner = Planner::new(
         keys,
@@ -330,30 +464,28 @@ async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Resu
         args.seed,
     )
     .recent(args.duplicate_recent_ratio);
-    let limit = match (args.records, args.duration_s) {
+    let limit = match (pace.records, pace.duration) {
         (Some(n), _) => Some(n),
         (None, Some(_)) => None,
         (None, None) => Some(10_000),
     };
-    let end = args
-        .duration_s
-        .map(|s| Instant::now() + Duration::from_secs(s));
+    let end = pace.duration.map(|d| Instant::now() + d);
     let mut produced = Produced::default();
-    let mut pending = Pending::new();
+    let mut pending = Acks::new();
     let started = Instant::now();
     let mut index = 0u64;
     loop {
         if limit.is_some_and(|n| index >= n) || end.is_some_and(|end| Instant::now() >= end) {
             break;
         }
-        if let Some(due) = due(index, args.rate) {
+        if let Some(due) = due(index, pace.rate) {
             // Wait for the record's time, collecting acknowledgements meanwhile.
             let at = started + due;
             while Instant::now() < at {
                 tokio::select! {
                     _ = tokio::time::sleep_until(at) => {}
                     Some(done) = pending.next(), if !pending.is_empty() => {
-                        done?.map_err(|(e, _)| e)?;
+                        acknowledged(&mut produced, append, done)?;
                     }
                 }
             }
@@ -372,12 +504,27 @@ async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Resu
                 key: "quickstep-idempotency-key",
                 value: Some(&idempotency_key),
             });
-        let record = FutureRecord::to(topic)
+        let mut record = FutureRecord::to(topic)
             .key(key.as_str())
             .payload(value.as_str())
             .timestamp(ts)
             .headers(headers);
-        enqueue(&producer, &mut pending, record).await?;
+        let execution = (!planned.duplicate).then_some(planned.execution);
+        loop {
+            match producer.send_result(record) {
+                Ok(future) => {
+                    pending.push(join(ready(execution), future));
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    // Queue full: let deliveries drain.
+                    if let Some(done) = pending.next().await {
+                        acknowledged(&mut produced, append, done)?;
+                    }
+                }
+            }
+        }
         produced.records += 1;
         if planned.duplicate {
             produced.duplicates += 1;
@@ -387,14 +534,52 @@ async fn produce(args: &LoadArgs, topic: &str, machine: &str, run: &str) -> Resu
         index += 1;
     }
     produced.send_seconds = started.elapsed().as_secs_f64();
-    crate::drain(&mut pending).await?;
+    while let Some(done) = pending.next().await {
+        acknowledged(&mut produced, append, done)?;
+    }
     producer.flush(Timeout::After(Duration::from_secs(30)))?;
     produced.seconds = started.elapsed().as_secs_f64();
     Ok(produced)
 }
 
+/// A reader of one phase's results, assigned from the results topic's end as the phase
+/// starts (so a later phase does not read an earlier one's results again).
+struct Reading {
+    task: tokio::task::JoinHandle<Result<(Vec<Seen>, Option<Sample>)>>,
+    /// The phase's executions, sent once it has produced them all.
+    expected: watch::Sender<Option<u64>>,
+}
+
+/// Starts reading `run`'s results; returns once the reader is assigned. With `processes`,
+/// the reader samples their CPU the moment every expected execution has a result.
+async fn start_reading(
+    args: &LoadArgs,
+    results: &str,
+    run: &str,
+    settle: Duration,
+    processes: Option<Processes>,
+) -> Result<Reading> {
+    let (expected, receiver) = watch::channel(None);
+    let (assigned, ready) = tokio::sync::oneshot::channel();
+    let (brokers, results, run) = (args.brokers.clone(), results.to_owned(), run.to_owned());
+    let limit = Duration::from_secs(args.timeout_s);
+    let task = tokio::spawn(async move {
+        read(
+            &brokers, &results, &run, receiver, settle, limit, assigned, processes,
+        )
+        .await
+    });
+    if ready.await.is_err() {
+        // The reader ended before it was assigned: its error says why.
+        task.await??;
+        bail!("the results reader ended before it was assigned");
+    }
+    Ok(Reading { task, expected })
+}
+
 /// Reads results of this run until every execution in `expected` (sent once production
 /// ends) has one and `settle` has passed, or `limit` after that.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     brokers: &str,
     topic: &str,
@@ -402,7 +587,9 @@ async fn read(
     mut expected: watch::Receiver<Option<u64>>,
     settle: Duration,
     limit: Duration,
-) -> Result<Vec<Seen>> {
+    assigned: tokio::sync::oneshot::Sender<()>,
+    processes: Option<Processes>,
+) -> Result<(Vec<Seen>, Option<Sample>)> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", unique("load-reader"))
@@ -413,15 +600,19 @@ async fn read(
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut list = TopicPartitionList::new();
-    // From the beginning: a fresh topic holds only this run's results; on a shared one,
-    // results of other runs are skipped by their idempotency keys.
+    // From the end as this phase starts (its high watermarks): earlier phases' results are
+    // not read again; results of other runs still in flight are skipped by their keys.
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        list.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+        let (_, high) =
+            consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))?;
+        list.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
     }
     if list.count() == 0 {
         bail!("results topic {topic} has no partitions");
     }
     consumer.assign(&list)?;
+    assigned.send(()).ok();
+    let mut complete: Option<Sample> = None;
     let mut seen = Vec::new();
     let mut distinct = HashSet::new();
     let mut deadline: Option<Instant> = None;
@@ -432,6 +623,7 @@ async fn read(
                 deadline = Some(Instant::now() + limit);
                 if distinct.len() as u64 >= n {
                     settled = Some(Instant::now() + settle);
+                    complete = processes.as_ref().map(Processes::sample);
                 }
             }
         }
@@ -472,9 +664,10 @@ async fn read(
                 .is_some_and(|n| distinct.len() as u64 >= n)
         {
             settled = Some(Instant::now() + settle);
+            complete = processes.as_ref().map(Processes::sample);
         }
     }
-    Ok(seen)
+    Ok((seen, complete))
 }
 
 /// One of this run's results, from its proto3 JSON (`quickstep.v1.ExecutionResult`).
@@ -568,6 +761,12 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
     if args.workers > 1 && idempotency == "memory" {
         eprintln!("load: memory idempotency with {} workers: a duplicate whose partition moved to another worker runs again", args.workers);
     }
+    // Flags that cannot work fail before anything is made.
+    let rates = match &args.rates {
+        Some(text) => parse_rates(text)?,
+        None => vec![args.rate],
+    };
+    let worker_kafka = kafka_toml(&args.worker_kafka)?;
     let machine = machine_name(&args.machine)?;
     let definition = std::fs::read_to_string(&args.machine)
         .with_context(|| format!("reading {}", args.machine.display()))?;
@@ -583,13 +782,23 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
             group: unique("bench-load"),
         },
         (input, results) => {
-            let mut t = replicated_topics(&args.brokers, "load", args.replication).await?;
+            let config: &[(&str, &str)] = match args.timestamps {
+                Timestamps::Append => &[("message.timestamp.type", "LogAppendTime")],
+                Timestamps::Create => &[],
+            };
+            let mut t = configured_topics(&args.brokers, "load", args.replication, config).await?;
             created.extend([t.input.clone(), t.results.clone()]);
             t.input = input.clone().unwrap_or(t.input);
             t.results = results.clone().unwrap_or(t.results);
             t
         }
     };
+    let mut extra = args.worker_args.clone();
+    if !args.worker_kafka.is_empty() {
+        let path = scratch.join("worker-kafka.toml");
+        std::fs::write(&path, &worker_kafka)?;
+        extra.extend(["--config".to_owned(), path.display().to_string()]);
+    }
     let spawn: Spawn = {
         let quickstep = args.quickstep.clone();
         let brokers = args
@@ -600,26 +809,23 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         let in_flight = args.max_in_flight.to_string();
         let delivery = args.delivery.clone();
         let controlled = args.control.is_some();
+        let extra = extra.clone();
         Box::new(move |index, generation| {
             let name = match generation {
                 0 => format!("worker-{index}"),
                 g => format!("worker-{index}.{g}"),
             };
+            let mut flags = vec![
+                "--max-in-flight",
+                &in_flight,
+                "--idempotency",
+                &idempotency,
+                "--delivery",
+                &delivery,
+            ];
+            flags.extend(extra.iter().map(String::as_str));
             crate::spawn_worker(
-                &quickstep,
-                &brokers,
-                &scratch,
-                &t,
-                &name,
-                &[
-                    "--max-in-flight",
-                    &in_flight,
-                    "--idempotency",
-                    &idempotency,
-                    "--delivery",
-                    &delivery,
-                ],
-                controlled,
+                &quickstep, &brokers, &scratch, &t, &name, &flags, controlled,
             )
         })
     };
@@ -637,6 +843,25 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         .await
         .with_context(|| format!("worker logs in {}", scratch.display()))?;
     }
+    let processes = Processes {
+        workers: workers.iter().map(|w| w.0.id()).collect(),
+        broker: args
+            .broker_pid
+            .or_else(|| cpu::first_port(&args.brokers).and_then(cpu::listener_pid)),
+        redis: local_redis_port(&idempotency).and_then(cpu::listener_pid),
+        ticks_per_second: cpu::ticks_per_second(),
+    };
+    eprintln!(
+        "load: CPU measured for workers {:?}, broker {}, redis {}",
+        processes.workers,
+        processes
+            .broker
+            .map_or("(not found: --broker-pid)".to_owned(), |pid| pid
+                .to_string()),
+        processes
+            .redis
+            .map_or("(none here)".to_owned(), |pid| pid.to_string())
+    );
     let (stop, stopped) = watch::channel(false);
     let supervisor =
         tokio::spawn(Workers::new(workers, spawn).supervise(args.control.clone(), stopped));
@@ -653,40 +878,148 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
         args.payload_bytes,
     );
 
-    let (sender, expected) = watch::channel(None);
-    let reader = {
-        let (brokers, results, run) = (args.brokers.clone(), t.results.clone(), run.clone());
-        let settle = Duration::from_millis(args.settle_ms);
-        let limit = Duration::from_secs(args.timeout_s);
-        tokio::spawn(async move { read(&brokers, &results, &run, expected, settle, limit).await })
+    let producer: FutureProducer = producer_config(&args.brokers)
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let pace = |rate: u64| Pace {
+        rate,
+        records: args.records,
+        duration: args
+            .duration_s
+            .or((args.rates.is_some() && args.records.is_none()).then_some(20))
+            .map(Duration::from_secs),
     };
-    let produced = produce(args, &t.input, &machine, &run).await?;
-    eprintln!(
-        "load: produced {} records in {:.1} s; reading results",
-        produced.records, produced.seconds
-    );
-    sender.send(Some(produced.sent_ms.len() as u64)).ok();
-    if let Some(path) = &args.sent_file {
-        write_sent(path, &run, &produced)?;
+    // The warm-up: at the first rate, read apart; the measured phase follows without a gap.
+    let warmup = if args.warmup > 0 {
+        let warm_run = format!("{run}-w");
+        let reading = start_reading(args, &t.results, &warm_run, Duration::ZERO, None).await?;
+        eprintln!("load: warming up for {} s at {}/s", args.warmup, rates[0]);
+        let produced = produce(
+            args,
+            &producer,
+            &t.input,
+            &machine,
+            &warm_run,
+            Pace {
+                rate: rates[0],
+                records: None,
+                duration: Some(Duration::from_secs(args.warmup)),
+            },
+        )
+        .await?;
+        reading
+            .expected
+            .send(Some(produced.sent_ms.len() as u64))
+            .ok();
+        Some((produced, reading.task))
+    } else {
+        None
+    };
+    let settle = Duration::from_millis(args.settle_ms);
+    // The measured phase: one step, or one per rate of the sweep.
+    let mut steps: Vec<(u64, Produced, Vec<Seen>, Option<Usage>)> = Vec::new();
+    for (i, &rate) in rates.iter().enumerate() {
+        let step_run = match args.rates {
+            Some(_) => format!("{run}-s{i}"),
+            None => run.clone(),
+        };
+        let reading =
+            start_reading(args, &t.results, &step_run, settle, Some(processes.clone())).await?;
+        let before = processes.sample();
+        let produced = produce(args, &producer, &t.input, &machine, &step_run, pace(rate)).await?;
+        eprintln!(
+            "load: produced {} records in {:.1} s at {rate}/s; reading results",
+            produced.records, produced.seconds
+        );
+        reading
+            .expected
+            .send(Some(produced.sent_ms.len() as u64))
+            .ok();
+        if let Some(path) = &args.sent_file {
+            write_sent(path, &run, &produced)?;
+        }
+        let (seen, after) = reading.task.await??;
+        let report = Report::new(&produced, &seen);
+        let usage = after.map(|after| {
+            cpu::usage(
+                &before,
+                &after,
+                processes.ticks_per_second,
+                report.executions_with_result,
+            )
+        });
+        let saturated = args.rates.is_some() && report::saturated(rate, &report);
+        if args.rates.is_some() {
+            let headline = report.headline();
+            eprintln!(
+                "load: {rate}/s → {:.0} executions/s, p99 {} ms{}",
+                report.executions_per_second,
+                headline.map_or("-".to_owned(), |l| l.p99.to_string()),
+                if saturated {
+                    ": saturated, the sweep ends"
+                } else {
+                    ""
+                }
+            );
+        }
+        steps.push((rate, produced, seen, usage));
+        if saturated {
+            break;
+        }
     }
-    let seen = reader.await??;
     stop.send(true).ok();
     let workers = supervisor.await?;
     let worker_events = workers.events.clone();
     drop(workers);
-    let report = Report::new(&produced, &seen);
+    let warmup = match warmup {
+        Some((produced, task)) => {
+            let (seen, _) = task.await??;
+            Some(Report::new(&produced, &seen))
+        }
+        None => None,
+    };
+    let (rate, produced, seen, usage) = steps.last().context("no measured phase")?;
+    let report = Report::new(produced, seen);
+    if let Some(warm) = &warmup {
+        println!("{}", warm.summary("warm-up"));
+    }
     for line in report.lines() {
         println!("{line}");
     }
+    if let Some(usage) = usage {
+        println!("{}", usage.line());
+    }
+    let sweep: Vec<(u64, Report)> = steps
+        .iter()
+        .map(|(rate, produced, seen, _)| (*rate, Report::new(produced, seen)))
+        .collect();
+    if args.rates.is_some() {
+        for line in report::sweep_table(&sweep) {
+            println!("{line}");
+        }
+    }
     let mut json = report.json();
     json["scenario"] = serde_json::json!({
-        "rate": args.rate, "workers": args.workers, "idempotency": idempotency,
+        "rate": rate, "workers": args.workers, "idempotency": idempotency,
         "keys": args.keys, "key_distribution": args.key_distribution.name(),
         "zipf_exponent": args.zipf_exponent, "duplicate_ratio": args.duplicate_ratio,
         "duplicate_delay_ms": args.duplicate_delay_ms, "payload_bytes": args.payload_bytes,
         "machine": machine, "max_in_flight": args.max_in_flight,
         "duplicate_recent_ratio": args.duplicate_recent_ratio, "replication": args.replication,
+        "warmup_s": args.warmup, "timestamps": args.timestamps.name(),
+        "worker_kafka": args.worker_kafka, "worker_args": args.worker_args,
     });
+    json["warmup"] = warmup
+        .as_ref()
+        .map_or(serde_json::Value::Null, Report::json);
+    json["cpu"] = usage.as_ref().map_or(serde_json::Value::Null, Usage::json);
+    if args.rates.is_some() {
+        let mut table = report::sweep_json(&sweep);
+        for (row, (_, _, _, usage)) in table.as_array_mut().into_iter().flatten().zip(&steps) {
+            row["cpu"] = usage.as_ref().map_or(serde_json::Value::Null, Usage::json);
+        }
+        json["sweep"] = table;
+    }
     json["worker_events"] = serde_json::json!(worker_events);
     println!("{json}");
     let keep_logs = !worker_events.is_empty();
@@ -699,7 +1032,7 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
             )?,
             None => Vec::new(),
         };
-        let mut check = Check::new(&produced.sent_ms, &seen, &faults);
+        let mut check = Check::new(&produced.sent_ms, seen, &faults);
         check.repeats_fail = args.delivery == "exactly-once";
         let first_sent = produced.sent_ms.values().min().copied().unwrap_or(0);
         for line in check.lines(first_sent) {
@@ -873,5 +1206,55 @@ mod tests {
             machine_name(Path::new("examples/order.asl.json")).expect("name"),
             "order"
         );
+    }
+
+    #[test]
+    fn sweep_rates_parse_and_nonsense_is_refused() {
+        assert_eq!(
+            parse_rates("5000,10000, 20000").expect("rates"),
+            vec![5000, 10_000, 20_000]
+        );
+        assert_eq!(parse_rates("7").expect("one rate"), vec![7]);
+        assert_eq!(
+            parse_rates("1000,,2000,").expect("empty items skipped"),
+            vec![1000, 2000]
+        );
+        for bad in ["", ",", "0", "1000,0", "10k", "-5", "1.5"] {
+            let error = parse_rates(bad).expect_err(bad).to_string();
+            assert!(error.starts_with("--rates"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_local_redis_is_found_by_its_port() {
+        assert_eq!(local_redis_port("redis://127.0.0.1:19302"), Some(19302));
+        assert_eq!(
+            local_redis_port("redis://:secret@localhost:6379/2"),
+            Some(6379)
+        );
+        assert_eq!(
+            local_redis_port("redis://redis.example:6379"),
+            None,
+            "not here"
+        );
+        assert_eq!(local_redis_port("memory"), None);
+        assert_eq!(local_redis_port("redis://127.0.0.1"), None, "no port");
+    }
+
+    #[test]
+    fn worker_kafka_settings_become_a_kafka_table() {
+        let text = kafka_toml(&[
+            "linger.ms=1".to_owned(),
+            " fetch.wait.max.ms = 10 ".to_owned(),
+        ])
+        .expect("settings");
+        assert_eq!(
+            text,
+            "[kafka]\n\"linger.ms\" = \"1\"\n\"fetch.wait.max.ms\" = \"10\"\n"
+        );
+        assert_eq!(kafka_toml(&[]).expect("none"), "[kafka]\n");
+        assert!(kafka_toml(&["linger.ms".to_owned()]).is_err(), "no value");
+        assert!(kafka_toml(&["=1".to_owned()]).is_err(), "no name");
+        assert!(kafka_toml(&["a\"]=1".to_owned()]).is_err(), "not a name");
     }
 }

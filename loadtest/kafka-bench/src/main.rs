@@ -38,6 +38,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod chaos;
+mod cpu;
 mod load;
 mod report;
 mod supervise;
@@ -113,6 +114,11 @@ struct RunArgs {
     /// median over rounds are steadier than any single run.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// One more argument for the worker phases' `quickstep worker` (repeatable), e.g.
+    /// `--worker-arg=--profile --worker-arg=low-latency`: a setting's throughput cost
+    /// against the same passthrough.
+    #[arg(long = "worker-arg", value_name = "ARG", allow_hyphen_values = true)]
+    worker_args: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -221,15 +227,30 @@ async fn passthrough(
 
 // ------------------------------------------------------------------ the run
 
-async fn create_topics(brokers: &str, topics: &[&str], replication: i32) -> Result<()> {
+/// Creates `topics` with `config` (topic-level settings, e.g. the timestamp type).
+async fn create_topics(
+    brokers: &str,
+    topics: &[&str],
+    replication: i32,
+    config: &[(&str, &str)],
+) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(replication)))
+        .map(|t| {
+            config.iter().fold(
+                NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(replication)),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
-    admin.create_topics(&new, &AdminOptions::new()).await?;
+    for result in admin.create_topics(&new, &AdminOptions::new()).await? {
+        if let Err((topic, error)) = result {
+            bail!("creating topic {topic}: {error}");
+        }
+    }
     Ok(())
 }
 
@@ -268,8 +289,52 @@ async fn joined(brokers: &str, group: &str, process: &mut Proc) -> Result<()> {
     .await
 }
 
-/// Waits until `group` is stable with at least `members` members; fails early when one of
-/// `processes` (the members-to-be) has exited.
+/// The partitions a consumer group member was assigned, from its `ConsumerProtocolAssignment`
+/// bytes (version i16, then topics: i32 count, each a string (i16 length) and i32
+/// partitions (i32 count)); None when the bytes are not that.
+pub(crate) fn assigned_partitions(assignment: &[u8]) -> Option<usize> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (bytes.get(..n)?, bytes.get(n..)?);
+        *bytes = tail;
+        Some(head)
+    }
+    // Big-endian and signed: a null array's count is -1.
+    fn int(bytes: &mut &[u8], n: usize) -> Option<i64> {
+        let head = take(bytes, n)?;
+        Some(match n {
+            2 => i64::from(i16::from_be_bytes(head.try_into().ok()?)),
+            _ => i64::from(i32::from_be_bytes(head.try_into().ok()?)),
+        })
+    }
+    let mut bytes = assignment;
+    int(&mut bytes, 2)?;
+    let topics = int(&mut bytes, 4)?;
+    let mut partitions = 0;
+    for _ in 0..topics.clamp(0, 10_000) {
+        let name = int(&mut bytes, 2)?;
+        take(&mut bytes, usize::try_from(name).ok()?)?;
+        let count = usize::try_from(int(&mut bytes, 4)?).ok()?;
+        take(&mut bytes, count.checked_mul(4)?)?;
+        partitions += count;
+    }
+    Some(partitions)
+}
+
+/// Whether a group of `expected` members is ready to measure: Stable, with them all, and
+/// (an incremental rebalance passes through Stable with the newcomers still empty-handed) as
+/// many of them holding partitions as there are partitions to hold.
+pub(crate) fn group_ready(state: &str, expected: usize, held: &[Option<usize>]) -> bool {
+    let holding = held.iter().filter(|p| p.is_some_and(|p| p > 0)).count();
+    let assigned: usize = held.iter().flatten().sum();
+    state == "Stable"
+        && held.len() >= expected.max(1)
+        && assigned > 0
+        && holding >= expected.max(1).min(assigned)
+}
+
+/// Waits until `group` is stable with at least `members` members, each holding partitions
+/// (as many as there are partitions for); fails early when one of `processes` (the
+/// members-to-be) has exited, and after `limit` with what the group looked like last.
 async fn wait_group(
     brokers: &str,
     group: &str,
@@ -281,6 +346,7 @@ async fn wait_group(
         .set("bootstrap.servers", brokers)
         .create()?;
     let deadline = Instant::now() + limit;
+    let mut last = "not listed yet".to_owned();
     while Instant::now() < deadline {
         for process in processes.iter_mut() {
             if let Some(status) = process.0.try_wait()? {
@@ -289,14 +355,27 @@ async fn wait_group(
         }
         if let Ok(list) = consumer.fetch_group_list(Some(group), Duration::from_secs(5)) {
             if let Some(info) = list.groups().first() {
-                if info.state() == "Stable" && info.members().len() >= members.max(1) {
+                let held: Vec<Option<usize>> = info
+                    .members()
+                    .iter()
+                    .map(|m| assigned_partitions(m.assignment().unwrap_or_default()))
+                    .collect();
+                if group_ready(info.state(), members, &held) {
                     return Ok(());
                 }
+                last = format!(
+                    "{}, {} members, partitions held {:?}",
+                    info.state(),
+                    held.len(),
+                    held
+                );
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    bail!("group {group} not stable with {members} members within {limit:?}")
+    bail!(
+        "group {group} not stable with {members} members holding partitions within {limit:?} (last seen: {last})"
+    )
 }
 
 /// A child process killed on drop.
@@ -509,12 +588,22 @@ async fn topics(brokers: &str, phase: &str) -> Result<Topics> {
 
 /// `topics` with `replication` copies of each partition.
 async fn replicated_topics(brokers: &str, phase: &str, replication: i32) -> Result<Topics> {
+    configured_topics(brokers, phase, replication, &[]).await
+}
+
+/// `replicated_topics` with topic-level `config` on both.
+async fn configured_topics(
+    brokers: &str,
+    phase: &str,
+    replication: i32,
+    config: &[(&str, &str)],
+) -> Result<Topics> {
     let t = Topics {
         input: unique(&format!("bench-{phase}-start")),
         results: unique(&format!("bench-{phase}-results")),
         group: unique(&format!("bench-{phase}")),
     };
-    create_topics(brokers, &[&t.input, &t.results], replication).await?;
+    create_topics(brokers, &[&t.input, &t.results], replication, config).await?;
     Ok(t)
 }
 
@@ -632,6 +721,7 @@ async fn worker_phase(
     } else {
         "order, history OFF"
     };
+    flags.extend(args.worker_args.iter().map(String::as_str));
     let mut w = worker(&args.quickstep, &args.brokers, defs, &t, phase, &flags)?;
     joined(&args.brokers, &t.group, &mut w).await?;
     measure(label, &args.brokers, &t.input, &t.results, args.records).await
@@ -806,4 +896,76 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
     }
     std::fs::remove_dir_all(&defs).ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `ConsumerProtocolAssignment` (version 1) of `topics`, as the broker hands it out.
+    fn assignment(topics: &[(&str, &[i32])]) -> Vec<u8> {
+        let mut out = 1i16.to_be_bytes().to_vec();
+        out.extend((topics.len() as i32).to_be_bytes());
+        for (name, partitions) in topics {
+            out.extend((name.len() as i16).to_be_bytes());
+            out.extend(name.as_bytes());
+            out.extend((partitions.len() as i32).to_be_bytes());
+            for p in *partitions {
+                out.extend(p.to_be_bytes());
+            }
+        }
+        out.extend((-1i32).to_be_bytes()); // no user data
+        out
+    }
+
+    #[test]
+    fn assignments_count_their_partitions() {
+        assert_eq!(
+            assigned_partitions(&assignment(&[("start", &[0, 3, 5])])),
+            Some(3)
+        );
+        assert_eq!(
+            assigned_partitions(&assignment(&[("a", &[1]), ("b", &[0, 2])])),
+            Some(3)
+        );
+        assert_eq!(assigned_partitions(&assignment(&[])), Some(0));
+        let whole = assignment(&[("start", &[0, 3, 5])]);
+        assert_eq!(
+            assigned_partitions(&whole[..whole.len() - 9]),
+            None,
+            "cut short"
+        );
+        assert_eq!(assigned_partitions(&[]), None);
+        assert_eq!(
+            assigned_partitions(&[0, 1, 0xff, 0xff, 0xff, 0xff]),
+            Some(0),
+            "negative count"
+        );
+    }
+
+    #[test]
+    fn a_group_is_ready_when_every_worker_holds_partitions() {
+        assert!(group_ready("Stable", 1, &[Some(6)]));
+        assert!(group_ready("Stable", 3, &[Some(2), Some(2), Some(2)]));
+        // The first step of an incremental rebalance: Stable, the newcomers empty-handed.
+        assert!(!group_ready("Stable", 3, &[Some(2), Some(0), Some(0)]));
+        assert!(!group_ready("Stable", 3, &[Some(2), Some(2), Some(0)]));
+        assert!(!group_ready("PreparingRebalance", 2, &[Some(3), Some(3)]));
+        assert!(
+            !group_ready("Stable", 3, &[Some(3), Some(3)]),
+            "a member short"
+        );
+        assert!(!group_ready("Stable", 1, &[Some(0)]), "nothing assigned");
+        assert!(!group_ready("Stable", 1, &[None]), "unreadable assignment");
+        // More workers than partitions: every partition held is enough.
+        assert!(group_ready(
+            "Stable",
+            8,
+            &[Some(1); 6]
+                .iter()
+                .copied()
+                .chain([Some(0), Some(0)])
+                .collect::<Vec<_>>()
+        ));
+    }
 }

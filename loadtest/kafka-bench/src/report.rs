@@ -14,6 +14,9 @@ pub(crate) struct Produced {
     pub duplicates: u64,
     /// Each execution's (original record's) timestamp, epoch ms, by execution number.
     pub sent_ms: HashMap<u64, i64>,
+    /// With `--timestamps append`: each execution's (original record's) broker append time,
+    /// epoch ms, from its delivery report; empty otherwise.
+    pub append_ms: HashMap<u64, i64>,
     /// From the first send to the last, seconds: the offered rate's denominator.
     pub send_seconds: f64,
     /// From the first send to the last acknowledgement, seconds.
@@ -47,6 +50,12 @@ pub(crate) struct Latency {
     pub max: i64,
 }
 
+impl Latency {
+    pub(crate) fn json(self) -> Value {
+        json!({"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max})
+    }
+}
+
 /// The report.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Report {
@@ -60,7 +69,11 @@ pub(crate) struct Report {
     pub results: u64,
     pub executions_with_result: u64,
     pub executions_per_second: f64,
+    /// End to end: result record timestamp − the producer's timestamp of the start record.
     pub latency_ms: Option<Latency>,
+    /// With append timestamps: result append − start record append, the worker and broker
+    /// alone (the load generator's producer queueing left out).
+    pub append_latency_ms: Option<Latency>,
     /// Duplicates that produced no result: the worker's idempotency suppressed them.
     pub duplicates_suppressed: u64,
     /// Results beyond the first for one idempotency key: duplicates that ran again.
@@ -83,6 +96,17 @@ pub(crate) fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
     }
     let rank = (q * sorted.len() as f64).ceil() as usize;
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// The percentiles of `latencies` (sorted here).
+pub(crate) fn latency(mut latencies: Vec<i64>) -> Option<Latency> {
+    latencies.sort_unstable();
+    percentile(&latencies, 0.50).map(|p50| Latency {
+        p50,
+        p90: percentile(&latencies, 0.90).unwrap_or(p50),
+        p99: percentile(&latencies, 0.99).unwrap_or(p50),
+        max: *latencies.last().unwrap_or(&p50),
+    })
 }
 
 impl Report {
@@ -115,17 +139,20 @@ impl Report {
             }
         }
         // Latency of an execution: its first result against its original start record.
-        let mut latencies: Vec<i64> = per_execution
-            .iter()
-            .map(|(execution, (_, first))| first - produced.sent_ms[execution])
-            .collect();
-        latencies.sort_unstable();
-        let latency_ms = percentile(&latencies, 0.50).map(|p50| Latency {
-            p50,
-            p90: percentile(&latencies, 0.90).unwrap_or(p50),
-            p99: percentile(&latencies, 0.99).unwrap_or(p50),
-            max: *latencies.last().unwrap_or(&p50),
-        });
+        let latency_ms = latency(
+            per_execution
+                .iter()
+                .map(|(execution, (_, first))| first - produced.sent_ms[execution])
+                .collect(),
+        );
+        let append_latency_ms = latency(
+            per_execution
+                .iter()
+                .filter_map(|(execution, (_, first))| {
+                    Some(first - produced.append_ms.get(execution)?)
+                })
+                .collect(),
+        );
         let mut through_examples: Vec<u64> = per_execution
             .iter()
             .filter(|(_, (count, _))| *count > 1)
@@ -158,6 +185,7 @@ impl Report {
             executions_with_result,
             executions_per_second,
             latency_ms,
+            append_latency_ms,
             duplicates_suppressed: produced.duplicates.saturating_sub(duplicates_through),
             duplicates_through,
             through_examples,
@@ -179,10 +207,18 @@ impl Report {
                 self.results, self.executions_with_result, self.executions_per_second
             ),
         ];
+        if let Some(l) = self.append_latency_ms {
+            lines.push(format!(
+                "latency       p50 {} ms   p90 {} ms   p99 {} ms   max {} ms (result append − start append, broker time)",
+                l.p50, l.p90, l.p99, l.max
+            ));
+        }
         lines.push(match self.latency_ms {
             Some(l) => format!(
-                "latency       p50 {} ms   p90 {} ms   p99 {} ms   max {} ms (result − start record timestamp)",
-                l.p50, l.p90, l.p99, l.max
+                "{}p50 {} ms   p90 {} ms   p99 {} ms   max {} ms (result − start record timestamp{})",
+                if self.append_latency_ms.is_some() { "end-to-end    " } else { "latency       " },
+                l.p50, l.p90, l.p99, l.max,
+                if self.append_latency_ms.is_some() { " from the producer's clock" } else { "" }
             ),
             None => "latency       no results".to_owned(),
         });
@@ -231,7 +267,8 @@ impl Report {
             "results_received": self.results,
             "executions_with_result": self.executions_with_result,
             "executions_per_second": self.executions_per_second.round(),
-            "latency_ms": self.latency_ms.map(|l| json!({"p50": l.p50, "p90": l.p90, "p99": l.p99, "max": l.max})),
+            "latency_ms": self.latency_ms.map(Latency::json),
+            "append_latency_ms": self.append_latency_ms.map(Latency::json),
             "duplicates_suppressed": self.duplicates_suppressed,
             "duplicates_through": self.duplicates_through,
             "missing": self.missing,
@@ -239,6 +276,102 @@ impl Report {
             "results_per_partition": self.per_partition.iter().map(|(p, c)| (p.to_string(), *c)).collect::<BTreeMap<_, _>>(),
         })
     }
+}
+
+impl Report {
+    /// The headline latency: from append times when there are any, else end to end.
+    pub(crate) fn headline(&self) -> Option<Latency> {
+        self.append_latency_ms.or(self.latency_ms)
+    }
+
+    /// One line for a phase reported apart (the warm-up): its rate, results and latencies.
+    pub(crate) fn summary(&self, label: &str) -> String {
+        let show = |l: Option<Latency>| match l {
+            Some(l) => format!("p50 {} p90 {} p99 {} max {} ms", l.p50, l.p90, l.p99, l.max),
+            None => "no results".to_owned(),
+        };
+        let append = match self.append_latency_ms {
+            Some(_) => format!("append {}; ", show(self.append_latency_ms)),
+            None => String::new(),
+        };
+        format!(
+            "{label:<13} {} executions at {:.0} records/s: {:.0} executions/s, {} missing; latency {append}end-to-end {}",
+            self.executions,
+            self.produce_rate,
+            self.executions_per_second,
+            self.missing,
+            show(self.latency_ms)
+        )
+    }
+}
+
+/// Whether a sweep step could not keep up: results came at under 90% of the offered rate,
+/// or some never came.
+pub(crate) fn saturated(offered: u64, report: &Report) -> bool {
+    report.missing > 0 || report.executions_per_second < 0.9 * offered as f64
+}
+
+/// The sweep's table: offered rate → achieved, percentiles (append times when measured),
+/// end-to-end p99, and whether the step saturated.
+pub(crate) fn sweep_table(steps: &[(u64, Report)]) -> Vec<String> {
+    let append = steps.iter().any(|(_, r)| r.append_latency_ms.is_some());
+    let mut lines = vec![
+        format!(
+            "sweep         latency in ms, {}",
+            if append {
+                "result append − start append; e2e = from the producer's clock"
+            } else {
+                "result − start record timestamp"
+            }
+        ),
+        format!(
+            "{:>9} {:>9} {:>10} {:>6} {:>6} {:>6} {:>6} {:>8}  {}",
+            "offered/s", "sent/s", "achieved/s", "p50", "p90", "p99", "max", "e2e p99", ""
+        ),
+    ];
+    for (offered, report) in steps {
+        let l = report.headline();
+        let cell = |f: fn(Latency) -> i64| l.map_or("-".to_owned(), |l| f(l).to_string());
+        lines.push(format!(
+            "{:>9} {:>9.0} {:>10.0} {:>6} {:>6} {:>6} {:>6} {:>8}  {}",
+            offered,
+            report.produce_rate,
+            report.executions_per_second,
+            cell(|l| l.p50),
+            cell(|l| l.p90),
+            cell(|l| l.p99),
+            cell(|l| l.max),
+            report
+                .latency_ms
+                .map_or("-".to_owned(), |l| l.p99.to_string()),
+            if saturated(*offered, report) {
+                "saturated"
+            } else {
+                ""
+            }
+        ));
+    }
+    lines
+}
+
+/// The sweep as JSON: one object per step.
+pub(crate) fn sweep_json(steps: &[(u64, Report)]) -> Value {
+    Value::Array(
+        steps
+            .iter()
+            .map(|(offered, report)| {
+                json!({
+                    "offered": offered,
+                    "produce_rate": report.produce_rate.round(),
+                    "executions_per_second": report.executions_per_second.round(),
+                    "append_latency_ms": report.append_latency_ms.map(Latency::json),
+                    "latency_ms": report.latency_ms.map(Latency::json),
+                    "missing": report.missing,
+                    "saturated": saturated(*offered, report),
+                })
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -277,6 +410,7 @@ mod tests {
             records: 12,
             duplicates: 2,
             sent_ms: (0..10).map(|i| (i, 1000 + 10 * i as i64)).collect(),
+            append_ms: HashMap::new(),
             send_seconds: 0.5,
             seconds: 0.6,
         }
@@ -351,5 +485,79 @@ mod tests {
             ])
         );
         assert_eq!(report.json()["errors"]["States.DataLimitExceeded"], 2);
+    }
+
+    #[test]
+    fn append_times_give_their_own_latency_beside_end_to_end() {
+        let mut produced = produced();
+        // The broker appended each start record 4 ms after the producer stamped it.
+        produced.append_ms = produced
+            .sent_ms
+            .iter()
+            .map(|(e, ms)| (*e, ms + 4))
+            .collect();
+        let results: Vec<Seen> = (0..10).map(|i| seen(i, 1000 + 10 * i as i64 + 6)).collect();
+        let report = Report::new(&produced, &results);
+        assert_eq!(report.latency_ms.map(|l| (l.p50, l.p99)), Some((6, 6)));
+        assert_eq!(
+            report.append_latency_ms.map(|l| (l.p50, l.max)),
+            Some((2, 2))
+        );
+        assert_eq!(report.headline().map(|l| l.p99), Some(2));
+        let lines = report.lines().join("\n");
+        assert!(
+            lines.contains("p99 2 ms   max 2 ms (result append − start append"),
+            "{lines}"
+        );
+        assert!(lines.contains("end-to-end    p50 6 ms"), "{lines}");
+        assert_eq!(report.json()["append_latency_ms"]["p99"], 2);
+        assert_eq!(report.json()["latency_ms"]["p99"], 6);
+        let summary = report.summary("warm-up");
+        assert!(
+            summary.starts_with("warm-up       10 executions"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("append p50 2 p90 2 p99 2 max 2 ms; end-to-end p50 6"),
+            "{summary}"
+        );
+        // Without append times only end to end, under its old name.
+        let plain = Report::new(&self::produced(), &results);
+        assert_eq!(plain.append_latency_ms, None);
+        assert!(plain.lines().join("\n").contains("latency       p50 6 ms"));
+        assert!(plain.json()["append_latency_ms"].is_null());
+    }
+
+    #[test]
+    fn the_sweep_table_marks_the_rate_it_could_not_keep_up_with() {
+        // 10 executions over 100 ms: 100 executions/s achieved.
+        let results: Vec<Seen> = (0..10).map(|i| seen(i, 1000 + 11 * i as i64 + 1)).collect();
+        let report = Report::new(&produced(), &results);
+        assert!(!saturated(100, &report));
+        assert!(!saturated(110, &report), "within 90%");
+        assert!(saturated(200, &report));
+        let mut short = results.clone();
+        short.pop();
+        let missing = Report::new(&produced(), &short);
+        assert!(saturated(10, &missing), "an execution without its result");
+        let table = sweep_table(&[(100, report.clone()), (200, report)]);
+        assert_eq!(table.len(), 4, "{table:?}");
+        assert!(
+            table[0].contains("result − start record timestamp"),
+            "{}",
+            table[0]
+        );
+        let row: Vec<&str> = table[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            ["100", "24", "100", "5", "9", "10", "10", "10"],
+            "{}",
+            table[2]
+        );
+        assert!(table[3].ends_with("saturated"), "{}", table[3]);
+        let json = sweep_json(&[(200, Report::new(&produced(), &results))]);
+        assert_eq!(json[0]["offered"], 200);
+        assert_eq!(json[0]["saturated"], true);
+        assert_eq!(json[0]["latency_ms"]["p99"], 10);
     }
 }

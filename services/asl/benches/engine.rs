@@ -70,7 +70,7 @@ impl Bench {
             redrive_count: None,
         };
         clock
-            .block_on(self.machine.run(self.input.clone(), &info, &services))
+            .block_on(self.machine.run_borrowed(&self.input, &info, &services))
             .expect("a benched machine only waits on the clock")
     }
 }

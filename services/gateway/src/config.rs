@@ -62,6 +62,16 @@ pub struct GatewayConfig {
     /// StartSyncExecution/TestState calls running at once; more get ThrottlingException.
     #[serde(default = "default_max_sync_in_flight")]
     pub max_sync_in_flight: usize,
+    /// Milliseconds the gateway's producer waits to fill a batch (librdkafka's `linger.ms`).
+    /// Every StartExecution waits for its own record's acknowledgement, so this is latency
+    /// each one pays; batches come from the requests in flight together anyway (the worker's
+    /// producer lingers 5 ms, where throughput matters more than latency).
+    #[serde(default = "default_produce_linger_ms")]
+    pub produce_linger_ms: u64,
+    /// Milliseconds a record may wait for Kafka's acknowledgement; then the request answers
+    /// InternalFailure (and librdkafka gives the record up: its `message.timeout.ms`).
+    #[serde(default = "default_produce_timeout_ms")]
+    pub produce_timeout_ms: u64,
     /// StartExecution + StartSyncExecution calls per second per state machine (a token bucket
     /// whose burst is the rate); more get ThrottlingException. None when absent.
     #[serde(default)]
@@ -206,6 +216,12 @@ fn default_max_connections() -> usize {
 fn default_max_sync_in_flight() -> usize {
     1024
 }
+fn default_produce_linger_ms() -> u64 {
+    1
+}
+fn default_produce_timeout_ms() -> u64 {
+    30_000
+}
 fn default_definition_rules() -> String {
     "express".into()
 }
@@ -250,6 +266,9 @@ impl GatewayConfig {
         }
         if self.max_connections == 0 {
             return Err(ConfigError("max_connections must be at least 1".into()));
+        }
+        if self.produce_timeout_ms == 0 {
+            return Err(ConfigError("produce_timeout_ms must be at least 1".into()));
         }
         runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
@@ -333,6 +352,22 @@ mod tests {
         config.validate().expect("the defaults work");
         assert_eq!(config.address, "127.0.0.1:8080");
         assert!(!config.authenticates());
+    }
+
+    #[test]
+    fn the_producer_settings_default_to_a_short_linger_and_a_finite_timeout() {
+        let config = GatewayConfig::default();
+        assert_eq!(config.produce_linger_ms, 1);
+        assert_eq!(config.produce_timeout_ms, 30_000);
+        let config = GatewayConfig {
+            produce_timeout_ms: 0,
+            ..GatewayConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("produce_timeout_ms"));
     }
 
     #[test]

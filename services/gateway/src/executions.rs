@@ -15,8 +15,8 @@ use runtime::kafka::{HEADER_EXECUTION_NAME, HEADER_STATE_MACHINE, HEADER_TRACEPA
 use runtime::registry::Revision;
 use runtime::result::execution_result;
 use runtime::sinks::HistoryBatch;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
@@ -113,10 +113,12 @@ pub async fn start(
         })
         .await
         .map_err(ApiError::Internal)?;
-    Ok(protocol::ok(json!({
-        "executionArn": gateway.registry().execution_arn(&start.revision.name, &start.name),
-        "startDate": epoch_seconds(started),
-    })))
+    Ok(protocol::ok_with(&StartAnswer {
+        execution_arn: gateway
+            .registry()
+            .execution_arn(&start.revision.name, &start.name),
+        start_date: epoch_seconds(started),
+    }))
 }
 
 /// StartSyncExecution: runs to the end here, on the runtime's executor as a worker would
@@ -149,8 +151,9 @@ pub async fn start_sync(
     let execution_arn = request.execution_arn.clone();
     let result = execution_result(&mut request, finished.outcome);
     // Like a worker's, the result and the history go to Kafka, so every replica's execution
-    // store sees sync executions too; both are enqueued before either is awaited. At most
-    // once: a failure is logged, not retried into the answer.
+    // store sees sync executions too. At most once: a failure is logged, not retried into the
+    // answer, so the answer does not wait for the result's acknowledgement either (only for
+    // room in the producer's queue); the history is enqueued before it is awaited.
     let history = async {
         match (&gateway.history, finished.history.is_empty()) {
             (Some(sink), false) => {
@@ -164,7 +167,7 @@ pub async fn start_sync(
             _ => Ok(()),
         }
     };
-    let published = gateway.publisher.publish(Record {
+    let published = gateway.publisher.enqueue(Record {
         topic: gateway.config.results_topic.clone(),
         key: result.name.clone(),
         payload: Some(
@@ -182,31 +185,71 @@ pub async fn start_sync(
         tracing::warn!(message = "Result of a sync execution not published.", %error, %execution_arn);
     }
     let billing = result.billing_details.unwrap_or_default();
-    let mut answer = json!({
-        "executionArn": result.execution_arn,
-        "stateMachineArn": result.state_machine_arn,
-        "name": result.name,
-        "startDate": seconds(result.start_date),
-        "stopDate": seconds(result.stop_date),
-        "status": status.as_str(),
-        "input": start.input_text,
-        "inputDetails": {"included": true},
-        "billingDetails": {
-            "billedMemoryUsedInMB": billing.billed_memory_used_in_mb,
-            "billedDurationInMilliseconds": billing.billed_duration_in_milliseconds,
+    let succeeded = status == Status::Succeeded;
+    let output = succeeded.then(|| result.output.as_deref().unwrap_or("null"));
+    Ok(protocol::ok_with(&SyncAnswer {
+        execution_arn: &result.execution_arn,
+        state_machine_arn: &result.state_machine_arn,
+        name: &result.name,
+        start_date: seconds(result.start_date),
+        stop_date: seconds(result.stop_date),
+        status: status.as_str(),
+        input: &start.input_text,
+        input_details: Included { included: true },
+        billing_details: Billing {
+            billed_memory_used_in_mb: billing.billed_memory_used_in_mb,
+            billed_duration_in_milliseconds: billing.billed_duration_in_milliseconds,
         },
-    });
-    if status == Status::Succeeded {
-        answer["output"] = result.output.unwrap_or_else(|| "null".into()).into();
-        answer["outputDetails"] = json!({"included": true});
-    }
-    if let Some(error) = result.error {
-        answer["error"] = error.into();
-    }
-    if let Some(cause) = result.cause {
-        answer["cause"] = cause.into();
-    }
-    Ok(protocol::ok(answer))
+        output,
+        output_details: succeeded.then_some(Included { included: true }),
+        error: result.error.as_deref(),
+        cause: result.cause.as_deref(),
+    }))
+}
+
+/// StartExecution's answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StartAnswer {
+    execution_arn: String,
+    start_date: Value,
+}
+
+/// StartSyncExecution's answer, in AWS's field order; `output` only when it succeeded,
+/// `error` and `cause` only when there are some.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncAnswer<'a> {
+    execution_arn: &'a str,
+    state_machine_arn: &'a str,
+    name: &'a str,
+    start_date: Value,
+    stop_date: Value,
+    status: &'a str,
+    input: &'a str,
+    input_details: Included,
+    billing_details: Billing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Included>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Included {
+    included: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Billing {
+    #[serde(rename = "billedMemoryUsedInMB")]
+    billed_memory_used_in_mb: u32,
+    billed_duration_in_milliseconds: u32,
 }
 
 /// A result timestamp as the API's epoch seconds.

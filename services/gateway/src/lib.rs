@@ -114,9 +114,16 @@ impl Gateway {
         };
         topics.extend(store_topics.names());
         kafka.ensure_topics(&topics).await?;
+        // The Kafka task integration produces as a worker's does; the gateway's own records
+        // (start records, results, registry writes) go through a producer of their own,
+        // tuned for requests that each wait for their record's acknowledgement.
         let producer = kafka.producer()?;
         let follower = kafka.registry_consumer()?;
-        let publisher = Arc::new(KafkaPublisher::new(producer.clone()));
+        let publisher = Arc::new(KafkaPublisher::connect(
+            &kafka,
+            config.produce_linger_ms,
+            std::time::Duration::from_millis(config.produce_timeout_ms),
+        )?);
         let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer.clone()))?;
         if gateway.history.is_none() {
             gateway.history = history_kind.open(&producer).await?;

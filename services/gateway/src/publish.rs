@@ -1,13 +1,28 @@
 //! Where the gateway's records go: Kafka (produce and await the broker's ack), or memory
 //! for tests. One seam, so handlers never see rdkafka.
+//!
+//! The gateway produces with a producer of its own ([`KafkaPublisher::connect`]): idempotent
+//! and acks=all like the worker's, but with a linger of `produce_linger_ms` (1 ms) instead of
+//! the worker's 5 ms. A StartExecution answers only after its own record is acknowledged, so
+//! linger is latency every request pays; batches come from concurrency instead: records
+//! enqueued while a produce request is in flight leave together in the next one (librdkafka
+//! keeps up to five in flight per broker). Acknowledgements arrive on the producer's polling
+//! thread, which completes each request's oneshot there: no task and no copy per record.
+//! Records whose failure changes no answer (a sync execution's result) are only enqueued:
+//! the polling thread logs the ones Kafka refuses.
 
 use futures::future::{try_join_all, BoxFuture};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use runtime::kafka::KafkaSettings;
 use runtime::sinks::{HistoryBatch, HistorySink, SinkError};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,44 +41,135 @@ pub struct Record {
 pub trait Publisher: Send + Sync {
     /// Produces one record; the error is a message for an InternalFailure.
     fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Hands one record to the producer without waiting for its acknowledgement (only, when
+    /// the producer's queue is full, for room in it); a record Kafka then refuses is logged.
+    /// For records whose failure changes no answer: a sync execution's result.
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>>;
 }
 
-/// Publishes to Kafka with the worker's producer settings (idempotent, acks=all).
-pub struct KafkaPublisher {
-    producer: FutureProducer,
+/// What the producer's polling thread does with a record's delivery report.
+enum Delivery {
+    /// Hands it to the request waiting for it.
+    Acknowledge(oneshot::Sender<Result<(), KafkaError>>),
+    /// Nobody waits: a failure is logged.
+    Log,
 }
 
-impl KafkaPublisher {
-    /// Wraps a producer.
-    pub fn new(producer: FutureProducer) -> KafkaPublisher {
-        KafkaPublisher { producer }
+/// The producer's context: each delivery report completes its record's oneshot, or is
+/// logged when it failed and nobody waits.
+struct Acknowledgements;
+
+impl ClientContext for Acknowledgements {}
+
+impl ProducerContext for Acknowledgements {
+    type DeliveryOpaque = Box<Delivery>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
+        match (*delivery, result) {
+            (Delivery::Acknowledge(waiting), _) => {
+                // The request may have stopped waiting (its timeout, or its client left).
+                let _ = waiting.send(result.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
+            }
+            (Delivery::Log, Err((error, message))) => {
+                let key = message.key().map(String::from_utf8_lossy);
+                tracing::warn!(message = "A record was not written to Kafka.", topic = message.topic(), key = key.as_deref().unwrap_or(""), %error);
+            }
+            (Delivery::Log, Ok(_)) => {}
+        }
     }
 }
 
-/// How long a request waits for the broker before answering with an error.
-const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Publishes to Kafka with the gateway's producer (idempotent, acks=all, short linger).
+pub struct KafkaPublisher {
+    producer: ThreadedProducer<Acknowledgements>,
+    ack_timeout: Duration,
+}
+
+/// How long a record waits before it is offered again when librdkafka's queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(5);
+
+impl KafkaPublisher {
+    /// The gateway's producer: idempotent and acks=all like the worker's, lingering
+    /// `linger_ms`, and giving a record up after `ack_timeout` (librdkafka's
+    /// `message.timeout.ms` too, so a record the request gave up on is not written later
+    /// either). The user's `kafka` settings still go last.
+    pub fn connect(
+        settings: &KafkaSettings,
+        linger_ms: u64,
+        ack_timeout: Duration,
+    ) -> Result<KafkaPublisher, KafkaError> {
+        let mut client = settings.client();
+        client
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", linger_ms.to_string())
+            .set("message.timeout.ms", ack_timeout.as_millis().to_string());
+        let producer = settings
+            .with_overrides(client)
+            .create_with_context(Acknowledgements)?;
+        Ok(KafkaPublisher {
+            producer,
+            ack_timeout,
+        })
+    }
+
+    /// Puts `record` in librdkafka's queue, waiting for room until `deadline`.
+    async fn send(
+        &self,
+        record: &Record,
+        delivery: Delivery,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        let mut out: BaseRecord<'_, str, [u8], _> =
+            BaseRecord::with_opaque_to(&record.topic, Box::new(delivery))
+                .key(record.key.as_str())
+                .headers(headers);
+        if let Some(payload) = &record.payload {
+            out = out.payload(payload.as_slice());
+        }
+        loop {
+            match self.producer.send(out) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    out = back;
+                    tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                }
+                Err((error, _)) => return Err(format!("Kafka did not accept the record: {error}")),
+            }
+        }
+    }
+}
 
 impl Publisher for KafkaPublisher {
     fn publish(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let mut headers = OwnedHeaders::new();
-            for (key, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value),
-                });
-            }
-            let mut out = FutureRecord::to(&record.topic)
-                .key(&record.key)
-                .headers(headers);
-            if let Some(payload) = &record.payload {
-                out = out.payload(payload);
-            }
-            match tokio::time::timeout(ACK_TIMEOUT, self.producer.send(out, ACK_TIMEOUT)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(format!("Kafka did not accept the record: {error}")),
+            let deadline = Instant::now() + self.ack_timeout;
+            let (acknowledged, acknowledgement) = oneshot::channel();
+            self.send(&record, Delivery::Acknowledge(acknowledged), deadline)
+                .await?;
+            match tokio::time::timeout_at(deadline, acknowledgement).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(error))) => Err(format!("Kafka did not accept the record: {error}")),
+                Ok(Err(_)) => Err("The producer stopped before the record was acknowledged".into()),
                 Err(_) => Err("Kafka did not acknowledge the record in time".into()),
             }
+        })
+    }
+
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + self.ack_timeout;
+            self.send(&record, Delivery::Log, deadline).await
         })
     }
 }
@@ -91,6 +197,10 @@ impl Publisher for MemoryPublisher {
             .expect("publisher lock is never poisoned")
             .push(record);
         Box::pin(async { Ok(()) })
+    }
+
+    fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
+        self.publish(record)
     }
 }
 

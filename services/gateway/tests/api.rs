@@ -261,6 +261,31 @@ async fn sync_executions_answer_the_full_response() {
     assert_eq!(body["billingDetails"]["billedMemoryUsedInMB"], 64);
     assert_eq!(body["billingDetails"]["billedDurationInMilliseconds"], 100);
     assert!(body["stopDate"].as_f64() >= body["startDate"].as_f64());
+    assert_eq!(body["inputDetails"], json!({"included": true}));
+    assert_eq!(body["outputDetails"], json!({"included": true}));
+    // AWS's field order, nothing more.
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "executionArn",
+            "stateMachineArn",
+            "name",
+            "startDate",
+            "stopDate",
+            "status",
+            "input",
+            "inputDetails",
+            "billingDetails",
+            "output",
+            "outputDetails"
+        ]
+    );
     let metrics = gateway.metrics().render();
     assert!(metrics.contains(
         "quickstep_gateway_sync_executions_total{state_machine=\"orders\",status=\"SUCCEEDED\"} 1"
@@ -268,6 +293,33 @@ async fn sync_executions_answer_the_full_response() {
     assert!(
         metrics.contains("quickstep_worker_executions_started_total{state_machine=\"orders\"} 1")
     );
+}
+
+#[tokio::test]
+async fn a_failed_sync_execution_answers_its_error_and_cause_without_output() {
+    let (gateway, _) = gateway();
+    let fail =
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Oops","Cause":"on purpose"}}}"#;
+    let (status, body) = call(
+        &gateway,
+        "CreateStateMachine",
+        json!({"name": "failing", "definition": fail, "roleArn": "arn:aws:iam::000000000000:role/r", "type": "EXPRESS"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &gateway,
+        "StartSyncExecution",
+        json!({"stateMachineArn": "arn:aws:states:local:000000000000:stateMachine:failing"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "FAILED");
+    assert_eq!(body["error"], "Oops");
+    assert_eq!(body["cause"], "on purpose");
+    assert_eq!(body["input"], "{}");
+    assert!(body.get("output").is_none(), "{body}");
+    assert!(body.get("outputDetails").is_none(), "{body}");
 }
 
 #[tokio::test]

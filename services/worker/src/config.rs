@@ -81,6 +81,11 @@ pub struct WorkerConfig {
     /// `session_timeout_ms` as environment variables must spell it).
     #[serde(default)]
     pub kafka: std::collections::BTreeMap<String, KafkaValue>,
+    /// A named set of Kafka client settings: `throughput` (the default: results wait up
+    /// to 5 ms to share produce batches) or `low-latency` (see [`Profile`]); the `kafka`
+    /// table's settings win over the profile's.
+    #[serde(default)]
+    pub profile: Profile,
     /// Task integrations: Lambda endpoint, HTTP connections, rate limits, callbacks.
     #[serde(default)]
     pub tasks: runtime::tasks::config::TasksConfig,
@@ -128,6 +133,38 @@ pub enum Delivery {
     /// Outputs and offsets commit in one Kafka transaction per batch.
     ExactlyOnce,
 }
+
+/// A named set of librdkafka settings for the worker's clients, applied under the user's
+/// `kafka` table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// Quickstep's defaults: the producer lingers 5 ms, so results share produce batches
+    /// (the history-OFF throughput the README states).
+    #[default]
+    Throughput,
+    /// Results wait at most 1 ms for a produce batch (`linger.ms`); smaller batches cost
+    /// worker CPU per execution and throughput (README, Performance: latency in steady
+    /// state).
+    LowLatency,
+}
+
+impl Profile {
+    /// The profile's librdkafka settings.
+    pub fn kafka(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Profile::Throughput => &[],
+            Profile::LowLatency => LOW_LATENCY,
+        }
+    }
+}
+
+/// The `low-latency` profile's settings (README and DESIGN.md give their measured cost).
+///
+/// `fetch.wait.max.ms` is not among them: the broker answers a waiting fetch as soon as a
+/// record is appended, so the wait bounds only idle partitions' round trips; nor is
+/// `socket.nagle.disable`, already true in librdkafka 2.x.
+const LOW_LATENCY: &[(&str, &str)] = &[("linger.ms", "1")];
 
 /// One input topic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,12 +263,23 @@ pub struct ConfigError(pub String);
 impl WorkerConfig {
     /// What the worker's Kafka clients share.
     pub fn kafka_settings(&self) -> KafkaSettings {
+        let mut overrides: std::collections::BTreeMap<String, KafkaValue> = self
+            .profile
+            .kafka()
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), KafkaValue::Text((*value).to_owned())))
+            .collect();
+        // The user's settings win; their names may use `_` for `.` (environment variables).
+        for (key, value) in &self.kafka {
+            overrides.remove(&key.replace('_', "."));
+            overrides.insert(key.clone(), value.clone());
+        }
         KafkaSettings {
             brokers: self.brokers.clone(),
             client_group: self.group.clone(),
             registry_topic: self.registry_topic.clone(),
             partitions: self.partitions,
-            overrides: self.kafka.clone(),
+            overrides,
         }
     }
 
@@ -332,6 +380,37 @@ impl IdempotencyKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_low_latency_profile_sets_kafka_settings_under_the_users() {
+        assert_eq!(WorkerConfig::default().profile, Profile::Throughput);
+        assert!(WorkerConfig::default()
+            .kafka_settings()
+            .overrides
+            .is_empty());
+        let config: WorkerConfig = serde_json::from_value(serde_json::json!({
+            "profile": "low-latency",
+            "kafka": {"linger_ms": 2, "session.timeout.ms": "6000"},
+        }))
+        .expect("parses");
+        assert_eq!(config.profile, Profile::LowLatency);
+        let overrides = config.kafka_settings().overrides;
+        let text: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("linger_ms".to_owned(), "2".to_owned()),
+                ("session.timeout.ms".to_owned(), "6000".to_owned()),
+            ],
+            "the user's linger replaces the profile's, whichever spelling"
+        );
+        let error = serde_json::from_value::<WorkerConfig>(serde_json::json!({"profile": "fast"}))
+            .expect_err("unknown profile");
+        assert!(error.to_string().contains("low-latency"), "{error}");
+    }
 
     #[test]
     fn defaults_with_a_task_token_key_are_valid() {

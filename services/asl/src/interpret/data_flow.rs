@@ -102,15 +102,102 @@ impl<'a> Run<'a> {
             ResultPath::Discard => Ok(raw.into_owned()),
             ResultPath::At(path) => {
                 let mut target = raw.into_owned();
-                let text = path.as_str();
-                path.assign(&mut target, result).map_err(|missing| {
-                    self.runtime(
-                        context,
-                        format!("Invalid path '{text}' : {}", missing.message()),
-                    )
-                })?;
+                self.write_result(path, &mut target, result, context)?;
                 Ok(target)
             }
+        }
+    }
+
+    /// Writes a result at a `ResultPath` inside `target`, which a failure leaves as it was.
+    pub(crate) fn write_result(
+        &self,
+        path: &Path,
+        target: &mut Value,
+        result: Value,
+        context: &StateContext<'_>,
+    ) -> Result<(), StatesError> {
+        path.assign(target, result).map_err(|missing| {
+            self.runtime(
+                context,
+                format!("Invalid path '{}' : {}", path.as_str(), missing.message()),
+            )
+        })
+    }
+
+    /// The work and data flow of a state that `steps_in_place`, on the value the branch
+    /// holds: the state's input, and after it its output. The same steps as `attempt_now`
+    /// less those such a state does not have; the value is copied only where a Pass keeps
+    /// its input and adds to it (`ResultPath` at a path), and a borrowed value (the
+    /// execution's input, lent by its caller) where it is written into.
+    pub(crate) fn step_in_place(
+        &self,
+        state: &State,
+        value: &mut Cow<'_, Value>,
+        vars: &mut Vars,
+        context: &StateContext<'_>,
+    ) -> Result<Transition, StatesError> {
+        match &state.kind {
+            Kind::Pass {
+                result,
+                result_fits,
+            } => {
+                let result = match (result, &state.parameters) {
+                    (Some(result), _) => result.clone(),
+                    (None, Some(parameters)) => Scope {
+                        run: self,
+                        input: value,
+                        vars,
+                        state: context,
+                    }
+                    .build(parameters)?,
+                    // The input is the result: checked as a result is, and copied only
+                    // when the output keeps both.
+                    (None, None) => {
+                        self.check_result_size(state, value)?;
+                        match &state.result_path {
+                            ResultPath::At(path) => {
+                                let copy = Value::clone(value);
+                                self.write_result(path, value.to_mut(), copy, context)?;
+                            }
+                            ResultPath::Replace | ResultPath::Discard => {}
+                        }
+                        return Ok(state.transition);
+                    }
+                };
+                if !*result_fits {
+                    self.check_result_size(state, &result)?;
+                }
+                match &state.result_path {
+                    ResultPath::Replace => *value = Cow::Owned(result),
+                    ResultPath::Discard => {}
+                    ResultPath::At(path) => {
+                        self.write_result(path, value.to_mut(), result, context)?
+                    }
+                }
+                Ok(state.transition)
+            }
+            Kind::Choice { rules, default } => {
+                let scope = Scope {
+                    run: self,
+                    input: value,
+                    vars,
+                    state: context,
+                };
+                for (rule, next, assign) in rules {
+                    if self.matches(rule, &scope)? {
+                        if assign.is_some() {
+                            self.assign_with(state, assign.as_ref(), value, vars, context)?;
+                        }
+                        return Ok(Transition::Next(*next));
+                    }
+                }
+                match default {
+                    Some(next) => Ok(Transition::Next(*next)),
+                    None => Err(StatesError::bare(ErrorName::NoChoiceMatched)),
+                }
+            }
+            Kind::Succeed => Ok(Transition::End),
+            _ => unreachable!("only Pass, Choice and Succeed states step in place"),
         }
     }
 

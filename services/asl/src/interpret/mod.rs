@@ -7,6 +7,8 @@ mod choice;
 mod clock;
 mod compile;
 mod data_flow;
+#[cfg(test)]
+mod in_place_tests;
 mod retry_catch;
 mod run;
 mod scope;

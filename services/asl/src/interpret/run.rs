@@ -2,7 +2,7 @@
 //! or not anyone records the events, and yields to the executor in long synchronous loops.
 
 use super::api::{ExecutionInfo, Outcome, Services, Status};
-use super::compile::{Branch, Kind, Machine, State, StateId};
+use super::compile::{Branch, Kind, Machine, State, StateId, Transition};
 use super::scope::Vars;
 use super::size::fits;
 use super::spans;
@@ -12,6 +12,7 @@ use crate::history::{HistoryEvent, HistoryEventType as Event, HistoryObserver, L
 use futures::future::{self, BoxFuture, Either, FutureExt};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
@@ -23,14 +24,39 @@ impl Machine {
     /// it needs to go on (the state, its input and variables, the event counters), its
     /// futures are dropped, and only that and the clock's sleep are held until it resumes in
     /// a new leg. Waits inside Map and Parallel branches are slept inline.
-    pub async fn run(
-        &self,
+    pub fn run<'a, 'i, 's>(
+        &'a self,
         input: Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Owned(input), info, services)
+    }
+
+    /// `run` on an input the caller keeps: the execution copies it only where a state
+    /// writes into it (a Pass's `ResultPath` at a path, say); a state that builds its
+    /// output anew (`Parameters`) or only reads it (Choice) copies nothing.
+    pub fn run_borrowed<'a, 'i, 's>(
+        &'a self,
+        input: &'a Value,
+        info: &'a ExecutionInfo<'i>,
+        services: &'a Services<'s>,
+    ) -> impl Future<Output = Outcome> + use<'a, 'i, 's> {
+        self.execute(Cow::Borrowed(input), info, services)
+    }
+
+    /// The first leg inline (an execution that awaits nothing ends in it), the rest parked.
+    async fn execute(
+        &self,
+        input: Cow<'_, Value>,
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
-        let first = self.leg(From::Start(input), info, services);
-        self.drive(first, info, services).await
+        let parked = match self.leg(From::Start(input), info, services).await {
+            Leg::Ended(outcome) => return outcome,
+            Leg::Parked(parked) => parked,
+        };
+        self.parked(parked, info, services).await
     }
 
     /// [`Machine::run`], with the first leg in a box of its own, freed when it ends: a
@@ -43,24 +69,28 @@ impl Machine {
         input: Value,
         info: &'a ExecutionInfo<'a>,
         services: &'a Services<'a>,
-    ) -> impl std::future::Future<Output = Outcome> + Send + 'a {
-        let first = Box::pin(self.leg(From::Start(input), info, services));
-        self.drive(first, info, services)
+    ) -> impl Future<Output = Outcome> + Send + 'a {
+        let first = Box::pin(self.leg(From::Start(Cow::Owned(input)), info, services));
+        async move {
+            // The leg's result is looked at where it lands: its room (an `Outcome`) is not
+            // kept across the sleeps.
+            let parked = match first.await {
+                Leg::Ended(outcome) => return outcome,
+                Leg::Parked(parked) => parked,
+            };
+            self.parked(parked, info, services).await
+        }
     }
 
-    /// Runs legs until one ends the execution, sleeping on the clock between them.
-    async fn drive(
+    /// Sleeps out a parked Wait on the clock and runs the next leg (each in a box of its
+    /// own), until one ends the execution. Only the parked state lives across the sleeps: a
+    /// leg's result is looked at where it lands, so its room (an `Outcome`) is not kept.
+    async fn parked(
         &self,
-        first: impl std::future::Future<Output = Leg>,
+        mut parked: Box<Parked>,
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
-        // Only the parked state lives across the sleeps: a leg's result is looked at where
-        // it lands, so its room (an `Outcome`) is not kept in this future.
-        let mut parked = match first.await {
-            Leg::Ended(outcome) => return outcome,
-            Leg::Parked(parked) => parked,
-        };
         loop {
             let deadline_ms = parked.start_ms.saturating_add(self.limit_ms());
             let until_ms = parked.wait.until_ms.min(deadline_ms);
@@ -99,11 +129,17 @@ impl Machine {
 
     /// One leg of an execution: from its start or a parked Wait to its end or the next
     /// parked Wait, within the execution's time limit.
-    async fn leg(&self, from: From, info: &ExecutionInfo<'_>, services: &Services<'_>) -> Leg {
+    async fn leg(&self, from: From<'_>, info: &ExecutionInfo<'_>, services: &Services<'_>) -> Leg {
         let (start_ms, execution_input, event_ids, transitions, begin) = match from {
+            // `$$.Execution.Input`: a borrowed input is read where it is; an owned one,
+            // which the states consume, is copied first.
             From::Start(input) => (
                 services.clock.now_ms(),
-                self.reads_execution_input.then(|| input.clone()),
+                match &input {
+                    _ if !self.reads_execution_input => None,
+                    Cow::Borrowed(input) => Some(Cow::Borrowed(*input)),
+                    Cow::Owned(input) => Some(Cow::Owned(input.clone())),
+                },
                 0,
                 0,
                 Begin::Input(input),
@@ -117,6 +153,7 @@ impl Machine {
                     wait,
                 } = *parked;
                 let begin = Begin::Wait(wait);
+                let execution_input = execution_input.map(Cow::Owned);
                 (start_ms, execution_input, event_ids, transitions, begin)
             }
             From::TimedOut(parked) => (
@@ -130,7 +167,7 @@ impl Machine {
         let run = Run {
             services,
             info,
-            execution_input: execution_input.as_ref().unwrap_or(&Value::Null),
+            execution_input: execution_input.as_deref().unwrap_or(&Value::Null),
             start_ms,
             event_ids: AtomicU64::new(event_ids),
             transitions: AtomicU64::new(transitions),
@@ -146,7 +183,7 @@ impl Machine {
                 run.event(
                     0,
                     Event::ExecutionStarted,
-                    || json!({"input": input, "roleArn": info.role_arn}),
+                    || json!({"input": *input, "roleArn": info.role_arn}),
                 );
                 let body = async {
                     if !fits(&input, PAYLOAD_LIMIT_BYTES) {
@@ -178,7 +215,7 @@ impl Machine {
                 );
                 return Leg::Parked(Box::new(Parked {
                     start_ms,
-                    execution_input,
+                    execution_input: execution_input.map(Cow::into_owned),
                     event_ids,
                     transitions,
                     wait,
@@ -232,9 +269,9 @@ impl Machine {
 }
 
 /// Where a leg begins.
-enum From {
+enum From<'v> {
     /// The execution's start, with its input.
-    Start(Value),
+    Start(Cow<'v, Value>),
     /// A parked Wait, once it has been waited out.
     Resume(Box<Parked>),
     /// A parked Wait that would outlast the execution's time limit, at the limit.
@@ -242,8 +279,8 @@ enum From {
 }
 
 /// What a leg begins with, once the execution's counters are taken out.
-enum Begin {
-    Input(Value),
+enum Begin<'v> {
+    Input(Cow<'v, Value>),
     Wait(Waiting),
     TimedOut,
 }
@@ -359,6 +396,23 @@ impl Links {
 pub(crate) enum Step {
     Next(StateId, Value),
     End(Value),
+}
+
+impl Step {
+    /// Where the step goes, its output put in `slot`.
+    #[inline]
+    pub(crate) fn into_output(self, slot: &mut Cow<'_, Value>) -> Transition {
+        match self {
+            Step::Next(next, output) => {
+                *slot = Cow::Owned(output);
+                Transition::Next(next)
+            }
+            Step::End(output) => {
+                *slot = Cow::Owned(output);
+                Transition::End
+            }
+        }
+    }
 }
 
 pub(crate) fn entered(kind: &Kind) -> (Event, Event) {
@@ -488,7 +542,7 @@ impl<'a> Run<'a> {
         self.branch(
             branch,
             branch.start,
-            input,
+            Cow::Owned(input),
             vars,
             previous,
             aborts_tasks,
@@ -566,8 +620,16 @@ impl<'a> Run<'a> {
         drop(span);
         match step {
             Step::Next(next, output) => {
-                self.branch(branch, next, output, vars, previous, false, true)
-                    .await
+                self.branch(
+                    branch,
+                    next,
+                    Cow::Owned(output),
+                    vars,
+                    previous,
+                    false,
+                    true,
+                )
+                .await
             }
             Step::End(output) => Ok(Reached::End(output, previous)),
         }
@@ -577,12 +639,13 @@ impl<'a> Run<'a> {
     /// With `aborts_tasks` (a Parallel's branches), a Task whose error leaves the branch is
     /// recorded as aborted (`TaskStateAborted`), as AWS records it. With `parks` (the
     /// top-level branch), a Wait ends the branch's run parked instead of sleeping.
+    /// The input is borrowed only as an execution's input, lent by its caller.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn branch(
         &self,
         branch: &Branch,
         start: StateId,
-        input: Value,
+        input: Cow<'_, Value>,
         mut vars: Vars,
         mut previous: u64,
         aborts_tasks: bool,
@@ -622,15 +685,22 @@ impl<'a> Run<'a> {
                 map_item: None,
             };
             let span = spans::state(state);
-            let step = if runs_now {
+            // The step leaves the state's output in `input`.
+            let next = if runs_now {
                 spans::now(&span, || {
-                    self.attempt_now(state, Cow::Owned(input), &mut vars, &context)
+                    if state.in_place && self.test.is_none() {
+                        self.step_in_place(state, &mut input, &mut vars, &context)
+                    } else {
+                        let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
+                        self.attempt_now(state, raw, &mut vars, &context)
+                            .map(|step| step.into_output(&mut input))
+                    }
                 })
             } else if parks && Self::parks(state) {
                 // The wait's length now; the rest of the state when it resumes (`resume`).
                 match spans::now(&span, || self.wait_for(state, &input, &vars, &context)) {
                     Ok(duration) => {
-                        let (mut input, mut vars) = (input, vars);
+                        let (mut input, mut vars) = (input.into_owned(), vars);
                         Self::compact_for_wait(&mut input, &mut vars);
                         let now_ms = self.services.clock.now_ms();
                         let wait_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
@@ -650,9 +720,11 @@ impl<'a> Run<'a> {
                 // Boxed: the branch future then holds a pointer, not the largest state
                 // kind's future.
                 Box::pin(spans::within(&span, || {
-                    self.run_state(state, input, &mut vars, context)
+                    let raw = std::mem::replace(&mut input, Cow::Owned(Value::Null));
+                    self.run_state(state, raw.into_owned(), &mut vars, context)
                 }))
                 .await
+                .map(|step| step.into_output(&mut input))
             }
             .inspect_err(|error| {
                 spans::failed(&span, error);
@@ -667,9 +739,7 @@ impl<'a> Run<'a> {
             if matches!(state.kind, Kind::Fail { .. }) {
                 unreachable!("a Fail state always ends in an error");
             }
-            let output = match &step {
-                Step::Next(_, output) | Step::End(output) => output,
-            };
+            let output = &input;
             let exit_after = if runs_now {
                 self.last_event()
             } else {
@@ -680,10 +750,9 @@ impl<'a> Run<'a> {
                 exited_type,
                 || json!({"name": state.name, "output": output}),
             );
-            match step {
-                Step::Next(next, output) => {
+            match next {
+                Transition::Next(next) => {
                     current = next;
-                    input = output;
                     // A loop of Pass and Choice states awaits nothing else: yield now and
                     // then, so the executor can still fire the execution's timeout.
                     transitions_since_yield += 1;
@@ -692,7 +761,7 @@ impl<'a> Run<'a> {
                         YieldNow(false).await;
                     }
                 }
-                Step::End(output) => return Ok(Reached::End(output, previous)),
+                Transition::End => return Ok(Reached::End(input.into_owned(), previous)),
             }
         }
     }

@@ -198,7 +198,16 @@ impl Scope<'_> {
 
     pub(crate) fn build(&self, template: &Template) -> Result<Value, StatesError> {
         template::build(template, &mut |leaf| match leaf {
-            Template::Path { field, path } => self.require(path, field).map(Cow::into_owned),
+            Template::Path { field, path } => {
+                let found = match path.root() {
+                    Root::Input => path.lookup(self.input),
+                    _ => None,
+                };
+                match found {
+                    Some(value) => Ok(value.clone()),
+                    None => self.require(path, field).map(Cow::into_owned),
+                }
+            }
             Template::Call(call) => {
                 let mut env = CallEnv { scope: self };
                 call.eval(&mut env)
@@ -302,6 +311,13 @@ impl IntrinsicEnv for CallEnv<'_> {
 
     fn random_u64(&mut self) -> u64 {
         self.scope.run.services.rng.next_u64()
+    }
+
+    fn lookup(&self, path: &Path) -> Option<&Value> {
+        match path.root() {
+            Root::Input => path.lookup(self.scope.input),
+            _ => None,
+        }
     }
 }
 

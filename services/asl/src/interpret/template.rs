@@ -125,11 +125,12 @@ impl Template {
     }
 }
 
-/// Builds a template's value; `resolve` evaluates one dynamic leaf.
-pub(crate) fn build<E>(
-    template: &Template,
-    leaf: &mut dyn FnMut(&Template) -> Result<Value, E>,
-) -> Result<Value, E> {
+/// Builds a template's value; `leaf` evaluates one dynamic leaf. Generic rather than
+/// `&mut dyn FnMut`, so the leaf's common case (a path from the input) is inlined here.
+pub(crate) fn build<E, F>(template: &Template, leaf: &mut F) -> Result<Value, E>
+where
+    F: FnMut(&Template) -> Result<Value, E>,
+{
     match template {
         Template::Literal(value) => Ok(value.clone()),
         Template::Object { shape, fills } => {

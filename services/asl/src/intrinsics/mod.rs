@@ -34,6 +34,11 @@ use text::{format, json_merge, json_to_string, string_split, string_to_json};
 pub trait IntrinsicEnv {
     /// The value a path selects (input, context or variable), or the error to raise.
     fn resolve(&self, path: &Path) -> Result<Value, StatesError>;
+    /// The value a path selects, borrowed, when the env can find it without a copy;
+    /// `None` sends the caller to `resolve` (which also reports what is missing).
+    fn lookup(&self, _path: &Path) -> Option<&Value> {
+        None
+    }
     /// 64 random bits (for `States.UUID` and an unseeded `States.MathRandom`).
     fn random_u64(&mut self) -> u64;
 }
@@ -262,6 +267,11 @@ impl Call {
 
     /// Evaluates the call; failures are `States.IntrinsicFailure` (or what a path raises).
     pub fn eval(&self, env: &mut dyn IntrinsicEnv) -> Result<Value, StatesError> {
+        if let Some(pieces) = &self.template {
+            if pieces.len() == self.args.len() {
+                return self.format_in_place(pieces, env);
+            }
+        }
         let mut values = Vec::with_capacity(self.args.len());
         for (i, arg) in self.args.iter().enumerate() {
             values.push(match arg {
@@ -274,6 +284,32 @@ impl Call {
             });
         }
         (self.function.eval)(self, values, env)
+    }
+
+    /// `States.Format` with a literal template and as many values as placeholders: each
+    /// value is written into the text as it is found, read in place where the env can —
+    /// no list of copied arguments. Values are evaluated in order and the first failure
+    /// is the call's, as in `eval`.
+    fn format_in_place(
+        &self,
+        pieces: &[String],
+        env: &mut dyn IntrinsicEnv,
+    ) -> Result<Value, StatesError> {
+        let text = pieces.iter().map(String::len).sum::<usize>();
+        let mut out = String::with_capacity(text + 16 * (pieces.len() - 1));
+        out.push_str(&pieces[0]);
+        for (arg, piece) in self.args[1..].iter().zip(&pieces[1..]) {
+            match arg {
+                Arg::Literal(value) => text::java_string(value, &mut out),
+                Arg::Path(path) => match env.lookup(path) {
+                    Some(value) => text::java_string(value, &mut out),
+                    None => text::java_string(&env.resolve(path)?, &mut out),
+                },
+                Arg::Call(call) => text::java_string(&call.eval(env)?, &mut out),
+            }
+            out.push_str(piece);
+        }
+        Ok(Value::String(out))
     }
 
     fn fail(&self, cause: impl std::fmt::Display) -> StatesError {

@@ -27,6 +27,60 @@ impl IntrinsicEnv for TestEnv {
     }
 }
 
+/// A `TestEnv` that also lends the values it finds (`lookup`), as the engine's env does.
+struct Lending(TestEnv);
+
+impl IntrinsicEnv for Lending {
+    fn resolve(&self, path: &Path) -> Result<Value, StatesError> {
+        self.0.resolve(path)
+    }
+    fn random_u64(&mut self) -> u64 {
+        self.0.random_u64()
+    }
+    fn lookup(&self, path: &Path) -> Option<&Value> {
+        self.0
+            .paths
+            .iter()
+            .find(|(text, _)| *text == path.as_str())
+            .map(|(_, value)| value)
+    }
+}
+
+#[test]
+fn format_reads_lent_values_as_it_reads_resolved_ones() {
+    let paths = vec![
+        ("$.name", json!("Arnav")),
+        ("$.n", json!(-3)),
+        ("$.obj", json!({"a": [1, true]})),
+    ];
+    for text in [
+        "States.Format('{} is {} and {}', $.name, $.n, $.obj)",
+        "States.Format('{}{}', States.Format('<{}>', $.n), $.name)",
+        "States.Format('{}: {}', States.UUID(), $.name)",
+    ] {
+        let resolved = run(
+            text,
+            &mut TestEnv {
+                paths: paths.clone(),
+                next: 1,
+            },
+        );
+        let mut lending = Lending(TestEnv {
+            paths: paths.clone(),
+            next: 1,
+        });
+        let lent = Call::parse(text).expect("parses").eval(&mut lending);
+        assert_eq!(lent.expect("lent"), resolved.expect("resolved"), "{text}");
+    }
+    // A path neither finds fails as `resolve` says, after the values before it.
+    let mut lending = Lending(TestEnv { paths, next: 1 });
+    let error = Call::parse("States.Format('{} {}', $.name, $.gone)")
+        .expect("parses")
+        .eval(&mut lending)
+        .expect_err("$.gone is missing");
+    assert_eq!(error.cause.as_deref(), Some("$.gone"));
+}
+
 fn env() -> TestEnv {
     TestEnv {
         paths: vec![],

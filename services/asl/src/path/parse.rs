@@ -95,11 +95,17 @@ impl<'s> Parser<'s> {
         };
         let body = self.parse_body(mode, 0)?;
         let definite = body.prefix_definite;
+        let chain = body.func.is_none()
+            && body
+                .steps
+                .iter()
+                .all(|s| matches!(s, Step::Field(_) | Step::Index(_)));
         Ok(Path {
             text: self.original.to_string(),
             root,
             body,
             definite,
+            chain,
         })
     }
 

@@ -34,9 +34,38 @@ fn fields_are_found_in_small_and_large_objects_alike() {
     }
 }
 
+#[test]
+fn lookup_answers_for_chains_of_names_and_indexes_only() {
+    let input = json!({"a": {"b": [10, 20]}, "c": 1});
+    let found = |path: &str| Path::parse(path).expect("valid").lookup(&input).cloned();
+    assert_eq!(found("$"), Some(input.clone()));
+    assert_eq!(found("$.a.b[1]"), Some(json!(20)));
+    assert_eq!(found("$['a']['b'][-1]"), Some(json!(20)));
+    assert_eq!(found("$.a.x"), None);
+    assert_eq!(found("$.c[0]"), None);
+    // Not chains: `select` answers these.
+    for path in [
+        "$.a.b[*]",
+        "$..c",
+        "$.a.b.length()",
+        "$['a','c']",
+        "$.a.b[0:1]",
+    ] {
+        assert_eq!(found(path), None, "{path}");
+        assert!(
+            Path::parse(path).expect("valid").select(&input).is_ok(),
+            "{path}"
+        );
+    }
+}
+
 #[track_caller]
 fn sel(path: &str, input: Value, expected: Value) {
     let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // `lookup`, where it answers, answers as `select` does.
+    if let Some(found) = parsed.lookup(&input) {
+        assert_eq!(found, &expected, "{path}: lookup");
+    }
     match parsed.select(&input) {
         Ok(got) => assert_eq!(got.into_owned(), expected, "{path}"),
         Err(m) => panic!("{path}: {}", m.message()),
@@ -46,6 +75,11 @@ fn sel(path: &str, input: Value, expected: Value) {
 #[track_caller]
 fn missing(path: &str, input: Value, message: &str) {
     let parsed = Path::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(
+        parsed.lookup(&input),
+        None,
+        "{path}: lookup finds nothing either"
+    );
     match parsed.select(&input) {
         Ok(got) => panic!("{path}: expected missing, got {got}"),
         Err(m) => assert_eq!(m.message(), message, "{path}"),

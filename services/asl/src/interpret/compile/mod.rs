@@ -57,6 +57,37 @@ pub(crate) struct State {
     /// The JSONata data flow, for states whose QueryLanguage is JSONata (then the JSONPath
     /// fields above are at their defaults).
     pub jsonata: Option<Box<JsonataFields>>,
+    /// Whether the run loop works this state on the value it holds (`State::steps_in_place`).
+    pub in_place: bool,
+}
+
+impl State {
+    /// A JSONPath Pass, Choice or Succeed with no Retry or Catch, InputPath, OutputPath,
+    /// ResultSelector or Assign (a Choice Rule's own Assign is fine), and a Pass with not
+    /// both Result and Parameters: between the value the state receives and its work
+    /// there is nothing, so `Run::step_in_place` can read the value where it is and
+    /// replace or write into it, with none of the general data flow's intermediate values.
+    fn steps_in_place(&self) -> bool {
+        let plain_flow = self.jsonata.is_none()
+            && self.retry.is_empty()
+            && self.catch.is_empty()
+            && matches!(self.input_path, Selection::Whole)
+            && matches!(self.output_path, Selection::Whole)
+            && self.result_selector.is_none()
+            && self.assign.is_none();
+        plain_flow
+            && match &self.kind {
+                Kind::Pass { result, .. } => result.is_none() || self.parameters.is_none(),
+                Kind::Choice { rules, .. } => {
+                    self.parameters.is_none()
+                        && rules
+                            .iter()
+                            .all(|(rule, _, _)| !matches!(rule, Rule::Condition(_)))
+                }
+                Kind::Succeed => self.parameters.is_none(),
+                _ => false,
+            }
+    }
 }
 
 /// A JSONata state's `Arguments`, `Output` and `Assign`.
@@ -414,7 +445,7 @@ fn compile_state(
             .collect::<Result<_>>()?,
         Field::Wrong(_) => return Err(error(&ctx.here("Catch"), "'Catch' must be an array")),
     };
-    Ok(State {
+    let mut compiled = State {
         name: named.name.to_owned(),
         input_path: ctx.selection("InputPath", &state.input_path)?,
         output_path: ctx.selection("OutputPath", &state.output_path)?,
@@ -444,7 +475,10 @@ fn compile_state(
         } else {
             None
         },
-    })
+        in_place: false,
+    };
+    compiled.in_place = compiled.steps_in_place();
+    Ok(compiled)
 }
 
 /// The part of a state particular to its type.
