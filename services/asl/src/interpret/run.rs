@@ -202,9 +202,12 @@ impl Machine {
                     )
                     .await
                 };
+                run.within(std::pin::pin!(body), deadline_ms).await
+            }
+            Begin::Wait(wait) => {
+                let body = std::pin::pin!(run.resume(&self.root, wait));
                 run.within(body, deadline_ms).await
             }
-            Begin::Wait(wait) => run.within(run.resume(&self.root, wait), deadline_ms).await,
             Begin::TimedOut => Err(()),
         };
         let ended = match ended {
@@ -218,7 +221,7 @@ impl Machine {
                     execution_input: execution_input.map(Cow::into_owned),
                     event_ids,
                     transitions,
-                    wait,
+                    wait: *wait,
                 }));
             }
             Ok(Ok(Reached::End(output, _))) => Ok(output),
@@ -317,9 +320,11 @@ pub(crate) struct Waiting {
 
 /// How a branch stopped: at its end (the output and the last event id), or parked in a
 /// Wait (only the top-level branch parks).
+/// (Boxed: an execution that never parks would otherwise move a `Waiting`'s room through
+/// every branch's result.)
 pub(crate) enum Reached {
     End(Value, u64),
-    Parked(Waiting),
+    Parked(Box<Waiting>),
 }
 
 pub(crate) fn failure_details(failure: &StatesError) -> Value {
@@ -559,12 +564,13 @@ impl<'a> Run<'a> {
     /// whose states await nothing ends in its first poll, so the timer is only set when
     /// that poll does not finish: setting it (a boxed sleep, a clock handle) cost a tenth of
     /// such an execution.
-    async fn within<T>(
+    /// The body is pinned by the caller, where it is built: passed by value, it was copied
+    /// into this future and again into its pin (+300 instructions an execution).
+    async fn within<F: Future>(
         &self,
-        body: impl std::future::Future<Output = T>,
+        mut body: std::pin::Pin<&mut F>,
         deadline_ms: i64,
-    ) -> Result<T, ()> {
-        let mut body = std::pin::pin!(body);
+    ) -> Result<F::Output, ()> {
         match futures::poll!(body.as_mut()) {
             Poll::Ready(result) => Ok(result),
             Poll::Pending => {
@@ -704,7 +710,7 @@ impl<'a> Run<'a> {
                         Self::compact_for_wait(&mut input, &mut vars);
                         let now_ms = self.services.clock.now_ms();
                         let wait_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-                        return Ok(Reached::Parked(Waiting {
+                        return Ok(Reached::Parked(Box::new(Waiting {
                             state: current,
                             input,
                             vars,
@@ -712,7 +718,7 @@ impl<'a> Run<'a> {
                             entered_time_ms: context.entered_time_ms.unwrap_or(now_ms),
                             until_ms: now_ms.saturating_add(wait_ms),
                             span,
-                        }));
+                        })));
                     }
                     Err(error) => Err(error),
                 }
