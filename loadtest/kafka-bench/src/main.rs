@@ -99,6 +99,11 @@ struct RunArgs {
     /// Executions held in flight for the memory phase (0 skips it).
     #[arg(long, default_value_t = 5000)]
     memory_in_flight: usize,
+    /// The port of the memory phase's worker metrics endpoint, where the phase reads the
+    /// in-flight gauge (on a machine shared with other runs, one of their own)
+    /// [default: 19000 + this process's id % 1000].
+    #[arg(long)]
+    memory_metrics_port: Option<u16>,
     /// Phases to run, comma-separated: passthrough,off,off-eos,all,all-execution,memory
     /// (off-eos: the off phase with --delivery exactly-once; all-execution: the all phase
     /// with --history-format execution).
@@ -855,7 +860,9 @@ async fn run_phases(args: &RunArgs, created: &mut Vec<String>) -> Result<()> {
         let m = args.memory_in_flight;
         let t = topics(&args.brokers, "memory").await?;
         created.extend([t.input.clone(), t.results.clone()]);
-        let port = 19000 + (std::process::id() % 1000) as u16;
+        let port = args
+            .memory_metrics_port
+            .unwrap_or(19000 + (std::process::id() % 1000) as u16);
         let address = format!("127.0.0.1:{port}");
         let max = m.to_string();
         let mut w = worker(

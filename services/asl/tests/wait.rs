@@ -173,3 +173,163 @@ fn runtime_cause_names_state_and_event() {
         "An error occurred while executing the state 'S' (entered at the event id #2).",
     );
 }
+
+// A Wait of the top-level branch parks the execution: the run's leg ends with the state, its
+// input and variables and the event counters, and a new leg goes on from there after the
+// wait. These check that nothing is lost or changed on the way.
+
+#[test]
+fn a_parked_wait_resumes_with_its_variables_the_execution_input_and_its_context() {
+    let ran = run(
+        chain(&[
+            ("Before", json!({"Type": "Pass", "Assign": {"x": 1}})),
+            (
+                "W",
+                json!({"Type": "Wait", "Seconds": 5, "InputPath": "$.a",
+                       "Assign": {"y.$": "$$.Execution.Input.b", "entered.$": "$$.State.EnteredTime"},
+                       "OutputPath": "$.c"}),
+            ),
+            (
+                "After",
+                json!({"Type": "Pass", "Parameters": {
+                    "x.$": "$x", "y.$": "$y", "entered.$": "$entered", "in.$": "$",
+                    "execution.$": "$$.Execution.Input", "t.$": "$$.State.EnteredTime"}}),
+            ),
+        ]),
+        json!({"a": {"c": "kept"}, "b": 2}),
+    );
+    assert_eq!(
+        ran.output(),
+        json!({"x": 1, "y": 2, "entered": "2026-01-01T00:00:00.000Z", "in": "kept",
+               "execution": {"a": {"c": "kept"}, "b": 2}, "t": "2026-01-01T00:00:05.000Z"})
+    );
+}
+
+#[test]
+fn a_parked_jsonata_wait_evaluates_its_output_and_assign_after_the_wait() {
+    let ran = run(
+        json!({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 3,
+                  "Assign": {"entered": "{% $states.context.State.EnteredTime %}"},
+                  "Output": "{% {'doubled': $states.input.n * 2} %}", "Next": "After"},
+            "After": {"Type": "Pass",
+                      "Output": "{% $merge([$states.input, {'entered': $entered}]) %}",
+                      "End": true}
+        }}),
+        json!({"n": 21}),
+    );
+    assert_eq!(
+        ran.output(),
+        json!({"doubled": 42, "entered": "2026-01-01T00:00:00.000Z"})
+    );
+    assert_eq!(ran.elapsed_s(), 3.0);
+}
+
+#[test]
+fn a_parked_wait_s_history_is_the_unparked_one() {
+    let ran = run(
+        chain(&[
+            ("P", json!({"Type": "Pass"})),
+            ("W", json!({"Type": "Wait", "Seconds": 7})),
+            ("Q", json!({"Type": "Pass"})),
+        ]),
+        json!({"k": 1}),
+    );
+    assert_eq!(
+        ran.types(),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    // Ids count on through the park; each event follows the one before it (the first
+    // state's follows none, as AWS records it).
+    for (i, event) in ran.events.iter().enumerate() {
+        assert_eq!(event.id, i as u64 + 1);
+        let previous = if i == 1 { 0 } else { i as u64 };
+        assert_eq!(event.previous_event_id, previous, "{:?}", event.event_type);
+    }
+    assert_eq!(ran.events[4].details["output"], json!({"k": 1}));
+    assert_eq!(ran.outcome.state_transitions, 3);
+}
+
+#[test]
+fn an_execution_parks_again_and_again_in_a_loop() {
+    let ran = run(
+        json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"i": 0}, "Next": "Count"},
+            "Count": {"Type": "Pass", "Assign": {"i.$": "States.MathAdd($i, 1)"}, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 10, "Next": "Done?"},
+            "Done?": {"Type": "Choice",
+                      "Choices": [{"Variable": "$i", "NumericGreaterThanEquals": 3, "Next": "End"}],
+                      "Default": "Count"},
+            "End": {"Type": "Pass", "Parameters": {"i.$": "$i"}, "End": true}
+        }}),
+        json!({}),
+    );
+    assert_eq!(ran.output(), json!({"i": 3}));
+    assert_eq!(ran.elapsed_s(), 30.0);
+    assert_eq!(ran.outcome.state_transitions, 1 + 3 * 3 + 1);
+}
+
+#[test]
+fn a_parked_wait_past_the_time_limit_times_out_at_the_limit() {
+    let ran = run(
+        json!({"StartAt": "P", "TimeoutSeconds": 10, "States": {
+            "P": {"Type": "Pass", "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 11, "Next": "Q"},
+            "Q": {"Type": "Pass", "End": true}
+        }}),
+        json!({}),
+    );
+    assert_eq!(ran.outcome.status, asl::Status::TimedOut);
+    assert_eq!(ran.elapsed_s(), 10.0);
+    assert_eq!(
+        ran.types(),
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "WaitStateEntered",
+            "ExecutionTimedOut"
+        ]
+    );
+    assert_eq!(ran.events[4].previous_event_id, 4);
+    assert_eq!(
+        ran.events[4].event_timestamp_ms - ran.events[3].event_timestamp_ms,
+        10_000
+    );
+}
+
+#[test]
+fn a_parked_wait_that_ends_at_the_time_limit_still_runs_what_follows() {
+    // The states after it await nothing: they end within the poll that the limit shares
+    // with the wait's end, as when the wait and the timeout raced in one future.
+    let ran = run(
+        json!({"StartAt": "W", "TimeoutSeconds": 10, "States": {
+            "W": {"Type": "Wait", "Seconds": 10, "Next": "Q"},
+            "Q": {"Type": "Pass", "End": true}
+        }}),
+        json!({"v": 1}),
+    );
+    assert_eq!(ran.output(), json!({"v": 1}));
+}
+
+#[test]
+fn a_wait_inside_a_parallel_branch_waits_in_place() {
+    let ran = run(
+        single(json!({"Type": "Parallel", "Branches": [
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 4, "End": true}}},
+            {"StartAt": "V", "States": {"V": {"Type": "Wait", "Seconds": 6, "End": true}}}
+        ]})),
+        json!(1),
+    );
+    assert_eq!(ran.output(), json!([1, 1]));
+    assert_eq!(ran.elapsed_s(), 6.0);
+}

@@ -96,8 +96,9 @@ pub enum Admission {
     Run(Box<Job>),
     /// Its key ran or runs already: skip it.
     Duplicate(DuplicateOf),
-    /// Answer with a FAILED result.
-    Reject(Rejection),
+    /// Answer with a FAILED result. (Boxed: an execution's task keeps room for the largest
+    /// variant for as long as it awaits anything after admission.)
+    Reject(Box<Rejection>),
     /// Shutdown came while the idempotency store was unreachable: leave the record
     /// uncommitted for the next owner.
     Abandoned,
@@ -186,13 +187,13 @@ impl Admit {
             .rejected
             .with_label_values(&[reason.label()])
             .inc();
-        Admission::Reject(Rejection {
+        Admission::Reject(Box::new(Rejection {
             record,
             reason,
             cause,
             state_machine,
             idempotency_key: key,
-        })
+        }))
     }
 
     /// Decides what to do with one record: decodes, routes, finds the revision, waits for
@@ -224,7 +225,11 @@ impl Admit {
                 .with_label_values(&[&job.execution.revision.name])
                 .inc();
         }
-        self.claim_job(job, shutdown).await
+        let mut admission = self.claim_job(job, shutdown).await;
+        if let Admission::Run(job) = &mut admission {
+            job.record.keep_for_result();
+        }
+        admission
     }
 
     /// Decides again on a record whose state machine was unknown, once the registry has
@@ -718,6 +723,33 @@ mod tests {
                 1
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_job_keeps_of_its_record_only_what_its_result_needs() {
+        let admit = admit(None, &default_trigger());
+        let start = record(
+            br#"{"a": 1}"#,
+            &[
+                (HEADER_STATE_MACHINE, "orders"),
+                ("traceparent", "00-a-b-01"),
+            ],
+        );
+        let Admission::Run(job) = decide(&admit, start).await else {
+            panic!("it runs");
+        };
+        assert_eq!(job.execution.input, serde_json::json!({"a": 1}));
+        assert_eq!(job.record.payload, None, "the input holds the value");
+        assert_eq!(job.record.headers.len(), 1);
+        assert_eq!(job.record.header("traceparent"), Some("00-a-b-01"));
+        assert_eq!(job.record.key.as_deref(), Some(&b"key-1"[..]));
+        // A rejected record keeps everything: its dead-letter copy is the record as it came.
+        let refused = record(b"not json", &[(HEADER_STATE_MACHINE, "orders")]);
+        let Admission::Reject(rejection) = decide(&admit, refused).await else {
+            panic!("it is refused");
+        };
+        assert_eq!(rejection.record.payload.as_deref(), Some(&b"not json"[..]));
+        assert_eq!(rejection.record.headers.len(), 1);
     }
 
     #[tokio::test]

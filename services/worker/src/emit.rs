@@ -387,7 +387,7 @@ impl Emitter {
         // The trace context travels with the result; without one there are no headers
         // (an empty header list is still an allocation in librdkafka).
         let mut headers: Option<OwnedHeaders> = None;
-        for name in ["traceparent", "tracestate"] {
+        for name in SourceRecord::RESULT_HEADERS {
             if let Some(value) = record.header(name) {
                 headers = Some(headers.unwrap_or_default().insert(Header {
                     key: name,

@@ -7,6 +7,7 @@ use crate::emit::Emitter;
 use crate::idempotency::RecordId;
 use crate::source::SourceRecord;
 use crate::transaction::Transactions;
+use futures::future::Either;
 use futures::FutureExt as _;
 use runtime::execute::Executor;
 use std::panic::AssertUnwindSafe;
@@ -49,6 +50,23 @@ pub(crate) fn start(
     if !tracker.admit(&record.id) {
         return None;
     }
+    // The record's trip is built here and boxed, so the task's own future holds a pointer
+    // to it, not room for the record it was given (an `async` block keeps room for what it
+    // captured for its whole life, as an `async fn` does for its arguments).
+    let id = record.id.clone();
+    let record = Box::new(record);
+    let carried = match &stages.transactions {
+        None => Either::Left(Box::pin(carry(record, stages.clone()))),
+        // Boxed apart: inline, the task's future would be as large as the larger of the
+        // two modes' (measured: 7.2 KiB of heap per in-flight execution with both inline,
+        // against 5.3 KiB before exactly-once).
+        Some(transactions) => Either::Right(Box::pin(carry_in(
+            record,
+            epoch,
+            stages.clone(),
+            transactions.clone(),
+        ))),
+    };
     let stages = stages.clone();
     // Boxed: the runtime moves a task's future into its cell and writes the output over
     // it, each a copy of the whole future; a box makes those copies a pointer's.
@@ -57,40 +75,11 @@ pub(crate) fn start(
         // one in the worker's own stages (admission, emission), where the record's identity
         // would otherwise be lost with the task and its offset would hold the partition's
         // commit position forever.
-        let id = record.id.clone();
-        let carried = match &stages.transactions {
-            None => {
-                AssertUnwindSafe(Box::pin(carry(record, &stages)))
-                    .catch_unwind()
-                    .await
-            }
-            Some(transactions) => {
-                // Boxed apart: inline, the task's future would be as large as the larger
-                // of the two modes' (measured: 7.2 KiB of heap per in-flight execution
-                // with both inline, against 5.3 KiB before exactly-once).
-                AssertUnwindSafe(Box::pin(carry_in(record, epoch, &stages, transactions)))
-                    .catch_unwind()
-                    .await
-            }
-        };
-        let (record, committed) = match carried {
+        let (record, committed) = match AssertUnwindSafe(carried).catch_unwind().await {
             Ok(carried) => carried,
             // Boxed: inline, this rare path's result produce made every task's future
             // larger than all of its stages together.
-            Err(_) => match &stages.transactions {
-                None => {
-                    Box::pin(stages.emitter.panicked(&id)).await;
-                    (id, true)
-                }
-                Some(transactions) => match transactions.enter(&id, epoch).await {
-                    Some(write) => {
-                        Box::pin(stages.emitter.panicked_in(&write, &id)).await;
-                        write.finish(id.clone(), None);
-                        (id, true)
-                    }
-                    None => (id, false),
-                },
-            },
+            Err(_) => Box::pin(panicked(id, epoch, stages)).await,
         };
         Done {
             record,
@@ -100,12 +89,34 @@ pub(crate) fn start(
     })))
 }
 
+/// After a panic in the worker's own stages: the record's FAILED result, so its offset can
+/// move on (in exactly-once mode, only while its partition is still ours).
+async fn panicked(id: RecordId, epoch: u64, stages: Arc<Stages>) -> (RecordId, bool) {
+    match &stages.transactions {
+        None => {
+            stages.emitter.panicked(&id).await;
+            (id, true)
+        }
+        Some(transactions) => match transactions.enter(&id, epoch).await {
+            Some(write) => {
+                stages.emitter.panicked_in(&write, &id).await;
+                write.finish(id.clone(), None);
+                (id, true)
+            }
+            None => (id, false),
+        },
+    }
+}
+
 /// Carries a record to its end inside its execution's task: admission (the registry
 /// catch-up for an unknown state machine and the idempotency claim are round trips) happens
 /// here, so it spreads over the runtime's threads and overlaps rather than stalling the
 /// loop that reads the partitions. Returns the record and whether it may be committed (not
 /// when shutdown left its claim unmade).
-async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
+async fn carry(record: Box<SourceRecord>, stages: Arc<Stages>) -> (RecordId, bool) {
+    // Out of its box, which goes now (dropped at the end of the function, a moved-from box
+    // would stay allocated for the whole execution).
+    let record = *{ record };
     let id = record.id.clone();
     // Each stage in a box of its own, freed when it ends: inline, the task's future is as
     // large as the largest stage's, and an execution held in a Wait (or a Task's call) kept
@@ -120,7 +131,7 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
             Box::pin(stages.emitter.finished(job, finished, &stages.shutdown)).await
         }
         Admission::Reject(rejection) => {
-            Box::pin(stages.emitter.rejected(rejection)).await;
+            Box::pin(stages.emitter.rejected(*rejection)).await;
             true
         }
         Admission::Duplicate(_) => true,
@@ -135,11 +146,12 @@ async fn carry(record: SourceRecord, stages: &Stages) -> (RecordId, bool) {
 /// go into the open one, with the gate held from the first record to the last so a commit
 /// never splits them, and only while its partition is still ours under the same epoch.
 async fn carry_in(
-    record: SourceRecord,
+    record: Box<SourceRecord>,
     epoch: u64,
-    stages: &Stages,
-    transactions: &Transactions,
+    stages: Arc<Stages>,
+    transactions: Arc<Transactions>,
 ) -> (RecordId, bool) {
+    let record = *{ record };
     let id = record.id.clone();
     match stages.admit.admit(record, &stages.shutdown).await {
         Admission::Run(mut job) => {
@@ -154,7 +166,7 @@ async fn carry_in(
             let Some(write) = transactions.enter(&id, epoch).await else {
                 return (id, false);
             };
-            Box::pin(stages.emitter.rejected_in(&write, rejection)).await;
+            Box::pin(stages.emitter.rejected_in(&write, *rejection)).await;
             write.finish(id.clone(), None);
         }
         Admission::Duplicate(_) => {

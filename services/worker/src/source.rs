@@ -277,6 +277,26 @@ impl SourceRecord {
                 .sum::<usize>()
     }
 
+    /// The headers a result record carries over from its start record: the trace context.
+    pub const RESULT_HEADERS: [&'static str; 2] = ["traceparent", "tracestate"];
+
+    /// Drops what no stage reads once the record runs: its value (the execution has its
+    /// input) and every header but the trace context its result carries. An execution holds
+    /// its record until it ends: thousands of them wait at once.
+    pub fn keep_for_result(&mut self) {
+        self.payload = None;
+        self.headers.retain(|(key, _)| {
+            Self::RESULT_HEADERS
+                .iter()
+                .any(|name| key.eq_ignore_ascii_case(name))
+        });
+        if self.headers.is_empty() {
+            self.headers = Vec::new();
+        } else {
+            self.headers.shrink_to_fit();
+        }
+    }
+
     /// The last value of a header, as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -289,7 +309,7 @@ impl SourceRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::{lag, Revokes, TopicNames};
+    use super::{lag, Revokes, SourceRecord, TopicNames};
     use std::sync::atomic::Ordering;
 
     #[test]
@@ -345,5 +365,33 @@ mod tests {
         assert!(std::ptr::eq(first, names.get("quickstep.start")));
         assert_eq!(names.get("orders"), "orders");
         assert!(!std::ptr::eq(first, names.get("orders")));
+    }
+
+    #[test]
+    fn a_running_record_keeps_its_id_key_and_trace_context_only() {
+        let mut record = SourceRecord {
+            id: crate::idempotency::RecordId::new("t", 1, 2),
+            key: Some(b"k".to_vec()),
+            payload: Some(b"{}".to_vec()),
+            headers: vec![
+                ("quickstep-state-machine".into(), b"orders".to_vec()),
+                ("TraceParent".into(), b"00-a-b-01".to_vec()),
+                ("tracestate".into(), b"x=1".to_vec()),
+            ],
+            timestamp_ms: Some(3),
+        };
+        record.keep_for_result();
+        assert_eq!(record.payload, None);
+        assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(record.header("traceparent"), Some("00-a-b-01"));
+        assert_eq!(record.header("tracestate"), Some("x=1"));
+        assert_eq!(record.header("quickstep-state-machine"), None);
+        assert_eq!(record.headers.capacity(), 2);
+        let mut bare = SourceRecord {
+            headers: vec![("quickstep-state-machine".into(), b"orders".to_vec())],
+            ..record
+        };
+        bare.keep_for_result();
+        assert_eq!(bare.headers.capacity(), 0, "nothing kept, nothing held");
     }
 }

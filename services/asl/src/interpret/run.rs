@@ -19,6 +19,11 @@ use std::time::Duration;
 
 impl Machine {
     /// Runs one execution to its end. Never panics on any input: failures are outcomes.
+    ///
+    /// An execution whose top-level branch enters a Wait parks there: its leg ends with what
+    /// it needs to go on (the state, its input and variables, the event counters), its
+    /// futures are dropped, and only that and the clock's sleep are held until it resumes in
+    /// a new leg. Waits inside Map and Parallel branches are slept inline.
     pub fn run<'a, 'i, 's>(
         &'a self,
         input: Value,
@@ -40,69 +45,187 @@ impl Machine {
         self.execute(Cow::Borrowed(input), info, services)
     }
 
+    /// The first leg inline (an execution that awaits nothing ends in it), the rest parked.
     async fn execute(
         &self,
         input: Cow<'_, Value>,
         info: &ExecutionInfo<'_>,
         services: &Services<'_>,
     ) -> Outcome {
-        let start_ms = services.clock.now_ms();
-        // `$$.Execution.Input`: a borrowed input is read where it is; an owned one, which
-        // the states consume, is copied first.
-        let kept_input = match &input {
-            _ if !self.reads_execution_input => None,
-            Cow::Borrowed(input) => Some(Cow::Borrowed(*input)),
-            Cow::Owned(input) => Some(Cow::Owned(input.clone())),
+        let parked = match self.leg(From::Start(input), info, services).await {
+            Leg::Ended(outcome) => return outcome,
+            Leg::Parked(parked) => parked,
+        };
+        self.parked(parked, info, services).await
+    }
+
+    /// [`Machine::run`], with the first leg in a box of its own, freed when it ends: a
+    /// caller that holds many executions while they wait (a worker) then holds only the
+    /// parked state, not the largest leg's future. `run` keeps the first leg inline, which
+    /// spares an allocation to executions that end in their first poll (a benchmark's).
+    /// (Not an `async fn`: that would keep room for the input beside the leg it went into.)
+    pub fn run_boxed<'a>(
+        &'a self,
+        input: Value,
+        info: &'a ExecutionInfo<'a>,
+        services: &'a Services<'a>,
+    ) -> impl Future<Output = Outcome> + Send + 'a {
+        let first = Box::pin(self.leg(From::Start(Cow::Owned(input)), info, services));
+        async move {
+            // The leg's result is looked at where it lands: its room (an `Outcome`) is not
+            // kept across the sleeps.
+            let parked = match first.await {
+                Leg::Ended(outcome) => return outcome,
+                Leg::Parked(parked) => parked,
+            };
+            self.parked(parked, info, services).await
+        }
+    }
+
+    /// Sleeps out a parked Wait on the clock and runs the next leg (each in a box of its
+    /// own), until one ends the execution. Only the parked state lives across the sleeps: a
+    /// leg's result is looked at where it lands, so its room (an `Outcome`) is not kept.
+    async fn parked(
+        &self,
+        mut parked: Box<Parked>,
+        info: &ExecutionInfo<'_>,
+        services: &Services<'_>,
+    ) -> Outcome {
+        loop {
+            let deadline_ms = parked.start_ms.saturating_add(self.limit_ms());
+            let until_ms = parked.wait.until_ms.min(deadline_ms);
+            let left_ms = until_ms.saturating_sub(services.clock.now_ms());
+            if left_ms > 0 {
+                services
+                    .clock
+                    .sleep(Duration::from_millis(left_ms as u64))
+                    .await;
+            } else {
+                // A zero Wait in a loop still lets the executor run other futures.
+                YieldNow(false).await;
+            }
+            // A Wait that ends at the deadline still resumes: its next states may end the
+            // execution before anything awaits (as when the wait and the timeout raced).
+            let from = if parked.wait.until_ms > deadline_ms {
+                From::TimedOut(parked)
+            } else {
+                From::Resume(parked)
+            };
+            parked = match Box::pin(self.leg(from, info, services)).await {
+                Leg::Ended(outcome) => return outcome,
+                Leg::Parked(parked) => parked,
+            };
+        }
+    }
+
+    /// The execution's time limit: its TimeoutSeconds, at most the Express limit.
+    fn limit_ms(&self) -> i64 {
+        let seconds = self
+            .timeout_seconds
+            .unwrap_or(EXPRESS_MAX_SECONDS)
+            .min(EXPRESS_MAX_SECONDS);
+        (seconds * 1000) as i64
+    }
+
+    /// One leg of an execution: from its start or a parked Wait to its end or the next
+    /// parked Wait, within the execution's time limit.
+    async fn leg(&self, from: From<'_>, info: &ExecutionInfo<'_>, services: &Services<'_>) -> Leg {
+        let (start_ms, execution_input, event_ids, transitions, begin) = match from {
+            // `$$.Execution.Input`: a borrowed input is read where it is; an owned one,
+            // which the states consume, is copied first.
+            From::Start(input) => (
+                services.clock.now_ms(),
+                match &input {
+                    _ if !self.reads_execution_input => None,
+                    Cow::Borrowed(input) => Some(Cow::Borrowed(*input)),
+                    Cow::Owned(input) => Some(Cow::Owned(input.clone())),
+                },
+                0,
+                0,
+                Begin::Input(input),
+            ),
+            From::Resume(parked) => {
+                let Parked {
+                    start_ms,
+                    execution_input,
+                    event_ids,
+                    transitions,
+                    wait,
+                } = *parked;
+                let begin = Begin::Wait(wait);
+                let execution_input = execution_input.map(Cow::Owned);
+                (start_ms, execution_input, event_ids, transitions, begin)
+            }
+            From::TimedOut(parked) => (
+                parked.start_ms,
+                None,
+                parked.event_ids,
+                parked.transitions,
+                Begin::TimedOut,
+            ),
         };
         let run = Run {
             services,
             info,
-            execution_input: kept_input.as_deref().unwrap_or(&Value::Null),
+            execution_input: execution_input.as_deref().unwrap_or(&Value::Null),
             start_ms,
-            event_ids: AtomicU64::new(0),
-            transitions: AtomicU64::new(0),
+            event_ids: AtomicU64::new(event_ids),
+            transitions: AtomicU64::new(transitions),
             history: services.history.filter(|h| h.level() != Level::Off),
             test: None,
             links: Links::default(),
         };
-        // AWS's first state event names no previous event (previousEventId 0), not the
-        // ExecutionStarted event before it.
-        run.event(
-            0,
-            Event::ExecutionStarted,
-            || json!({"input": run.data(&input), "roleArn": info.role_arn}),
-        );
-        let limit = self
-            .timeout_seconds
-            .unwrap_or(EXPRESS_MAX_SECONDS)
-            .min(EXPRESS_MAX_SECONDS);
-        let body = async {
-            if !fits(&input, PAYLOAD_LIMIT_BYTES) {
-                return Err(StatesError::data_limit(
-                    "The execution input exceeds the maximum number of bytes service limit.",
-                ));
+        let deadline_ms = start_ms.saturating_add(self.limit_ms());
+        let ended = match begin {
+            Begin::Input(input) => {
+                // AWS's first state event names no previous event (previousEventId 0),
+                // not the ExecutionStarted event before it.
+                run.event(
+                    0,
+                    Event::ExecutionStarted,
+                    || json!({"input": run.data(&input), "roleArn": info.role_arn}),
+                );
+                let body = async {
+                    if !fits(&input, PAYLOAD_LIMIT_BYTES) {
+                        return Err(StatesError::data_limit(
+                            "The execution input exceeds the maximum number of bytes service limit.",
+                        ));
+                    }
+                    run.branch(
+                        &self.root,
+                        self.root.start,
+                        input,
+                        Vars::default(),
+                        0,
+                        false,
+                        true,
+                    )
+                    .await
+                };
+                run.within(std::pin::pin!(body), deadline_ms).await
             }
-            run.branch(&self.root, input, Vars::default(), 0, false)
-                .await
-        };
-        let mut body = std::pin::pin!(body);
-        // An execution whose states await nothing ends in its first poll, so the timer is
-        // only set when that poll does not finish: setting it (a boxed sleep, a clock
-        // handle) cost a tenth of such an execution. It still counts from the start.
-        let ended = match futures::poll!(body.as_mut()) {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => {
-                let elapsed_ms = services.clock.now_ms().saturating_sub(start_ms).max(0);
-                let left = Duration::from_secs(limit)
-                    .saturating_sub(Duration::from_millis(elapsed_ms as u64));
-                match future::select(body, services.clock.sleep(left)).await {
-                    Either::Left((result, _)) => Ok(result),
-                    Either::Right(_) => Err(()),
-                }
+            Begin::Wait(wait) => {
+                let body = std::pin::pin!(run.resume(&self.root, wait));
+                run.within(body, deadline_ms).await
             }
+            Begin::TimedOut => Err(()),
         };
         let ended = match ended {
-            Ok(result) => result.map(|(output, _)| output).map_err(Some),
+            Ok(Ok(Reached::Parked(wait))) => {
+                let (event_ids, transitions) = (
+                    run.event_ids.load(Ordering::Relaxed),
+                    run.transitions.load(Ordering::Relaxed),
+                );
+                return Leg::Parked(Box::new(Parked {
+                    start_ms,
+                    execution_input: execution_input.map(Cow::into_owned),
+                    event_ids,
+                    transitions,
+                    wait: *wait,
+                }));
+            }
+            Ok(Ok(Reached::End(output, _))) => Ok(output),
+            Ok(Err(failure)) => Err(Some(failure)),
             Err(()) => Err(None),
         };
         let last = run.event_ids.load(Ordering::Relaxed);
@@ -136,7 +259,7 @@ impl Machine {
                 (Status::TimedOut, None, None, None)
             }
         };
-        Outcome {
+        Leg::Ended(Outcome {
             status,
             output,
             error,
@@ -144,8 +267,64 @@ impl Machine {
             state_transitions: run.transitions.load(Ordering::Relaxed),
             start_ms,
             stop_ms: services.clock.now_ms(),
-        }
+        })
     }
+}
+
+/// Where a leg begins.
+enum From<'v> {
+    /// The execution's start, with its input.
+    Start(Cow<'v, Value>),
+    /// A parked Wait, once it has been waited out.
+    Resume(Box<Parked>),
+    /// A parked Wait that would outlast the execution's time limit, at the limit.
+    TimedOut(Box<Parked>),
+}
+
+/// What a leg begins with, once the execution's counters are taken out.
+enum Begin<'v> {
+    Input(Cow<'v, Value>),
+    Wait(Waiting),
+    TimedOut,
+}
+
+/// How a leg ends.
+enum Leg {
+    Ended(Outcome),
+    Parked(Box<Parked>),
+}
+
+/// A parked execution: all it needs to go on after its Wait, and no futures.
+struct Parked {
+    start_ms: i64,
+    /// The execution input, kept when the machine reads `$$.Execution.Input`.
+    execution_input: Option<Value>,
+    event_ids: u64,
+    transitions: u64,
+    wait: Waiting,
+}
+
+/// A Wait state of the top-level branch, entered and parked in.
+pub(crate) struct Waiting {
+    pub(crate) state: StateId,
+    /// The state's input, as it entered.
+    pub(crate) input: Value,
+    pub(crate) vars: Vars,
+    pub(crate) entered_event_id: u64,
+    pub(crate) entered_time_ms: i64,
+    /// When the wait ends, on the clock.
+    pub(crate) until_ms: i64,
+    /// The state's span, open until the state exits.
+    pub(crate) span: spans::Span,
+}
+
+/// How a branch stopped: at its end (the output and the last event id), or parked in a
+/// Wait (only the top-level branch parks).
+/// (Boxed: an execution that never parks would otherwise move a `Waiting`'s room through
+/// every branch's result.)
+pub(crate) enum Reached {
+    End(Value, u64),
+    Parked(Box<Waiting>),
 }
 
 pub(crate) fn failure_details(failure: &StatesError) -> Value {
@@ -374,23 +553,120 @@ impl<'a> Run<'a> {
         previous: u64,
         aborts_tasks: bool,
     ) -> BoxFuture<'b, Result<(Value, u64), StatesError>> {
-        self.branch(branch, Cow::Owned(input), vars, previous, aborts_tasks)
-            .boxed()
+        self.branch(
+            branch,
+            branch.start,
+            Cow::Owned(input),
+            vars,
+            previous,
+            aborts_tasks,
+            false,
+        )
+        .map(|reached| match reached? {
+            Reached::End(output, last) => Ok((output, last)),
+            Reached::Parked(_) => unreachable!("a branch that does not park never parks"),
+        })
+        .boxed()
     }
 
-    /// Runs a branch from its start to its end; returns the output and the last event id.
+    /// Runs `body` to its end, or until the execution's deadline (`Err`). An execution
+    /// whose states await nothing ends in its first poll, so the timer is only set when
+    /// that poll does not finish: setting it (a boxed sleep, a clock handle) cost a tenth of
+    /// such an execution.
+    /// The body is pinned by the caller, where it is built: passed by value, it was copied
+    /// into this future and again into its pin (+300 instructions an execution).
+    async fn within<F: Future>(
+        &self,
+        mut body: std::pin::Pin<&mut F>,
+        deadline_ms: i64,
+    ) -> Result<F::Output, ()> {
+        match futures::poll!(body.as_mut()) {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => {
+                let left_ms = deadline_ms
+                    .saturating_sub(self.services.clock.now_ms())
+                    .max(0);
+                let timer = self
+                    .services
+                    .clock
+                    .sleep(Duration::from_millis(left_ms as u64));
+                match future::select(body, timer).await {
+                    Either::Left((result, _)) => Ok(result),
+                    Either::Right(_) => Err(()),
+                }
+            }
+        }
+    }
+
+    /// The rest of a Wait the top-level branch parked in (its Assign, OutputPath or Output,
+    /// then its exit), and the branch on from its next state.
+    async fn resume(&self, branch: &Branch, wait: Waiting) -> Result<Reached, StatesError> {
+        let Waiting {
+            state: at,
+            input,
+            mut vars,
+            entered_event_id,
+            entered_time_ms,
+            span,
+            ..
+        } = wait;
+        let state = &branch.states[at];
+        let context = StateContext {
+            name: &state.name,
+            entered_event_id,
+            evaluation_after: entered_event_id,
+            attempt_after: entered_event_id,
+            entered_time_ms: Some(entered_time_ms),
+            retry_count: 0,
+            retriable: false,
+            task_token: None,
+            map_item: None,
+        };
+        let step = spans::now(&span, || self.after_wait(state, input, &mut vars, &context))
+            .inspect_err(|error| spans::failed(&span, error))?;
+        let output = match &step {
+            Step::Next(_, output) | Step::End(output) => output,
+        };
+        let previous = self.event(
+            self.last_event(),
+            Event::WaitStateExited,
+            || json!({"name": state.name, "output": output}),
+        );
+        drop(span);
+        match step {
+            Step::Next(next, output) => {
+                self.branch(
+                    branch,
+                    next,
+                    Cow::Owned(output),
+                    vars,
+                    previous,
+                    false,
+                    true,
+                )
+                .await
+            }
+            Step::End(output) => Ok(Reached::End(output, previous)),
+        }
+    }
+
+    /// Runs a branch from `start` to its end; returns the output and the last event id.
     /// With `aborts_tasks` (a Parallel's branches), a Task whose error leaves the branch is
-    /// recorded as aborted (`TaskStateAborted`), as AWS records it.
+    /// recorded as aborted (`TaskStateAborted`), as AWS records it. With `parks` (the
+    /// top-level branch), a Wait ends the branch's run parked instead of sleeping.
     /// The input is borrowed only as an execution's input, lent by its caller.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn branch(
         &self,
         branch: &Branch,
+        start: StateId,
         input: Cow<'_, Value>,
         mut vars: Vars,
         mut previous: u64,
         aborts_tasks: bool,
-    ) -> Result<(Value, u64), StatesError> {
-        let mut current = branch.start;
+        parks: bool,
+    ) -> Result<Reached, StatesError> {
+        let mut current = start;
         let mut transitions_since_yield = 0u32;
         let mut input = input;
         loop {
@@ -435,6 +711,26 @@ impl<'a> Run<'a> {
                             .map(|step| step.into_output(&mut input))
                     }
                 })
+            } else if parks && Self::parks(state) {
+                // The wait's length now; the rest of the state when it resumes (`resume`).
+                match spans::now(&span, || self.wait_for(state, &input, &vars, &context)) {
+                    Ok(duration) => {
+                        let (mut input, mut vars) = (input.into_owned(), vars);
+                        Self::compact_for_wait(&mut input, &mut vars);
+                        let now_ms = self.services.clock.now_ms();
+                        let wait_ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+                        return Ok(Reached::Parked(Box::new(Waiting {
+                            state: current,
+                            input,
+                            vars,
+                            entered_event_id: entered_id,
+                            entered_time_ms: context.entered_time_ms.unwrap_or(now_ms),
+                            until_ms: now_ms.saturating_add(wait_ms),
+                            span,
+                        })));
+                    }
+                    Err(error) => Err(error),
+                }
             } else {
                 // Boxed: the branch future then holds a pointer, not the largest state
                 // kind's future.
@@ -480,7 +776,7 @@ impl<'a> Run<'a> {
                         YieldNow(false).await;
                     }
                 }
-                Transition::End => return Ok((input.into_owned(), previous)),
+                Transition::End => return Ok(Reached::End(input.into_owned(), previous)),
             }
         }
     }

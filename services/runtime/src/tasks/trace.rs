@@ -20,12 +20,13 @@ tokio::task_local! {
     static TRACEPARENT: Option<String>;
 }
 
-/// Runs `future` with `traceparent` as the parent of the calls it makes.
-pub async fn with_traceparent<F: std::future::Future>(
+/// Runs `future` with `traceparent` as the parent of the calls it makes. Not an `async fn`:
+/// that would hold `future` twice, once as its argument and once inside the scope.
+pub fn with_traceparent<F: std::future::Future>(
     traceparent: Option<String>,
     future: F,
-) -> F::Output {
-    TRACEPARENT.scope(traceparent, future).await
+) -> impl std::future::Future<Output = F::Output> {
+    TRACEPARENT.scope(traceparent, future)
 }
 
 /// The `traceparent` for one outgoing call: the current trace (when there is a valid one)
