@@ -3,8 +3,10 @@
 //! every record carries its key and headers, and a record Kafka refuses or does not
 //! acknowledge in time is an InternalFailure, never a success.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+mod support;
+use support::call;
+
+use axum::http::StatusCode;
 use futures::future::join_all;
 use gateway::config::GatewayConfig;
 use gateway::metrics::Metrics;
@@ -22,7 +24,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 const TOPICS: &[&str] = &[
     "quickstep.start",
@@ -60,28 +61,6 @@ fn config(brokers: &str) -> GatewayConfig {
         )),
         ..GatewayConfig::default()
     }
-}
-
-async fn call(gateway: &Arc<Gateway>, target: &str, body: Value) -> (StatusCode, Value) {
-    let request = Request::post("/")
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", format!("AWSStepFunctions.{target}"))
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    let response = gateway
-        .clone()
-        .router()
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 /// Every record of `topic` from the beginning, until `count` arrived.

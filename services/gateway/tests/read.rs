@@ -3,14 +3,15 @@
 //! store as its Kafka reader would, and ListExecutions, DescribeExecution,
 //! GetExecutionHistory and DescribeStateMachineForExecution answer in AWS's shapes.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+mod support;
+use support::call;
+
+use axum::http::StatusCode;
 use gateway::config::GatewayConfig;
 use gateway::publish::MemoryPublisher;
 use gateway::Gateway;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tower::ServiceExt;
 
 const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"ok":true},"ResultPath":"$.r","Next":"B"},"B":{"Type":"Succeed"}}}"#;
 const FAIL: &str =
@@ -28,28 +29,6 @@ fn config(store: &str) -> GatewayConfig {
         )),
         ..GatewayConfig::default()
     }
-}
-
-async fn call(gateway: &Arc<Gateway>, target: &str, body: Value) -> (StatusCode, Value) {
-    let request = Request::post("/")
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", format!("AWSStepFunctions.{target}"))
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    let response = gateway
-        .clone()
-        .router()
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 async fn ok(gateway: &Arc<Gateway>, target: &str, body: Value) -> Value {
