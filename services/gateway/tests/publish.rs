@@ -63,6 +63,17 @@ fn config(brokers: &str) -> GatewayConfig {
     }
 }
 
+/// A gateway on `brokers` with the Pass machine `orders` registered.
+async fn gateway(brokers: &str) -> Arc<Gateway> {
+    let gateway = Arc::new(
+        Gateway::build(config(brokers), Metrics::default())
+            .await
+            .expect("gateway"),
+    );
+    gateway.register("orders", PASS).await.expect("registered");
+    gateway
+}
+
 /// Every record of `topic` from the beginning, until `count` arrived.
 async fn read(brokers: &str, topic: &str, count: usize) -> Vec<rdkafka::message::OwnedMessage> {
     let consumer: StreamConsumer = ClientConfig::new()
@@ -102,12 +113,7 @@ fn header(message: &rdkafka::message::OwnedMessage, name: &str) -> Option<String
 async fn concurrent_starts_each_answer_after_their_own_record_with_key_and_headers() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let gateway = Arc::new(
-        Gateway::build(config(&brokers), Metrics::default())
-            .await
-            .expect("gateway"),
-    );
-    gateway.register("orders", PASS).await.expect("registered");
+    let gateway = gateway(&brokers).await;
     let starts = (0..300).map(|i| {
         let gateway = gateway.clone();
         async move {
@@ -155,12 +161,7 @@ async fn concurrent_starts_each_answer_after_their_own_record_with_key_and_heade
 async fn a_start_that_kafka_refuses_is_an_internal_failure() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let gateway = Arc::new(
-        Gateway::build(config(&brokers), Metrics::default())
-            .await
-            .expect("gateway"),
-    );
-    gateway.register("orders", PASS).await.expect("registered");
+    let gateway = gateway(&brokers).await;
     // Not retriable: the record's delivery fails, and so does the request.
     cluster.request_errors(
         RDKafkaApiKey::Produce,
@@ -219,12 +220,7 @@ async fn a_record_not_acknowledged_in_time_is_an_error() {
 async fn a_sync_execution_answers_without_waiting_for_its_result_record_which_still_arrives() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let gateway = Arc::new(
-        Gateway::build(config(&brokers), Metrics::default())
-            .await
-            .expect("gateway"),
-    );
-    gateway.register("orders", PASS).await.expect("registered");
+    let gateway = gateway(&brokers).await;
     let (status, body) = call(
         &gateway,
         "StartSyncExecution",
