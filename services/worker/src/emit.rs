@@ -100,6 +100,10 @@ impl Emitter {
                         .sink_errors
                         .with_label_values(&["history"])
                         .inc();
+                    if error.is_permanent() {
+                        tracing::error!(message = "History cannot be written; the result goes out without it.", %error, %execution_arn);
+                        break;
+                    }
                     tracing::warn!(message = "History sink failed; retrying.", %error, %execution_arn);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -160,14 +164,25 @@ impl Emitter {
                 attempt,
                 events: &history,
             };
-            if let Err(error) = sink.write(batch).await {
-                self.metrics
-                    .sink_errors
-                    .with_label_values(&["history"])
-                    .inc();
-                tracing::warn!(message = "History write failed; the transaction aborts.", %error, execution_arn = %result.execution_arn);
-                write.fail();
-                return None;
+            match sink.write(batch).await {
+                Ok(()) => {}
+                // Rerunning the transaction would fail the same way, forever.
+                Err(error) if error.is_permanent() => {
+                    self.metrics
+                        .sink_errors
+                        .with_label_values(&["history"])
+                        .inc();
+                    tracing::error!(message = "History cannot be written; the result goes out without it.", %error, execution_arn = %result.execution_arn);
+                }
+                Err(error) => {
+                    self.metrics
+                        .sink_errors
+                        .with_label_values(&["history"])
+                        .inc();
+                    tracing::warn!(message = "History write failed; the transaction aborts.", %error, execution_arn = %result.execution_arn);
+                    write.fail();
+                    return None;
+                }
             }
         }
         let claim = job.claim.take()?;

@@ -226,6 +226,22 @@ mod tests {
         }
     }
 
+    /// A history sink whose every write fails for good (an event larger than any record).
+    struct TooLargeSink;
+
+    impl HistorySink for TooLargeSink {
+        fn write<'a>(&'a self, batch: HistoryBatch<'a>) -> BoxFuture<'a, Result<(), SinkError>> {
+            Box::pin(async move {
+                Err(SinkError::TooLarge {
+                    execution_arn: batch.execution_arn.to_owned(),
+                    event_id: 1,
+                    bytes: 2_000_000,
+                    max_bytes: 1_000_000,
+                })
+            })
+        }
+    }
+
     const TOPIC: &str = "quickstep.start";
     const RESULTS: &str = "quickstep.results";
 
@@ -421,6 +437,24 @@ mod tests {
         assert_eq!(offset_of(&results[1]), 0);
         assert_eq!(results[1]["source"]["topic"], TOPIC);
         assert_eq!(metrics.executions.panics.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_history_that_can_never_be_written_does_not_hold_up_the_record() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages(&brokers, Some(Arc::new(TooLargeSink)), Some("ALL"));
+        // Retried like a transient error, this would never finish.
+        let mut tracker = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_all(&stages, vec![record(0, r#"{"boom": false}"#)]),
+        )
+        .await
+        .expect("the record finishes");
+        assert_eq!(tracker.take_moved(), [(Arc::from(TOPIC), 0, 1)]);
+        assert_eq!(results(&brokers, 1).await[0]["status"], "SUCCEEDED");
+        assert_eq!(metrics.sink_errors.with_label_values(&["history"]).get(), 1);
     }
 
     /// A store whose every claim finds a corrupt value: retrying cannot help.

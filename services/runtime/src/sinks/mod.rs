@@ -189,6 +189,15 @@ pub enum SinkError {
     },
 }
 
+impl SinkError {
+    /// Whether writing the same batch again must fail again: an event too large for any
+    /// record, or one that cannot be encoded. A writer retries the others; these it reports
+    /// and passes, so one execution's history never holds up its partition.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SinkError::TooLarge { .. } | SinkError::Encode(_))
+    }
+}
+
 /// The history of one run of one execution.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryBatch<'a> {
