@@ -64,12 +64,18 @@ pub(crate) struct Transactions {
     shared: Mutex<Shared>,
 }
 
-/// A writer inside the open transaction: produce with `producer` while it lives.
+/// A writer inside the open transaction: produce with `producer` while it lives, then
+/// [`Write::finish`]. One dropped unfinished (its task aborted on a revoke, or a panic
+/// mid-write) may have left outputs in the transaction that no finished record accounts
+/// for: committed, they would sit beside the record's rerun as a second result, so the
+/// transaction is marked failed and aborts instead.
 pub(crate) struct Write<'a> {
     _open: tokio::sync::RwLockReadGuard<'a, ()>,
     transactions: &'a Transactions,
     /// The transaction's producer.
     pub(crate) producer: FutureProducer,
+    /// Set by [`Write::finish`]: the record's outputs are accounted for.
+    finished: bool,
 }
 
 impl Transactions {
@@ -95,6 +101,7 @@ impl Transactions {
             _open: open,
             transactions: self,
             producer: self.gate.producer(),
+            finished: false,
         })
     }
 
@@ -106,7 +113,8 @@ impl Transactions {
 
 impl Write<'_> {
     /// The record's outputs are written: its offset commits with them.
-    pub(crate) fn finish(self, record: RecordId, completion: Option<Completion>) {
+    pub(crate) fn finish(mut self, record: RecordId, completion: Option<Completion>) {
+        self.finished = true;
         self.transactions
             .lock()
             .finished
@@ -116,6 +124,15 @@ impl Write<'_> {
     /// A write failed: the transaction aborts and its records run again.
     pub(crate) fn fail(&self) {
         self.transactions.lock().failed = true;
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Runs before `_open` is released: the commit waiting on the gate sees it.
+            self.fail();
+        }
     }
 }
 
@@ -602,4 +619,54 @@ fn commit_blocking(
         retried(|| producer.send_offsets_to_transaction(offsets, group, timeout))?;
     }
     retried(|| producer.commit_transaction(timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::ClientConfig;
+
+    /// A gate over a producer that never connects: these tests only enter and leave it.
+    fn transactions(record: &RecordId, epoch: u64) -> Transactions {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .expect("producer");
+        let transactions = Transactions {
+            gate: TransactionGate::new(producer),
+            shared: Mutex::default(),
+        };
+        transactions.lock().epochs.insert(key(record), epoch);
+        transactions
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_unfinished_fails_the_transaction() {
+        let record = RecordId::new("quickstep.start", 0, 7);
+        let transactions = transactions(&record, 1);
+        // A task aborted (or panicking) between its first produce and `finish`.
+        let write = transactions.enter(&record, 1).await.expect("entered");
+        drop(write);
+        let shared = transactions.lock();
+        assert!(
+            shared.failed,
+            "outputs of no finished record must not commit"
+        );
+        assert!(shared.finished.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_finished_write_leaves_the_transaction_to_commit() {
+        let record = RecordId::new("quickstep.start", 0, 7);
+        let transactions = transactions(&record, 1);
+        let write = transactions.enter(&record, 1).await.expect("entered");
+        write.finish(record.clone(), None);
+        assert!(!transactions.lock().failed);
+        assert_eq!(transactions.pending(), 1);
+        assert!(
+            transactions.enter(&record, 2).await.is_none(),
+            "a record of an older epoch writes nothing"
+        );
+        assert!(!transactions.lock().failed, "and fails nothing");
+    }
 }
