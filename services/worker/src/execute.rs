@@ -99,6 +99,9 @@ async fn panicked(id: RecordId, epoch: u64, stages: Arc<Stages>) -> (RecordId, b
         }
         Some(transactions) => match transactions.enter(&id, epoch).await {
             Some(write) => {
+                // A panic mid-write failed the transaction (the dropped guard): the record
+                // runs again, and would panic again.
+                write.panicked(&id);
                 stages.emitter.panicked_in(&write, &id).await;
                 write.finish(id.clone(), None);
                 (id, true)
@@ -153,6 +156,10 @@ async fn carry_in(
 ) -> (RecordId, bool) {
     let record = *{ record };
     let id = record.id.clone();
+    if transactions.take_panicked(&id) {
+        // Boxed for the same reason as in `start`: a rare path.
+        return Box::pin(panicked(id, epoch, stages)).await;
+    }
     match stages.admit.admit(record, &stages.shutdown).await {
         Admission::Run(mut job) => {
             let finished = stages.executor.execute(&mut job.execution).await;
@@ -453,6 +460,77 @@ mod tests {
         .await
         .expect("the record finishes");
         assert_eq!(tracker.take_moved(), [(Arc::from(TOPIC), 0, 1)]);
+        assert_eq!(results(&brokers, 1).await[0]["status"], "SUCCEEDED");
+        assert_eq!(metrics.sink_errors.with_label_values(&["history"]).get(), 1);
+    }
+
+    /// Exactly-once stages over `stages_with`'s, owning partition 0 under epoch 1.
+    fn transactional(stages: Arc<Stages>, brokers: &str) -> (Arc<Stages>, Arc<Transactions>) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .create()
+            .expect("producer");
+        let transactions = Arc::new(Transactions::for_test(producer, &[(TOPIC, 0, 1)]));
+        let stages = Arc::into_inner(stages).expect("one owner");
+        let stages = Arc::new(Stages {
+            transactions: Some(transactions.clone()),
+            ..stages
+        });
+        (stages, transactions)
+    }
+
+    /// Runs `record` under epoch 1 to its task's end; whether it may be committed.
+    async fn run_in(stages: &Arc<Stages>, record: SourceRecord) -> bool {
+        let mut tracker = CommitTracker::default();
+        tracker.assign(TOPIC, 0);
+        let mut executions = JoinSet::new();
+        start(record, 1, stages, &mut tracker, &mut executions).expect("ours");
+        let done = executions.join_next().await.expect("one task");
+        done.expect("a carried record never fails its task")
+            .committed
+    }
+
+    #[tokio::test]
+    async fn exactly_once_a_panic_mid_write_aborts_and_the_rerun_only_fails_the_record() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages(&brokers, Some(Arc::new(PanickingSink)), Some("ALL"));
+        let (stages, transactions) = transactional(stages, &brokers);
+        // The result is written, then the sink panics: the transaction holds a SUCCEEDED
+        // result and the panic's FAILED one for one record, and must not commit.
+        assert!(run_in(&stages, record(0, r#"{"boom": false}"#)).await);
+        assert!(
+            transactions.failed(),
+            "a half-written record fails the transaction"
+        );
+        // The abort and rewind; the record runs again: only its FAILED result, no execution
+        // (which would panic again and abort every transaction after).
+        transactions.reset();
+        assert!(run_in(&stages, record(0, r#"{"boom": false}"#)).await);
+        assert!(!transactions.failed(), "the rerun's transaction can commit");
+        assert_eq!(transactions.pending(), 1);
+        let results = results(&brokers, 3).await;
+        let statuses: Vec<&Value> = results.iter().map(|r| &r["status"]).collect();
+        assert_eq!(statuses, ["SUCCEEDED", "FAILED", "FAILED"]);
+        assert_eq!(results[2]["error"], "States.Runtime");
+        assert_eq!(offset_of(&results[2]), 0);
+        // A third run is a normal one again (the mark was taken).
+        assert!(!transactions.take_panicked(&RecordId::new(TOPIC, 0, 0)));
+        assert_eq!(metrics.executions.panics.get(), 2);
+    }
+
+    #[tokio::test]
+    async fn exactly_once_a_history_that_can_never_be_written_does_not_fail_the_transaction() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic(RESULTS, 1, 1).expect("topic");
+        let brokers = cluster.bootstrap_servers();
+        let (stages, metrics) = stages(&brokers, Some(Arc::new(TooLargeSink)), Some("ALL"));
+        let (stages, transactions) = transactional(stages, &brokers);
+        assert!(run_in(&stages, record(0, r#"{"boom": false}"#)).await);
+        // Aborting would run it again and fail the same way, forever.
+        assert!(!transactions.failed());
+        assert_eq!(transactions.pending(), 1, "finished in the transaction");
         assert_eq!(results(&brokers, 1).await[0]["status"], "SUCCEEDED");
         assert_eq!(metrics.sink_errors.with_label_values(&["history"]).get(), 1);
     }

@@ -26,7 +26,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use runtime::kafka::{KafkaSettings, TransactionGate};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -56,6 +56,10 @@ struct Shared {
     finished: Vec<Finished>,
     /// A write of the open transaction failed: it must abort.
     failed: bool,
+    /// Records whose trip panicked with the transaction failed (most likely by their own
+    /// half-done write): their rerun publishes the FAILED result without running again,
+    /// which would panic the same way and abort every transaction after.
+    panicked: HashSet<RecordId>,
 }
 
 /// What execution tasks share with the coordinator.
@@ -109,6 +113,43 @@ impl Transactions {
     pub(crate) fn pending(&self) -> usize {
         self.lock().finished.len()
     }
+
+    /// Whether the record panicked in an earlier run whose transaction failed: it is taken
+    /// off the list, and the caller publishes its FAILED result instead of running it.
+    pub(crate) fn take_panicked(&self, record: &RecordId) -> bool {
+        self.lock().panicked.remove(record)
+    }
+
+    /// A test's transactions: `producer` (non-transactional will do: the tests produce,
+    /// never commit) and the partitions owned, each with its epoch.
+    #[cfg(test)]
+    pub(crate) fn for_test(producer: FutureProducer, owned: &[(&str, i32, u64)]) -> Self {
+        let transactions = Transactions {
+            gate: TransactionGate::new(producer),
+            shared: Mutex::default(),
+        };
+        for (topic, partition, epoch) in owned {
+            transactions
+                .lock()
+                .epochs
+                .insert(((*topic).to_owned(), *partition), *epoch);
+        }
+        transactions
+    }
+
+    /// Whether the open transaction must abort (tests).
+    #[cfg(test)]
+    pub(crate) fn failed(&self) -> bool {
+        self.lock().failed
+    }
+
+    /// What a recovery does to the shared state (tests): a new transaction, nothing failed.
+    #[cfg(test)]
+    pub(crate) fn reset(&self) {
+        let mut shared = self.lock();
+        shared.finished.clear();
+        shared.failed = false;
+    }
 }
 
 impl Write<'_> {
@@ -124,6 +165,15 @@ impl Write<'_> {
     /// A write failed: the transaction aborts and its records run again.
     pub(crate) fn fail(&self) {
         self.transactions.lock().failed = true;
+    }
+
+    /// The record's trip panicked: if the transaction is failed, its rerun publishes only
+    /// its FAILED result (see `Shared::panicked`).
+    pub(crate) fn panicked(&self, record: &RecordId) {
+        let mut shared = self.transactions.lock();
+        if shared.failed {
+            shared.panicked.insert(record.clone());
+        }
     }
 }
 
@@ -330,6 +380,10 @@ impl Coordinator {
             for revoked in partitions {
                 shared.epochs.remove(revoked);
             }
+            // Their new owner runs them and learns of a panic itself.
+            shared
+                .panicked
+                .retain(|record| !partitions.contains(&key(record)));
             dirty
         };
         for (topic, partition) in partitions {
@@ -632,12 +686,10 @@ mod tests {
             .set("bootstrap.servers", "127.0.0.1:1")
             .create()
             .expect("producer");
-        let transactions = Transactions {
-            gate: TransactionGate::new(producer),
-            shared: Mutex::default(),
-        };
-        transactions.lock().epochs.insert(key(record), epoch);
-        transactions
+        Transactions::for_test(
+            producer,
+            &[(record.topic.as_ref(), record.partition, epoch)],
+        )
     }
 
     #[tokio::test]
