@@ -157,7 +157,9 @@ pub enum Profile {
 }
 
 impl Profile {
-    /// The profile's librdkafka settings.
+    /// The profile's librdkafka settings: producer properties only, so they go to the
+    /// worker's producers alone ([`WorkerConfig::kafka_settings`]); a consumer given one
+    /// logs a `CONFWARN` at every start ([`WorkerConfig::consumer_kafka_settings`]).
     pub fn kafka(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Profile::Throughput => &[],
@@ -273,9 +275,19 @@ pub struct ConfigError(pub String);
 impl WorkerConfig {
     /// What the worker's Kafka clients share.
     pub fn kafka_settings(&self) -> KafkaSettings {
-        let mut overrides: std::collections::BTreeMap<String, KafkaValue> = self
-            .profile
-            .kafka()
+        self.settings_with(self.profile.kafka())
+    }
+
+    /// The settings of the worker's consumers and its admin client: the user's `kafka`
+    /// table without the profile's producer properties, which librdkafka would warn about
+    /// in every consumer.
+    pub fn consumer_kafka_settings(&self) -> KafkaSettings {
+        self.settings_with(&[])
+    }
+
+    /// The user's `kafka` table over `beneath`.
+    fn settings_with(&self, beneath: &[(&str, &str)]) -> KafkaSettings {
+        let mut overrides: std::collections::BTreeMap<String, KafkaValue> = beneath
             .iter()
             .map(|(key, value)| ((*key).to_owned(), KafkaValue::Text((*value).to_owned())))
             .collect();
@@ -429,6 +441,19 @@ mod tests {
                 ("session.timeout.ms".to_owned(), "6000".to_owned()),
             ],
             "the user's linger replaces the profile's, whichever spelling"
+        );
+        let consumers = config.consumer_kafka_settings().overrides;
+        assert_eq!(
+            consumers.keys().collect::<Vec<_>>(),
+            ["linger_ms", "session.timeout.ms"],
+            "consumers get the user's settings"
+        );
+        assert!(
+            !WorkerConfig::default()
+                .consumer_kafka_settings()
+                .overrides
+                .contains_key("linger.ms"),
+            "the default profile's producer setting stays out of the consumers"
         );
         let error = serde_json::from_value::<WorkerConfig>(serde_json::json!({"profile": "fast"}))
             .expect_err("unknown profile");
