@@ -77,7 +77,9 @@ impl Worker {
             topics.push(&config.tasks.callbacks.topic);
         }
         let kafka = config.kafka_settings();
-        kafka.ensure_topics(&topics).await?;
+        // The profile's settings are for producers: consumers and the admin client go without.
+        let consumers = config.consumer_kafka_settings();
+        consumers.ensure_topics(&topics).await?;
         let store: Option<Arc<dyn IdempotencyStore>> =
             match IdempotencyKind::parse(&config.idempotency).map_err(config::ConfigError)? {
                 IdempotencyKind::Off => None,
@@ -123,7 +125,7 @@ impl Worker {
         };
         metrics.max_in_flight.set(config.max_in_flight as i64);
         let registry_progress = follow::RegistryProgress::new(
-            Arc::new(kafka.registry_consumer()?),
+            Arc::new(consumers.registry_consumer()?),
             config.registry_topic.clone(),
         );
         let admit = Admit::new(

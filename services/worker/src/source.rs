@@ -166,7 +166,7 @@ pub fn consumer(
 > {
     let (sender, receiver) = mpsc::unbounded_channel();
     let revokes = Arc::new(Revokes::default());
-    let settings = config.kafka_settings();
+    let settings = config.consumer_kafka_settings();
     let transactional = config.delivery == crate::config::Delivery::ExactlyOnce;
     let mut client = settings.client();
     client
