@@ -68,6 +68,12 @@ pub struct GatewayConfig {
     /// producer lingers 5 ms, where throughput matters more than latency).
     #[serde(default = "default_produce_linger_ms")]
     pub produce_linger_ms: u64,
+    /// Milliseconds the producer of records nobody waits for (a StartSyncExecution's result
+    /// record) waits to fill a batch. The answer never waits for them, so a fuller batch
+    /// costs no request anything, and Kafka and the execution stores reading the results
+    /// topic less per record.
+    #[serde(default = "default_produce_enqueue_linger_ms")]
+    pub produce_enqueue_linger_ms: u64,
     /// Milliseconds a record may wait for Kafka's acknowledgement; then the request answers
     /// InternalFailure (and librdkafka gives the record up: its `message.timeout.ms`).
     #[serde(default = "default_produce_timeout_ms")]
@@ -219,6 +225,10 @@ fn default_max_sync_in_flight() -> usize {
 fn default_produce_linger_ms() -> u64 {
     1
 }
+fn default_produce_enqueue_linger_ms() -> u64 {
+    // The worker's linger: its results are records nobody waits for too.
+    5
+}
 fn default_produce_timeout_ms() -> u64 {
     30_000
 }
@@ -269,6 +279,18 @@ impl GatewayConfig {
         }
         if self.produce_timeout_ms == 0 {
             return Err(ConfigError("produce_timeout_ms must be at least 1".into()));
+        }
+        // librdkafka refuses a producer whose records would time out before their batch left.
+        for (name, linger_ms) in [
+            ("produce_linger_ms", self.produce_linger_ms),
+            ("produce_enqueue_linger_ms", self.produce_enqueue_linger_ms),
+        ] {
+            if linger_ms >= self.produce_timeout_ms {
+                return Err(ConfigError(format!(
+                    "{name} ({linger_ms}) must be below produce_timeout_ms ({})",
+                    self.produce_timeout_ms
+                )));
+            }
         }
         runtime::start_rate::check(self.start_rate_per_second, &self.start_rates_per_second)
             .map_err(ConfigError)?;
@@ -358,6 +380,7 @@ mod tests {
     fn the_producer_settings_default_to_a_short_linger_and_a_finite_timeout() {
         let config = GatewayConfig::default();
         assert_eq!(config.produce_linger_ms, 1);
+        assert_eq!(config.produce_enqueue_linger_ms, 5);
         assert_eq!(config.produce_timeout_ms, 30_000);
         let config = GatewayConfig {
             produce_timeout_ms: 0,
@@ -368,6 +391,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("produce_timeout_ms"));
+        let config = GatewayConfig {
+            produce_enqueue_linger_ms: 30_000,
+            ..GatewayConfig::default()
+        };
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("produce_enqueue_linger_ms (30000) must be below produce_timeout_ms"));
     }
 
     #[test]

@@ -121,7 +121,10 @@ impl Gateway {
         let follower = kafka.registry_consumer()?;
         let publisher = Arc::new(KafkaPublisher::connect(
             &kafka,
-            config.produce_linger_ms,
+            publish::Lingers {
+                publish_ms: config.produce_linger_ms,
+                enqueue_ms: config.produce_enqueue_linger_ms,
+            },
             std::time::Duration::from_millis(config.produce_timeout_ms),
         )?);
         let mut gateway = Gateway::assemble(config, publisher, metrics, Some(producer.clone()))?;

@@ -8,8 +8,11 @@
 //! enqueued while a produce request is in flight leave together in the next one (librdkafka
 //! keeps up to five in flight per broker). Acknowledgements arrive on the producer's polling
 //! thread, which completes each request's oneshot there: no task and no copy per record.
-//! Records whose failure changes no answer (a sync execution's result) are only enqueued:
-//! the polling thread logs the ones Kafka refuses.
+//! Records whose failure changes no answer (a sync execution's result) are only enqueued,
+//! through a second producer that lingers `produce_enqueue_linger_ms` (5 ms, as the worker's):
+//! nobody waits for them, so fuller batches cost no answer anything, and they cost the broker
+//! and the execution store's reader less per record (fewer produce requests; each fetch
+//! brings more records). Its polling thread logs the ones Kafka refuses.
 
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -80,43 +83,59 @@ impl ProducerContext for Acknowledgements {
     }
 }
 
-/// Publishes to Kafka with the gateway's producer (idempotent, acks=all, short linger).
+/// Publishes to Kafka with the gateway's producers (idempotent, acks=all): a short linger
+/// for records a request waits for, a longer one for records nobody waits for.
 pub struct KafkaPublisher {
+    /// `publish`: each record's request waits for its acknowledgement.
     producer: ThreadedProducer<Acknowledgements>,
+    /// `enqueue`: nobody waits; failures are logged.
+    background: ThreadedProducer<Acknowledgements>,
     ack_timeout: Duration,
+}
+
+/// How long each of the gateway's producers waits to fill a batch (librdkafka's `linger.ms`).
+#[derive(Debug, Clone, Copy)]
+pub struct Lingers {
+    /// Records a request waits for (`publish`).
+    pub publish_ms: u64,
+    /// Records nobody waits for (`enqueue`).
+    pub enqueue_ms: u64,
 }
 
 /// How long a record waits before it is offered again when librdkafka's queue is full.
 const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(5);
 
 impl KafkaPublisher {
-    /// The gateway's producer: idempotent and acks=all like the worker's, lingering
-    /// `linger_ms`, and giving a record up after `ack_timeout` (librdkafka's
+    /// The gateway's producers: idempotent and acks=all like the worker's, lingering as
+    /// `lingers` says, and giving a record up after `ack_timeout` (librdkafka's
     /// `message.timeout.ms` too, so a record the request gave up on is not written later
     /// either). The user's `kafka` settings still go last.
     pub fn connect(
         settings: &KafkaSettings,
-        linger_ms: u64,
+        lingers: Lingers,
         ack_timeout: Duration,
     ) -> Result<KafkaPublisher, KafkaError> {
-        let mut client = settings.client();
-        client
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", linger_ms.to_string())
-            .set("message.timeout.ms", ack_timeout.as_millis().to_string());
-        let producer = settings
-            .with_overrides(client)
-            .create_with_context(Acknowledgements)?;
+        let producer = |linger_ms: u64| {
+            let mut client = settings.client();
+            client
+                .set("enable.idempotence", "true")
+                .set("acks", "all")
+                .set("linger.ms", linger_ms.to_string())
+                .set("message.timeout.ms", ack_timeout.as_millis().to_string());
+            settings
+                .with_overrides(client)
+                .create_with_context(Acknowledgements)
+        };
         Ok(KafkaPublisher {
-            producer,
+            producer: producer(lingers.publish_ms)?,
+            background: producer(lingers.enqueue_ms)?,
             ack_timeout,
         })
     }
 
-    /// Puts `record` in librdkafka's queue, waiting for room until `deadline`.
+    /// Puts `record` in `producer`'s queue, waiting for room until `deadline`.
     async fn send(
-        &self,
+        producer: &ThreadedProducer<Acknowledgements>,
         record: &Record,
         delivery: Delivery,
         deadline: Instant,
@@ -136,7 +155,7 @@ impl KafkaPublisher {
             out = out.payload(payload.as_slice());
         }
         loop {
-            match self.producer.send(out) {
+            match producer.send(out) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                     if Instant::now() < deadline =>
@@ -155,8 +174,13 @@ impl Publisher for KafkaPublisher {
         Box::pin(async move {
             let deadline = Instant::now() + self.ack_timeout;
             let (acknowledged, acknowledgement) = oneshot::channel();
-            self.send(&record, Delivery::Acknowledge(acknowledged), deadline)
-                .await?;
+            Self::send(
+                &self.producer,
+                &record,
+                Delivery::Acknowledge(acknowledged),
+                deadline,
+            )
+            .await?;
             match tokio::time::timeout_at(deadline, acknowledgement).await {
                 Ok(Ok(Ok(()))) => Ok(()),
                 Ok(Ok(Err(error))) => Err(format!("Kafka did not accept the record: {error}")),
@@ -169,7 +193,7 @@ impl Publisher for KafkaPublisher {
     fn enqueue(&self, record: Record) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
             let deadline = Instant::now() + self.ack_timeout;
-            self.send(&record, Delivery::Log, deadline).await
+            Self::send(&self.background, &record, Delivery::Log, deadline).await
         })
     }
 }

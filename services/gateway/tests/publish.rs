@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use futures::future::join_all;
 use gateway::config::GatewayConfig;
 use gateway::metrics::Metrics;
-use gateway::publish::{KafkaPublisher, Publisher, Record};
+use gateway::publish::{KafkaPublisher, Lingers, Publisher, Record};
 use gateway::Gateway;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -31,6 +31,11 @@ const TOPICS: &[&str] = &[
     "quickstep.state-machines",
     "quickstep.callbacks",
 ];
+/// The defaults (`produce_linger_ms`, `produce_enqueue_linger_ms`).
+const LINGERS: Lingers = Lingers {
+    publish_ms: 1,
+    enqueue_ms: 5,
+};
 const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
 const ARN: &str = "arn:aws:states:local:000000000000:stateMachine:orders";
 
@@ -187,8 +192,8 @@ async fn a_start_that_kafka_refuses_is_an_internal_failure() {
 async fn a_record_not_acknowledged_in_time_is_an_error() {
     let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
-    let publisher =
-        KafkaPublisher::connect(&settings(&brokers), 1, Duration::from_secs(2)).expect("publisher");
+    let publisher = KafkaPublisher::connect(&settings(&brokers), LINGERS, Duration::from_secs(2))
+        .expect("publisher");
     let record = |key: &str| Record {
         topic: "quickstep.start".into(),
         key: key.into(),
@@ -214,6 +219,39 @@ async fn a_record_not_acknowledged_in_time_is_an_error() {
         "answered after the timeout, not later: {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_published_record_never_waits_behind_the_enqueued_records_linger() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    // Records nobody waits for linger a minute here: were they batched with the records
+    // requests wait for, the publish below would wait that minute too.
+    let lingers = Lingers {
+        publish_ms: 1,
+        enqueue_ms: 60_000,
+    };
+    let publisher = KafkaPublisher::connect(&settings(&brokers), lingers, Duration::from_secs(120))
+        .expect("publisher");
+    let record = |topic: &str, key: &str| Record {
+        topic: topic.into(),
+        key: key.into(),
+        payload: Some(b"{}".to_vec()),
+        headers: Vec::new(),
+    };
+    publisher
+        .enqueue(record("quickstep.results", "lingering"))
+        .await
+        .expect("enqueued");
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        publisher.publish(record("quickstep.start", "waited-for")),
+    )
+    .await
+    .expect("acknowledged long before the enqueued record's linger ends")
+    .expect("acknowledged");
+    let records = read(&brokers, "quickstep.start", 1).await;
+    assert_eq!(records[0].key(), Some(&b"waited-for"[..]));
 }
 
 #[tokio::test]
