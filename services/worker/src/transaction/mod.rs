@@ -323,6 +323,11 @@ impl Coordinator {
     /// Whether the record's outputs were committed already (by an earlier owner, or by an
     /// earlier transaction of ours before a rewind): then it is finished without running.
     pub(crate) fn skip(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> bool {
+        if self.ledgers.below_committed(record) {
+            // Not admitted: the partition's commit position starts at the committed one.
+            self.metrics.records_skipped.inc();
+            return true;
+        }
         if !self.ledgers.skip(record) {
             return false;
         }
@@ -637,7 +642,17 @@ pub(crate) fn committed_offsets<C: Consumer<X>, X: rdkafka::consumer::ConsumerCo
 ) -> Result<TopicPartitionList, KafkaError> {
     let mut attempt = 0;
     loop {
-        match consumer.committed_offsets(partitions.clone(), Duration::from_secs(10)) {
+        // A partition's own error (the broker could not say) is the whole answer's: taken
+        // as "nothing committed", its records would run again from wherever the consumer is.
+        let answer = consumer
+            .committed_offsets(partitions.clone(), Duration::from_secs(10))
+            .and_then(
+                |list| match list.elements().iter().find_map(|e| e.error().err()) {
+                    Some(error) => Err(error),
+                    None => Ok(list),
+                },
+            );
+        match answer {
             Ok(list) => return Ok(list),
             Err(error) if attempt < 3 => {
                 tracing::warn!(message = "Cannot read committed offsets; retrying.", %error);
