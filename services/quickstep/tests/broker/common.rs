@@ -342,6 +342,8 @@ pub async fn produce(producer: &FutureProducer, topic: &str, records: &[Start]) 
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub json: Value,
+    /// Where the result record was read: (partition, offset).
+    pub at: (i32, i64),
 }
 
 impl Outcome {
@@ -429,7 +431,10 @@ impl Reader {
                 .payload()
                 .map(|p| serde_json::from_slice(p).unwrap_or(Value::Null))
                 .unwrap_or(Value::Null);
-            let result = Outcome { json };
+            let result = Outcome {
+                json,
+                at: (message.partition(), message.offset()),
+            };
             self.count += 1;
             self.by_key.entry(key).or_default().push(result);
         }

@@ -35,11 +35,18 @@ fn worker(scenario: &Scenario, label: &str, id: &str) -> WorkerProcess {
 fn assert_exactly_once(reader: &Reader, prefix: &str, n: u64) {
     check_order_outputs(reader, prefix);
     let duplicated = reader.duplicated();
+    // Where each copy sits tells a second result record (two offsets) from a record read
+    // twice (one offset).
+    let copies: Vec<(&String, Vec<(i32, i64)>)> = duplicated
+        .keys()
+        .take(5)
+        .map(|key| (key, reader.by_key[key].iter().map(|o| o.at).collect()))
+        .collect();
     assert!(
         duplicated.is_empty(),
-        "{} keys have more than one committed result, e.g. {:?}",
+        "{} keys have more than one committed result, e.g. (key, [(partition, offset)]) {:?}",
         duplicated.len(),
-        duplicated.iter().take(5).collect::<Vec<_>>()
+        copies
     );
     let missing: Vec<u64> = (0..n)
         .filter(|i| !reader.by_key.contains_key(&format!("{prefix}-{i}")))
