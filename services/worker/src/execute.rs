@@ -506,7 +506,7 @@ mod tests {
         );
         // The abort and rewind; the record runs again: only its FAILED result, no execution
         // (which would panic again and abort every transaction after).
-        transactions.reset();
+        transactions.discard();
         assert!(run_in(&stages, record(0, r#"{"boom": false}"#)).await);
         assert!(!transactions.failed(), "the rerun's transaction can commit");
         assert_eq!(transactions.pending(), 1);

@@ -143,9 +143,9 @@ impl Transactions {
         self.lock().failed
     }
 
-    /// What a recovery does to the shared state (tests): a new transaction, nothing failed.
-    #[cfg(test)]
-    pub(crate) fn reset(&self) {
+    /// The open transaction's outputs are discarded (aborted): nothing finished, nothing
+    /// failed. What panicked stays remembered for the rerun.
+    pub(crate) fn discard(&self) {
         let mut shared = self.lock();
         shared.finished.clear();
         shared.failed = false;
@@ -514,11 +514,7 @@ impl Coordinator {
         consumer: &SourceConsumer,
         backlog: &mut Backlog,
     ) -> Result<(), WorkerError> {
-        {
-            let mut shared = self.transactions.lock();
-            shared.finished.clear();
-            shared.failed = false;
-        }
+        self.transactions.discard();
         self.transactions.gate.take_task_writes();
         let mut how = error.as_ref().map_or(Recovery::Abort, recovery);
         if let Some(error) = &error {
