@@ -2,8 +2,7 @@
 //! holds the request as sent and the response as received; what the connection adds (its
 //! API key, headers and query parameters) shows only with `revealSecrets`.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use gateway::config::GatewayConfig;
@@ -11,7 +10,8 @@ use gateway::Gateway;
 use runtime::tasks::config::{AuthConfig, ConnectionConfig, SecretSource};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tower::ServiceExt;
+
+mod support;
 
 const SECRET: &str = "key-0123456789";
 
@@ -66,23 +66,9 @@ fn gateway() -> Arc<Gateway> {
 }
 
 async fn test_state(gateway: &Arc<Gateway>, body: Value) -> (StatusCode, Value) {
-    let response = gateway
-        .clone()
-        .router()
-        .oneshot(
-            Request::post("/")
-                .header("x-amz-target", "AWSStepFunctions.TestState")
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(Body::from(body.to_string()))
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, serde_json::from_slice(&bytes).expect("JSON"))
+    let (status, answer) = support::call(gateway, "TestState", body).await;
+    assert!(!answer.is_null(), "TestState answers JSON ({status})");
+    (status, answer)
 }
 
 fn request(endpoint: &str, level: &str, reveal: bool) -> Value {
