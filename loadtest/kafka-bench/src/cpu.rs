@@ -2,28 +2,44 @@
 //! broker's JVM from `/proc/PID/stat`, read before and after a measured phase, divided by the
 //! executions it completed. The broker is found as the process that listens on the
 //! bootstrap port (`/proc/net/tcp*` gives the socket's inode, `/proc/*/fd` its owner), or
-//! named with `--broker-pid`. Parsing is pure; sampling reads `/proc`.
+//! named with `--broker-pid`. Redis's forked children (an AOF rewrite, a snapshot) are not
+//! in its own figure: their CPU (`cutime + cstime`, once Redis has reaped them) and the forks
+//! counted by its INFO are read beside it, since on a shared machine such a child takes a
+//! core from everything else. Parsing is pure; sampling reads `/proc` and asks Redis.
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// `utime + stime` of `/proc/PID/stat`'s text, in clock ticks. The command name (field 2)
-/// is in parentheses and may hold spaces or parentheses itself, so fields are counted from
-/// the last `)`: state is field 3, utime 14, stime 15.
-pub(crate) fn parse_stat_ticks(stat: &str) -> Result<u64> {
+/// A process's CPU in clock ticks: its own, and its reaped children's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticks {
+    /// `utime + stime`.
+    pub own: u64,
+    /// `cutime + cstime`: children that have ended and been waited for.
+    pub children: u64,
+}
+
+/// The ticks of `/proc/PID/stat`'s text. The command name (field 2) is in parentheses and
+/// may hold spaces or parentheses itself, so fields are counted from the last `)`: state is
+/// field 3, utime 14, stime 15, cutime 16, cstime 17.
+pub(crate) fn parse_stat_ticks(stat: &str) -> Result<Ticks> {
     let after = stat
         .rfind(')')
         .map(|at| &stat[at + 1..])
         .context("no command name in /proc stat")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    // fields[0] is field 3 (state): utime (14) is fields[11], stime (15) fields[12].
-    let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) else {
-        bail!("/proc stat has {} fields after the name", fields.len());
+    // fields[0] is field 3 (state): field n is fields[n - 3].
+    let field = |n: usize, name: &str| -> Result<u64> {
+        let Some(text) = fields.get(n - 3) else {
+            bail!("/proc stat has {} fields after the name", fields.len());
+        };
+        text.parse().with_context(|| format!("{name} {text:?}"))
     };
-    let utime: u64 = utime.parse().with_context(|| format!("utime {utime:?}"))?;
-    let stime: u64 = stime.parse().with_context(|| format!("stime {stime:?}"))?;
-    Ok(utime + stime)
+    Ok(Ticks {
+        own: field(14, "utime")? + field(15, "stime")?,
+        children: field(16, "cutime")? + field(17, "cstime")?,
+    })
 }
 
 /// The inode of the socket listening on `port` in `/proc/net/tcp` or `tcp6` text (state
@@ -85,8 +101,50 @@ pub(crate) fn ticks_per_second() -> u64 {
         .unwrap_or(100)
 }
 
-fn ticks(pid: u32) -> Option<u64> {
+fn stat(pid: u32) -> Option<Ticks> {
     parse_stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?).ok()
+}
+
+fn ticks(pid: u32) -> Option<u64> {
+    stat(pid).map(|t| t.own)
+}
+
+/// Redis's persistence counters: forks started, AOF rewrites and snapshots done, and fsyncs
+/// it had to wait for (INFO's `total_forks`, `aof_rewrites`, `rdb_saves`,
+/// `aof_delayed_fsync`; a field an older server lacks is None).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Persistence {
+    pub forks: Option<u64>,
+    pub aof_rewrites: Option<u64>,
+    pub snapshots: Option<u64>,
+    pub delayed_fsyncs: Option<u64>,
+}
+
+/// The counters in INFO's text (`name:value` lines under `# Section` headings).
+pub(crate) fn parse_persistence(info: &str) -> Persistence {
+    let field = |name: &str| {
+        info.lines().find_map(|line| {
+            let (key, value) = line.trim_end().split_once(':')?;
+            (key == name).then(|| value.parse().ok())?
+        })
+    };
+    Persistence {
+        forks: field("total_forks"),
+        aof_rewrites: field("aof_rewrites"),
+        snapshots: field("rdb_saves"),
+        delayed_fsyncs: field("aof_delayed_fsync"),
+    }
+}
+
+/// Asks the Redis at `url` for its INFO (a local server answers in well under a
+/// millisecond; sampled twice a phase, so the blocking call is not worth a task).
+fn persistence(url: &str) -> Option<Persistence> {
+    let client = redis::Client::open(url).ok()?;
+    let mut connection = client
+        .get_connection_with_timeout(std::time::Duration::from_secs(2))
+        .ok()?;
+    let info: String = redis::cmd("INFO").query(&mut connection).ok()?;
+    Some(parse_persistence(&info))
 }
 
 /// The processes measured: the workers load started and the broker.
@@ -96,6 +154,8 @@ pub(crate) struct Processes {
     pub broker: Option<u32>,
     /// The Redis server of the idempotency store, when it runs here.
     pub redis: Option<u32>,
+    /// Its URL, to read its persistence counters.
+    pub redis_url: Option<String>,
     pub ticks_per_second: u64,
 }
 
@@ -106,7 +166,8 @@ pub(crate) struct Sample {
     /// Per worker (None: gone).
     workers: Vec<Option<u64>>,
     broker: Option<u64>,
-    redis: Option<u64>,
+    redis: Option<Ticks>,
+    persistence: Option<Persistence>,
 }
 
 impl Processes {
@@ -115,7 +176,8 @@ impl Processes {
             at: Instant::now(),
             workers: self.workers.iter().map(|&pid| ticks(pid)).collect(),
             broker: self.broker.and_then(ticks),
-            redis: self.redis.and_then(ticks),
+            redis: self.redis.and_then(stat),
+            persistence: self.redis_url.as_deref().and_then(persistence),
         }
     }
 }
@@ -131,6 +193,10 @@ pub(crate) struct Usage {
     pub per_worker_us: Vec<Option<u64>>,
     pub broker_us: Option<u64>,
     pub redis_us: Option<u64>,
+    /// Redis's children that ended in the phase (a rewrite still running is not counted).
+    pub redis_children_us: Option<u64>,
+    /// Redis's persistence in the phase: each counter's increase.
+    pub persistence: Option<Persistence>,
 }
 
 /// CPU microseconds of `ticks` at `per_second`.
@@ -160,7 +226,23 @@ pub(crate) fn usage(
         worker_us: (!measured.is_empty()).then(|| measured.iter().sum()),
         per_worker_us,
         broker_us: delta(before.broker, after.broker),
-        redis_us: delta(before.redis, after.redis),
+        redis_us: delta(before.redis.map(|t| t.own), after.redis.map(|t| t.own)),
+        redis_children_us: delta(
+            before.redis.map(|t| t.children),
+            after.redis.map(|t| t.children),
+        ),
+        persistence: match (before.persistence, after.persistence) {
+            (Some(a), Some(b)) => {
+                let grew = |a: Option<u64>, b: Option<u64>| b?.checked_sub(a?);
+                Some(Persistence {
+                    forks: grew(a.forks, b.forks),
+                    aof_rewrites: grew(a.aof_rewrites, b.aof_rewrites),
+                    snapshots: grew(a.snapshots, b.snapshots),
+                    delayed_fsyncs: grew(a.delayed_fsyncs, b.delayed_fsyncs),
+                })
+            }
+            _ => None,
+        },
     }
 }
 
@@ -171,6 +253,28 @@ impl Usage {
 
     fn cores(&self, us: Option<u64>) -> Option<f64> {
         (self.seconds > 0.0).then(|| us.map(|us| us as f64 / 1e6 / self.seconds))?
+    }
+
+    /// The report's line on Redis's persistence, when Redis was asked.
+    pub(crate) fn persistence_line(&self) -> Option<String> {
+        let p = self.persistence?;
+        let count = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+        let children = match (
+            self.per_execution(self.redis_children_us),
+            self.cores(self.redis_children_us),
+        ) {
+            (Some(per), Some(cores)) => {
+                format!("; its children that ended used {per:.1} µs/execution ({cores:.2} cores), not in the redis figure")
+            }
+            _ => String::new(),
+        };
+        Some(format!(
+            "redis         {} forks (AOF rewrites {}, snapshots {}), {} delayed fsyncs in the phase{children}",
+            count(p.forks),
+            count(p.aof_rewrites),
+            count(p.snapshots),
+            count(p.delayed_fsyncs),
+        ))
     }
 
     /// The report's line.
@@ -209,6 +313,11 @@ impl Usage {
             "broker_cores": hundredths(self.cores(self.broker_us)),
             "redis_us": self.redis_us,
             "redis_us_per_execution": round(self.per_execution(self.redis_us)),
+            "redis_children_us": self.redis_children_us,
+            "redis_persistence": self.persistence.map(|p| json!({
+                "forks": p.forks, "aof_rewrites": p.aof_rewrites,
+                "snapshots": p.snapshots, "delayed_fsyncs": p.delayed_fsyncs,
+            })),
         })
     }
 }
@@ -225,7 +334,15 @@ mod tests {
 
     #[test]
     fn stat_ticks_are_utime_plus_stime_counted_from_the_last_parenthesis() {
-        assert_eq!(parse_stat_ticks(STAT).expect("parses"), 7350 + 1210);
+        assert_eq!(
+            parse_stat_ticks(STAT).expect("parses"),
+            Ticks {
+                own: 7350 + 1210,
+                children: 0
+            }
+        );
+        let reaped = STAT.replace(" 7350 1210 0 0 ", " 7350 1210 300 45 ");
+        assert_eq!(parse_stat_ticks(&reaped).expect("parses").children, 345);
         assert!(
             parse_stat_ticks("4242 (java) S 1 2 3").is_err(),
             "too short"
@@ -261,6 +378,7 @@ mod tests {
             workers: vec![std::process::id(), u32::MAX],
             broker: None,
             redis: None,
+            redis_url: None,
             ticks_per_second: ticks_per_second(),
         };
         let before = processes.sample();
@@ -302,13 +420,31 @@ mod tests {
             at,
             workers: vec![Some(100), Some(50)],
             broker: Some(1000),
-            redis: Some(7),
+            redis: Some(Ticks {
+                own: 7,
+                children: 40,
+            }),
+            persistence: Some(Persistence {
+                forks: Some(3),
+                aof_rewrites: Some(2),
+                snapshots: None,
+                delayed_fsyncs: Some(0),
+            }),
         };
         let after = Sample {
             at: at + Duration::from_secs(2),
             workers: vec![Some(300), Some(150)],
             broker: Some(1100),
-            redis: Some(17),
+            redis: Some(Ticks {
+                own: 17,
+                children: 60,
+            }),
+            persistence: Some(Persistence {
+                forks: Some(4),
+                aof_rewrites: Some(3),
+                snapshots: None,
+                delayed_fsyncs: Some(2),
+            }),
         };
         let used = usage(&before, &after, 100, 10_000);
         // Workers 300 ticks = 3 s of CPU over 2 s; the broker 1 s.
@@ -327,10 +463,92 @@ mod tests {
             "{}",
             used.line()
         );
+        // Redis's reaped children: 20 ticks = 0.2 s; one rewrite (one fork) in the phase.
+        assert_eq!(used.redis_children_us, Some(200_000));
+        assert_eq!(json["redis_persistence"]["aof_rewrites"], 1);
+        assert_eq!(json["redis_persistence"]["snapshots"], Value::Null);
+        let line = used.persistence_line().expect("redis was asked");
+        assert!(
+            line.contains("1 forks (AOF rewrites 1, snapshots ?), 2 delayed fsyncs")
+                && line.contains("20.0 µs/execution (0.10 cores)"),
+            "{line}"
+        );
         let none = usage(&before, &after, 100, 0);
         assert!(
             none.line().contains("workers not measured"),
             "no executions: no ratio"
         );
+        let unasked = Sample {
+            persistence: None,
+            ..after.clone()
+        };
+        assert_eq!(usage(&before, &unasked, 100, 1).persistence_line(), None);
+    }
+
+    #[test]
+    fn persistence_counters_are_read_from_info() {
+        // Lines as Redis 7.0 prints them (CRLF), sections in between.
+        let info = "# Persistence\r\nloading:0\r\nrdb_saves:2\r\naof_rewrites:5\r\n\
+                    aof_delayed_fsync:1\r\n\r\n# Stats\r\ntotal_forks:7\r\n";
+        assert_eq!(
+            parse_persistence(info),
+            Persistence {
+                forks: Some(7),
+                aof_rewrites: Some(5),
+                snapshots: Some(2),
+                delayed_fsyncs: Some(1),
+            }
+        );
+        // An older server without rdb_saves; a garbled value is unknown, not zero.
+        let old = parse_persistence("total_forks:x\naof_rewrites:0\n");
+        assert_eq!(old.forks, None);
+        assert_eq!(old.aof_rewrites, Some(0));
+        assert_eq!(old.snapshots, None);
+    }
+
+    #[test]
+    fn a_redis_that_does_not_answer_gives_no_counters() {
+        // A port nothing listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        assert_eq!(persistence(&format!("redis://127.0.0.1:{port}")), None);
+        assert_eq!(persistence("not a url"), None);
+    }
+
+    /// On the real redis of `./test` (QUICKSTEP_TEST_REDIS): the names parsed are the ones
+    /// the server prints, and a rewrite it runs shows as a fork and a rewrite.
+    #[test]
+    fn a_real_redis_rewrite_is_counted() {
+        let Ok(url) = std::env::var("QUICKSTEP_TEST_REDIS") else {
+            assert!(
+                std::env::var("QUICKSTEP_BROKER_TESTS_REQUIRED").is_err(),
+                "QUICKSTEP_TEST_REDIS is required"
+            );
+            eprintln!("SKIP: QUICKSTEP_TEST_REDIS is not set");
+            return;
+        };
+        let before = persistence(&url).expect("INFO answered");
+        let (Some(forks), Some(rewrites)) = (before.forks, before.aof_rewrites) else {
+            panic!("counters missing: {before:?}");
+        };
+        let client = redis::Client::open(url.as_str()).expect("url");
+        let mut connection = client.get_connection().expect("connects");
+        // Refused only while another rewrite or a snapshot runs: then that one is counted.
+        let _: redis::RedisResult<String> = redis::cmd("BGREWRITEAOF").query(&mut connection);
+        let give_up = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = persistence(&url).expect("INFO answered");
+            if now.aof_rewrites > Some(rewrites) || now.snapshots > before.snapshots {
+                assert!(
+                    now.forks > Some(forks),
+                    "a rewrite forks: {before:?} → {now:?}"
+                );
+                break;
+            }
+            assert!(Instant::now() < give_up, "no rewrite in 30 s: {now:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

@@ -849,6 +849,7 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
             .broker_pid
             .or_else(|| cpu::first_port(&args.brokers).and_then(cpu::listener_pid)),
         redis: local_redis_port(&idempotency).and_then(cpu::listener_pid),
+        redis_url: local_redis_port(&idempotency).map(|_| idempotency.clone()),
         ticks_per_second: cpu::ticks_per_second(),
     };
     eprintln!(
@@ -988,6 +989,9 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
     }
     if let Some(usage) = usage {
         println!("{}", usage.line());
+        if let Some(line) = usage.persistence_line() {
+            println!("{line}");
+        }
     }
     let sweep: Vec<(u64, Report)> = steps
         .iter()
