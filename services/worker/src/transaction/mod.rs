@@ -732,4 +732,40 @@ mod tests {
         );
         assert!(!transactions.lock().failed, "and fails nothing");
     }
+
+    /// The committed-offset read of an assignment: a partition the broker answers with its
+    /// own error makes the whole answer an error, never "nothing committed" (records would
+    /// run again from wherever the consumer is); a partition it knows answers.
+    #[test]
+    fn a_partition_s_own_error_in_the_committed_offsets_is_an_error() {
+        let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        cluster
+            .create_topic("quickstep.start", 1, 1)
+            .expect("topic");
+        let consumer: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("group.id", "committed-offsets-test")
+            .create()
+            .expect("consumer");
+        let mut known = TopicPartitionList::new();
+        known.add_partition("quickstep.start", 0);
+        let answer = committed_offsets(&consumer, known).expect("a known partition answers");
+        assert_eq!(
+            answer.elements()[0].offset(),
+            rdkafka::Offset::Invalid,
+            "nothing committed yet"
+        );
+        // Partition 7 does not exist: the broker answers it UNKNOWN_TOPIC_OR_PART.
+        let mut unknown = TopicPartitionList::new();
+        unknown.add_partition("quickstep.start", 0);
+        unknown.add_partition("quickstep.start", 7);
+        let error = committed_offsets(&consumer, unknown).expect_err("not nothing committed");
+        assert!(
+            matches!(
+                error,
+                KafkaError::OffsetFetch(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
+            ),
+            "{error:?}"
+        );
+    }
 }
