@@ -88,6 +88,9 @@ pub struct Gateway {
     rng: runtime::clock::SystemRng,
     /// Follows the registry topic (absent for an in-memory gateway).
     follower: Option<rdkafka::consumer::StreamConsumer>,
+    /// Set once the registry topic has been read to its end (`/readyz`): before, a start of
+    /// a state machine registered through another gateway would be refused as unknown.
+    ready: std::sync::atomic::AtomicBool,
     /// Executions and their history, for the read APIs and the console.
     store: Option<Arc<store::Store>>,
     /// Feeds the store from Kafka (absent for an in-memory gateway).
@@ -136,6 +139,7 @@ impl Gateway {
             gateway.store_reader = Some((reader, store_topics));
         }
         gateway.follower = Some(follower);
+        gateway.ready = std::sync::atomic::AtomicBool::new(false);
         Ok(gateway)
     }
 
@@ -216,6 +220,8 @@ impl Gateway {
             metrics,
             rng: system_rng(),
             follower: None,
+            // Nothing to read: an in-memory gateway knows every state machine it has.
+            ready: std::sync::atomic::AtomicBool::new(true),
             config,
         })
     }
@@ -253,16 +259,36 @@ impl Gateway {
         state_machines::put(self, name, definition).await
     }
 
+    /// Whether the registry has been read to its end since the gateway started.
+    pub fn ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The HTTP routes: the API on any path (SDKs post to `/`; any `Host`, so the `sync-`
-    /// prefix SDKs add for StartSyncExecution works), `/metrics` and `/healthz`.
+    /// prefix SDKs add for StartSyncExecution works), `/metrics`, `/healthz` (the process
+    /// answers) and `/readyz` (it has read the registry).
     pub fn router(self: Arc<Self>) -> Router {
         let metrics = self.clone();
+        let readiness = self.clone();
         Router::new()
             .route(
                 "/metrics",
                 get(move || async move { metrics.metrics.render() }),
             )
             .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                get(move || async move {
+                    if readiness.ready() {
+                        (axum::http::StatusCode::OK, "ready")
+                    } else {
+                        (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            "reading the state machine registry",
+                        )
+                    }
+                }),
+            )
             .merge(console::routes())
             .fallback(api)
             .with_state(self)
@@ -287,7 +313,16 @@ impl Gateway {
         let store_reader = self.store_reader.take();
         let gateway = Arc::new(self);
         let following = follower.map(|consumer| {
-            tokio::spawn(follow_registry(consumer, gateway.clone(), shutdown.clone()))
+            let progress = runtime::follow::RegistryProgress::new(
+                Arc::new(consumer),
+                gateway.config.registry_topic.clone(),
+            );
+            tokio::spawn(until_read(
+                progress.clone(),
+                gateway.clone(),
+                shutdown.clone(),
+            ));
+            tokio::spawn(follow_registry(progress, gateway.clone(), shutdown.clone()))
         });
         // Owned here and awaited after the server stops; it ends on `shutdown` or when the
         // server does (its own child token, so a failed server stops no one else).
@@ -496,11 +531,35 @@ async fn api(
 /// Follows the compacted registry topic from its beginning, so several gateways (and the
 /// workers) agree on every state machine.
 async fn follow_registry(
-    consumer: rdkafka::consumer::StreamConsumer,
+    progress: Arc<runtime::follow::RegistryProgress>,
     gateway: Arc<Gateway>,
     shutdown: CancellationToken,
 ) {
     let apply =
         |name: &str, payload: Option<&[u8]>, _: Option<i64>| gateway.catalog.follow(name, payload);
-    runtime::follow::read(&consumer, None, apply, shutdown).await
+    runtime::follow::read(progress.consumer(), Some(&progress), apply, shutdown).await
+}
+
+/// Marks the gateway ready once the registry has been read to the end it had when asked,
+/// asking again each second until then (the broker unreachable, the topic still loading).
+async fn until_read(
+    progress: Arc<runtime::follow::RegistryProgress>,
+    gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+) {
+    use runtime::follow::RegistrySync as _;
+    loop {
+        progress.catch_up(None).await;
+        if progress.confirmed() {
+            gateway
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(message = "State machine registry read; ready.");
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
 }

@@ -97,6 +97,16 @@ impl RegistryProgress {
         .flatten()
     }
 
+    /// The consumer it watches (its reader reads through it).
+    pub fn consumer(&self) -> &StreamConsumer {
+        &self.consumer
+    }
+
+    /// Whether a catch-up round has ever confirmed the topic read to its end.
+    pub fn confirmed(&self) -> bool {
+        self.confirmed_ms.load(Ordering::Relaxed) > i64::MIN
+    }
+
     fn applied(&self, partition: i32, offset: i64) {
         self.applied.send_modify(|applied| {
             applied.insert(partition, offset + 1);

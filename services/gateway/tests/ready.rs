@@ -1,0 +1,136 @@
+//! `/readyz` (librdkafka's mock cluster, in this process): a gateway answers 503 until it
+//! has read the state machine registry to its end, and once it answers 200 it knows every
+//! state machine registered before it started — through another gateway too.
+
+use gateway::config::GatewayConfig;
+use gateway::metrics::Metrics;
+use gateway::Gateway;
+use rdkafka::mocking::MockCluster;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
+
+const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
+
+fn config(brokers: &str) -> GatewayConfig {
+    GatewayConfig {
+        brokers: brokers.to_owned(),
+        partitions: 3,
+        task_token_key: Some(runtime::task_token::TaskTokenSecret::new(
+            "the-gateway-readiness-tests-task-token-key",
+        )),
+        ..GatewayConfig::default()
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
+async fn exchange(address: SocketAddr, request: String) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_owned())
+}
+
+async fn readyz(address: SocketAddr) -> (u16, String) {
+    exchange(
+        address,
+        "GET /readyz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n".to_owned(),
+    )
+    .await
+}
+
+async fn describe(address: SocketAddr, arn: &str) -> u16 {
+    let body = serde_json::json!({ "stateMachineArn": arn }).to_string();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\
+         Content-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: AWSStepFunctions.DescribeStateMachine\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(address, request).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    // The mock cluster creates no topics through the admin API.
+    for topic in [
+        "quickstep.start",
+        "quickstep.results",
+        "quickstep.state-machines",
+        "quickstep.callbacks",
+    ] {
+        cluster.create_topic(topic, 3, 1).expect("topic");
+    }
+    let brokers = cluster.bootstrap_servers();
+    // Registered through one gateway, before the other starts.
+    let first = Gateway::build(config(&brokers), Metrics::default())
+        .await
+        .expect("gateway");
+    let mut arns = Vec::new();
+    for i in 0..20 {
+        arns.push(
+            first
+                .register(&format!("orders-{i}"), PASS)
+                .await
+                .expect("registered"),
+        );
+    }
+    // Every broker round trip now takes 200 ms: the second gateway answers HTTP long before
+    // its reader has fetched the registry.
+    cluster
+        .broker_round_trip_time(1, Duration::from_millis(200))
+        .expect("rtt");
+    let second = Gateway::build(config(&brokers), Metrics::default())
+        .await
+        .expect("gateway");
+    assert!(!second.ready(), "nothing read yet");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("address");
+    let shutdown = CancellationToken::new();
+    let served = tokio::spawn(second.serve(listener, shutdown.clone()));
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut unready = 0;
+    loop {
+        let (status, body) = readyz(address).await;
+        if status == 200 {
+            assert_eq!(body, "ready");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body, "reading the state machine registry");
+        unready += 1;
+        assert!(Instant::now() < give_up, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(unready > 0, "answered 503 while the registry was being read");
+    // Ready means read: every machine registered before is known, the last one too.
+    for arn in &arns {
+        assert_eq!(
+            describe(address, arn).await,
+            200,
+            "{arn} (after {unready} 503s)"
+        );
+    }
+    shutdown.cancel();
+    served.await.expect("joins").expect("served");
+}
+
+#[tokio::test]
+async fn an_in_memory_gateway_is_ready_at_once() {
+    let (gateway, _) = Gateway::in_memory(config("127.0.0.1:1")).expect("gateway");
+    assert!(gateway.ready());
+}
