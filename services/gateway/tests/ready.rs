@@ -116,7 +116,10 @@ async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
         assert!(Instant::now() < give_up, "never ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(unready > 0, "answered 503 while the registry was being read");
+    assert!(
+        unready > 0,
+        "answered 503 while the registry was being read"
+    );
     // Ready means read: every machine registered before is known, the last one too.
     for arn in &arns {
         assert_eq!(

@@ -380,21 +380,25 @@ pub enum IdempotencyKind {
     Off,
     /// In this process only (one worker).
     Memory,
-    /// Redis at this URL (many workers).
+    /// Redis at this URL (many workers): one server, or a Redis Cluster's seed nodes
+    /// (`redis-cluster://host:port[,host:port…]`).
     Redis(String),
 }
 
 impl IdempotencyKind {
-    /// Parses `off`, `memory` or `redis://…`.
+    /// Parses `off`, `memory`, `redis://…` or `redis-cluster://…`.
     pub fn parse(text: &str) -> Result<IdempotencyKind, String> {
         match text {
             "off" => Ok(IdempotencyKind::Off),
             "memory" => Ok(IdempotencyKind::Memory),
-            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            url if ["redis://", "rediss://", crate::idempotency::CLUSTER_SCHEME]
+                .iter()
+                .any(|scheme| url.starts_with(scheme)) =>
+            {
                 Ok(IdempotencyKind::Redis(url.into()))
             }
             other => Err(format!(
-                "idempotency must be off, memory or redis://HOST:PORT, not '{other}'"
+                "idempotency must be off, memory, redis://HOST:PORT or redis-cluster://HOST:PORT[,HOST:PORT…], not '{other}'"
             )),
         }
     }
@@ -403,6 +407,27 @@ impl IdempotencyKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_names_a_store() {
+        assert_eq!(IdempotencyKind::parse("off"), Ok(IdempotencyKind::Off));
+        assert_eq!(
+            IdempotencyKind::parse("memory"),
+            Ok(IdempotencyKind::Memory)
+        );
+        for url in [
+            "redis://127.0.0.1:6379",
+            "rediss://cache.example:6380/2",
+            "redis-cluster://10.0.0.1:7000,10.0.0.2:7000",
+        ] {
+            assert_eq!(
+                IdempotencyKind::parse(url),
+                Ok(IdempotencyKind::Redis(url.into()))
+            );
+        }
+        let error = IdempotencyKind::parse("memcached://x").expect_err("not a store");
+        assert!(error.contains("redis-cluster://HOST:PORT"), "{error}");
+    }
 
     #[test]
     fn the_low_latency_profile_sets_kafka_settings_under_the_users() {

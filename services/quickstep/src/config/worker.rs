@@ -39,7 +39,8 @@ pub struct WorkerFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
-    /// redis://HOST:PORT, memory or off [env: QUICKSTEP_IDEMPOTENCY] [default: memory].
+    /// redis://HOST:PORT, redis-cluster://HOST:PORT[,HOST:PORT…], memory or off
+    /// [env: QUICKSTEP_IDEMPOTENCY] [default: memory].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<String>,

@@ -25,7 +25,7 @@ mod memory;
 mod redis;
 
 pub use self::memory::MemoryStore;
-pub use self::redis::{RedisStore, RedisStoreConfig};
+pub use self::redis::{RedisStore, RedisStoreConfig, CLUSTER_SCHEME};
 
 /// One Kafka record: where a start event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
