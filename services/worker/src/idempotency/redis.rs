@@ -611,12 +611,18 @@ mod tests {
 
         /// Starts a server on `port` (e.g. again, after [`RedisServer::kill`]).
         fn start_on(port: u16) -> Result<Self, String> {
+            Self::start_in(port, &std::env::temp_dir(), &[])
+        }
+
+        /// Starts a server on `port` with its files in `dir` and `extra` arguments.
+        fn start_in(port: u16, dir: &std::path::Path, extra: &[&str]) -> Result<Self, String> {
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .args(["--loglevel", "warning"])
+                .args(extra)
                 .arg("--dir")
-                .arg(std::env::temp_dir())
+                .arg(dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -993,12 +999,21 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_is_unavailable() {
-        let url = format!("redis://127.0.0.1:{}/", free_port());
+        let port = free_port();
+        for url in [
+            format!("redis://127.0.0.1:{port}/"),
+            format!("redis-cluster://127.0.0.1:{port}"),
+        ] {
+            let err = RedisStore::connect_with(&url, "p", fast_config())
+                .await
+                .unwrap_err();
+            assert!(err.is_transient(), "{url}: {err}");
+        }
+        let url = format!("redis://127.0.0.1:{port}/");
         let err = RedisStore::connect_with(&url, "p", fast_config())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
-        assert!(err.is_transient());
     }
 
     #[tokio::test]
@@ -1150,15 +1165,6 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_cluster_url_with_nothing_listening_is_unavailable() {
-        let url = format!("redis-cluster://127.0.0.1:{}", free_port());
-        let err = RedisStore::connect_with(&url, "p", fast_config())
-            .await
-            .unwrap_err();
-        assert!(err.is_transient(), "{err}");
-    }
-
     /// Three `redis-server --cluster-enabled yes` primaries on 127.0.0.1, the 16,384 slots
     /// spread by `redis-cli --cluster create`; killed on drop.
     struct RedisCluster {
@@ -1183,31 +1189,9 @@ mod tests {
                 if port > 55_000 || TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
                     continue;
                 }
-                let child = Command::new("redis-server")
-                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                    .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                    .arg(dir.join(format!("nodes-{port}.conf")))
-                    .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
-                    .arg("--dir")
-                    .arg(&dir)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("spawn redis-server");
-                let node = RedisServer {
-                    child: Some(child),
-                    port,
-                };
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while !ping(port) {
-                    assert!(
-                        Instant::now() < deadline,
-                        "cluster node {port} never answered"
-                    );
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                nodes.push(node);
+                let config = format!("nodes-{port}.conf");
+                let extra = ["--cluster-enabled", "yes", "--cluster-config-file", &config];
+                nodes.push(RedisServer::start_in(port, &dir, &extra).expect("cluster node"));
             }
             let created = Command::new("redis-cli")
                 .args(["--cluster", "create"])
