@@ -6,34 +6,17 @@ mod common;
 mod moto;
 
 use asl::validate::MachineType;
-use asl::{Outcome, Status};
-use common::{run, task};
+use asl::Status;
+use common::{call, ok, run, task};
 use moto::Moto;
 use runtime::clock::SystemClock;
 use runtime::tasks::callback::{CallbackMessage, CallbackRegistry};
 use runtime::tasks::config::TasksConfig;
-use runtime::tasks::Integrations;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `md5sum` of `{"order":7}`.
 const MD5_OF_ORDER_7: &str = "4db405096ca2c297ffb21aeada277352";
-
-async fn call(tasks: &Integrations, resource: &str, parameters: Value) -> Outcome {
-    run(
-        &task(json!({"Resource": resource, "Parameters": parameters})),
-        json!({}),
-        MachineType::Express,
-        tasks,
-    )
-    .await
-}
-
-async fn ok(tasks: &Integrations, resource: &str, parameters: Value) -> Value {
-    let outcome = call(tasks, resource, parameters).await;
-    assert_eq!(outcome.status, Status::Succeeded, "{resource}: {outcome:?}");
-    outcome.output.unwrap()
-}
 
 #[tokio::test]
 async fn sqs_send_message_and_a_missing_queue() {

@@ -4,28 +4,10 @@
 mod common;
 mod moto;
 
-use asl::validate::MachineType;
-use asl::{Outcome, Status};
-use common::{run, task};
+use asl::Status;
+use common::{call, ok};
 use moto::Moto;
-use runtime::tasks::Integrations;
-use serde_json::{json, Value};
-
-async fn call(tasks: &Integrations, resource: &str, parameters: Value) -> Outcome {
-    run(
-        &task(json!({"Resource": resource, "Parameters": parameters})),
-        json!({}),
-        MachineType::Express,
-        tasks,
-    )
-    .await
-}
-
-async fn ok(tasks: &Integrations, resource: &str, parameters: Value) -> Value {
-    let outcome = call(tasks, resource, parameters).await;
-    assert_eq!(outcome.status, Status::Succeeded, "{resource}: {outcome:?}");
-    outcome.output.unwrap()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn s3_put_get_list_and_a_missing_key() {

@@ -194,3 +194,25 @@ pub fn task(state: Value) -> Value {
     state["End"] = json!(true);
     json!({"StartAt": "T", "States": {"T": state}})
 }
+
+/// One Task state calling `resource` with `parameters`, in an Express machine.
+pub async fn call(tasks: &dyn TaskHandler, resource: &str, parameters: Value) -> Outcome {
+    run(
+        &task(json!({"Resource": resource, "Parameters": parameters})),
+        json!({}),
+        MachineType::Express,
+        tasks,
+    )
+    .await
+}
+
+/// [`call`], which must succeed: its output.
+pub async fn ok(tasks: &dyn TaskHandler, resource: &str, parameters: Value) -> Value {
+    let outcome = call(tasks, resource, parameters).await;
+    assert_eq!(
+        outcome.status,
+        asl::Status::Succeeded,
+        "{resource}: {outcome:?}"
+    );
+    outcome.output.expect("a succeeded execution has an output")
+}
