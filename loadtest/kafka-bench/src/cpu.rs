@@ -109,6 +109,39 @@ fn ticks(pid: u32) -> Option<u64> {
     stat(pid).map(|t| t.own)
 }
 
+/// The whole machine's CPU from `/proc/stat`'s first line, in clock ticks: busy (user, nice,
+/// system, irq, softirq, steal; guest time is inside user) and all (busy + idle + iowait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MachineTicks {
+    pub busy: u64,
+    pub all: u64,
+}
+
+pub(crate) fn parse_machine_ticks(proc_stat: &str) -> Result<MachineTicks> {
+    let line = proc_stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no cpu line in /proc/stat")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().with_context(|| format!("/proc/stat field {f:?}")))
+        .collect::<Result<_>>()?;
+    if fields.len() < 8 {
+        bail!("/proc/stat's cpu line has {} fields", fields.len());
+    }
+    // user nice system idle iowait irq softirq steal …
+    let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7];
+    Ok(MachineTicks {
+        busy,
+        all: busy + fields[3] + fields[4],
+    })
+}
+
+fn machine() -> Option<MachineTicks> {
+    parse_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?).ok()
+}
+
 /// Redis's persistence counters: forks started, AOF rewrites and snapshots done, and fsyncs
 /// it had to wait for (INFO's `total_forks`, `aof_rewrites`, `rdb_saves`,
 /// `aof_delayed_fsync`; a field an older server lacks is None).
@@ -168,6 +201,9 @@ pub(crate) struct Sample {
     broker: Option<u64>,
     redis: Option<Ticks>,
     persistence: Option<Persistence>,
+    /// This process: the load generator and the reader of results.
+    load: Option<u64>,
+    machine: Option<MachineTicks>,
 }
 
 impl Processes {
@@ -178,6 +214,8 @@ impl Processes {
             broker: self.broker.and_then(ticks),
             redis: self.redis.and_then(stat),
             persistence: self.redis_url.as_deref().and_then(persistence),
+            load: ticks(std::process::id()),
+            machine: machine(),
         }
     }
 }
@@ -197,6 +235,11 @@ pub(crate) struct Usage {
     pub redis_children_us: Option<u64>,
     /// Redis's persistence in the phase: each counter's increase.
     pub persistence: Option<Persistence>,
+    /// The load generator's (this process).
+    pub load_us: Option<u64>,
+    /// Every core's busy time, and all their time (busy or not), on the machine.
+    pub machine_busy_us: Option<u64>,
+    pub machine_all_us: Option<u64>,
 }
 
 /// CPU microseconds of `ticks` at `per_second`.
@@ -231,6 +274,12 @@ pub(crate) fn usage(
             before.redis.map(|t| t.children),
             after.redis.map(|t| t.children),
         ),
+        load_us: delta(before.load, after.load),
+        machine_busy_us: delta(
+            before.machine.map(|m| m.busy),
+            after.machine.map(|m| m.busy),
+        ),
+        machine_all_us: delta(before.machine.map(|m| m.all), after.machine.map(|m| m.all)),
         persistence: match (before.persistence, after.persistence) {
             (Some(a), Some(b)) => {
                 let grew = |a: Option<u64>, b: Option<u64>| b?.checked_sub(a?);
@@ -277,6 +326,31 @@ impl Usage {
         ))
     }
 
+    /// The machine's busy cores in the phase, and how much of that was neither the measured
+    /// processes nor the load generator: another job's share makes the figures above
+    /// unrepresentative (a quiet machine shows a few hundredths).
+    pub(crate) fn machine_line(&self) -> Option<String> {
+        let (busy, all) = (self.machine_busy_us?, self.machine_all_us?);
+        let cores = |us: u64| us as f64 / 1e6 / self.seconds.max(1e-9);
+        let measured: u64 = [
+            self.worker_us,
+            self.broker_us,
+            self.redis_us,
+            self.redis_children_us,
+            self.load_us,
+        ]
+        .iter()
+        .flatten()
+        .sum();
+        Some(format!(
+            "machine       {:.2} of {:.2} cores busy: the load generator {:.2}, anything not measured above {:.2}",
+            cores(busy),
+            cores(all),
+            cores(self.load_us.unwrap_or(0)),
+            cores(busy.saturating_sub(measured)),
+        ))
+    }
+
     /// The report's line.
     pub(crate) fn line(&self) -> String {
         let part = |name: &str, us: Option<u64>| match (self.per_execution(us), self.cores(us)) {
@@ -314,6 +388,9 @@ impl Usage {
             "redis_us": self.redis_us,
             "redis_us_per_execution": round(self.per_execution(self.redis_us)),
             "redis_children_us": self.redis_children_us,
+            "load_generator_us": self.load_us,
+            "machine_busy_us": self.machine_busy_us,
+            "machine_all_us": self.machine_all_us,
             "redis_persistence": self.persistence.map(|p| json!({
                 "forks": p.forks, "aof_rewrites": p.aof_rewrites,
                 "snapshots": p.snapshots, "delayed_fsyncs": p.delayed_fsyncs,
@@ -430,6 +507,11 @@ mod tests {
                 snapshots: None,
                 delayed_fsyncs: Some(0),
             }),
+            load: Some(5),
+            machine: Some(MachineTicks {
+                busy: 10_000,
+                all: 20_000,
+            }),
         };
         let after = Sample {
             at: at + Duration::from_secs(2),
@@ -444,6 +526,11 @@ mod tests {
                 aof_rewrites: Some(3),
                 snapshots: None,
                 delayed_fsyncs: Some(2),
+            }),
+            load: Some(55),
+            machine: Some(MachineTicks {
+                busy: 10_000 + 600,
+                all: 20_000 + 400 * 2,
             }),
         };
         let used = usage(&before, &after, 100, 10_000);
@@ -473,6 +560,13 @@ mod tests {
                 && line.contains("20.0 µs/execution (0.10 cores)"),
             "{line}"
         );
+        // 2 s of four cores: 800 ticks. Busy 600 = workers 300 + broker 100 + redis 10
+        // + its children 20 + the generator 50, and 120 of someone else's.
+        assert_eq!(
+            used.machine_line().expect("/proc/stat read"),
+            "machine       3.00 of 4.00 cores busy: the load generator 0.25, anything not measured above 0.60"
+        );
+        assert_eq!(json["load_generator_us"], 500_000);
         let none = usage(&before, &after, 100, 0);
         assert!(
             none.line().contains("workers not measured"),
@@ -483,6 +577,22 @@ mod tests {
             ..after.clone()
         };
         assert_eq!(usage(&before, &unasked, 100, 1).persistence_line(), None);
+    }
+
+    #[test]
+    fn the_machine_s_ticks_are_read_from_proc_stat() {
+        let stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
+        assert_eq!(
+            parse_machine_ticks(stat).expect("parses"),
+            MachineTicks {
+                busy: 100 + 5 + 50 + 3 + 2 + 1,
+                all: 161 + 1000 + 20,
+            }
+        );
+        assert!(parse_machine_ticks("cpu  1 2 3\n").is_err());
+        assert!(parse_machine_ticks("intr 1\n").is_err());
+        let here = machine().expect("this machine's /proc/stat");
+        assert!(here.all >= here.busy && here.all > 0);
     }
 
     #[test]

@@ -989,7 +989,10 @@ async fn run_scenario(args: &LoadArgs, created: &mut Vec<String>) -> Result<()> 
     }
     if let Some(usage) = usage {
         println!("{}", usage.line());
-        if let Some(line) = usage.persistence_line() {
+        for line in [usage.persistence_line(), usage.machine_line()]
+            .into_iter()
+            .flatten()
+        {
             println!("{line}");
         }
     }
