@@ -156,6 +156,11 @@ pub struct Stats {
 /// an index that holds only those (`name_hash`, `key_hash`, NULL otherwise). A hash may
 /// collide, so every look-up compares the text as well, and uniqueness of the ARN is kept
 /// by [`Store::apply`] (the one writer) rather than by a UNIQUE index.
+///
+/// Newest-first pages read `(state_machine_arn, status, start_ms)` and `(status, start_ms)`
+/// only: a page of every status is the merge of one ordered range per status
+/// ([`list_query`]; SQLite merges them without sorting), so no index of a machine's or of
+/// all executions by start time is kept up to date for every result.
 const SCHEMA: &str = "
 CREATE TABLE executions (
     id INTEGER PRIMARY KEY,
@@ -179,10 +184,8 @@ CREATE TABLE executions (
     source_offset INTEGER
 );
 CREATE INDEX executions_by_lookup ON executions (lookup_hash);
-CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_ms);
 CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start_ms);
 CREATE INDEX executions_by_status ON executions (status, start_ms);
-CREATE INDEX executions_by_start ON executions (start_ms);
 CREATE INDEX executions_by_name ON executions (name_hash) WHERE name_hash IS NOT NULL;
 CREATE INDEX executions_by_key ON executions (key_hash) WHERE key_hash IS NOT NULL;
 CREATE TABLE events (
@@ -216,6 +219,9 @@ fn text_hash(text: &str) -> i64 {
     }
     hash as i64
 }
+
+/// Every status code, for `status IN (…)`.
+const STATUS_CODES: &str = "0, 1, 2, 3, 4";
 
 /// An execution's row id by its lookup hash and ARN.
 const FIND_ROW: &str = "SELECT id FROM executions WHERE lookup_hash = ?1 AND execution_arn = ?2";
@@ -521,8 +527,21 @@ impl Store {
                     break;
                 }
                 let slice = (count / 20).max(1);
+                // The statuses' ranges merged in start order (see SCHEMA).
+                let arms: Vec<String> = Status::ALL
+                    .iter()
+                    .map(|status| {
+                        format!(
+                            "SELECT start_ms FROM executions WHERE status = {}",
+                            status.code()
+                        )
+                    })
+                    .collect();
                 let cutoff: i64 = connection.query_row(
-                    "SELECT start_ms FROM executions ORDER BY start_ms LIMIT 1 OFFSET ?1",
+                    &format!(
+                        "{} ORDER BY start_ms LIMIT 1 OFFSET ?1",
+                        arms.join(" UNION ALL ")
+                    ),
                     [slice - 1],
                     |r| r.get(0),
                 )?;
@@ -537,11 +556,17 @@ impl Store {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         transaction.execute(
-            "DELETE FROM events WHERE execution_id IN (SELECT id FROM executions WHERE start_ms < ?1)",
+            &format!(
+                "DELETE FROM events WHERE execution_id IN
+                    (SELECT id FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1)"
+            ),
             [cutoff_ms],
         )?;
-        let deleted =
-            transaction.execute("DELETE FROM executions WHERE start_ms < ?1", [cutoff_ms])?;
+        // `status IN` lets SQLite walk `(status, start_ms)` one status at a time.
+        let deleted = transaction.execute(
+            &format!("DELETE FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1"),
+            [cutoff_ms],
+        )?;
         transaction.commit()?;
         Ok(deleted as u64)
     }
@@ -579,52 +604,63 @@ fn list_query(
     // instead, whose order saves the sort but whose range holds every execution of it (the
     // planner has no statistics to tell; `every_list_filter_reads_an_index_in_page_order`).
     let few = filter.name.is_some() || filter.idempotency_key.is_some();
+    // Without a status, one arm per status, merged newest first (see SCHEMA).
+    let statuses: Vec<Option<Status>> = match filter.status {
+        Some(status) => vec![Some(status)],
+        None if few => vec![None],
+        None => Status::ALL.iter().copied().map(Some).collect(),
+    };
     let column = |name: &'static str, plain: &'static str| if few { name } else { plain };
-    let mut conditions: Vec<&str> = Vec::new();
+    let mut arms = Vec::new();
     let mut values: Vec<Box<dyn ToSql>> = Vec::new();
-    if let Some(machine) = &filter.state_machine_arn {
-        conditions.push(column("+state_machine_arn = ?", "state_machine_arn = ?"));
-        values.push(Box::new(machine.clone()));
+    for status in statuses {
+        let mut conditions: Vec<&str> = Vec::new();
+        if let Some(machine) = &filter.state_machine_arn {
+            conditions.push(column("+state_machine_arn = ?", "state_machine_arn = ?"));
+            values.push(Box::new(machine.clone()));
+        }
+        if let Some(status) = status {
+            conditions.push(column("+status = ?", "status = ?"));
+            values.push(Box::new(status.code()));
+        }
+        if let Some(after) = filter.started_after_ms {
+            conditions.push(column("+start_ms >= ?", "start_ms >= ?"));
+            values.push(Box::new(after));
+        }
+        if let Some(before) = filter.started_before_ms {
+            conditions.push(column("+start_ms < ?", "start_ms < ?"));
+            values.push(Box::new(before));
+        }
+        // A name or key is found by the lookup hash when it is the ARN's name, else by its
+        // own hash (see SCHEMA).
+        if let Some(name) = &filter.name {
+            conditions.push("(lookup_hash = ? OR name_hash = ?) AND name = ?");
+            values.push(Box::new(text_hash(name)));
+            values.push(Box::new(text_hash(name)));
+            values.push(Box::new(name.clone()));
+        }
+        if let Some(key) = &filter.idempotency_key {
+            conditions.push("(lookup_hash = ? OR key_hash = ?) AND idempotency_key = ?");
+            values.push(Box::new(text_hash(key)));
+            values.push(Box::new(text_hash(key)));
+            values.push(Box::new(key.clone()));
+        }
+        if let Some(cursor) = after {
+            conditions.push(column(
+                "(+start_ms, +id) < (?, ?)",
+                "(start_ms, id) < (?, ?)",
+            ));
+            values.push(Box::new(cursor.start_ms));
+            values.push(Box::new(cursor.row));
+        }
+        let mut arm = format!("SELECT {COLUMNS} FROM executions");
+        if !conditions.is_empty() {
+            arm.push_str(" WHERE ");
+            arm.push_str(&conditions.join(" AND "));
+        }
+        arms.push(arm);
     }
-    if let Some(status) = filter.status {
-        conditions.push(column("+status = ?", "status = ?"));
-        values.push(Box::new(status.code()));
-    }
-    if let Some(after) = filter.started_after_ms {
-        conditions.push(column("+start_ms >= ?", "start_ms >= ?"));
-        values.push(Box::new(after));
-    }
-    if let Some(before) = filter.started_before_ms {
-        conditions.push(column("+start_ms < ?", "start_ms < ?"));
-        values.push(Box::new(before));
-    }
-    // A name or key is found by the lookup hash when it is the ARN's name, else by its own
-    // hash (see SCHEMA).
-    if let Some(name) = &filter.name {
-        conditions.push("(lookup_hash = ? OR name_hash = ?) AND name = ?");
-        values.push(Box::new(text_hash(name)));
-        values.push(Box::new(text_hash(name)));
-        values.push(Box::new(name.clone()));
-    }
-    if let Some(key) = &filter.idempotency_key {
-        conditions.push("(lookup_hash = ? OR key_hash = ?) AND idempotency_key = ?");
-        values.push(Box::new(text_hash(key)));
-        values.push(Box::new(text_hash(key)));
-        values.push(Box::new(key.clone()));
-    }
-    if let Some(cursor) = after {
-        conditions.push(column(
-            "(+start_ms, +id) < (?, ?)",
-            "(start_ms, id) < (?, ?)",
-        ));
-        values.push(Box::new(cursor.start_ms));
-        values.push(Box::new(cursor.row));
-    }
-    let mut sql = format!("SELECT {COLUMNS} FROM executions");
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
+    let mut sql = arms.join(" UNION ALL ");
     sql.push_str(&format!(
         " ORDER BY start_ms DESC, id DESC LIMIT {}",
         limit + 1
@@ -692,15 +728,15 @@ mod tests {
             row: 7,
         });
         // (filter, the index its plan must use); none may sort: pages stay index range
-        // scans however many executions match.
+        // scans however many executions match (without a status, one per status, merged).
         let cases = [
-            (Filter::default(), "executions_by_start"),
+            (Filter::default(), "executions_by_status"),
             (
                 Filter {
                     state_machine_arn: machine(),
                     ..Filter::default()
                 },
-                "executions_by_machine ",
+                "executions_by_machine_status",
             ),
             (
                 Filter {
@@ -724,7 +760,7 @@ mod tests {
                     started_before_ms: Some(9),
                     ..Filter::default()
                 },
-                "executions_by_start",
+                "executions_by_status",
             ),
         ];
         for (filter, index) in cases {
@@ -832,5 +868,31 @@ mod tests {
             )
             .expect("lists");
         assert_eq!(found.executions.len(), 2, "both are named a");
+    }
+
+    #[test]
+    fn status_codes_name_every_status_and_retention_reads_the_status_index() {
+        let codes: Vec<String> = Status::ALL.iter().map(|s| s.code().to_string()).collect();
+        assert_eq!(STATUS_CODES, codes.join(", "));
+        let store = Store::open(None, Retention::default()).expect("opens");
+        let connection = store.connection();
+        let plan = |sql: &str| {
+            let mut statement = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("prepares");
+            let rows = statement
+                .query_map([1], |r| r.get::<_, String>(3))
+                .expect("explains");
+            rows.collect::<Result<Vec<_>, _>>()
+                .expect("reads")
+                .join(" | ")
+        };
+        let delete = plan(&format!(
+            "DELETE FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1"
+        ));
+        assert!(
+            delete.contains("executions_by_status") && !delete.contains("SCAN"),
+            "{delete}"
+        );
     }
 }
