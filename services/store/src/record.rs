@@ -37,6 +37,15 @@ const STATUSES: &[(Status, &str, i64)] = &[
 ];
 
 impl Status {
+    /// Every status, in the order of their codes.
+    pub const ALL: [Status; 5] = [
+        Status::Running,
+        Status::Succeeded,
+        Status::Failed,
+        Status::TimedOut,
+        Status::Aborted,
+    ];
+
     /// AWS's spelling.
     pub fn as_str(self) -> &'static str {
         STATUSES

@@ -52,6 +52,38 @@ struct Args {
     /// Partitions of the topics `--kafka` creates.
     #[arg(long, default_value_t = 6)]
     partitions: i32,
+    /// Name executions in a scrambled order, as the gateway's random UUID names arrive,
+    /// instead of `exec-000000001`, `exec-000000002`, …, and key each by its name (as
+    /// StartExecution does): every insert into a look-up index then lands at a random
+    /// place rather than at the end.
+    #[arg(long)]
+    scrambled_names: bool,
+}
+
+/// Set once from `--scrambled-names` at the top of `main`, before any name is made, and
+/// never changed: the name functions below are called from many places, the Kafka mode's
+/// among them.
+static SCRAMBLED_NAMES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Execution `i`'s idempotency key: `key-{i}`, or with `--scrambled-names` its name, as
+/// the gateway's StartExecution keys a start record.
+fn key(i: u64) -> String {
+    if *SCRAMBLED_NAMES.get().unwrap_or(&false) {
+        name(i)
+    } else {
+        format!("key-{i}")
+    }
+}
+
+/// Execution `i`'s name: `exec-{i:09}`, or with `--scrambled-names` a 16-digit hash of `i`
+/// first, so names sort in no relation to their arrival (still unique: the hash is a
+/// bijection on u64).
+fn name(i: u64) -> String {
+    if *SCRAMBLED_NAMES.get().unwrap_or(&false) {
+        format!("{:016x}-{i:09}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    } else {
+        format!("exec-{i:09}")
+    }
 }
 
 #[cfg(feature = "kafka")]
@@ -80,8 +112,9 @@ fn status(i: u64) -> Status {
 
 fn execution_arn(i: u64) -> String {
     format!(
-        "arn:aws:states:local:000000000000:express:machine-{}:exec-{i:09}",
-        i % MACHINES
+        "arn:aws:states:local:000000000000:express:machine-{}:{}",
+        i % MACHINES,
+        name(i)
     )
 }
 
@@ -91,7 +124,7 @@ fn result(i: u64) -> ResultRecord {
     ResultRecord {
         execution_arn: execution_arn(i),
         state_machine_arn: machine(i),
-        name: format!("exec-{i:09}"),
+        name: name(i),
         status,
         start_ms,
         stop_ms: start_ms + 35,
@@ -101,7 +134,7 @@ fn result(i: u64) -> ResultRecord {
         cause: (status == Status::Failed).then(|| "the card was declined".into()),
         billed_duration_ms: 100,
         billed_memory_mb: 64,
-        idempotency_key: Some(format!("key-{i}")),
+        idempotency_key: Some(key(i)),
         source: Some(store::SourceRef {
             topic: "quickstep.start".into(),
             partition: (i % 12) as i32,
@@ -250,6 +283,9 @@ fn spread(q: usize, n: u64) -> u64 {
 
 fn main() {
     let args = Args::parse();
+    SCRAMBLED_NAMES
+        .set(args.scrambled_names)
+        .expect("set once, here, before any name is made");
     if let Some(brokers) = &args.kafka {
         #[cfg(feature = "kafka")]
         {
@@ -395,7 +431,7 @@ fn main() {
     measure(args.queries, |q| {
         page(
             Filter {
-                name: Some(format!("exec-{:09}", spread(q, n))),
+                name: Some(name(spread(q, n))),
                 ..Filter::default()
             },
             None,
@@ -405,7 +441,7 @@ fn main() {
     measure(args.queries, |q| {
         page(
             Filter {
-                idempotency_key: Some(format!("key-{}", spread(q, n))),
+                idempotency_key: Some(key(spread(q, n))),
                 ..Filter::default()
             },
             None,
