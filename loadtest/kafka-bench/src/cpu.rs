@@ -145,7 +145,7 @@ fn machine() -> Option<MachineTicks> {
 /// Redis's persistence counters: forks started, AOF rewrites and snapshots done, and fsyncs
 /// it had to wait for (INFO's `total_forks`, `aof_rewrites`, `rdb_saves`,
 /// `aof_delayed_fsync`; a field an older server lacks is None).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Persistence {
     pub forks: Option<u64>,
     pub aof_rewrites: Option<u64>,
@@ -304,19 +304,21 @@ impl Usage {
         (self.seconds > 0.0).then(|| us.map(|us| us as f64 / 1e6 / self.seconds))?
     }
 
+    /// `us` as "N µs/execution (C cores)", when both can be said.
+    fn share(&self, us: Option<u64>) -> Option<String> {
+        let (per, cores) = (self.per_execution(us)?, self.cores(us)?);
+        Some(format!("{per:.1} µs/execution ({cores:.2} cores)"))
+    }
+
     /// The report's line on Redis's persistence, when Redis was asked.
     pub(crate) fn persistence_line(&self) -> Option<String> {
         let p = self.persistence?;
         let count = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
-        let children = match (
-            self.per_execution(self.redis_children_us),
-            self.cores(self.redis_children_us),
-        ) {
-            (Some(per), Some(cores)) => {
-                format!("; its children that ended used {per:.1} µs/execution ({cores:.2} cores), not in the redis figure")
-            }
-            _ => String::new(),
-        };
+        let children = self
+            .share(self.redis_children_us)
+            .map_or(String::new(), |share| {
+                format!("; its children that ended used {share}, not in the redis figure")
+            });
         Some(format!(
             "redis         {} forks (AOF rewrites {}, snapshots {}), {} delayed fsyncs in the phase{children}",
             count(p.forks),
@@ -331,7 +333,7 @@ impl Usage {
     /// unrepresentative (a quiet machine shows a few hundredths).
     pub(crate) fn machine_line(&self) -> Option<String> {
         let (busy, all) = (self.machine_busy_us?, self.machine_all_us?);
-        let cores = |us: u64| us as f64 / 1e6 / self.seconds.max(1e-9);
+        let cores = |us: u64| self.cores(Some(us)).unwrap_or(0.0);
         let measured: u64 = [
             self.worker_us,
             self.broker_us,
@@ -353,11 +355,9 @@ impl Usage {
 
     /// The report's line.
     pub(crate) fn line(&self) -> String {
-        let part = |name: &str, us: Option<u64>| match (self.per_execution(us), self.cores(us)) {
-            (Some(per), Some(cores)) => {
-                format!("{name} {per:.1} µs/execution ({cores:.2} cores)")
-            }
-            _ => format!("{name} not measured"),
+        let part = |name: &str, us: Option<u64>| match self.share(us) {
+            Some(share) => format!("{name} {share}"),
+            None => format!("{name} not measured"),
         };
         let redis = match self.redis_us {
             Some(_) => format!(", {}", part("redis", self.redis_us)),
