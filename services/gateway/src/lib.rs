@@ -86,11 +86,10 @@ pub struct Gateway {
     /// Token buckets of StartExecution and StartSyncExecution, per state machine.
     start_limits: runtime::start_rate::StartLimits,
     rng: runtime::clock::SystemRng,
-    /// Follows the registry topic (absent for an in-memory gateway).
-    follower: Option<rdkafka::consumer::StreamConsumer>,
-    /// Set once the registry topic has been read to its end (`/readyz`): before, a start of
+    /// Follows the registry topic, and how far it has read (absent for an in-memory
+    /// gateway): `/readyz` answers once it has read the topic to its end — before, a start of
     /// a state machine registered through another gateway would be refused as unknown.
-    ready: std::sync::atomic::AtomicBool,
+    follower: Option<Arc<runtime::follow::RegistryProgress>>,
     /// Executions and their history, for the read APIs and the console.
     store: Option<Arc<store::Store>>,
     /// Feeds the store from Kafka (absent for an in-memory gateway).
@@ -121,7 +120,10 @@ impl Gateway {
         // (start records, results, registry writes) go through a producer of their own,
         // tuned for requests that each wait for their record's acknowledgement.
         let producer = kafka.producer()?;
-        let follower = kafka.registry_consumer()?;
+        let follower = runtime::follow::RegistryProgress::new(
+            Arc::new(kafka.registry_consumer()?),
+            config.registry_topic.clone(),
+        );
         let publisher = Arc::new(KafkaPublisher::connect(
             &kafka,
             publish::Lingers {
@@ -139,7 +141,6 @@ impl Gateway {
             gateway.store_reader = Some((reader, store_topics));
         }
         gateway.follower = Some(follower);
-        gateway.ready = std::sync::atomic::AtomicBool::new(false);
         Ok(gateway)
     }
 
@@ -220,8 +221,6 @@ impl Gateway {
             metrics,
             rng: system_rng(),
             follower: None,
-            // Nothing to read: an in-memory gateway knows every state machine it has.
-            ready: std::sync::atomic::AtomicBool::new(true),
             config,
         })
     }
@@ -259,9 +258,12 @@ impl Gateway {
         state_machines::put(self, name, definition).await
     }
 
-    /// Whether the registry has been read to its end since the gateway started.
+    /// Whether the registry has been read to its end since the gateway started (an
+    /// in-memory gateway has nothing to read: it knows every state machine it has).
     pub fn ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+        self.follower
+            .as_ref()
+            .is_none_or(|progress| progress.confirmed())
     }
 
     /// The HTTP routes: the API on any path (SDKs post to `/`; any `Host`, so the `sync-`
@@ -309,20 +311,17 @@ impl Gateway {
         {
             return Err(GatewayError::Unauthenticated(address));
         }
-        let follower = self.follower.take();
         let store_reader = self.store_reader.take();
         let gateway = Arc::new(self);
-        let following = follower.map(|consumer| {
-            let progress = runtime::follow::RegistryProgress::new(
-                Arc::new(consumer),
-                gateway.config.registry_topic.clone(),
-            );
-            tokio::spawn(until_read(
-                progress.clone(),
-                gateway.clone(),
-                shutdown.clone(),
-            ));
-            tokio::spawn(follow_registry(progress, gateway.clone(), shutdown.clone()))
+        let following = gateway.follower.clone().map(|progress| {
+            let gateway = gateway.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::join!(
+                    follow_registry(&progress, &gateway, shutdown.clone()),
+                    until_read(&progress, shutdown.clone()),
+                )
+            })
         });
         // Owned here and awaited after the server stops; it ends on `shutdown` or when the
         // server does (its own child token, so a failed server stops no one else).
@@ -531,29 +530,22 @@ async fn api(
 /// Follows the compacted registry topic from its beginning, so several gateways (and the
 /// workers) agree on every state machine.
 async fn follow_registry(
-    progress: Arc<runtime::follow::RegistryProgress>,
-    gateway: Arc<Gateway>,
+    progress: &runtime::follow::RegistryProgress,
+    gateway: &Gateway,
     shutdown: CancellationToken,
 ) {
     let apply =
         |name: &str, payload: Option<&[u8]>, _: Option<i64>| gateway.catalog.follow(name, payload);
-    runtime::follow::read(progress.consumer(), Some(&progress), apply, shutdown).await
+    runtime::follow::read(progress.consumer(), Some(progress), apply, shutdown).await
 }
 
-/// Marks the gateway ready once the registry has been read to the end it had when asked,
-/// asking again each second until then (the broker unreachable, the topic still loading).
-async fn until_read(
-    progress: Arc<runtime::follow::RegistryProgress>,
-    gateway: Arc<Gateway>,
-    shutdown: CancellationToken,
-) {
+/// Asks for the registry's end until a round confirms it read (the gateway is then ready),
+/// again each second until then (the broker unreachable, the topic still loading).
+async fn until_read(progress: &runtime::follow::RegistryProgress, shutdown: CancellationToken) {
     use runtime::follow::RegistrySync as _;
     loop {
         progress.catch_up(None).await;
         if progress.confirmed() {
-            gateway
-                .ready
-                .store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(message = "State machine registry read; ready.");
             return;
         }
