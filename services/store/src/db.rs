@@ -220,8 +220,28 @@ fn text_hash(text: &str) -> i64 {
     hash as i64
 }
 
-/// Every status code, for `status IN (…)`.
-const STATUS_CODES: &str = "0, 1, 2, 3, 4";
+/// `status IN (…)` of every status, so a query walks `(status, start_ms)` a status at a time.
+fn every_status() -> String {
+    let codes: Vec<String> = Status::all().map(|s| s.code().to_string()).collect();
+    format!("status IN ({})", codes.join(", "))
+}
+
+/// The start time `OFFSET ?1` executions from the oldest: the statuses' ranges of
+/// `(status, start_ms)` merged in start order (see SCHEMA), with no sort.
+fn nth_oldest_start() -> String {
+    let arms: Vec<String> = Status::all()
+        .map(|status| {
+            format!(
+                "SELECT start_ms FROM executions WHERE status = {}",
+                status.code()
+            )
+        })
+        .collect();
+    format!(
+        "{} ORDER BY start_ms LIMIT 1 OFFSET ?1",
+        arms.join(" UNION ALL ")
+    )
+}
 
 /// An execution's row id by its lookup hash and ARN.
 const FIND_ROW: &str = "SELECT id FROM executions WHERE lookup_hash = ?1 AND execution_arn = ?2";
@@ -280,19 +300,25 @@ impl Store {
         let transaction = connection.transaction()?;
         {
             let mut find = transaction.prepare_cached(FIND_ROW)?;
-            let mut update_result = transaction.prepare_cached(
-                "UPDATE executions SET state_machine_arn = ?2, name = ?3, name_hash = ?4,
-                    status = ?5, start_ms = ?6, stop_ms = ?7, output = ?8, error = ?9, cause = ?10,
-                    billed_duration_ms = ?11, billed_memory_mb = ?12, idempotency_key = ?13,
-                    key_hash = ?14, source_topic = ?15, source_partition = ?16, source_offset = ?17
-                 WHERE id = ?1",
-            )?;
-            let mut insert_result = transaction.prepare_cached(
-                "INSERT INTO executions (execution_arn, lookup_hash, state_machine_arn, name,
+            // A new execution (?1 NULL: SQLite picks the row id) or its row updated in place:
+            // the ARN and its lookup hash stay, so no index entry of theirs is rewritten (as
+            // `INSERT OR REPLACE`'s delete and insert would).
+            let mut upsert_result = transaction.prepare_cached(
+                "INSERT INTO executions (id, execution_arn, lookup_hash, state_machine_arn, name,
                     name_hash, status, start_ms, stop_ms, output, error, cause, billed_duration_ms,
                     billed_memory_mb, idempotency_key, key_hash, source_topic, source_partition,
                     source_offset)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                 ON CONFLICT (id) DO UPDATE SET state_machine_arn = excluded.state_machine_arn,
+                    name = excluded.name, name_hash = excluded.name_hash, status = excluded.status,
+                    start_ms = excluded.start_ms, stop_ms = excluded.stop_ms,
+                    output = excluded.output, error = excluded.error, cause = excluded.cause,
+                    billed_duration_ms = excluded.billed_duration_ms,
+                    billed_memory_mb = excluded.billed_memory_mb,
+                    idempotency_key = excluded.idempotency_key, key_hash = excluded.key_hash,
+                    source_topic = excluded.source_topic,
+                    source_partition = excluded.source_partition,
+                    source_offset = excluded.source_offset",
             )?;
             let mut placeholder = transaction.prepare_cached(
                 "INSERT INTO executions (execution_arn, lookup_hash, state_machine_arn, name, status,
@@ -324,51 +350,29 @@ impl Store {
                             .idempotency_key
                             .as_deref()
                             .and_then(|key| own_hash(key, lookup));
-                        match row {
-                            Some(row) => {
-                                update_result.execute(params![
-                                    row,
-                                    result.state_machine_arn,
-                                    result.name,
-                                    name_hash,
-                                    result.status.code(),
-                                    result.start_ms,
-                                    result.stop_ms,
-                                    result.output,
-                                    result.error,
-                                    result.cause,
-                                    result.billed_duration_ms,
-                                    result.billed_memory_mb,
-                                    result.idempotency_key,
-                                    key_hash,
-                                    source.map(|s| &s.topic),
-                                    source.map(|s| s.partition),
-                                    source.map(|s| s.offset),
-                                ])?;
-                            }
-                            None => {
-                                insert_result.execute(params![
-                                    arn,
-                                    lookup_hash,
-                                    result.state_machine_arn,
-                                    result.name,
-                                    name_hash,
-                                    result.status.code(),
-                                    result.start_ms,
-                                    result.stop_ms,
-                                    result.output,
-                                    result.error,
-                                    result.cause,
-                                    result.billed_duration_ms,
-                                    result.billed_memory_mb,
-                                    result.idempotency_key,
-                                    key_hash,
-                                    source.map(|s| &s.topic),
-                                    source.map(|s| s.partition),
-                                    source.map(|s| s.offset),
-                                ])?;
-                                rows.insert(arn, transaction.last_insert_rowid());
-                            }
+                        upsert_result.execute(params![
+                            row,
+                            arn,
+                            lookup_hash,
+                            result.state_machine_arn,
+                            result.name,
+                            name_hash,
+                            result.status.code(),
+                            result.start_ms,
+                            result.stop_ms,
+                            result.output,
+                            result.error,
+                            result.cause,
+                            result.billed_duration_ms,
+                            result.billed_memory_mb,
+                            result.idempotency_key,
+                            key_hash,
+                            source.map(|s| &s.topic),
+                            source.map(|s| s.partition),
+                            source.map(|s| s.offset),
+                        ])?;
+                        if row.is_none() {
+                            rows.insert(arn, transaction.last_insert_rowid());
                         }
                     }
                     Record::Event(event) => {
@@ -519,6 +523,7 @@ impl Store {
         }
         if let Some(max_bytes) = self.retention.max_bytes {
             // Oldest first, a slice at a time, until the live pages fit.
+            let nth_oldest = nth_oldest_start();
             while self.used_bytes()? > max_bytes {
                 let connection = self.connection();
                 let count: i64 =
@@ -527,24 +532,7 @@ impl Store {
                     break;
                 }
                 let slice = (count / 20).max(1);
-                // The statuses' ranges merged in start order (see SCHEMA).
-                let arms: Vec<String> = Status::ALL
-                    .iter()
-                    .map(|status| {
-                        format!(
-                            "SELECT start_ms FROM executions WHERE status = {}",
-                            status.code()
-                        )
-                    })
-                    .collect();
-                let cutoff: i64 = connection.query_row(
-                    &format!(
-                        "{} ORDER BY start_ms LIMIT 1 OFFSET ?1",
-                        arms.join(" UNION ALL ")
-                    ),
-                    [slice - 1],
-                    |r| r.get(0),
-                )?;
+                let cutoff: i64 = connection.query_row(&nth_oldest, [slice - 1], |r| r.get(0))?;
                 drop(connection);
                 deleted += self.delete_started_before(cutoff.saturating_add(1))?;
             }
@@ -558,13 +546,16 @@ impl Store {
         transaction.execute(
             &format!(
                 "DELETE FROM events WHERE execution_id IN
-                    (SELECT id FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1)"
+                    (SELECT id FROM executions WHERE {} AND start_ms < ?1)",
+                every_status()
             ),
             [cutoff_ms],
         )?;
-        // `status IN` lets SQLite walk `(status, start_ms)` one status at a time.
         let deleted = transaction.execute(
-            &format!("DELETE FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1"),
+            &format!(
+                "DELETE FROM executions WHERE {} AND start_ms < ?1",
+                every_status()
+            ),
             [cutoff_ms],
         )?;
         transaction.commit()?;
@@ -608,7 +599,7 @@ fn list_query(
     let statuses: Vec<Option<Status>> = match filter.status {
         Some(status) => vec![Some(status)],
         None if few => vec![None],
-        None => Status::ALL.iter().copied().map(Some).collect(),
+        None => Status::all().map(Some).collect(),
     };
     let column = |name: &'static str, plain: &'static str| if few { name } else { plain };
     let mut arms = Vec::new();
@@ -872,8 +863,7 @@ mod tests {
 
     #[test]
     fn status_codes_name_every_status_and_retention_reads_the_status_index() {
-        let codes: Vec<String> = Status::ALL.iter().map(|s| s.code().to_string()).collect();
-        assert_eq!(STATUS_CODES, codes.join(", "));
+        assert_eq!(every_status(), "status IN (0, 1, 2, 3, 4)");
         let store = Store::open(None, Retention::default()).expect("opens");
         let connection = store.connection();
         let plan = |sql: &str| {
@@ -888,11 +878,20 @@ mod tests {
                 .join(" | ")
         };
         let delete = plan(&format!(
-            "DELETE FROM executions WHERE status IN ({STATUS_CODES}) AND start_ms < ?1"
+            "DELETE FROM executions WHERE {} AND start_ms < ?1",
+            every_status()
         ));
         assert!(
             delete.contains("executions_by_status") && !delete.contains("SCAN"),
             "{delete}"
+        );
+        // The size cutoff merges the statuses' ranges: no sort, no scan of the table.
+        let nth = plan(&nth_oldest_start());
+        assert!(
+            nth.contains("executions_by_status")
+                && !nth.contains("SCAN")
+                && !nth.contains("TEMP B-TREE"),
+            "{nth}"
         );
     }
 }

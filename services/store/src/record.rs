@@ -38,13 +38,9 @@ const STATUSES: &[(Status, &str, i64)] = &[
 
 impl Status {
     /// Every status, in the order of their codes.
-    pub const ALL: [Status; 5] = [
-        Status::Running,
-        Status::Succeeded,
-        Status::Failed,
-        Status::TimedOut,
-        Status::Aborted,
-    ];
+    pub fn all() -> impl Iterator<Item = Status> {
+        STATUSES.iter().map(|s| s.0)
+    }
 
     /// AWS's spelling.
     pub fn as_str(self) -> &'static str {
