@@ -282,14 +282,19 @@ impl Emitter {
         }
     }
 
+    /// Counts and logs a panic caught in a record's task (its FAILED result follows, once
+    /// per panic: an exactly-once rerun that only publishes it is not another).
+    pub(crate) fn panic_caught(&self, record: &RecordId) {
+        self.metrics.executions.panics.inc();
+        tracing::error!(message = "A record's task panicked; it ends FAILED with States.Runtime.", record = %record);
+    }
+
     async fn panicked_with(
         &self,
         producer: &FutureProducer,
         record: &RecordId,
         attempts: Attempts,
     ) -> bool {
-        self.metrics.executions.panics.inc();
-        tracing::error!(message = "A record's task panicked; it ends FAILED with States.Runtime.", record = %record);
         let mut result = ExecutionResult {
             status: result::Status::Failed as i32,
             error: Some(asl::ErrorName::Runtime.to_string()),

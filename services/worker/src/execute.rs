@@ -79,7 +79,10 @@ pub(crate) fn start(
             Ok(carried) => carried,
             // Boxed: inline, this rare path's result produce made every task's future
             // larger than all of its stages together.
-            Err(_) => Box::pin(panicked(id, epoch, stages)).await,
+            Err(_) => {
+                stages.emitter.panic_caught(&id);
+                Box::pin(panicked(id, epoch, stages)).await
+            }
         };
         Done {
             record,
@@ -517,7 +520,11 @@ mod tests {
         assert_eq!(offset_of(&results[2]), 0);
         // A third run is a normal one again (the mark was taken).
         assert!(!transactions.take_panicked(&RecordId::new(TOPIC, 0, 0)));
-        assert_eq!(metrics.executions.panics.get(), 2);
+        assert_eq!(
+            metrics.executions.panics.get(),
+            1,
+            "one panic, however often it is published"
+        );
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use runtime::kafka::{KafkaSettings, TransactionGate};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -66,6 +67,10 @@ struct Shared {
 pub(crate) struct Transactions {
     gate: Arc<TransactionGate>,
     shared: Mutex<Shared>,
+    /// Whether `Shared::panicked` may hold a record: every record's way in reads it, so
+    /// while nothing has panicked (always, but for a bug) that check takes no lock and
+    /// hashes no record id. Written only under the lock.
+    any_panicked: AtomicBool,
 }
 
 /// A writer inside the open transaction: produce with `producer` while it lives, then
@@ -117,17 +122,29 @@ impl Transactions {
     /// Whether the record panicked in an earlier run whose transaction failed: it is taken
     /// off the list, and the caller publishes its FAILED result instead of running it.
     pub(crate) fn take_panicked(&self, record: &RecordId) -> bool {
-        self.lock().panicked.remove(record)
+        if !self.any_panicked.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut shared = self.lock();
+        let taken = shared.panicked.remove(record);
+        self.any_panicked
+            .store(!shared.panicked.is_empty(), Ordering::Release);
+        taken
+    }
+
+    fn new(producer: FutureProducer) -> Transactions {
+        Transactions {
+            gate: TransactionGate::new(producer),
+            shared: Mutex::default(),
+            any_panicked: AtomicBool::new(false),
+        }
     }
 
     /// A test's transactions: `producer` (non-transactional will do: the tests produce,
     /// never commit) and the partitions owned, each with its epoch.
     #[cfg(test)]
     pub(crate) fn for_test(producer: FutureProducer, owned: &[(&str, i32, u64)]) -> Self {
-        let transactions = Transactions {
-            gate: TransactionGate::new(producer),
-            shared: Mutex::default(),
-        };
+        let transactions = Transactions::new(producer);
         for (topic, partition, epoch) in owned {
             transactions
                 .lock()
@@ -173,6 +190,9 @@ impl Write<'_> {
         let mut shared = self.transactions.lock();
         if shared.failed {
             shared.panicked.insert(record.clone());
+            self.transactions
+                .any_panicked
+                .store(true, Ordering::Release);
         }
     }
 }
@@ -275,10 +295,7 @@ impl Coordinator {
         let producer = open_producer(&kafka, &settings).await?;
         tracing::info!(message = "Exactly-once delivery: transactional producer ready.", transactional_id = %settings.transactional_id);
         Ok(Coordinator {
-            transactions: Arc::new(Transactions {
-                gate: TransactionGate::new(producer),
-                shared: Mutex::default(),
-            }),
+            transactions: Arc::new(Transactions::new(producer)),
             kafka,
             settings,
             ledgers: Ledgers::default(),
@@ -389,6 +406,9 @@ impl Coordinator {
             shared
                 .panicked
                 .retain(|record| !partitions.contains(&key(record)));
+            self.transactions
+                .any_panicked
+                .store(!shared.panicked.is_empty(), Ordering::Release);
             dirty
         };
         for (topic, partition) in partitions {
