@@ -273,8 +273,9 @@ impl Default for WorkerConfig {
 pub struct ConfigError(pub String);
 
 impl WorkerConfig {
-    /// What the worker's Kafka clients share.
-    pub fn kafka_settings(&self) -> KafkaSettings {
+    /// The settings of the worker's producers: the profile's producer properties under the
+    /// user's `kafka` table (consumers take [`WorkerConfig::consumer_kafka_settings`]).
+    pub fn producer_kafka_settings(&self) -> KafkaSettings {
         self.settings_with(self.profile.kafka())
     }
 
@@ -432,7 +433,7 @@ mod tests {
     #[test]
     fn the_low_latency_profile_sets_kafka_settings_under_the_users() {
         assert_eq!(WorkerConfig::default().profile, Profile::LowLatency);
-        let defaults = WorkerConfig::default().kafka_settings().overrides;
+        let defaults = WorkerConfig::default().producer_kafka_settings().overrides;
         assert_eq!(
             defaults
                 .get("linger.ms")
@@ -445,7 +446,7 @@ mod tests {
             serde_json::from_value(serde_json::json!({"profile": "throughput"})).expect("parses");
         assert_eq!(throughput.profile, Profile::Throughput);
         assert!(
-            throughput.kafka_settings().overrides.is_empty(),
+            throughput.producer_kafka_settings().overrides.is_empty(),
             "the runtime's defaults (linger.ms 5)"
         );
         let config: WorkerConfig = serde_json::from_value(serde_json::json!({
@@ -454,7 +455,7 @@ mod tests {
         }))
         .expect("parses");
         assert_eq!(config.profile, Profile::LowLatency);
-        let overrides = config.kafka_settings().overrides;
+        let overrides = config.producer_kafka_settings().overrides;
         let text: Vec<(String, String)> = overrides
             .iter()
             .map(|(k, v)| (k.clone(), v.to_string()))

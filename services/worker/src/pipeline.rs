@@ -76,7 +76,7 @@ impl Worker {
         if config.tasks.callbacks.enabled {
             topics.push(&config.tasks.callbacks.topic);
         }
-        let kafka = config.kafka_settings();
+        let kafka = config.producer_kafka_settings();
         // The profile's settings are for producers: consumers and the admin client go without.
         let consumers = config.consumer_kafka_settings();
         consumers.ensure_topics(&topics).await?;

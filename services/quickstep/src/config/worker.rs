@@ -329,7 +329,10 @@ mod tests {
             };
             let config = load(&flag).expect("layers");
             assert_eq!(config.profile, worker::config::Profile::Throughput);
-            assert!(!config.kafka_settings().overrides.contains_key("linger.ms"));
+            assert!(!config
+                .producer_kafka_settings()
+                .overrides
+                .contains_key("linger.ms"));
             jail.set_env("QUICKSTEP_PROFILE", "fastest");
             assert!(load(&WorkerFlags::default()).is_err(), "not a profile");
             Ok(())

@@ -152,20 +152,21 @@ fn cluster_nodes(url: &str) -> Result<Vec<String>, StoreError> {
         Some((credentials, hosts)) => (Some(credentials), hosts),
         None => (None, rest),
     };
-    let hosts = hosts.trim_end_matches('/');
-    let nodes: Vec<String> = hosts
+    hosts
+        .trim_end_matches('/')
         .split(',')
-        .map(|host| match credentials {
-            Some(credentials) => format!("redis://{credentials}@{host}"),
-            None => format!("redis://{host}"),
+        .map(|host| match (host, credentials) {
+            ("", _) => Err(()),
+            (host, _) if host.contains('/') => Err(()),
+            (host, Some(credentials)) => Ok(format!("redis://{credentials}@{host}")),
+            (host, None) => Ok(format!("redis://{host}")),
         })
-        .collect();
-    if hosts.is_empty() || hosts.split(',').any(|h| h.is_empty() || h.contains('/')) {
-        return Err(StoreError::Config(format!(
-            "a Redis Cluster URL names its seed nodes: {CLUSTER_SCHEME}HOST:PORT[,HOST:PORT…] (no database)"
-        )));
-    }
-    Ok(nodes)
+        .collect::<Result<_, ()>>()
+        .map_err(|()| {
+            StoreError::Config(format!(
+                "a Redis Cluster URL names its seed nodes: {CLUSTER_SCHEME}HOST:PORT[,HOST:PORT…] (no database)"
+            ))
+        })
 }
 
 /// Idempotency claims in Redis, shared by every worker that uses the same URL and prefix.
@@ -193,17 +194,15 @@ impl ClaimCommand {
     /// The command every server answering `INFO server` with `info` runs: one server's text,
     /// or a cluster's map of node → text (the script when any node is older or unclear).
     fn for_servers(info: &Value) -> ClaimCommand {
-        let text = |value: &Value| String::from_redis_value_ref(value).ok();
-        let texts: Vec<Option<String>> = match info {
-            Value::Map(nodes) => nodes.iter().map(|(_, info)| text(info)).collect(),
-            one => vec![text(one)],
+        let native = |value: &Value| {
+            String::from_redis_value_ref(value)
+                .is_ok_and(|info| ClaimCommand::for_server(&info) == ClaimCommand::SetNxGet)
         };
-        if !texts.is_empty()
-            && texts.iter().all(|info| {
-                info.as_deref()
-                    .is_some_and(|info| ClaimCommand::for_server(info) == ClaimCommand::SetNxGet)
-            })
-        {
+        let every_node_native = match info {
+            Value::Map(nodes) => !nodes.is_empty() && nodes.iter().all(|(_, info)| native(info)),
+            one => native(one),
+        };
+        if every_node_native {
             ClaimCommand::SetNxGet
         } else {
             ClaimCommand::Script
@@ -580,9 +579,9 @@ mod tests {
     }
 
     impl RedisServer {
-        /// Starts a server on a free port. Without `redis-server` on PATH this panics with
-        /// instructions, or answers `None` (the test skips) when `QUICKSTEP_SKIP_REDIS=1`.
-        fn start() -> Option<Self> {
+        /// Whether `redis-server` is on PATH. Without it this panics with instructions, or
+        /// answers false (the test skips) when `QUICKSTEP_SKIP_REDIS=1`.
+        fn available() -> bool {
             let found = Command::new("redis-server")
                 .arg("--version")
                 .stdout(Stdio::null())
@@ -592,12 +591,20 @@ mod tests {
             if !found {
                 if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
                     eprintln!("redis-server not found; skipping because {SKIP_ENV}=1");
-                    return None;
+                    return false;
                 }
                 panic!(
                     "redis-server not found on PATH: the Redis idempotency tests need a real \
                      server (apt-get install -y redis-server), or set {SKIP_ENV}=1 to skip them"
                 );
+            }
+            true
+        }
+
+        /// Starts a server on a free port (None: skipped, see [`RedisServer::available`]).
+        fn start() -> Option<Self> {
+            if !Self::available() {
+                return None;
             }
             let mut last = String::new();
             for _ in 0..5 {
@@ -1174,8 +1181,9 @@ mod tests {
 
     impl RedisCluster {
         fn start() -> Option<Self> {
-            // As RedisServer::start decides whether to run or skip.
-            drop(RedisServer::start()?);
+            if !RedisServer::available() {
+                return None;
+            }
             let dir = std::env::temp_dir().join(format!(
                 "quickstep-redis-cluster-{}-{}",
                 std::process::id(),
