@@ -61,10 +61,9 @@ async fn describe(address: SocketAddr, arn: &str) -> u16 {
     exchange(address, request).await.0
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
+/// A mock cluster with the topics a gateway needs (it creates none through the admin API).
+fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster");
-    // The mock cluster creates no topics through the admin API.
     for topic in [
         "quickstep.start",
         "quickstep.results",
@@ -73,6 +72,47 @@ async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
     ] {
         cluster.create_topic(topic, 3, 1).expect("topic");
     }
+    cluster
+}
+
+/// `gateway` served on a free port: its address, its shutdown and its task.
+async fn serve(
+    gateway: Gateway,
+) -> (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), gateway::GatewayError>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("address");
+    let shutdown = CancellationToken::new();
+    let served = tokio::spawn(gateway.serve(listener, shutdown.clone()));
+    (address, shutdown, served)
+}
+
+/// Asks `/readyz` until it answers 200: how many 503s came first.
+async fn until_ready(address: SocketAddr) -> usize {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut unready = 0;
+    loop {
+        let (status, body) = readyz(address).await;
+        if status == 200 {
+            assert_eq!(body, "ready");
+            return unready;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body, "reading the state machine registry");
+        unready += 1;
+        assert!(Instant::now() < give_up, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
+    let cluster = cluster();
     let brokers = cluster.bootstrap_servers();
     // Registered through one gateway, before the other starts.
     let first = Gateway::build(config(&brokers), Metrics::default())
@@ -96,26 +136,8 @@ async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
         .await
         .expect("gateway");
     assert!(!second.ready(), "nothing read yet");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let address = listener.local_addr().expect("address");
-    let shutdown = CancellationToken::new();
-    let served = tokio::spawn(second.serve(listener, shutdown.clone()));
-    let give_up = Instant::now() + Duration::from_secs(30);
-    let mut unready = 0;
-    loop {
-        let (status, body) = readyz(address).await;
-        if status == 200 {
-            assert_eq!(body, "ready");
-            break;
-        }
-        assert_eq!(status, 503, "{body}");
-        assert_eq!(body, "reading the state machine registry");
-        unready += 1;
-        assert!(Instant::now() < give_up, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (address, shutdown, served) = serve(second).await;
+    let unready = until_ready(address).await;
     assert!(
         unready > 0,
         "answered 503 while the registry was being read"
@@ -128,6 +150,27 @@ async fn readyz_answers_once_the_registry_is_read_and_the_machines_are_known() {
             "{arn} (after {unready} 503s)"
         );
     }
+    shutdown.cancel();
+    served.await.expect("joins").expect("served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_stays_503_while_the_broker_is_down_and_answers_once_it_is_back() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    let gateway = Gateway::build(config(&brokers), Metrics::default())
+        .await
+        .expect("gateway");
+    cluster.broker_down(1).expect("down");
+    let (address, shutdown, served) = serve(gateway).await;
+    // Three seconds: several catch-up rounds fail (one a second), none confirms.
+    let down_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < down_until {
+        assert_eq!(readyz(address).await.0, 503, "ready without reading");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.broker_up(1).expect("up");
+    until_ready(address).await;
     shutdown.cancel();
     served.await.expect("joins").expect("served");
 }

@@ -150,7 +150,7 @@ impl RegistrySync for RegistryProgress {
             }
             let asked_ms = now_ms();
             let Some(ends) = self.ends().await else {
-                tracing::warn!(message = "Cannot read the registry topic's end; refusing an unknown state machine without waiting.");
+                tracing::warn!(message = "Cannot read the registry topic's end: the registry is not known to be read.");
                 return;
             };
             let mut applied = self.applied.subscribe();
