@@ -2,14 +2,15 @@
 //! for tests. One seam, so handlers never see rdkafka.
 //!
 //! The gateway produces with a producer of its own ([`KafkaPublisher::connect`]): idempotent
-//! and acks=all like the worker's, but with a linger of `produce_linger_ms` (1 ms) instead of
-//! the worker's 5 ms. A StartExecution answers only after its own record is acknowledged, so
+//! and acks=all like the worker's, with a linger of `produce_linger_ms` (1 ms, as the worker's
+//! default profile). A StartExecution answers only after its own record is acknowledged, so
 //! linger is latency every request pays; batches come from concurrency instead: records
 //! enqueued while a produce request is in flight leave together in the next one (librdkafka
 //! keeps up to five in flight per broker). Acknowledgements arrive on the producer's polling
 //! thread, which completes each request's oneshot there: no task and no copy per record.
 //! Records whose failure changes no answer (a sync execution's result) are only enqueued,
-//! through a second producer that lingers `produce_enqueue_linger_ms` (5 ms, as the worker's):
+//! through a second producer that lingers `produce_enqueue_linger_ms` (5 ms, as the worker's
+//! `throughput` profile):
 //! nobody waits for them, so fuller batches cost no answer anything, and they cost the broker
 //! and the execution store's reader less per record (fewer produce requests; each fetch
 //! brings more records). Its polling thread logs the ones Kafka refuses.
