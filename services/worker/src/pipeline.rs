@@ -287,10 +287,9 @@ impl Worker {
                         start(record, 0, &stages, &mut tracker, &mut executions);
                     }
                     Some(coordinator) => {
-                        if coordinator.skip(&record.id, &mut tracker) {
+                        let Some(epoch) = coordinator.read(&record.id, &mut tracker) else {
                             continue;
-                        }
-                        let epoch = coordinator.epoch(&record.id);
+                        };
                         let id = record.id.clone();
                         if let Some(task) =
                             start(record, epoch, &stages, &mut tracker, &mut executions)

@@ -15,6 +15,20 @@ pub(crate) fn key(record: &RecordId) -> Key {
     (record.topic.to_string(), record.partition)
 }
 
+/// What the loop does with a record read from a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Below the partition's committed position: its outputs are committed (by us or an
+    /// earlier owner), so it is dropped without being admitted, and the commit position
+    /// starts at the committed one.
+    Below,
+    /// Finished under an earlier owner or transaction (listed above the committed
+    /// position): finished without running.
+    Finished,
+    /// To run, admitted under this epoch (0: the partition is not ours).
+    Run(u64),
+}
+
 #[derive(Debug, Default)]
 struct Ledger {
     epoch: u64,
@@ -79,37 +93,28 @@ impl Ledgers {
         self.partitions.keys()
     }
 
-    /// The epoch of the record's partition (0: not ours).
-    pub(crate) fn epoch(&self, record: &RecordId) -> u64 {
-        self.partitions.get(&key(record)).map_or(0, |l| l.epoch)
-    }
-
-    /// Whether the record finished before (its outputs are committed): it is taken off the
-    /// skip list, and the caller marks it finished without running it.
-    pub(crate) fn skip(&mut self, record: &RecordId) -> bool {
-        self.partitions
-            .get_mut(&key(record))
-            .is_some_and(|ledger| ledger.skip.remove(&record.offset))
-    }
-
-    /// Whether the record lies below the partition's committed position, so its outputs are
-    /// committed (by us or an earlier owner): the caller drops it without admitting it, and
-    /// the commit position starts at the committed one. The committed offset read for the
-    /// assignment (or rewind) is the truth; the consumer's own position only a hint, which
-    /// librdkafka sets by its own read (or a seek) at another moment. Suspected, not seen:
-    /// the broker-restart test's duplicates (a partition moved to the other worker and back
-    /// within seconds, around a rewind's seek) fit records below it running again.
-    pub(crate) fn below_committed(&mut self, record: &RecordId) -> bool {
+    /// What to do with `record`: one look-up of its partition per record read.
+    ///
+    /// The committed offset read for the assignment (or rewind) is the truth about what is
+    /// below; the consumer's own position only a hint, which librdkafka sets by its own read
+    /// (or a seek) at another moment. Suspected, not seen: the broker-restart test's
+    /// duplicates (a partition moved to the other worker and back within seconds, around a
+    /// rewind's seek) fit records below it running again.
+    pub(crate) fn read(&mut self, record: &RecordId) -> Read {
         let Some(ledger) = self.partitions.get_mut(&key(record)) else {
-            return false;
+            return Read::Run(0);
         };
-        if ledger.committed.is_none_or(|c| record.offset >= c) {
-            return false;
+        if ledger.committed.is_some_and(|c| record.offset < c) {
+            if !std::mem::replace(&mut ledger.delivered_below, true) {
+                tracing::warn!(message = "Records below the committed offset were delivered; they are committed already and skipped.", topic = %record.topic, partition = record.partition, offset = record.offset, committed = ledger.committed);
+            }
+            return Read::Below;
         }
-        if !std::mem::replace(&mut ledger.delivered_below, true) {
-            tracing::warn!(message = "Records below the committed offset were delivered; they are committed already and skipped.", topic = %record.topic, partition = record.partition, offset = record.offset, committed = ledger.committed);
+        // Taken off the list: a record is skipped once.
+        if ledger.skip.remove(&record.offset) {
+            return Read::Finished;
         }
-        true
+        Read::Run(ledger.epoch)
     }
 
     /// The offsets a transaction commits: for every owned partition with progress, the
@@ -185,17 +190,21 @@ mod tests {
         (TOPIC.to_owned(), 0)
     }
 
-    /// Reads `offsets` as the loop does: skipped records finish at once, the others are
-    /// admitted; returns the ones that run.
-    fn read(ledgers: &mut Ledgers, tracker: &mut CommitTracker, offsets: &[i64]) -> Vec<i64> {
+    /// Reads `offsets` as the loop does: records below the committed offset are dropped,
+    /// finished ones finish at once, the others are admitted; returns the ones that run.
+    fn run_of(ledgers: &mut Ledgers, tracker: &mut CommitTracker, offsets: &[i64]) -> Vec<i64> {
         let mut run = Vec::new();
         for &offset in offsets {
-            if ledgers.skip(&id(offset)) {
-                tracker.admit(&id(offset));
-                tracker.finish(&id(offset));
-            } else {
-                tracker.admit(&id(offset));
-                run.push(offset);
+            match ledgers.read(&id(offset)) {
+                Read::Below => {}
+                Read::Finished => {
+                    tracker.admit(&id(offset));
+                    tracker.finish(&id(offset));
+                }
+                Read::Run(_) => {
+                    tracker.admit(&id(offset));
+                    run.push(offset);
+                }
             }
         }
         run
@@ -207,13 +216,13 @@ mod tests {
         let mut tracker = CommitTracker::default();
         ledgers.assign(partition(), Some(10), "qs1:2-3,10");
         tracker.assign(TOPIC, 0);
-        let run = read(&mut ledgers, &mut tracker, &[10, 11, 12, 13, 14]);
+        let run = run_of(&mut ledgers, &mut tracker, &[10, 11, 12, 13, 14]);
         assert_eq!(
             run,
             [10, 11, 14],
             "12 and 13 finished under the previous owner"
         );
-        assert!(!ledgers.skip(&id(12)), "skipped once");
+        assert_eq!(ledgers.read(&id(12)), Read::Run(1), "skipped once");
         // 11 finished here, 10 still runs: the position stays at 10, and the metadata
         // carries 11, the skipped 12-13 and the 20 not read yet.
         tracker.finish(&id(11));
@@ -229,7 +238,7 @@ mod tests {
         assert_eq!(positions[0].offset, 15);
         assert_eq!(positions[0].metadata, "qs1:5");
         ledgers.committed(positions);
-        let run = read(&mut ledgers, &mut tracker, &[15, 20, 21]);
+        let run = run_of(&mut ledgers, &mut tracker, &[15, 20, 21]);
         assert_eq!(run, [15, 21], "20 finished under the previous owner");
     }
 
@@ -240,13 +249,15 @@ mod tests {
         ledgers.assign(partition(), Some(10), "qs1:2");
         tracker.assign(TOPIC, 0);
         // The consumer starts at 7, below the committed 10: 7-9 are committed already.
-        for offset in 7..10 {
-            assert!(ledgers.below_committed(&id(offset)), "{offset}");
-        }
-        assert!(!ledgers.below_committed(&id(10)));
-        assert!(!ledgers.below_committed(&RecordId::new("other", 0, 1)));
-        let run = read(&mut ledgers, &mut tracker, &[10, 11, 12, 13]);
-        assert_eq!(run, [10, 11, 13], "12 as listed");
+        // The consumer starts at 7, below the committed 10: 7-9 are committed already and
+        // never admitted.
+        let run = run_of(&mut ledgers, &mut tracker, &[7, 8, 9, 10, 11, 12, 13]);
+        assert_eq!(run, [10, 11, 13], "7-9 below, 12 as listed");
+        assert_eq!(
+            ledgers.read(&RecordId::new("other", 0, 1)),
+            Read::Run(0),
+            "not ours"
+        );
         for offset in [10, 11, 13] {
             tracker.finish(&id(offset));
         }
@@ -254,14 +265,15 @@ mod tests {
         let positions = ledgers.positions(&tracker).expect("fits");
         assert_eq!(positions[0].offset, 14);
         ledgers.committed(positions);
-        assert!(
-            ledgers.below_committed(&id(13)),
+        assert_eq!(
+            ledgers.read(&id(13)),
+            Read::Below,
             "our own commit counts too"
         );
         // Nothing committed yet: nothing is below it.
         let mut fresh = Ledgers::default();
-        fresh.assign(partition(), None, "");
-        assert!(!fresh.below_committed(&id(0)));
+        let epoch = fresh.assign(partition(), None, "");
+        assert_eq!(fresh.read(&id(0)), Read::Run(epoch));
     }
 
     #[test]
@@ -270,7 +282,7 @@ mod tests {
         let mut tracker = CommitTracker::default();
         ledgers.assign(partition(), None, "qs1:1-5");
         tracker.assign(TOPIC, 0);
-        assert_eq!(read(&mut ledgers, &mut tracker, &[0, 1, 2]), [0, 1, 2]);
+        assert_eq!(run_of(&mut ledgers, &mut tracker, &[0, 1, 2]), [0, 1, 2]);
         assert!(
             ledgers
                 .positions(&CommitTracker::default())
@@ -286,8 +298,9 @@ mod tests {
         let mut tracker = CommitTracker::default();
         let first = ledgers.assign(partition(), Some(0), "");
         tracker.assign(TOPIC, 0);
-        assert_eq!(ledgers.epoch(&id(3)), first);
-        read(&mut ledgers, &mut tracker, &[0, 1, 2, 3]);
+        assert_eq!(run_of(&mut ledgers, &mut tracker, &[0, 1, 2]), [0, 1, 2]);
+        assert_eq!(ledgers.read(&id(3)), Read::Run(first));
+        tracker.admit(&id(3));
         tracker.finish(&id(1));
         tracker.finish(&id(3));
         // Committed: position 0, 1 and 3 finished above it.
@@ -300,11 +313,12 @@ mod tests {
             .rewind(&partition(), Some(0), "qs1:1,3")
             .expect("owned");
         assert!(epoch > first, "records admitted before write nothing");
-        assert_eq!(ledgers.epoch(&id(0)), epoch);
         assert_eq!(from, Some(0));
         let mut tracker = CommitTracker::default();
         tracker.assign(TOPIC, 0);
-        assert_eq!(read(&mut ledgers, &mut tracker, &[0, 1, 2, 3]), [0, 2]);
+        assert_eq!(ledgers.read(&id(0)), Read::Run(epoch));
+        tracker.admit(&id(0));
+        assert_eq!(run_of(&mut ledgers, &mut tracker, &[1, 2, 3]), [2]);
         assert!(ledgers.rewind(&("other".into(), 0), None, "").is_none());
     }
 
@@ -314,11 +328,10 @@ mod tests {
         let mut tracker = CommitTracker::default();
         ledgers.assign(partition(), Some(5), "qs1:1");
         tracker.assign(TOPIC, 0);
-        read(&mut ledgers, &mut tracker, &[5]);
+        run_of(&mut ledgers, &mut tracker, &[5]);
         tracker.finish(&id(5));
         ledgers.revoke(&partition());
-        assert_eq!(ledgers.epoch(&id(6)), 0);
-        assert!(!ledgers.skip(&id(6)));
+        assert_eq!(ledgers.read(&id(6)), Read::Run(0));
         assert!(ledgers.positions(&tracker).unwrap().is_empty());
     }
 
@@ -329,7 +342,7 @@ mod tests {
         ledgers.assign(partition(), Some(0), "");
         tracker.assign(TOPIC, 0);
         let offsets: Vec<i64> = (0..10_000).collect();
-        read(&mut ledgers, &mut tracker, &offsets);
+        run_of(&mut ledgers, &mut tracker, &offsets);
         // Every other record finished, the first still runs: 4,999 separate ranges.
         for offset in (1..10_000).step_by(2) {
             tracker.finish(&id(offset));

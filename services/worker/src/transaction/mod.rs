@@ -20,7 +20,7 @@ use crate::idempotency::{ClaimKey, RecordId};
 use crate::metrics::Metrics;
 use crate::source::SourceConsumer;
 use crate::WorkerError;
-use ledger::{key, Key, Ledgers};
+use ledger::{key, Key, Ledgers, Read};
 use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
@@ -332,28 +332,24 @@ impl Coordinator {
         self.transactions.pending() >= self.settings.max_records
     }
 
-    /// The epoch a record of this partition is admitted under.
-    pub(crate) fn epoch(&self, record: &RecordId) -> u64 {
-        self.ledgers.epoch(record)
-    }
-
-    /// Whether the record's outputs were committed already (by an earlier owner, or by an
-    /// earlier transaction of ours before a rewind): then it is finished without running.
-    pub(crate) fn skip(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> bool {
-        if self.ledgers.below_committed(record) {
+    /// Whether `record` runs, and under which epoch (0: its partition is not ours); None when
+    /// its outputs were committed already (by an earlier owner, or by an earlier transaction
+    /// of ours before a rewind): then it is finished without running, or, below the
+    /// committed position, dropped without being admitted.
+    pub(crate) fn read(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> Option<u64> {
+        match self.ledgers.read(record) {
+            Read::Run(epoch) => return Some(epoch),
             // Not admitted: the partition's commit position starts at the committed one.
-            self.metrics.records_skipped.inc();
-            return true;
+            Read::Below => {}
+            Read::Finished => {
+                if tracker.admit(record) {
+                    tracker.finish(record);
+                }
+                self.skipped += 1;
+            }
         }
-        if !self.ledgers.skip(record) {
-            return false;
-        }
-        if tracker.admit(record) {
-            tracker.finish(record);
-        }
-        self.skipped += 1;
         self.metrics.records_skipped.inc();
-        true
+        None
     }
 
     /// Partitions assigned: tracked from their committed position, skipping what their
