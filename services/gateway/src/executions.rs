@@ -40,14 +40,17 @@ struct Start {
     input: Value,
 }
 
-fn prepare(gateway: &Gateway, input: StartInput) -> Result<Start, ApiError> {
+async fn prepare(gateway: &Gateway, input: StartInput) -> Result<Start, ApiError> {
     let machine = machine_name(&input.state_machine_arn)?;
-    let revision = gateway.catalog.registry().get(machine).ok_or_else(|| {
-        ApiError::StateMachineDoesNotExist(format!(
-            "State Machine Does Not Exist: '{}'",
-            input.state_machine_arn
-        ))
-    })?;
+    let revision = gateway
+        .second_look(|| gateway.registry().get(machine))
+        .await
+        .ok_or_else(|| {
+            ApiError::StateMachineDoesNotExist(format!(
+                "State Machine Does Not Exist: '{}'",
+                input.state_machine_arn
+            ))
+        })?;
     // Before the input is parsed: a throttled start should cost as little as possible.
     gateway.start_token(&revision.name)?;
     let name = match input.name {
@@ -92,7 +95,7 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     let input: StartInput = protocol::parse(body)?;
     let trace_header = input.trace_header.clone();
-    let start = prepare(gateway, input)?;
+    let start = prepare(gateway, input).await?;
     let traceparent = caller_traceparent(headers).unwrap_or_else(|| gateway.traceparent());
     let mut record_headers = vec![
         (HEADER_STATE_MACHINE.to_owned(), start.revision.name.clone()),
@@ -129,7 +132,7 @@ pub async fn start_sync(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let input: StartInput = protocol::parse(body)?;
-    let start = prepare(gateway, input)?;
+    let start = prepare(gateway, input).await?;
     let _slot = gateway.sync_slot(Operation::StartSyncExecution)?;
     let mut request = ExecutionRequest {
         execution_arn: gateway

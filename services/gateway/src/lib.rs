@@ -44,6 +44,10 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+/// How long a request that names an unknown state machine waits for the registry's second
+/// look (see [`Gateway::second_look`]); a round takes a broker round trip or two.
+const SECOND_LOOK_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why the gateway could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -266,6 +270,26 @@ impl Gateway {
             .is_none_or(|progress| progress.confirmed())
     }
 
+    /// A look-up of the state machine registry (`look`); on a miss, a second look once the
+    /// registry has read every revision written before this call. AWS lets a caller start,
+    /// describe or update a state machine as soon as CreateStateMachine returns, and with
+    /// several gateways behind one address the create may have gone to another one a moment
+    /// ago. The wait is one catch-up round (concurrent misses share it), at most
+    /// [`SECOND_LOOK_LIMIT`]; only a miss pays it.
+    pub(crate) async fn second_look<T>(&self, look: impl Fn() -> Option<T>) -> Option<T> {
+        if let Some(found) = look() {
+            return Some(found);
+        }
+        let follower = self.follower.as_ref()?;
+        if tokio::time::timeout(SECOND_LOOK_LIMIT, follower.read_to_now())
+            .await
+            .is_err()
+        {
+            tracing::warn!(message = "The registry did not catch up for a second look.");
+        }
+        look()
+    }
+
     /// The HTTP routes: the API on any path (SDKs post to `/`; any `Host`, so the `sync-`
     /// prefix SDKs add for StartSyncExecution works), `/metrics`, `/healthz` (the process
     /// answers) and `/readyz` (it has read the registry).
@@ -452,7 +476,7 @@ impl Gateway {
         let operation = operation?;
         match operation {
             Operation::CreateStateMachine => state_machines::create(self, &body).await,
-            Operation::DescribeStateMachine => state_machines::describe(self, &body),
+            Operation::DescribeStateMachine => state_machines::describe(self, &body).await,
             Operation::UpdateStateMachine => state_machines::update(self, &body).await,
             Operation::DeleteStateMachine => state_machines::delete(self, &body).await,
             Operation::ListStateMachines => state_machines::list(self, &body),

@@ -201,7 +201,13 @@ pub async fn list_executions(gateway: &Gateway, body: &[u8]) -> Result<Response,
         ..Filter::default()
     };
     let page = blocking(store, move |s| s.list(&filter, limit, after)).await?;
-    if page.executions.is_empty() && after.is_none() && gateway.registry().get(machine).is_none() {
+    if page.executions.is_empty()
+        && after.is_none()
+        && gateway
+            .second_look(|| gateway.registry().get(machine))
+            .await
+            .is_none()
+    {
         return Err(ApiError::StateMachineDoesNotExist(format!(
             "State Machine Does Not Exist: '{arn}'"
         )));
@@ -374,12 +380,15 @@ pub async fn describe_state_machine_for_execution(
     let input: ExecutionInput = protocol::parse(body)?;
     let (execution, _) = load(gateway, &input.execution_arn).await?;
     let machine = machine_name(&execution.state_machine_arn)?;
-    let described = crate::state_machines::describe_value(gateway, machine).ok_or_else(|| {
-        ApiError::StateMachineDoesNotExist(format!(
-            "State Machine Does Not Exist: '{}'",
-            execution.state_machine_arn
-        ))
-    })?;
+    let described = gateway
+        .second_look(|| crate::state_machines::describe_value(gateway, machine))
+        .await
+        .ok_or_else(|| {
+            ApiError::StateMachineDoesNotExist(format!(
+                "State Machine Does Not Exist: '{}'",
+                execution.state_machine_arn
+            ))
+        })?;
     let mut answer = json!({
         "stateMachineArn": described["stateMachineArn"],
         "name": described["name"],

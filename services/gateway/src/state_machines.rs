@@ -295,7 +295,12 @@ pub async fn create(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError
         include_execution_data: logging.include_execution_data.unwrap_or(false),
     };
     let _write = gateway.catalog.writes.lock().await;
-    if let Some(existing) = gateway.catalog.get(&input.name) {
+    // A second look on a miss: the same name created through another gateway a moment ago
+    // is this create's conflict (or its repeat), not a machine to overwrite.
+    if let Some(existing) = gateway
+        .second_look(|| gateway.catalog.get(&input.name))
+        .await
+    {
         // AWS answers a repeated identical create with the existing machine.
         if existing.entry == entry {
             return Ok(protocol::ok(json!({
@@ -360,10 +365,12 @@ pub async fn put(gateway: &Gateway, name: &str, definition: &str) -> Result<Stri
 }
 
 /// DescribeStateMachine.
-pub fn describe(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
+pub async fn describe(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError> {
     let input: ArnInput = protocol::parse(body)?;
     let name = machine_name(&input.state_machine_arn)?;
-    describe_value(gateway, name)
+    gateway
+        .second_look(|| describe_value(gateway, name))
+        .await
         .map(protocol::ok)
         .ok_or_else(|| does_not_exist(&input.state_machine_arn))
 }
@@ -411,8 +418,8 @@ pub async fn update(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError
     }
     let _write = gateway.catalog.writes.lock().await;
     let mut stored = gateway
-        .catalog
-        .get(&name)
+        .second_look(|| gateway.catalog.get(&name))
+        .await
         .ok_or_else(|| does_not_exist(&input.state_machine_arn))?;
     if let Some(definition) = input.definition {
         stored.entry.definition = definition;

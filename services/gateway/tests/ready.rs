@@ -1,6 +1,7 @@
 //! `/readyz` (librdkafka's mock cluster, in this process): a gateway answers 503 until it
 //! has read the state machine registry to its end, and once it answers 200 it knows every
-//! state machine registered before it started — through another gateway too.
+//! state machine registered before it started — through another gateway too; and one
+//! created through another gateway a moment ago is found by a second look.
 
 use gateway::config::GatewayConfig;
 use gateway::metrics::Metrics;
@@ -49,16 +50,22 @@ async fn readyz(address: SocketAddr) -> (u16, String) {
     .await
 }
 
-async fn describe(address: SocketAddr, arn: &str) -> u16 {
-    let body = serde_json::json!({ "stateMachineArn": arn }).to_string();
+/// An API call: its status and body.
+async fn call(address: SocketAddr, operation: &str, body: serde_json::Value) -> (u16, String) {
+    let body = body.to_string();
     let request = format!(
         "POST / HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\
          Content-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: AWSStepFunctions.DescribeStateMachine\r\n\
+         X-Amz-Target: AWSStepFunctions.{operation}\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    exchange(address, request).await.0
+    exchange(address, request).await
+}
+
+async fn describe(address: SocketAddr, arn: &str) -> u16 {
+    let body = serde_json::json!({ "stateMachineArn": arn });
+    call(address, "DescribeStateMachine", body).await.0
 }
 
 /// A mock cluster with the topics a gateway needs (it creates none through the admin API).
@@ -171,6 +178,60 @@ async fn readyz_stays_503_while_the_broker_is_down_and_answers_once_it_is_back()
     }
     cluster.broker_up(1).expect("up");
     until_ready(address).await;
+    shutdown.cancel();
+    served.await.expect("joins").expect("served");
+}
+
+/// AWS lets a caller start a state machine as soon as CreateStateMachine returns; with
+/// several gateways behind one address the create may have gone to another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_created_through_another_gateway_a_moment_ago_is_found() {
+    let cluster = cluster();
+    let brokers = cluster.bootstrap_servers();
+    let first = Gateway::build(config(&brokers), Metrics::default())
+        .await
+        .expect("gateway");
+    let second = Gateway::build(config(&brokers), Metrics::default())
+        .await
+        .expect("gateway");
+    let (address, shutdown, served) = serve(second).await;
+    until_ready(address).await;
+    // Every broker round trip now takes 200 ms: the second gateway's reader learns of a
+    // revision at least that long after it was written, and the calls below come at once.
+    cluster
+        .broker_round_trip_time(1, Duration::from_millis(200))
+        .expect("rtt");
+    for (i, operation) in [
+        "DescribeStateMachine",
+        "StartExecution",
+        "StartSyncExecution",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let arn = first
+            .register(&format!("fresh-{i}"), PASS)
+            .await
+            .expect("registered");
+        let (status, body) = call(
+            address,
+            operation,
+            serde_json::json!({ "stateMachineArn": arn, "input": "{}" }),
+        )
+        .await;
+        assert_eq!(status, 200, "{operation} of {arn}: {body}");
+    }
+    // A machine that does not exist still does not, after its second look.
+    let (status, body) = call(
+        address,
+        "StartExecution",
+        serde_json::json!({
+            "stateMachineArn": "arn:aws:states:us-east-1:000000000000:stateMachine:never-created"
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("StateMachineDoesNotExist"), "{body}");
     shutdown.cancel();
     served.await.expect("joins").expect("served");
 }

@@ -135,43 +135,63 @@ impl Partition {
     }
 }
 
-impl RegistrySync for RegistryProgress {
-    fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            // A record with no timestamp may be from any time: confirm.
-            let produced = produced_ms.map_or(i64::MAX, |t| t.saturating_add(CLOCK_SKEW_MS));
-            if produced <= self.confirmed_ms.load(Ordering::Relaxed) {
-                return;
-            }
-            // Concurrent callers wait for one round and reuse what it confirmed.
-            let _round = self.round.lock().await;
-            if produced <= self.confirmed_ms.load(Ordering::Relaxed) {
-                return;
-            }
-            let asked_ms = now_ms();
-            let Some(ends) = self.ends().await else {
-                tracing::warn!(message = "Cannot read the registry topic's end: the registry is not known to be read.");
-                return;
-            };
-            let mut applied = self.applied.subscribe();
-            let caught_up = tokio::time::timeout(CATCH_UP_LIMIT, async {
-                loop {
-                    let done = {
-                        let applied = applied.borrow_and_update();
-                        ends.iter().all(|p| p.read(applied.get(&p.id).copied()))
-                    };
-                    if done || applied.changed().await.is_err() {
-                        return done;
-                    }
+impl RegistryProgress {
+    /// Resolves once every revision written to the topic before now is applied (or after a
+    /// bounded wait): a round that starts after this call reads the topic's end, which holds
+    /// every write acknowledged before it, whichever process wrote it — no clock compared.
+    /// The gateway's second look after a miss (a machine created through another gateway a
+    /// moment ago) waits for it.
+    pub async fn read_to_now(&self) {
+        // A round asked in this same millisecond may have begun before this call.
+        self.confirm(now_ms().saturating_add(1)).await
+    }
+
+    /// Resolves once a round that began at or after `since_ms` has confirmed the topic read
+    /// to the end it saw, or after a bounded wait.
+    async fn confirm(&self, since_ms: i64) {
+        if since_ms <= self.confirmed_ms.load(Ordering::Relaxed) {
+            return;
+        }
+        // Concurrent callers wait for one round and reuse what it confirmed.
+        let _round = self.round.lock().await;
+        if since_ms <= self.confirmed_ms.load(Ordering::Relaxed) {
+            return;
+        }
+        let asked_ms = now_ms();
+        let Some(ends) = self.ends().await else {
+            tracing::warn!(
+                message =
+                    "Cannot read the registry topic's end: the registry is not known to be read."
+            );
+            return;
+        };
+        let mut applied = self.applied.subscribe();
+        let caught_up = tokio::time::timeout(CATCH_UP_LIMIT, async {
+            loop {
+                let done = {
+                    let applied = applied.borrow_and_update();
+                    ends.iter().all(|p| p.read(applied.get(&p.id).copied()))
+                };
+                if done || applied.changed().await.is_err() {
+                    return done;
                 }
-            })
-            .await;
-            if caught_up == Ok(true) {
-                self.confirmed_ms.fetch_max(asked_ms, Ordering::Relaxed);
-            } else {
-                tracing::warn!(message = "The registry did not catch up in time.", limit = ?CATCH_UP_LIMIT);
             }
         })
+        .await;
+        if caught_up == Ok(true) {
+            self.confirmed_ms.fetch_max(asked_ms, Ordering::Relaxed);
+        } else {
+            tracing::warn!(message = "The registry did not catch up in time.", limit = ?CATCH_UP_LIMIT);
+        }
+    }
+}
+
+impl RegistrySync for RegistryProgress {
+    fn catch_up<'a>(&'a self, produced_ms: Option<i64>) -> BoxFuture<'a, ()> {
+        // A record with no timestamp may be from any time: confirm. One with a timestamp was
+        // stamped by another clock: a round must begin after it, give or take the skew.
+        let since = produced_ms.map_or(i64::MAX, |t| t.saturating_add(CLOCK_SKEW_MS));
+        Box::pin(self.confirm(since))
     }
 }
 
