@@ -1,8 +1,9 @@
 //! Feeds the store from Kafka: one consumer of its own reads the results topic and the
 //! history topic from the beginning, decodes each record, and applies them in batches (one
-//! SQLite transaction each, off the async threads); retention runs between batches.
+//! SQLite transaction each, off the async threads); retention runs between batches. A batch
+//! that cannot be written is tried again until it is: the reader reads on only after it.
 
-use crate::db::{Record, Store};
+use crate::db::{Record, Store, StoreError};
 use crate::record::{decode_event, decode_execution, decode_result};
 use quickstep_proto::{ContentType, CONTENT_TYPE_HEADER};
 use rdkafka::consumer::StreamConsumer;
@@ -19,6 +20,27 @@ const BATCH: usize = 2048;
 const LINGER: Duration = Duration::from_millis(20);
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(30);
+/// The first wait before a failed batch is tried again; it doubles up to `RETRY_MAX`.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What the reader writes to: the [`Store`] (a test's stand-in fails on cue).
+pub trait Sink: Send + Sync + 'static {
+    /// Applies a batch in one transaction.
+    fn apply(&self, records: &[Record]) -> Result<(), StoreError>;
+    /// Deletes what retention no longer keeps; how many executions went.
+    fn enforce_retention(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
+
+impl Sink for Store {
+    fn apply(&self, records: &[Record]) -> Result<(), StoreError> {
+        Store::apply(self, records)
+    }
+
+    fn enforce_retention(&self, now_ms: i64) -> Result<u64, StoreError> {
+        Store::enforce_retention(self, now_ms)
+    }
+}
 
 /// The topics the store reads.
 #[derive(Debug, Clone)]
@@ -102,7 +124,8 @@ pub trait Observer: Send + Sync {
     fn applied(&self, results: usize, events: usize);
     /// A record was skipped: it is not the JSON its topic carries (`result` or `history`).
     fn skipped(&self, kind: &'static str);
-    /// A batch of this many records could not be written (the store failed).
+    /// A write of a batch of this many records failed (the store failed: a full disk); it
+    /// is tried again.
     fn failed(&self, records: usize);
 }
 
@@ -113,11 +136,15 @@ impl Observer for () {
     fn failed(&self, _: usize) {}
 }
 
-/// Reads until `shutdown`. A malformed record is logged with its coordinates and skipped; a
-/// store that fails (disk full) is logged and the batch dropped, so the API keeps answering
-/// from what it has.
-pub async fn run(
-    store: Arc<Store>,
+/// Reads until `shutdown`. A malformed record is logged with its coordinates and skipped. A
+/// batch the store cannot write (a full disk) is logged and tried again, with retention run
+/// in between (it may make the room), until it is written: the records are Kafka's, so the
+/// reader waits rather than drop them — before, a failed batch was dropped and those
+/// executions were missing from the API until the gateway restarted. The API keeps
+/// answering from what it has meanwhile. Only a panic drops the batch: it is a bug in the
+/// batch's handling, which a retry would hit again.
+pub async fn run<S: Sink>(
+    store: Arc<S>,
     consumer: StreamConsumer,
     topics: Topics,
     observer: Arc<dyn Observer>,
@@ -175,16 +202,31 @@ pub async fn run(
                 .filter(|r| matches!(r, Record::Result(_)))
                 .count();
             let (size, events) = (batch.len(), batch.len() - results);
-            let writer = store.clone();
-            match tokio::task::spawn_blocking(move || writer.apply(&batch)).await {
-                Ok(Ok(())) => observer.applied(results, events),
-                Ok(Err(error)) => {
-                    observer.failed(size);
-                    tracing::warn!(message = "Execution store write failed.", %error)
-                }
-                Err(error) => {
-                    observer.failed(size);
-                    tracing::warn!(message = "Execution store write panicked.", %error)
+            let batch = Arc::new(batch);
+            let mut wait = RETRY_FIRST;
+            loop {
+                let (writer, records) = (store.clone(), batch.clone());
+                match tokio::task::spawn_blocking(move || writer.apply(&records)).await {
+                    Ok(Ok(())) => {
+                        observer.applied(results, events);
+                        break;
+                    }
+                    Ok(Err(error)) => {
+                        observer.failed(size);
+                        tracing::warn!(message = "Execution store write failed; trying again.", %error, records = size, retry_in = ?wait);
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                        retain(&store).await;
+                        last_retention = Instant::now();
+                        wait = (wait * 2).min(RETRY_MAX);
+                    }
+                    Err(error) => {
+                        observer.failed(size);
+                        tracing::error!(message = "Execution store write panicked; the batch is dropped.", %error, records = size);
+                        break;
+                    }
                 }
             }
         }
@@ -195,7 +237,7 @@ pub async fn run(
     }
 }
 
-async fn retain(store: &Arc<Store>) {
+async fn retain<S: Sink>(store: &Arc<S>) {
     let store = store.clone();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -527,6 +527,124 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
     assert_eq!(counts.failed.load(SeqCst), 0);
 }
 
+/// A store whose disk is full for its first `refusals` writes.
+struct FullDisk {
+    store: Store,
+    refusals: std::sync::atomic::AtomicUsize,
+}
+
+impl store::ingest::Sink for FullDisk {
+    fn apply(&self, records: &[store::Record]) -> Result<(), store::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .refusals
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full".into()),
+            )));
+        }
+        self.store.apply(records)
+    }
+
+    fn enforce_retention(&self, now_ms: i64) -> Result<u64, store::StoreError> {
+        self.store.enforce_retention(now_ms)
+    }
+}
+
+/// Before, a batch the database refused was dropped: those executions were missing from the
+/// API until the gateway restarted. Now it is tried again until it is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_store_refuses_is_tried_again_until_it_is_written() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use std::sync::atomic::Ordering::SeqCst;
+
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    mock.create_topic("results", 1, 1).expect("topic");
+    let settings = runtime::kafka::KafkaSettings {
+        brokers: mock.bootstrap_servers(),
+        client_group: "store-test".into(),
+        registry_topic: "registry".into(),
+        partitions: 1,
+        overrides: Default::default(),
+    };
+    let producer: FutureProducer = settings.client().create().expect("producer");
+    let executions: Vec<String> = (0..3).map(|i| arn("order", &format!("full-{i}"))).collect();
+    for execution in &executions {
+        let payload = format!(
+            r#"{{"executionArn": "{execution}", "name": "n", "status": "SUCCEEDED", "startDate": "1970-01-01T00:00:00.005Z", "output": "{{}}"}}"#
+        );
+        producer
+            .send(
+                FutureRecord::to("results").key(execution).payload(&payload),
+                rdkafka::util::Timeout::Never,
+            )
+            .await
+            .expect("produced");
+    }
+    let full = Arc::new(FullDisk {
+        store: Store::open(None, Retention::default()).expect("opens"),
+        refusals: std::sync::atomic::AtomicUsize::new(3),
+    });
+    let topics = store::ingest::Topics {
+        results: "results".into(),
+        history: None,
+    };
+    let consumer = settings
+        .reader_from_beginning("store", &topics.names())
+        .expect("consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let counts = Arc::new(Counts::default());
+    let task = tokio::spawn(store::ingest::run(
+        full.clone(),
+        consumer,
+        topics,
+        counts.clone(),
+        shutdown.clone(),
+    ));
+    // Three refusals: 100 + 200 + 400 ms of waits, then written.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while executions
+        .iter()
+        .any(|e| full.store.execution(e).expect("reads").is_none())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not written after {} refusals",
+            3 - full.refusals.load(SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(full.refusals.load(SeqCst), 0, "every refusal was met");
+    assert_eq!(counts.results.load(SeqCst), 3, "each written once");
+    assert!(counts.failed.load(SeqCst) >= 3, "each refusal reported");
+    // A store that never takes the batch still stops at shutdown.
+    full.refusals.store(usize::MAX, SeqCst);
+    let last = arn("order", "full-last");
+    let payload = format!(
+        r#"{{"executionArn": "{last}", "name": "n", "status": "FAILED", "startDate": "1970-01-01T00:00:00.005Z"}}"#
+    );
+    producer
+        .send(
+            FutureRecord::to("results").key(&last).payload(&payload),
+            rdkafka::util::Timeout::Never,
+        )
+        .await
+        .expect("produced");
+    let failed_before = counts.failed.load(SeqCst);
+    while counts.failed.load(SeqCst) == failed_before {
+        assert!(tokio::time::Instant::now() < deadline, "refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops while retrying")
+        .expect("joins");
+}
+
 /// Counts what the reader reports.
 #[derive(Default)]
 struct Counts {
