@@ -224,15 +224,37 @@ impl WorkerProcess {
     }
 }
 
+/// A failed test's whole worker log, copied into QUICKSTEP_TEST_KEEP_LOGS when set (the tail
+/// printed above is rarely enough to tell what a rare failure was).
+fn keep_log(label: &str, log: &Path) {
+    let Ok(dir) = std::env::var("QUICKSTEP_TEST_KEEP_LOGS") else {
+        return;
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let kept = Path::new(&dir).join(format!("{stamp}-{label}.log"));
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::copy(log, &kept)) {
+        Ok(_) => eprintln!("--- worker {label} log kept: {}", kept.display()),
+        Err(error) => eprintln!("--- worker {label} log not kept: {error}"),
+    }
+}
+
 fn spawn_child(args: &[String], log: &Path) -> Child {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("worker log");
-    Command::new(env!("CARGO_BIN_EXE_quickstep"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quickstep"));
+    // The workers log at info unless QUICKSTEP_TEST_WORKER_LOG names a filter (e.g.
+    // `info,worker::transaction=debug` to see every commit's offsets when chasing a failure).
+    match std::env::var("QUICKSTEP_TEST_WORKER_LOG") {
+        Ok(filter) => command.env("RUST_LOG", filter),
+        Err(_) => command.env_remove("RUST_LOG"),
+    };
+    command
         .args(args)
-        .env_remove("RUST_LOG")
         // A killed worker's partitions move on after 6 s, not librdkafka's 45 s.
         .env("QUICKSTEP_KAFKA__SESSION_TIMEOUT_MS", "6000")
         .env("QUICKSTEP_KAFKA__HEARTBEAT_INTERVAL_MS", "1000")
@@ -254,6 +276,7 @@ impl Drop for WorkerProcess {
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("--- worker {} log tail:\n{}", self.label, self.log_tail());
+            keep_log(&self.label, &self.log);
         }
     }
 }

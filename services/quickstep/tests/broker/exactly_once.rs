@@ -42,9 +42,21 @@ fn assert_exactly_once(reader: &Reader, prefix: &str, n: u64) {
         .take(5)
         .map(|key| (key, reader.by_key[key].iter().map(|o| o.at).collect()))
         .collect();
+    // And the first one's copies whole: their start dates tell two runs from one.
+    let first: Vec<String> = duplicated
+        .keys()
+        .next()
+        .map(|key| {
+            reader.by_key[key]
+                .iter()
+                .map(|o| o.json.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     assert!(
         duplicated.is_empty(),
-        "{} keys have more than one committed result, e.g. (key, [(partition, offset)]) {:?}",
+        "{} keys have more than one committed result, e.g. (key, [(partition, offset)]) {:?}; \
+         the first's copies: {first:?}",
         duplicated.len(),
         copies
     );
