@@ -22,6 +22,11 @@ pub(crate) enum Read {
     /// earlier owner), so it is dropped without being admitted, and the commit position
     /// starts at the committed one.
     Below,
+    /// Read already under this epoch: the consumer went back (librdkafka resets a fetch
+    /// position by itself, e.g. to `auto.offset.reset` after a broker restart) and delivers
+    /// it again. The first copy runs, waits or finished in the open transaction; a second run
+    /// would commit a second result beside it. Dropped without being admitted.
+    Again,
     /// Finished under an earlier owner or transaction (listed above the committed
     /// position): finished without running.
     Finished,
@@ -38,9 +43,14 @@ struct Ledger {
     committed_finished: BTreeSet<i64>,
     /// Offsets still ahead that finished under an earlier owner or transaction: skipped.
     skip: BTreeSet<i64>,
+    /// One past the highest offset read under this epoch (`None`: nothing yet). Within an
+    /// epoch the consumer delivers in order, so a record below it is delivered again.
+    read_to: Option<i64>,
     /// Whether a record below `committed` was delivered since the partition was assigned
     /// or rewound (logged once).
     delivered_below: bool,
+    /// Whether a record was delivered again under this epoch (logged once).
+    delivered_again: bool,
 }
 
 /// One partition's part of a transaction's offset commit.
@@ -77,7 +87,9 @@ impl Ledgers {
                 committed: position,
                 committed_finished: finished.clone(),
                 skip: finished,
+                read_to: None,
                 delivered_below: false,
+                delivered_again: false,
             },
         );
         self.next_epoch
@@ -95,11 +107,12 @@ impl Ledgers {
 
     /// What to do with `record`: one look-up of its partition per record read.
     ///
-    /// The committed offset read for the assignment (or rewind) is the truth about what is
-    /// below; the consumer's own position only a hint, which librdkafka sets by its own read
-    /// (or a seek) at another moment. Suspected, not seen: the broker-restart test's
-    /// duplicates (a partition moved to the other worker and back within seconds, around a
-    /// rewind's seek) fit records below it running again.
+    /// The committed offset read for the assignment (or rewind) and what was read under the
+    /// epoch are the truth; the consumer's own position only a hint, which librdkafka sets by
+    /// its own read, a seek, or a reset of its own. Seen in the broker-restart test: a
+    /// partition assigned with nothing committed starts at `earliest`, and seconds after the
+    /// restart librdkafka went back to offset 0 while the records it had delivered were
+    /// running or finished in the open transaction — each ran twice and committed twice.
     pub(crate) fn read(&mut self, record: &RecordId) -> Read {
         let Some(ledger) = self.partitions.get_mut(&key(record)) else {
             return Read::Run(0);
@@ -110,6 +123,13 @@ impl Ledgers {
             }
             return Read::Below;
         }
+        if ledger.read_to.is_some_and(|to| record.offset < to) {
+            if !std::mem::replace(&mut ledger.delivered_again, true) {
+                tracing::warn!(message = "Records read already were delivered again (the consumer went back); they are skipped.", topic = %record.topic, partition = record.partition, offset = record.offset, read_to = ledger.read_to);
+            }
+            return Read::Again;
+        }
+        ledger.read_to = Some(record.offset + 1);
         // Taken off the list: a record is skipped once.
         if ledger.skip.remove(&record.offset) {
             return Read::Finished;
@@ -171,7 +191,9 @@ impl Ledgers {
             .map(|position| metadata::decode(position, metadata))
             .unwrap_or_default();
         ledger.skip = ledger.committed_finished.clone();
+        ledger.read_to = None;
         ledger.delivered_below = false;
+        ledger.delivered_again = false;
         Some((ledger.epoch, position))
     }
 }
@@ -196,7 +218,7 @@ mod tests {
         let mut run = Vec::new();
         for &offset in offsets {
             match ledgers.read(&id(offset)) {
-                Read::Below => {}
+                Read::Below | Read::Again => {}
                 Read::Finished => {
                     tracker.admit(&id(offset));
                     tracker.finish(&id(offset));
@@ -222,7 +244,11 @@ mod tests {
             [10, 11, 14],
             "12 and 13 finished under the previous owner"
         );
-        assert_eq!(ledgers.read(&id(12)), Read::Run(1), "skipped once");
+        assert_eq!(
+            ledgers.read(&id(12)),
+            Read::Again,
+            "delivered twice, skipped once and then dropped"
+        );
         // 11 finished here, 10 still runs: the position stays at 10, and the metadata
         // carries 11, the skipped 12-13 and the 20 not read yet.
         tracker.finish(&id(11));
@@ -274,6 +300,50 @@ mod tests {
         let mut fresh = Ledgers::default();
         let epoch = fresh.assign(partition(), None, "");
         assert_eq!(fresh.read(&id(0)), Read::Run(epoch));
+    }
+
+    /// The broker-restart duplicates: nothing committed at the assignment, so the consumer
+    /// starts at `earliest`; after the restart librdkafka went back to 0 while the records
+    /// read were running or finished in the open transaction.
+    #[test]
+    fn records_delivered_again_under_the_same_epoch_are_dropped_not_run_twice() {
+        let mut ledgers = Ledgers::default();
+        let mut tracker = CommitTracker::default();
+        let epoch = ledgers.assign(partition(), None, "");
+        tracker.assign(TOPIC, 0);
+        assert_eq!(
+            run_of(&mut ledgers, &mut tracker, &[0, 1, 2, 3, 4, 5]).len(),
+            6
+        );
+        // 0-1 finished and committed; 2-3 finished in the open transaction; 4-5 still run.
+        for offset in 0..4 {
+            tracker.finish(&id(offset));
+        }
+        let positions = ledgers.positions(&tracker).expect("fits");
+        assert_eq!(positions[0].offset, 4);
+        ledgers.committed(vec![Position {
+            offset: 2,
+            finished: BTreeSet::new(),
+            metadata: String::new(),
+            ..positions[0].clone()
+        }]);
+        // The consumer goes back to 0: 0-1 are below the committed 2, 2-5 read already.
+        let again: Vec<Read> = (0..6).map(|o| ledgers.read(&id(o))).collect();
+        assert_eq!(
+            again,
+            [
+                Read::Below,
+                Read::Below,
+                Read::Again,
+                Read::Again,
+                Read::Again,
+                Read::Again
+            ]
+        );
+        assert_eq!(ledgers.read(&id(6)), Read::Run(epoch), "new records run");
+        // A rewind (a new epoch) reads from the committed position again, as it must.
+        let (rewound, _) = ledgers.rewind(&partition(), Some(2), "").expect("owned");
+        assert_eq!(ledgers.read(&id(2)), Read::Run(rewound));
     }
 
     #[test]

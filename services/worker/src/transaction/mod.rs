@@ -160,6 +160,26 @@ impl Transactions {
         self.lock().failed
     }
 
+    /// `partitions` are revoked: their records write nothing more, and what of theirs
+    /// panicked is forgotten (their new owner runs them and learns of a panic itself).
+    /// Returns whether any of their records finished in the open transaction.
+    fn revoke(&self, partitions: &[Key]) -> bool {
+        let mut shared = self.lock();
+        let dirty = shared
+            .finished
+            .iter()
+            .any(|f| partitions.contains(&key(&f.record)));
+        for revoked in partitions {
+            shared.epochs.remove(revoked);
+        }
+        shared
+            .panicked
+            .retain(|record| !partitions.contains(&key(record)));
+        self.any_panicked
+            .store(!shared.panicked.is_empty(), Ordering::Release);
+        dirty
+    }
+
     /// The open transaction's outputs are discarded (aborted): nothing finished, nothing
     /// failed. What panicked stays remembered for the rerun.
     pub(crate) fn discard(&self) {
@@ -339,8 +359,9 @@ impl Coordinator {
     pub(crate) fn read(&mut self, record: &RecordId, tracker: &mut CommitTracker) -> Option<u64> {
         match self.ledgers.read(record) {
             Read::Run(epoch) => return Some(epoch),
-            // Not admitted: the partition's commit position starts at the committed one.
-            Read::Below => {}
+            // Not admitted: the partition's commit position starts at the committed one; a
+            // record read again has its first copy admitted already.
+            Read::Below | Read::Again => {}
             Read::Finished => {
                 if tracker.admit(record) {
                     tracker.finish(record);
@@ -367,6 +388,7 @@ impl Coordinator {
             let epoch = self
                 .ledgers
                 .assign(key.clone(), assigned.committed, &assigned.metadata);
+            tracing::debug!(message = "Partition assigned.", topic = %assigned.topic, partition = assigned.partition, committed = assigned.committed, epoch);
             shared.epochs.insert(key, epoch);
             tracker.assign(&assigned.topic, assigned.partition);
             if assigned.metadata.starts_with("qs1:") {
@@ -389,24 +411,8 @@ impl Coordinator {
     ) -> Result<Vec<Completion>, WorkerError> {
         let gate = self.transactions.gate.clone();
         let _closed = gate.close().await;
-        let dirty = {
-            let mut shared = self.transactions.lock();
-            let dirty = shared
-                .finished
-                .iter()
-                .any(|f| partitions.contains(&key(&f.record)));
-            for revoked in partitions {
-                shared.epochs.remove(revoked);
-            }
-            // Their new owner runs them and learns of a panic itself.
-            shared
-                .panicked
-                .retain(|record| !partitions.contains(&key(record)));
-            self.transactions
-                .any_panicked
-                .store(!shared.panicked.is_empty(), Ordering::Release);
-            dirty
-        };
+        let dirty = self.transactions.revoke(partitions);
+        tracing::debug!(message = "Partitions revoked.", ?partitions, dirty);
         for (topic, partition) in partitions {
             self.ledgers.revoke(&(topic.clone(), *partition));
             tracker.revoke(topic, *partition);
@@ -499,6 +505,13 @@ impl Coordinator {
         .and_then(|r| r);
         match committed {
             Ok(begun) => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    let at: Vec<String> = positions
+                        .iter()
+                        .map(|p| format!("{}/{}@{}", p.key.0, p.key.1, p.offset))
+                        .collect();
+                    tracing::debug!(message = "Transaction committed.", records = completions.len(), offsets = ?at);
+                }
                 self.skipped = 0;
                 self.metrics
                     .transactions
@@ -622,6 +635,7 @@ impl Coordinator {
                 else {
                     continue;
                 };
+                tracing::debug!(message = "Partition rewound.", topic = element.topic(), partition = element.partition(), from = ?from, epoch);
                 shared.epochs.insert(key, epoch);
                 tracker.revoke(element.topic(), element.partition());
                 tracker.assign(element.topic(), element.partition());
@@ -747,6 +761,51 @@ mod tests {
             "a record of an older epoch writes nothing"
         );
         assert!(!transactions.lock().failed, "and fails nothing");
+    }
+
+    #[tokio::test]
+    async fn a_revoke_forgets_its_partitions_panics_and_says_whether_they_finished_records() {
+        let (kept, revoked) = (
+            RecordId::new("quickstep.start", 0, 7),
+            RecordId::new("quickstep.start", 1, 9),
+        );
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .expect("producer");
+        let transactions = Transactions::for_test(
+            producer,
+            &[("quickstep.start", 0, 1), ("quickstep.start", 1, 1)],
+        );
+        // Both records panicked mid-write: the transaction failed, their reruns only fail.
+        for record in [&kept, &revoked] {
+            let write = transactions.enter(record, 1).await.expect("entered");
+            write.fail();
+            write.panicked(record);
+        }
+        transactions.discard();
+        let finished = transactions.enter(&revoked, 1).await.expect("entered");
+        finished.finish(revoked.clone(), None);
+        assert!(
+            transactions.revoke(&[("quickstep.start".to_owned(), 1)]),
+            "a record of the revoked partition finished in the open transaction"
+        );
+        assert!(
+            !transactions.take_panicked(&revoked),
+            "its new owner learns of the panic itself"
+        );
+        assert!(
+            transactions.take_panicked(&kept),
+            "the kept partition's stays"
+        );
+        assert!(
+            transactions.enter(&revoked, 1).await.is_none(),
+            "a revoked partition writes nothing"
+        );
+        assert!(
+            !transactions.revoke(&[("quickstep.start".to_owned(), 0)]),
+            "nothing of partition 0 finished"
+        );
     }
 
     /// The committed-offset read of an assignment: a partition the broker answers with its
