@@ -450,13 +450,7 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
     let mock = MockCluster::new(1).expect("mock cluster");
     mock.create_topic("results", 2, 1).expect("topic");
     mock.create_topic("history", 2, 1).expect("topic");
-    let settings = runtime::kafka::KafkaSettings {
-        brokers: mock.bootstrap_servers(),
-        client_group: "store-test".into(),
-        registry_topic: "registry".into(),
-        partitions: 2,
-        overrides: Default::default(),
-    };
+    let settings = settings_of(&mock, 2);
     let producer: FutureProducer = settings.client().create().expect("producer");
     let execution = arn("order", "k1");
     let sends = [
@@ -488,18 +482,8 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
         results: "results".into(),
         history: Some("history".into()),
     };
-    let consumer = settings
-        .reader_from_beginning("store", &topics.names())
-        .expect("consumer");
-    let shutdown = tokio_util::sync::CancellationToken::new();
     let counts = Arc::new(Counts::default());
-    let task = tokio::spawn(store::ingest::run(
-        store.clone(),
-        consumer,
-        topics,
-        counts.clone(),
-        shutdown.clone(),
-    ));
+    let (shutdown, task) = reading(&settings, store.clone(), topics, counts.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let seen = store.execution(&execution).expect("reads");
@@ -525,6 +509,44 @@ async fn ingest_reads_both_topics_from_the_beginning_and_skips_malformed_records
     assert_eq!(counts.events.load(SeqCst), 1);
     assert_eq!(counts.skipped.load(SeqCst), 1, "the malformed result");
     assert_eq!(counts.failed.load(SeqCst), 0);
+}
+
+/// Settings for a client of `mock`, whose topics have `partitions` partitions.
+fn settings_of(
+    mock: &rdkafka::mocking::MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+    partitions: i32,
+) -> runtime::kafka::KafkaSettings {
+    runtime::kafka::KafkaSettings {
+        brokers: mock.bootstrap_servers(),
+        client_group: "store-test".into(),
+        registry_topic: "registry".into(),
+        partitions,
+        overrides: Default::default(),
+    }
+}
+
+/// The store reader on `topics` into `sink`, reporting to `observer`: its shutdown and task.
+fn reading<S: store::ingest::Sink>(
+    settings: &runtime::kafka::KafkaSettings,
+    sink: Arc<S>,
+    topics: store::ingest::Topics,
+    observer: Arc<dyn store::ingest::Observer>,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let consumer = settings
+        .reader_from_beginning("store", &topics.names())
+        .expect("consumer");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(store::ingest::run(
+        sink,
+        consumer,
+        topics,
+        observer,
+        shutdown.clone(),
+    ));
+    (shutdown, task)
 }
 
 /// A store whose disk is full for its first `refusals` writes.
@@ -563,13 +585,7 @@ async fn a_batch_the_store_refuses_is_tried_again_until_it_is_written() {
 
     let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
     mock.create_topic("results", 1, 1).expect("topic");
-    let settings = runtime::kafka::KafkaSettings {
-        brokers: mock.bootstrap_servers(),
-        client_group: "store-test".into(),
-        registry_topic: "registry".into(),
-        partitions: 1,
-        overrides: Default::default(),
-    };
+    let settings = settings_of(&mock, 1);
     let producer: FutureProducer = settings.client().create().expect("producer");
     let executions: Vec<String> = (0..3).map(|i| arn("order", &format!("full-{i}"))).collect();
     for execution in &executions {
@@ -592,18 +608,8 @@ async fn a_batch_the_store_refuses_is_tried_again_until_it_is_written() {
         results: "results".into(),
         history: None,
     };
-    let consumer = settings
-        .reader_from_beginning("store", &topics.names())
-        .expect("consumer");
-    let shutdown = tokio_util::sync::CancellationToken::new();
     let counts = Arc::new(Counts::default());
-    let task = tokio::spawn(store::ingest::run(
-        full.clone(),
-        consumer,
-        topics,
-        counts.clone(),
-        shutdown.clone(),
-    ));
+    let (shutdown, task) = reading(&settings, full.clone(), topics, counts.clone());
     // Three refusals: 100 + 200 + 400 ms of waits, then written.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while executions
@@ -723,13 +729,7 @@ async fn ingested(
 ) -> (Arc<Store>, Result<(), runtime::sinks::SinkError>) {
     use runtime::sinks::{HistoryBatch, HistoryProducer, HistorySink, KafkaSink};
     mock.create_topic(topic, 1, 1).expect("topic");
-    let settings = runtime::kafka::KafkaSettings {
-        brokers: mock.bootstrap_servers(),
-        client_group: "store-test".into(),
-        registry_topic: "registry".into(),
-        partitions: 1,
-        overrides: Default::default(),
-    };
+    let settings = settings_of(mock, 1);
     // The producer's own limit is the sink's: librdkafka refuses a larger record.
     let mut config = settings.client();
     config.set("message.max.bytes", framing.max_record_bytes.to_string());
@@ -753,17 +753,7 @@ async fn ingested(
         history: Some(topic.to_owned()),
     };
     mock.create_topic(&topics.results, 1, 1).expect("topic");
-    let consumer = settings
-        .reader_from_beginning("store", &topics.names())
-        .expect("consumer");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(store::ingest::run(
-        store.clone(),
-        consumer,
-        topics,
-        Arc::new(()),
-        shutdown.clone(),
-    ));
+    let (shutdown, task) = reading(&settings, store.clone(), topics, Arc::new(()));
     let expected = if written.is_ok() { events.len() } else { 0 };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
