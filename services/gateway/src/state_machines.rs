@@ -294,13 +294,15 @@ pub async fn create(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError
         level: logging.level,
         include_execution_data: logging.include_execution_data.unwrap_or(false),
     };
-    let _write = gateway.catalog.writes.lock().await;
-    // A second look on a miss: the same name created through another gateway a moment ago
-    // is this create's conflict (or its repeat), not a machine to overwrite.
-    if let Some(existing) = gateway
+    // A second look on a miss (for a new name, always: one registry round), before the
+    // write lock so other writes do not queue behind it: the same name created through
+    // another gateway a moment ago is this create's conflict (or its repeat), not a machine
+    // to overwrite.
+    gateway
         .second_look(|| gateway.catalog.get(&input.name))
-        .await
-    {
+        .await;
+    let _write = gateway.catalog.writes.lock().await;
+    if let Some(existing) = gateway.catalog.get(&input.name) {
         // AWS answers a repeated identical create with the existing machine.
         if existing.entry == entry {
             return Ok(protocol::ok(json!({
@@ -416,10 +418,12 @@ pub async fn update(gateway: &Gateway, body: &[u8]) -> Result<Response, ApiError
     if let Some(logging) = &input.logging_configuration {
         check_logging(logging)?;
     }
+    // The second look before the write lock, as in `create`.
+    gateway.second_look(|| gateway.catalog.get(&name)).await;
     let _write = gateway.catalog.writes.lock().await;
     let mut stored = gateway
-        .second_look(|| gateway.catalog.get(&name))
-        .await
+        .catalog
+        .get(&name)
         .ok_or_else(|| does_not_exist(&input.state_machine_arn))?;
     if let Some(definition) = input.definition {
         stored.entry.definition = definition;

@@ -236,6 +236,90 @@ async fn a_machine_created_through_another_gateway_a_moment_ago_is_found() {
     served.await.expect("joins").expect("served");
 }
 
+/// A registry whose last record is a transaction's commit marker: the reader never sees the
+/// marker, so its applied offset stays one short of the end while the consumer is past it —
+/// a round takes that for read after a short grace (a round that waited for the marker to be
+/// applied would never confirm, and the gateway would never be ready). On a real broker
+/// (QUICKSTEP_TEST_BROKERS, as `./test` sets): librdkafka's mock cluster writes no markers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_ending_in_a_transaction_marker_is_read() {
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+    let Some(brokers) = std::env::var("QUICKSTEP_TEST_BROKERS")
+        .ok()
+        .filter(|b| !b.is_empty())
+    else {
+        assert!(
+            std::env::var("QUICKSTEP_BROKER_TESTS_REQUIRED").as_deref() != Ok("1"),
+            "QUICKSTEP_BROKER_TESTS_REQUIRED=1 but QUICKSTEP_TEST_BROKERS is not set"
+        );
+        eprintln!(
+            "SKIP a_registry_ending_in_a_transaction_marker_is_read: no QUICKSTEP_TEST_BROKERS"
+        );
+        return;
+    };
+    // Topics of this run only: the shared broker keeps others' registries.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos();
+    let config = || GatewayConfig {
+        registry_topic: format!("qs-test-ready-{run}-registry"),
+        start_topic: format!("qs-test-ready-{run}-start"),
+        callbacks_topic: format!("qs-test-ready-{run}-callbacks"),
+        results_topic: format!("qs-test-ready-{run}-results"),
+        ..config(&brokers)
+    };
+    let first = Gateway::build(config(), Metrics::default())
+        .await
+        .expect("gateway");
+    let arn = first
+        .register("before-the-marker", PASS)
+        .await
+        .expect("registered");
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("transactional.id", format!("qs-test-ready-{run}"))
+        .create()
+        .expect("producer");
+    producer
+        .init_transactions(Duration::from_secs(30))
+        .expect("init");
+    producer.begin_transaction().expect("begin");
+    // A tombstone of a machine that never existed, on every partition: deletes nothing, and
+    // each partition then ends in a commit marker.
+    for partition in 0..3 {
+        producer
+            .send(
+                FutureRecord::<str, [u8]>::to(&config().registry_topic)
+                    .key("never-existed")
+                    .partition(partition),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("produced");
+    }
+    producer
+        .commit_transaction(Duration::from_secs(30))
+        .expect("committed");
+    let second = Gateway::build(config(), Metrics::default())
+        .await
+        .expect("gateway");
+    let (address, shutdown, served) = serve(second).await;
+    until_ready(address).await;
+    assert_eq!(describe(address, &arn).await, 200, "{arn}");
+    // And a second look past the markers answers at once for a machine that does not exist.
+    let started = Instant::now();
+    let missing = arn.replace("before-the-marker", "never-existed");
+    assert_eq!(describe(address, &missing).await, 400);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the second look confirmed, in {:?}",
+        started.elapsed()
+    );
+    shutdown.cancel();
+    served.await.expect("joins").expect("served");
+}
+
 #[tokio::test]
 async fn an_in_memory_gateway_is_ready_at_once() {
     let (gateway, _) = Gateway::in_memory(config("127.0.0.1:1")).expect("gateway");

@@ -10,7 +10,7 @@ use rdkafka::message::Message;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -26,14 +26,23 @@ pub trait RegistrySync: Send + Sync {
 /// state machine it does not know.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
 
+/// How long a round waits for the reader to apply the record it was handed last: the
+/// consumer's position moves past a record as it hands it out, before the reader applies it
+/// — or past a control record, which it never hands out, and the wait ends at this bound.
+const APPLY_GRACE: Duration = Duration::from_millis(200);
+
 /// How far the registry reader has read: the next offset per partition it has applied, and
 /// a time before which every revision written is known to be applied.
 pub struct RegistryProgress {
     consumer: Arc<StreamConsumer>,
     topic: String,
     applied: watch::Sender<HashMap<i32, i64>>,
-    /// Epoch ms: every revision written before it is applied.
+    /// Epoch ms: every revision written before it is applied (compared with other clocks'
+    /// record timestamps).
     confirmed_ms: AtomicI64,
+    /// This process's clock: every revision acknowledged before it is applied (what a
+    /// gateway's second look asks; a step of the wall clock does not move it).
+    confirmed_at: std::sync::Mutex<Option<Instant>>,
     /// One round of asking the broker at a time; callers waiting for it reuse its answer.
     round: tokio::sync::Mutex<()>,
 }
@@ -56,6 +65,7 @@ impl RegistryProgress {
             topic,
             applied: watch::Sender::new(HashMap::new()),
             confirmed_ms: AtomicI64::new(i64::MIN),
+            confirmed_at: std::sync::Mutex::new(None),
             round: tokio::sync::Mutex::new(()),
         })
     }
@@ -125,14 +135,38 @@ struct Partition {
     position: i64,
 }
 
+/// How far the reader is through a partition's records below the end a round saw (ordered:
+/// a round is as far as its least-read partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Seen {
+    /// Applied to the end, or nothing to read (retention emptied the partition).
+    Read,
+    /// Handed out to the end (the consumer is past it), not all applied: the last record is
+    /// being applied, or is a control record the reader never sees.
+    HandedOut,
+    /// Records below the end are still to come.
+    Unread,
+}
+
 impl Partition {
-    /// Whether everything below `end` has been read: applied, skipped by the reader (control
-    /// records), or gone (an emptied partition).
-    fn read(&self, applied: Option<i64>) -> bool {
-        self.start >= self.end
-            || self.position >= self.end
-            || applied.is_some_and(|next| next >= self.end)
+    fn seen(&self, applied: Option<i64>) -> Seen {
+        if self.start >= self.end || applied.is_some_and(|next| next >= self.end) {
+            Seen::Read
+        } else if self.position >= self.end {
+            Seen::HandedOut
+        } else {
+            Seen::Unread
+        }
     }
+}
+
+/// When a round must have begun for a caller to take its answer.
+#[derive(Debug, Clone, Copy)]
+enum Since {
+    /// After this record timestamp (epoch ms, another process's clock).
+    Written(i64),
+    /// After this moment of this process.
+    Asked(Instant),
 }
 
 impl RegistryProgress {
@@ -142,22 +176,33 @@ impl RegistryProgress {
     /// The gateway's second look after a miss (a machine created through another gateway a
     /// moment ago) waits for it.
     pub async fn read_to_now(&self) {
-        // A round asked in this same millisecond may have begun before this call.
-        self.confirm(now_ms().saturating_add(1)).await
+        self.confirm(Since::Asked(Instant::now())).await
     }
 
-    /// Resolves once a round that began at or after `since_ms` has confirmed the topic read
-    /// to the end it saw, or after a bounded wait.
-    async fn confirm(&self, since_ms: i64) {
-        if since_ms <= self.confirmed_ms.load(Ordering::Relaxed) {
+    /// Whether a confirmed round began late enough for `since`.
+    fn covers(&self, since: Since) -> bool {
+        match since {
+            Since::Written(ms) => ms <= self.confirmed_ms.load(Ordering::Relaxed),
+            Since::Asked(at) => self
+                .confirmed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some_and(|confirmed| confirmed > at),
+        }
+    }
+
+    /// Resolves once a round that began after `since` has confirmed the topic read to the
+    /// end it saw, or after a bounded wait.
+    async fn confirm(&self, since: Since) {
+        if self.covers(since) {
             return;
         }
         // Concurrent callers wait for one round and reuse what it confirmed.
         let _round = self.round.lock().await;
-        if since_ms <= self.confirmed_ms.load(Ordering::Relaxed) {
+        if self.covers(since) {
             return;
         }
-        let asked_ms = now_ms();
+        let (asked_ms, asked_at) = (now_ms(), Instant::now());
         let Some(ends) = self.ends().await else {
             tracing::warn!(
                 message =
@@ -168,18 +213,37 @@ impl RegistryProgress {
         let mut applied = self.applied.subscribe();
         let caught_up = tokio::time::timeout(CATCH_UP_LIMIT, async {
             loop {
-                let done = {
+                let seen = {
                     let applied = applied.borrow_and_update();
-                    ends.iter().all(|p| p.read(applied.get(&p.id).copied()))
+                    ends.iter()
+                        .map(|p| p.seen(applied.get(&p.id).copied()))
+                        .max()
+                        .unwrap_or(Seen::Read)
                 };
-                if done || applied.changed().await.is_err() {
-                    return done;
+                let changed = match seen {
+                    Seen::Read => return true,
+                    // Taken as read unless an apply lands within the grace (then look again).
+                    Seen::HandedOut => {
+                        match tokio::time::timeout(APPLY_GRACE, applied.changed()).await {
+                            Err(_) => return true,
+                            Ok(changed) => changed,
+                        }
+                    }
+                    Seen::Unread => applied.changed().await,
+                };
+                if changed.is_err() {
+                    return false;
                 }
             }
         })
         .await;
         if caught_up == Ok(true) {
             self.confirmed_ms.fetch_max(asked_ms, Ordering::Relaxed);
+            let mut confirmed = self
+                .confirmed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *confirmed = Some(confirmed.map_or(asked_at, |at| at.max(asked_at)));
         } else {
             tracing::warn!(message = "The registry did not catch up in time.", limit = ?CATCH_UP_LIMIT);
         }
@@ -191,7 +255,7 @@ impl RegistrySync for RegistryProgress {
         // A record with no timestamp may be from any time: confirm. One with a timestamp was
         // stamped by another clock: a round must begin after it, give or take the skew.
         let since = produced_ms.map_or(i64::MAX, |t| t.saturating_add(CLOCK_SKEW_MS));
-        Box::pin(self.confirm(since))
+        Box::pin(self.confirm(Since::Written(since)))
     }
 }
 
@@ -255,7 +319,7 @@ pub async fn read(
 
 #[cfg(test)]
 mod tests {
-    use super::Partition;
+    use super::{Partition, Seen};
 
     fn partition(start: i64, end: i64, position: i64) -> Partition {
         Partition {
@@ -267,17 +331,28 @@ mod tests {
     }
 
     #[test]
-    fn a_partition_is_read_when_applied_positioned_or_empty() {
-        assert!(!partition(0, 5, -1).read(None), "nothing read yet");
-        assert!(!partition(0, 5, 3).read(Some(3)), "two to go");
-        assert!(partition(0, 5, 3).read(Some(5)), "applied to the end");
-        assert!(
-            partition(0, 5, 5).read(Some(4)),
-            "the reader is past a record it never hands out (a control record)"
+    fn a_partition_is_read_when_applied_or_empty_and_handed_out_when_only_positioned() {
+        assert_eq!(
+            partition(0, 5, -1).seen(None),
+            Seen::Unread,
+            "nothing read yet"
         );
-        assert!(
-            partition(7, 7, -1).read(None),
+        assert_eq!(partition(0, 5, 3).seen(Some(3)), Seen::Unread, "two to go");
+        assert_eq!(
+            partition(0, 5, 3).seen(Some(5)),
+            Seen::Read,
+            "applied to the end"
+        );
+        assert_eq!(
+            partition(0, 5, 5).seen(Some(4)),
+            Seen::HandedOut,
+            "past the last record: it is being applied, or a control record never handed out"
+        );
+        assert_eq!(
+            partition(7, 7, -1).seen(None),
+            Seen::Read,
             "retention emptied it: nothing to read"
         );
+        assert!(Seen::Read < Seen::HandedOut && Seen::HandedOut < Seen::Unread);
     }
 }
