@@ -138,7 +138,8 @@ impl Observer for () {
 
 /// Reads until `shutdown`. A malformed record is logged with its coordinates and skipped. A
 /// batch the store cannot write (a full disk) is logged and tried again, with retention run
-/// in between (it may make the room), until it is written: the records are Kafka's, so the
+/// in between (it frees room only beyond its own limits: a disk filled by something else
+/// waits for an operator, and the failures metric says so), until it is written: the records are Kafka's, so the
 /// reader waits rather than drop them — before, a failed batch was dropped and those
 /// executions were missing from the API until the gateway restarted. The API keeps
 /// answering from what it has meanwhile. Only a panic drops the batch: it is a bug in the
