@@ -124,10 +124,7 @@ impl Gateway {
         // (start records, results, registry writes) go through a producer of their own,
         // tuned for requests that each wait for their record's acknowledgement.
         let producer = kafka.producer()?;
-        let follower = runtime::follow::RegistryProgress::new(
-            Arc::new(kafka.registry_consumer()?),
-            config.registry_topic.clone(),
-        );
+        let follower = runtime::follow::RegistryProgress::connect(&kafka, &config.registry_topic)?;
         let publisher = Arc::new(KafkaPublisher::connect(
             &kafka,
             publish::Lingers {

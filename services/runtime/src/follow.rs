@@ -3,10 +3,13 @@
 //! created a moment before it is not refused as unknown (AWS lets a caller start a machine
 //! right after CreateStateMachine returns; the gateway writes the revision first).
 
+use crate::kafka::KafkaSettings;
 use crate::registry::{Registry, RegistryEntry};
 use futures::future::BoxFuture;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::producer::{DefaultProducerContext, Producer as _, ThreadedProducer};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -35,6 +38,8 @@ const APPLY_GRACE: Duration = Duration::from_millis(200);
 /// a time before which every revision written is known to be applied.
 pub struct RegistryProgress {
     consumer: Arc<StreamConsumer>,
+    /// Asks the topic's end (see [`RegistryProgress::connect`]).
+    probe: Arc<ThreadedProducer<DefaultProducerContext>>,
     topic: String,
     applied: watch::Sender<HashMap<i32, i64>>,
     /// Epoch ms: every revision written before it is applied (compared with other clocks'
@@ -58,16 +63,28 @@ fn now_ms() -> i64 {
 }
 
 impl RegistryProgress {
-    /// Progress of `consumer`, assigned every partition of `topic`.
-    pub fn new(consumer: Arc<StreamConsumer>, topic: String) -> Arc<RegistryProgress> {
-        Arc::new(RegistryProgress {
-            consumer,
-            topic,
+    /// The registry reader's consumer (every partition of `topic`, from the beginning) and a
+    /// client of its own to ask the topic's end with. Asked through the reader's consumer,
+    /// each partition's ListOffsets waited on the broker connection behind the reader's
+    /// long-poll fetch (a broker answers a connection's requests in order; up to
+    /// `fetch.wait.max.ms`, 500 ms, a partition): on a quiet registry of six partitions a round
+    /// took seconds, and every gateway second look hit its 2 s cap. The probe is a producer
+    /// that never produces: librdkafka's producer thread serves its events.
+    pub fn connect(
+        kafka: &KafkaSettings,
+        topic: &str,
+    ) -> Result<Arc<RegistryProgress>, KafkaError> {
+        let consumer = kafka.registry_consumer()?;
+        let probe = kafka.with_overrides(kafka.client()).create()?;
+        Ok(Arc::new(RegistryProgress {
+            consumer: Arc::new(consumer),
+            probe: Arc::new(probe),
+            topic: topic.to_owned(),
             applied: watch::Sender::new(HashMap::new()),
             confirmed_ms: AtomicI64::new(i64::MIN),
             confirmed_at: std::sync::Mutex::new(None),
             round: tokio::sync::Mutex::new(()),
-        })
+        }))
     }
 
     /// Every assigned partition's (start, end) now, with the reader's position in it (broker
@@ -75,6 +92,7 @@ impl RegistryProgress {
     /// no partition assigned yet, which must not pass for "caught up".
     async fn ends(&self) -> Option<Vec<Partition>> {
         let consumer = self.consumer.clone();
+        let probe = self.probe.clone();
         let topic = self.topic.clone();
         tokio::task::spawn_blocking(move || {
             let assignment = consumer.assignment().ok()?;
@@ -86,7 +104,8 @@ impl RegistryProgress {
                 .elements()
                 .iter()
                 .map(|e| {
-                    let (start, end) = consumer
+                    let (start, end) = probe
+                        .client()
                         .fetch_watermarks(&topic, e.partition(), Duration::from_secs(2))
                         .ok()?;
                     let position = positions

@@ -124,10 +124,8 @@ impl Worker {
             (Some(gate), kind) => kind.open_transactional(gate, framing).await?,
         };
         metrics.max_in_flight.set(config.max_in_flight as i64);
-        let registry_progress = follow::RegistryProgress::new(
-            Arc::new(consumers.registry_consumer()?),
-            config.registry_topic.clone(),
-        );
+        let registry_progress =
+            follow::RegistryProgress::connect(&consumers, &config.registry_topic)?;
         let admit = Admit::new(
             registry.clone(),
             Some(registry_progress.clone() as Arc<dyn follow::RegistrySync>),
