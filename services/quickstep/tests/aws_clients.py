@@ -75,7 +75,10 @@ def cli(*args, expect_error=None):
 
 
 def check_cli():
-    name = "cli-machine"
+    # A name of this run: dev's store reads the results topic from its beginning, so on a
+    # broker that outlived an earlier run (QUICKSTEP_TEST_BROKERS) that run's executions of
+    # the same machine would be listed beside this one's.
+    name = f"cli-machine-{RUN}"
     arn = ACCOUNT_ARN + name
     cli("delete-state-machine", "--state-machine-arn", arn)
     created = cli(
@@ -204,7 +207,8 @@ def check_cli_reads(machine_arn, sync, failed):
     assert mine["status"] == "SUCCEEDED" and mine["name"] == "cli-sync-1", mine
     assert mine["stateMachineArn"] == order, mine
     eventually("the failed run listed", lambda: listed(machine_arn, "--status-filter", "FAILED"))
-    assert [e["executionArn"] for e in listed(machine_arn, "--status-filter", "FAILED")] == [failed["executionArn"]]
+    failed_listed = listed(machine_arn, "--status-filter", "FAILED")
+    assert [e["executionArn"] for e in failed_listed] == [failed["executionArn"]], (failed, failed_listed)
     assert listed(machine_arn, "--status-filter", "SUCCEEDED") == []
 
     described = cli("describe-execution", "--execution-arn", sync["executionArn"])
