@@ -45,12 +45,7 @@ async fn prepare(gateway: &Gateway, input: StartInput) -> Result<Start, ApiError
     let revision = gateway
         .second_look(|| gateway.registry().get(machine))
         .await
-        .ok_or_else(|| {
-            ApiError::StateMachineDoesNotExist(format!(
-                "State Machine Does Not Exist: '{}'",
-                input.state_machine_arn
-            ))
-        })?;
+        .ok_or_else(|| crate::state_machines::does_not_exist(&input.state_machine_arn))?;
     // Before the input is parsed: a throttled start should cost as little as possible.
     gateway.start_token(&revision.name)?;
     let name = match input.name {

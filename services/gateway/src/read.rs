@@ -208,9 +208,7 @@ pub async fn list_executions(gateway: &Gateway, body: &[u8]) -> Result<Response,
             .await
             .is_none()
     {
-        return Err(ApiError::StateMachineDoesNotExist(format!(
-            "State Machine Does Not Exist: '{arn}'"
-        )));
+        return Err(crate::state_machines::does_not_exist(&arn));
     }
     let mut answer =
         json!({"executions": page.executions.iter().map(list_item).collect::<Vec<_>>()});
@@ -383,12 +381,7 @@ pub async fn describe_state_machine_for_execution(
     let described = gateway
         .second_look(|| crate::state_machines::describe_value(gateway, machine))
         .await
-        .ok_or_else(|| {
-            ApiError::StateMachineDoesNotExist(format!(
-                "State Machine Does Not Exist: '{}'",
-                execution.state_machine_arn
-            ))
-        })?;
+        .ok_or_else(|| crate::state_machines::does_not_exist(&execution.state_machine_arn))?;
     let mut answer = json!({
         "stateMachineArn": described["stateMachineArn"],
         "name": described["name"],

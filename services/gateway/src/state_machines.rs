@@ -205,7 +205,8 @@ pub fn machine_name(arn: &str) -> Result<&str, ApiError> {
     Ok(parts[6])
 }
 
-fn does_not_exist(arn: &str) -> ApiError {
+/// AWS's StateMachineDoesNotExist for `arn`, as every operation that names one answers it.
+pub(crate) fn does_not_exist(arn: &str) -> ApiError {
     ApiError::StateMachineDoesNotExist(format!("State Machine Does Not Exist: '{arn}'"))
 }
 
